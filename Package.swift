@@ -1,0 +1,92 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "obs-agent",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "obs-agent", targets: ["ObsAgent"]),
+        .executable(name: "obsctl", targets: ["obsctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
+    ],
+    targets: [
+        // C libraries, found through pkg-config.
+        .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // Macros that Swift cannot import (deflateInit2, SQLITE_TRANSIENT) and the CRC32C kernel.
+        .target(name: "CShims", dependencies: ["CZlib", "CSQLite"]),
+
+        // Shared model, protocols between stages, byte codecs.
+        .target(
+            name: "ObsCore",
+            dependencies: [
+                "CSnappy", "CZlib", "CShims",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // Strict YAML decoding with file/line/key errors, shared by every config and rule file.
+        .target(
+            name: "ObsYAML",
+            dependencies: ["ObsCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        .target(name: "MetricsTSDB", dependencies: ["ObsCore"], swiftSettings: strict),
+        .target(name: "LogIngest", dependencies: ["ObsCore"], swiftSettings: strict),
+        .target(name: "TraceCollector", dependencies: ["ObsCore"], swiftSettings: strict),
+        .target(name: "QueryEngine", dependencies: ["ObsCore"], swiftSettings: strict),
+        .target(name: "Alerting", dependencies: ["ObsCore", "QueryEngine"], swiftSettings: strict),
+
+        .executableTarget(
+            name: "ObsAgent",
+            dependencies: [
+                "ObsCore", "ObsYAML", "MetricsTSDB", "LogIngest", "TraceCollector", "QueryEngine", "Alerting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "obsctl",
+            dependencies: [
+                "ObsCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .testTarget(name: "CoreTests", dependencies: ["ObsCore"]),
+        .testTarget(name: "StoreTests", dependencies: ["ObsCore"]),
+        .testTarget(
+            name: "ConfigTests",
+            dependencies: ["ObsAgent", "ObsYAML"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+    ]
+)

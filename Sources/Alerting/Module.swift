@@ -1,0 +1,1 @@
+// Alerting: filled in by its own issue.

@@ -1,0 +1,22 @@
+#ifndef OBS_CSHIMS_H
+#define OBS_CSHIMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <zlib.h>
+#include <sqlite3.h>
+
+/// zlib's init entry points are macros that pass the library version and struct size; Swift cannot
+/// call macros, so these wrap them. `windowBits` follows zlib: 15 raw zlib, 15+16 gzip, 15+32 auto-detect
+/// gzip or zlib on inflate, -15 raw deflate.
+int obs_deflate_init2(z_stream *stream, int level, int windowBits);
+int obs_inflate_init2(z_stream *stream, int windowBits);
+
+/// SQLITE_TRANSIENT is a cast of -1 to a function pointer, which Swift cannot express.
+sqlite3_destructor_type obs_sqlite_transient(void);
+
+/// CRC32C (Castagnoli), continuing from `crc` (0 for a fresh checksum). Uses the SSE4.2 instruction
+/// when the processor has it and a table-driven loop otherwise.
+uint32_t obs_crc32c(uint32_t crc, const void *data, size_t length);
+
+#endif

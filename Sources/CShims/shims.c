@@ -1,0 +1,13 @@
+#include "CShims.h"
+
+int obs_deflate_init2(z_stream *stream, int level, int windowBits) {
+    return deflateInit2(stream, level, Z_DEFLATED, windowBits, 8, Z_DEFAULT_STRATEGY);
+}
+
+int obs_inflate_init2(z_stream *stream, int windowBits) {
+    return inflateInit2(stream, windowBits);
+}
+
+sqlite3_destructor_type obs_sqlite_transient(void) {
+    return SQLITE_TRANSIENT;
+}

@@ -1,0 +1,1 @@
+// LogIngest: filled in by its own issue.

@@ -1,0 +1,1 @@
+// MetricsTSDB: filled in by its own issue.

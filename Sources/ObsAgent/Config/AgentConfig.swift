@@ -1,0 +1,46 @@
+import ObsCore
+import ObsYAML
+
+/// The daemon's configuration file, in Prometheus's layout so a user can paste theirs.
+///
+/// Sections come with the components that use them; any key not listed here is rejected with its
+/// file and line, so a typo never silently falls back to a default. Immutable once loaded; a reload
+/// builds a new value and swaps it in.
+struct AgentConfig: Sendable, Equatable {
+    var global = GlobalConfig()
+    var scrapeConfigs: [ScrapeConfig] = []
+    var ruleFiles: [String] = []
+
+    /// Where the configuration came from, for `/api/v1/status/config` and error messages.
+    var source = ""
+    /// The original text, returned by `/api/v1/status/config`.
+    var text = ""
+}
+
+/// `global:` — defaults shared by scrape jobs and rule groups.
+struct GlobalConfig: Sendable, Equatable {
+    var scrapeInterval = PrometheusDuration.seconds(60)
+    var scrapeTimeout = PrometheusDuration.seconds(10)
+    var evaluationInterval = PrometheusDuration.seconds(60)
+    var externalLabels = LabelMap()
+}
+
+/// One entry of `scrape_configs:`. The keys read here are those the scrape loop honours; discovery
+/// beyond `static_configs` and relabeling are added with the scrape subsystem.
+struct ScrapeConfig: Sendable, Equatable {
+    var jobName: String
+    var scrapeInterval: PrometheusDuration
+    var scrapeTimeout: PrometheusDuration
+    var metricsPath = "/metrics"
+    var scheme = "http"
+    var honorLabels = false
+    var honorTimestamps = true
+    var params: [String: [String]] = [:]
+    var staticConfigs: [StaticConfig] = []
+}
+
+/// One entry of `static_configs:`: targets as `host:port` plus labels added to all of them.
+struct StaticConfig: Sendable, Equatable {
+    var targets: [String]
+    var labels: LabelMap
+}

@@ -1,0 +1,28 @@
+import Foundation
+import ObsYAML
+
+/// Reads the configuration from `--config.file`, or the embedded default when none is given.
+/// Called at start and on every reload; each call reads the file afresh.
+struct ConfigLoader: Sendable {
+    /// The file to read, or `nil` for the embedded default.
+    let path: String?
+    /// The listen address, so the embedded default can scrape this daemon.
+    let selfTarget: String
+
+    func load() throws(ConfigError) -> AgentConfig {
+        guard let path else {
+            return try AgentConfig.parse(DefaultConfig.text(selfTarget: selfTarget), file: DefaultConfig.source)
+        }
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            let reason = (error as NSError).localizedFailureReason ?? (error as NSError).localizedDescription
+            throw ConfigError(file: path, line: nil, column: nil, key: "", message: "cannot read file: \(reason)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, line: nil, column: nil, key: "", message: "file is not valid UTF-8")
+        }
+        return try AgentConfig.parse(text, file: path)
+    }
+}

@@ -1,0 +1,64 @@
+import ObsCore
+import Hummingbird
+
+/// Health, readiness, lifecycle, self metrics and the status endpoints, with Prometheus's paths,
+/// methods, bodies and status codes.
+struct StatusRoutes {
+    let state: AgentState
+    let lifecycleEnabled: Bool
+
+    func register(on router: Router<some RequestContext>) {
+        for method in [HTTPRequest.Method.get, .head] {
+            router.on("/-/healthy", method: method) { _, _ in
+                Response.text("obs-agent is Healthy.\n")
+            }
+            router.on("/-/ready", method: method) { _, _ in
+                state.isReady
+                    ? Response.text("obs-agent is Ready.\n")
+                    : Response.text("Service Unavailable\n", status: .serviceUnavailable)
+            }
+        }
+        for method in [HTTPRequest.Method.post, .put] {
+            router.on("/-/reload", method: method) { _, _ in
+                guard lifecycleEnabled else {
+                    return Response.text("Lifecycle API is not enabled.\n", status: .forbidden)
+                }
+                do {
+                    try state.reload()
+                    return Response.text("")
+                } catch {
+                    return Response.text("failed to reload config: \(error)\n", status: .internalServerError)
+                }
+            }
+            router.on("/-/quit", method: method) { _, _ in
+                guard lifecycleEnabled else {
+                    return Response.text("Lifecycle API is not enabled.\n", status: .forbidden)
+                }
+                // The response is written before the server stops accepting: shutdown waits for
+                // in-flight requests.
+                Task { await state.requestShutdown() }
+                return Response.text("Requesting termination... Goodbye!\n")
+            }
+        }
+        router.get("/metrics") { _, _ in
+            Response.text(state.metrics.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        }
+        router.get("/api/v1/status/buildinfo") { _, _ in
+            Response.json(success(
+                "{\"version\":\(JSONText.quote(BuildInfo.version)),\"revision\":\"unknown\","
+                + "\"branch\":\(JSONText.quote(BuildInfo.branch)),\"buildUser\":\"\",\"buildDate\":\"\","
+                + "\"goVersion\":\(JSONText.quote(BuildInfo.compilerVersion))}"))
+        }
+        router.get("/api/v1/status/config") { _, _ in
+            Response.json(success("{\"yaml\":\(JSONText.quote(state.config.text))}"))
+        }
+        router.get("/api/v1/status/flags") { _, _ in
+            let fields = state.flags.map { "\(JSONText.quote($0.0)):\(JSONText.quote($0.1))" }
+            return Response.json(success("{" + fields.joined(separator: ",") + "}"))
+        }
+    }
+
+    private func success(_ data: String) -> String {
+        "{\"status\":\"success\",\"data\":\(data)}"
+    }
+}

@@ -1,0 +1,133 @@
+import ArgumentParser
+import Hummingbird
+import Logging
+import NIOCore
+import ObsCore
+import ObsYAML
+import ServiceLifecycle
+
+/// The `obs-agent` daemon. Flags follow Prometheus's names so existing manifests carry over.
+@main
+struct ObsAgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "obs-agent",
+        abstract: "Metrics, logs, traces and alerts for one node, in one process.",
+        version: BuildInfo.version)
+
+    @Option(name: .customLong("config.file"), help: "Configuration file. Without it an embedded default scrapes this agent.")
+    var configFile: String?
+
+    @Option(name: [.customLong("storage.path"), .customLong("data-dir"), .customLong("storage.tsdb.path")],
+            help: "Directory for all stored data.")
+    var storagePath = "./data"
+
+    @Option(name: .customLong("web.listen-address"), help: "Address to listen on for the API, UI and receivers.")
+    var listenAddress = "127.0.0.1:9090"
+
+    @Option(name: .customLong("web.max-request-body-size"), help: "Largest request body accepted (e.g. 32MB).")
+    var maxBodySize = "64MB"
+
+    @Flag(name: .customLong("web.enable-lifecycle"), help: "Enable shutdown and reload over HTTP (/-/quit, /-/reload).")
+    var enableLifecycle = false
+
+    @Option(name: .customLong("log.level"), help: "Only log messages at or above this level: debug, info, warn, error.")
+    var logLevel = "info"
+
+    @Option(name: .customLong("log.format"), help: "Log line format: logfmt or json.")
+    var logFormat = "logfmt"
+
+    func validate() throws {
+        guard LineLogHandler.level(named: logLevel) != nil else {
+            throw ValidationError("--log.level: unknown level \"\(logLevel)\" (want debug, info, warn or error)")
+        }
+        guard LineLogHandler.Format(rawValue: logFormat) != nil else {
+            throw ValidationError("--log.format: unknown format \"\(logFormat)\" (want logfmt or json)")
+        }
+        guard ListenAddress(listenAddress) != nil else {
+            throw ValidationError("--web.listen-address: \"\(listenAddress)\" is not host:port")
+        }
+        guard let size = ByteSize(maxBodySize), size.bytes > 0 else {
+            throw ValidationError("--web.max-request-body-size: \"\(maxBodySize)\" is not a size such as 32MB")
+        }
+    }
+
+    func run() async throws {
+        let startTime = Clock.unixSeconds()
+        let format = LineLogHandler.Format(rawValue: logFormat)!
+        let level = LineLogHandler.level(named: logLevel)!
+        LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: format, level: level) }
+        let logger = Logger(label: "obs-agent")
+        let address = ListenAddress(listenAddress)!
+
+        let loader = ConfigLoader(path: configFile, selfTarget: address.selfTarget)
+        let config: AgentConfig
+        do {
+            config = try loader.load()
+        } catch {
+            logger.error("Error loading config", metadata: ["err": "\(error)"])
+            throw ExitCode(1)
+        }
+
+        let directory: DataDirectory
+        do {
+            directory = try DataDirectory(path: storagePath)
+        } catch {
+            logger.error("Error opening storage", metadata: ["err": "\(error)"])
+            throw ExitCode(1)
+        }
+
+        let metrics = MetricsRegistry()
+        ProcessMetrics.register(in: metrics)
+        metrics.gauge("obs_agent_build_info", help: "Build information of this agent; the value is always 1.",
+                      labelNames: ["version", "revision", "branch", "swiftversion"])
+            .labels(BuildInfo.version, "unknown", BuildInfo.branch, BuildInfo.compilerVersion).set(1)
+
+        let state = AgentState(
+            config: config, loader: loader, metrics: metrics, flags: flagValues(), startTime: startTime,
+            logger: Logger(label: "config"))
+
+        let router = Router()
+        router.add(middleware: TelemetryMiddleware(metrics: metrics, maxBodySize: Int(ByteSize(maxBodySize)!.bytes)))
+        StatusRoutes(state: state, lifecycleEnabled: enableLifecycle).register(on: router)
+
+        let httpLogger = Logger(label: "web")
+        let server = Application(
+            router: router,
+            configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
+            onServerRunning: { channel in
+                let bound = channel.localAddress.map { "\($0.ipAddress ?? address.host):\($0.port ?? address.port)" }
+                httpLogger.info("Listening", metadata: ["address": "\(bound ?? address.description)"])
+            },
+            logger: httpLogger)
+
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    StorageService(directory: directory, state: state, logger: Logger(label: "storage")),
+                    server,
+                    ReloadSignalService(state: state),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: Logger(label: "lifecycle")))
+        state.onShutdownRequest { await group.triggerGracefulShutdown() }
+
+        logger.info("Starting obs-agent", metadata: [
+            "version": "\(BuildInfo.version)", "config": "\(config.source)", "storage": "\(directory.path)",
+        ])
+        try await group.run()
+        logger.info("See you next time!")
+    }
+
+    /// Every flag with its effective value, for `/api/v1/status/flags`.
+    private func flagValues() -> [(String, String)] {
+        [
+            ("config.file", configFile ?? ""),
+            ("storage.path", storagePath),
+            ("web.listen-address", listenAddress),
+            ("web.max-request-body-size", maxBodySize),
+            ("web.enable-lifecycle", String(enableLifecycle)),
+            ("log.level", logLevel),
+            ("log.format", logFormat),
+        ]
+    }
+}

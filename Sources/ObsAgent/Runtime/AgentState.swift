@@ -1,0 +1,105 @@
+import Logging
+import ObsCore
+import ObsYAML
+import Synchronization
+
+/// What the running daemon shares between its HTTP handlers and services: the current
+/// configuration, readiness, self metrics, and the hooks for reload and shutdown.
+/// Thread-safe; one instance per process.
+final class AgentState: Sendable {
+    let loader: ConfigLoader
+    let metrics: MetricsRegistry
+    let flags: [(String, String)]
+    let startTime: Double
+    let logger: Logger
+
+    private let current: Mutex<AgentConfig>
+    private let readyFlag = Atomic<Bool>(false)
+    private let reloadLock = Mutex(())
+    private let shutdownHook = Mutex<(@Sendable () async -> Void)?>(nil)
+
+    private let readyGauge: Gauge
+    private let reloadSuccessful: Gauge
+    private let reloadTimestamp: Gauge
+    private let reloadsTotal: CounterFamily
+
+    init(config: AgentConfig, loader: ConfigLoader, metrics: MetricsRegistry, flags: [(String, String)],
+         startTime: Double, logger: Logger) {
+        self.current = Mutex(config)
+        self.loader = loader
+        self.metrics = metrics
+        self.flags = flags
+        self.startTime = startTime
+        self.logger = logger
+        readyGauge = metrics.gauge("obs_agent_ready", help: "Whether the agent has opened its storage and is ready to serve queries.")
+            .labels()
+        reloadSuccessful = metrics.gauge(
+            "obs_config_last_reload_successful", help: "Whether the last configuration reload attempt was successful.").labels()
+        reloadTimestamp = metrics.gauge(
+            "obs_config_last_reload_success_timestamp_seconds", help: "Timestamp of the last successful configuration reload.")
+            .labels()
+        reloadsTotal = metrics.counter(
+            "obs_config_reloads_total", help: "Configuration reload attempts by result.", labelNames: ["result"])
+        reloadSuccessful.set(1)
+        reloadTimestamp.set(startTime)
+    }
+
+    var config: AgentConfig { current.withLock { $0 } }
+
+    var isReady: Bool { readyFlag.load(ordering: .acquiring) }
+
+    func setReady(_ ready: Bool) {
+        readyFlag.store(ready, ordering: .releasing)
+        readyGauge.set(ready ? 1 : 0)
+    }
+
+    /// Re-reads the configuration. A bad file leaves the running configuration untouched and throws
+    /// the error, which callers report (log line for SIGHUP, HTTP 500 body for `/-/reload`).
+    func reload() throws(ConfigError) {
+        let result: Result<AgentConfig, ConfigError> = reloadLock.withLock { _ in
+            do throws(ConfigError) {
+                let config = try loader.load()
+                current.withLock { $0 = config }
+                return .success(config)
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch result {
+        case let .success(config):
+            reloadSuccessful.set(1)
+            reloadTimestamp.set(Clock.unixSeconds())
+            reloadsTotal.labels("success").inc()
+            logger.info("Completed loading of configuration file", metadata: ["file": "\(config.source)"])
+        case let .failure(error):
+            reloadSuccessful.set(0)
+            reloadsTotal.labels("failure").inc()
+            logger.error("Error reloading config, keeping the running configuration", metadata: ["err": "\(error)"])
+            throw error
+        }
+    }
+
+    /// Installs the function that starts a graceful shutdown (set once the service group exists).
+    func onShutdownRequest(_ hook: @escaping @Sendable () async -> Void) {
+        shutdownHook.withLock { $0 = hook }
+    }
+
+    func requestShutdown() async {
+        await shutdownHook.withLock { $0 }?()
+    }
+}
+
+/// Wall-clock helpers.
+enum Clock {
+    static func unixSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif

@@ -1,0 +1,33 @@
+import Logging
+import ObsCore
+import ServiceLifecycle
+import UnixSignals
+
+/// Owns the data directory and the stores in it. Marks the agent ready once storage is open, and on
+/// graceful shutdown marks it not ready before releasing the directory, so that a load balancer stops
+/// sending queries before the stores close.
+struct StorageService: Service {
+    let directory: DataDirectory
+    let state: AgentState
+    let logger: Logger
+
+    func run() async throws {
+        state.setReady(true)
+        logger.info("Storage opened; agent is ready", metadata: ["path": "\(directory.path)"])
+        // Runs until the group shuts down; cancellation is the normal way out of the sleep.
+        try? await gracefulShutdown()
+        state.setReady(false)
+        logger.info("Storage closed", metadata: ["path": "\(directory.path)"])
+    }
+}
+
+/// Reloads the configuration on SIGHUP, as Prometheus does. A bad file is logged and ignored.
+struct ReloadSignalService: Service {
+    let state: AgentState
+
+    func run() async throws {
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            try? state.reload()
+        }
+    }
+}

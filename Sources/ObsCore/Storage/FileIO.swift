@@ -1,0 +1,100 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Thin, throwing wrappers over the POSIX calls the stores need for durable writes. Every failure
+/// becomes `CoreError.io` naming the operation and path. Blocking: call from a thread that may block,
+/// not from the cooperative pool's hot paths.
+public enum FileIO {
+    /// Writes `bytes` to `path` so that a crash at any instant leaves either the old file or the new
+    /// one: write to `path.tmp`, fsync it, rename over `path`, fsync the directory.
+    public static func writeAtomically(_ bytes: some Sequence<UInt8>, to path: String) throws {
+        let temporary = path + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CoreError.io(operation: "open", path: temporary, errno: errno) }
+        do {
+            try writeAll(fd: fd, Array(bytes), path: temporary)
+            guard fsync(fd) == 0 else { throw CoreError.io(operation: "fsync", path: temporary, errno: errno) }
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw error
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw CoreError.io(operation: "rename", path: path, errno: code)
+        }
+        try syncDirectory(parent(of: path))
+    }
+
+    /// Reads a whole file; `nil` if it does not exist.
+    public static func readFile(_ path: String) throws -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT { return nil }
+            throw CoreError.io(operation: "open", path: path, errno: errno)
+        }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw CoreError.io(operation: "read", path: path, errno: errno)
+            }
+            if n == 0 { return result }
+            result.append(contentsOf: chunk[0..<n])
+        }
+    }
+
+    /// Creates `path` and any missing parents (mode 0755); succeeds if it already exists.
+    public static func makeDirectories(_ path: String) throws {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/") {
+            prefix += component
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw CoreError.io(operation: "mkdir", path: prefix, errno: errno)
+            }
+            prefix += "/"
+        }
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw CoreError.io(operation: "stat", path: path, errno: errno) }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else {
+            throw CoreError.io(operation: "mkdir", path: path, errno: ENOTDIR)
+        }
+    }
+
+    /// fsyncs a directory so that entries created or renamed in it survive a crash.
+    public static func syncDirectory(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw CoreError.io(operation: "open", path: path, errno: errno) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw CoreError.io(operation: "fsync", path: path, errno: errno) }
+    }
+
+    static func writeAll(fd: Int32, _ bytes: [UInt8], path: String) throws {
+        try bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw CoreError.io(operation: "write", path: path, errno: errno)
+                }
+                offset += n
+            }
+        }
+    }
+
+    static func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+}

@@ -1,0 +1,1 @@
+// QueryEngine: filled in by its own issue.

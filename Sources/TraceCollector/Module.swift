@@ -1,0 +1,1 @@
+// TraceCollector: filled in by its own issue.

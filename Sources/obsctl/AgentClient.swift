@@ -1,0 +1,76 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+
+/// The agent's HTTP API as obsctl uses it. One client per command run.
+struct AgentClient {
+    let baseURL: String
+    let timeout: TimeAmount
+
+    /// A command talks to one agent once: fail at the first refused connection instead of retrying
+    /// until the deadline as a long-running service would.
+    static let http: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
+    struct Reply {
+        var status: Int
+        var body: ByteBuffer
+        var text: String { String(buffer: body) }
+    }
+
+    /// GET `path`. Transport failures become `ObsctlError.unreachable` naming the URL.
+    func get(_ path: String) async throws -> Reply {
+        let request = HTTPClientRequest(url: baseURL + path)
+        do {
+            let response = try await Self.http.execute(request, timeout: timeout)
+            let body = try await response.body.collect(upTo: 256 * 1024 * 1024)
+            return Reply(status: Int(response.status.code), body: body)
+        } catch {
+            throw ObsctlError.unreachable(url: baseURL + path, reason: Self.reason(error))
+        }
+    }
+
+    /// A short, human reason for a transport failure.
+    static func reason(_ error: any Error) -> String {
+        let text = "\(error)"
+        if text.contains("Connection refused") { return "connection refused (is the agent running?)" }
+        if text.contains("deadlineExceeded") || text.contains("readTimeout") { return "timed out" }
+        if text.contains("connectTimeout") { return "connection timed out" }
+        return text
+    }
+
+    /// GET a Prometheus-style API endpoint and return its `data` member, raising the API's own error
+    /// message when it answers `status: error`.
+    func apiData(_ path: String) async throws -> Any {
+        let reply = try await get(path)
+        let object = try? JSONSerialization.jsonObject(with: Data(reply.body.readableBytesView))
+        guard let envelope = object as? [String: Any] else {
+            throw ObsctlError.badResponse(url: baseURL + path, status: reply.status, detail: String(reply.text.prefix(200)))
+        }
+        if envelope["status"] as? String == "error" {
+            throw ObsctlError.api(
+                status: reply.status, type: envelope["errorType"] as? String ?? "", message: envelope["error"] as? String ?? "")
+        }
+        guard reply.status == 200, let data = envelope["data"] else {
+            throw ObsctlError.badResponse(url: baseURL + path, status: reply.status, detail: String(reply.text.prefix(200)))
+        }
+        return data
+    }
+}
+
+enum ObsctlError: Error, CustomStringConvertible {
+    case unreachable(url: String, reason: String)
+    case badResponse(url: String, status: Int, detail: String)
+    case api(status: Int, type: String, message: String)
+
+    var description: String {
+        switch self {
+        case let .unreachable(url, reason): "cannot reach \(url): \(reason)"
+        case let .badResponse(url, status, detail): "unexpected answer from \(url) (HTTP \(status)): \(detail)"
+        case let .api(status, type, message): "\(type) (HTTP \(status)): \(message)"
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import ObsCore
+
+/// Output formatting shared by subcommands: aligned tables for people, JSON for scripts.
+enum Render {
+    /// One record: `key  value` lines, or a JSON object with the keys in the given order.
+    static func record(_ fields: [(String, Any)], format: OutputFormat) -> String {
+        switch format {
+        case .table:
+            let width = fields.map(\.0.count).max() ?? 0
+            return fields.map { key, value in
+                key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + text(value)
+            }.joined(separator: "\n")
+        case .json:
+            let members = fields.map { key, value in "\(quote(key)):\(json(value))" }
+            return "{" + members.joined(separator: ",") + "}"
+        }
+    }
+
+    /// Rows under a header, columns padded to their widest cell.
+    static func table(header: [String], rows: [[String]]) -> String {
+        var widths = header.map(\.count)
+        for row in rows {
+            for (index, cell) in row.enumerated() where index < widths.count {
+                widths[index] = max(widths[index], cell.count)
+            }
+        }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { index, cell in
+                index == cells.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+
+    static func text(_ value: Any) -> String {
+        switch value {
+        case let flag as Bool: flag ? "yes" : "no"
+        default: "\(value)"
+        }
+    }
+
+    static func json(_ value: Any) -> String {
+        switch value {
+        case let flag as Bool: flag ? "true" : "false"
+        case let number as Int: String(number)
+        case let number as Double: number.isFinite ? "\(number)" : quote("\(number)")
+        case let string as String: quote(string)
+        default: quote("\(value)")
+        }
+    }
+
+    static func quote(_ value: String) -> String { JSONText.quote(value) }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+
+/// `obsctl status`: the agent's build and readiness.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show the agent's version and whether it is ready.")
+
+    @ParentCommand var root: Obsctl
+    var options: GlobalOptions { root.options }
+
+    func run() async throws {
+        let client = AgentClient(baseURL: options.baseURL, timeout: .milliseconds(Int64(options.timeout * 1000)))
+        do {
+            let ready = try await client.get("/-/ready")
+            let healthy = try await client.get("/-/healthy")
+            let build = try await client.apiData("/api/v1/status/buildinfo") as? [String: Any] ?? [:]
+            let fields: [(String, Any)] = [
+                ("url", options.baseURL),
+                ("healthy", healthy.status == 200),
+                ("ready", ready.status == 200),
+                ("version", build["version"] as? String ?? ""),
+                ("revision", build["revision"] as? String ?? ""),
+                ("branch", build["branch"] as? String ?? ""),
+                ("compiler", build["goVersion"] as? String ?? ""),
+            ]
+            print(Render.record(fields, format: options.output))
+            if ready.status != 200 { throw ExitCode(2) }
+        } catch let error as ObsctlError {
+            printError(error.description)
+            throw ExitCode(1)
+        }
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("obsctl: \(message)\n".utf8))
+}

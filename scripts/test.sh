@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Installs what the tests need and runs the whole test suite. The integration tests start the real
+# obs-agent and obsctl binaries, so everything is built before the tests run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+swift build --build-tests
+swift test --skip-build
