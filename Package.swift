@@ -44,7 +44,16 @@ let package = Package(
             dependencies: ["ObsCore", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
-        .target(name: "MetricsTSDB", dependencies: ["ObsCore"], swiftSettings: strict),
+        .target(
+            name: "MetricsTSDB",
+            dependencies: [
+                "ObsCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .target(name: "LogIngest", dependencies: ["ObsCore"], swiftSettings: strict),
         .target(name: "TraceCollector", dependencies: ["ObsCore"], swiftSettings: strict),
         .target(name: "QueryEngine", dependencies: ["ObsCore"], swiftSettings: strict),
@@ -75,7 +84,10 @@ let package = Package(
         ),
 
         .testTarget(name: "CoreTests", dependencies: ["ObsCore"]),
-        .testTarget(name: "StoreTests", dependencies: ["ObsCore"]),
+        .testTarget(
+            name: "StoreTests",
+            dependencies: ["ObsCore", "MetricsTSDB", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "ConfigTests",
             dependencies: ["ObsAgent", "ObsYAML"],

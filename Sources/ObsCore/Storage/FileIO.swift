@@ -79,7 +79,8 @@ public enum FileIO {
         guard fsync(fd) == 0 else { throw CoreError.io(operation: "fsync", path: path, errno: errno) }
     }
 
-    static func writeAll(fd: Int32, _ bytes: [UInt8], path: String) throws {
+    /// Writes all of `bytes` to `fd`, retrying short writes and EINTR.
+    public static func writeAll(fd: Int32, _ bytes: [UInt8], path: String) throws {
         try bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {

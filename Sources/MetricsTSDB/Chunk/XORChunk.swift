@@ -1,0 +1,206 @@
+/// Gorilla-style float chunk: delta-of-delta timestamps and XOR-compressed values, as Prometheus's
+/// XOR chunk. Byte layout in `Chunk/FORMAT.md`.
+///
+/// `XORAppender` builds one; `XORIterator` reads one. Both are value types owned by one thread.
+struct XORAppender {
+    static let maxSamples = 120
+
+    private(set) var writer = BitWriter()
+    private(set) var count = 0
+    private(set) var minTime: Int64 = 0
+    private(set) var maxTime: Int64 = 0
+    private var lastValue: UInt64 = 0
+    private var lastDelta: Int64 = 0
+    private var leading: Int = 0xFF  // 0xFF: no previous XOR window
+    private var trailing: Int = 0
+
+    init() {}
+
+    var isFull: Bool { count >= Self.maxSamples }
+
+    /// Encoded bytes: a 16-bit big-endian sample count, then the bit stream.
+    var bytes: [UInt8] {
+        [UInt8(count >> 8), UInt8(count & 0xFF)] + writer.bytes
+    }
+
+    mutating func append(timestamp: Int64, value: Double) {
+        let bits = value.bitPattern
+        switch count {
+        case 0:
+            writeSignedVarint(timestamp)
+            writer.write(bits: bits, count: 64)
+            minTime = timestamp
+        case 1:
+            let delta = timestamp &- maxTime
+            writeVarint(UInt64(bitPattern: delta))
+            writeValue(bits)
+            lastDelta = delta
+        default:
+            let delta = timestamp &- maxTime
+            let dod = delta &- lastDelta
+            switch dod {
+            case 0:
+                writer.write(bit: false)
+            case -8191...8192:
+                writer.write(bits: 0b10, count: 2)
+                writer.write(bits: UInt64(bitPattern: dod), count: 14)
+            case -65535...65536:
+                writer.write(bits: 0b110, count: 3)
+                writer.write(bits: UInt64(bitPattern: dod), count: 17)
+            case -524_287...524_288:
+                writer.write(bits: 0b1110, count: 4)
+                writer.write(bits: UInt64(bitPattern: dod), count: 20)
+            default:
+                writer.write(bits: 0b1111, count: 4)
+                writer.write(bits: UInt64(bitPattern: dod), count: 64)
+            }
+            writeValue(bits)
+            lastDelta = delta
+        }
+        lastValue = bits
+        maxTime = timestamp
+        count += 1
+    }
+
+    private mutating func writeValue(_ bits: UInt64) {
+        let xor = bits ^ lastValue
+        if xor == 0 {
+            writer.write(bit: false)
+            return
+        }
+        writer.write(bit: true)
+        var lead = xor.leadingZeroBitCount
+        let trail = xor.trailingZeroBitCount
+        // The leading-zero count is stored in 5 bits.
+        if lead >= 32 { lead = 31 }
+        if leading != 0xFF && lead >= leading && trail >= trailing {
+            // Fits in the previous window: reuse it.
+            writer.write(bit: false)
+            writer.write(bits: xor >> UInt64(trailing), count: 64 - leading - trailing)
+            return
+        }
+        leading = lead
+        trailing = trail
+        let significant = 64 - lead - trail
+        writer.write(bit: true)
+        writer.write(bits: UInt64(lead), count: 5)
+        // 64 significant bits would overflow 6 bits; 0 stands for 64 (it cannot occur otherwise).
+        writer.write(bits: UInt64(significant & 63), count: 6)
+        writer.write(bits: xor >> UInt64(trail), count: significant)
+    }
+
+    private mutating func writeVarint(_ value: UInt64) {
+        var v = value
+        while v >= 0x80 {
+            writer.write(byte: UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        writer.write(byte: UInt8(v))
+    }
+
+    private mutating func writeSignedVarint(_ value: Int64) {
+        writeVarint(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
+    }
+}
+
+/// Decodes an XOR chunk. Corrupt or truncated input ends iteration (with `failed` set) rather than
+/// trapping.
+struct XORIterator {
+    private var reader: BitReader
+    private let total: Int
+    private var read = 0
+    private var lastDelta: Int64 = 0
+    private var leading = 0
+    private var trailing = 0
+    private var valueBits: UInt64 = 0
+    private(set) var timestamp: Int64 = 0
+    private(set) var failed = false
+
+    var value: Double { Double(bitPattern: valueBits) }
+
+    init(_ bytes: [UInt8]) {
+        if bytes.count >= 2 {
+            total = Int(bytes[0]) << 8 | Int(bytes[1])
+            reader = BitReader(bytes, startingAtByte: 2)
+        } else {
+            total = 0
+            reader = BitReader([])
+            failed = !bytes.isEmpty
+        }
+    }
+
+    var sampleCount: Int { total }
+
+    mutating func next() -> Bool {
+        guard !failed, read < total else { return false }
+        switch read {
+        case 0:
+            guard let t = readVarint(), let v = reader.readBits(64) else { return fail() }
+            timestamp = Int64(bitPattern: t >> 1) ^ -Int64(bitPattern: t & 1)
+            valueBits = v
+        case 1:
+            guard let d = readVarint(), readValue() else { return fail() }
+            lastDelta = Int64(bitPattern: d)
+            timestamp &+= lastDelta
+        default:
+            var prefix = 0
+            while prefix < 4 {
+                guard let bit = reader.readBit() else { return fail() }
+                if !bit { break }
+                prefix += 1
+            }
+            var dod: Int64 = 0
+            let widths = [0, 14, 17, 20, 64]
+            let width = widths[prefix]
+            if width > 0 {
+                guard let raw = reader.readBits(width) else { return fail() }
+                dod = width == 64 ? Int64(bitPattern: raw) : Self.signExtend(raw, bits: width)
+            }
+            guard readValue() else { return fail() }
+            lastDelta &+= dod
+            timestamp &+= lastDelta
+        }
+        read += 1
+        return true
+    }
+
+    private mutating func readValue() -> Bool {
+        guard let changed = reader.readBit() else { return false }
+        if !changed { return true }
+        guard let newWindow = reader.readBit() else { return false }
+        if newWindow {
+            guard let lead = reader.readBits(5), let sig = reader.readBits(6) else { return false }
+            leading = Int(lead)
+            let significant = sig == 0 ? 64 : Int(sig)
+            trailing = 64 - leading - significant
+            guard trailing >= 0 else { return false }
+        }
+        let significant = 64 - leading - trailing
+        guard let bits = reader.readBits(significant) else { return false }
+        valueBits ^= bits << UInt64(trailing)
+        return true
+    }
+
+    private mutating func readVarint() -> UInt64? {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        for _ in 0..<10 {
+            guard let byte = reader.readBits(8) else { return nil }
+            result |= (byte & 0x7F) << shift
+            if byte < 0x80 { return result }
+            shift += 7
+        }
+        return nil
+    }
+
+    private mutating func fail() -> Bool {
+        failed = true
+        return false
+    }
+
+    /// Field values above 2^(bits-1) are negative, matching the encoder's asymmetric ranges
+    /// (-8191...8192 for 14 bits).
+    static func signExtend(_ raw: UInt64, bits: Int) -> Int64 {
+        raw > (1 << UInt64(bits - 1)) ? Int64(raw) - (1 << Int64(bits)) : Int64(raw)
+    }
+}

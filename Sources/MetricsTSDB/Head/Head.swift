@@ -1,0 +1,76 @@
+import ObsCore
+import Synchronization
+
+/// The in-memory part of the store: every series with its chunks, and an inverted index from
+/// label name and value to series. Thread-safe: series lookups are striped by label hash; the
+/// index has its own lock, taken on series creation and by queries.
+final class Head: Sendable {
+    private static let stripeCount = 64
+
+    /// One lock per slice of the label-hash space, so concurrent appends rarely contend.
+    final class Stripe: Sendable {
+        let table = Mutex<[UInt64: [MemSeries]]>([:])
+    }
+
+    private let stripes: [Stripe]
+    private let index = Mutex(PostingsIndex())
+    private let nextRef = Atomic<UInt64>(1)
+
+    init() {
+        stripes = (0..<Self.stripeCount).map { _ in Stripe() }
+    }
+
+    /// The series with `labels`, created if new (then `created` is true).
+    func getOrCreate(_ labels: Labels) -> (series: MemSeries, created: Bool) {
+        let hash = labels.stableHash
+        let stripe = stripes[Int(hash % UInt64(Self.stripeCount))]
+        let (series, created) = stripe.table.withLock { table -> (MemSeries, Bool) in
+            if let bucket = table[hash] {
+                for existing in bucket where existing.labels == labels { return (existing, false) }
+            }
+            let series = MemSeries(ref: nextRef.wrappingAdd(1, ordering: .relaxed).oldValue, labels: labels)
+            table[hash, default: []].append(series)
+            return (series, true)
+        }
+        if created { index.withLock { $0.add(series) } }
+        return (series, created)
+    }
+
+    /// Recreates a series read back from the WAL with its original reference.
+    func restore(ref: SeriesRef, labels: Labels) -> MemSeries {
+        let hash = labels.stableHash
+        let stripe = stripes[Int(hash % UInt64(Self.stripeCount))]
+        let (series, created) = stripe.table.withLock { table -> (MemSeries, Bool) in
+            if let bucket = table[hash] {
+                for existing in bucket where existing.labels == labels { return (existing, false) }
+            }
+            let series = MemSeries(ref: ref, labels: labels)
+            table[hash, default: []].append(series)
+            return (series, true)
+        }
+        if created {
+            index.withLock { $0.add(series) }
+            // Keep new references above every restored one.
+            var current = nextRef.load(ordering: .relaxed)
+            while current <= ref {
+                let (exchanged, original) = nextRef.compareExchange(
+                    expected: current, desired: ref + 1, successOrdering: .relaxed, failureOrdering: .relaxed)
+                if exchanged { break }
+                current = original
+            }
+        }
+        series.logged.store(true, ordering: .relaxed)
+        return series
+    }
+
+    func series(ref: SeriesRef) -> MemSeries? {
+        index.withLock { $0.series[ref] }
+    }
+
+    var seriesCount: Int { index.withLock { $0.series.count } }
+
+    /// Runs `body` with the index locked; for queries, which must not keep references to it.
+    func withIndex<T>(_ body: (PostingsIndex) throws -> T) rethrows -> T {
+        try index.withLock { try body($0) }
+    }
+}

@@ -1,1 +1,0 @@
-// MetricsTSDB: filled in by its own issue.

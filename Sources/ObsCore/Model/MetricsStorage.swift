@@ -1,0 +1,77 @@
+/// The protocols between metric sources, the metric store and the query engines.
+///
+/// Sources fill an appender and commit; when `commit` returns, the batch is durable. Engines open a
+/// querier for a time range, select series by matchers and walk each series with a sample iterator.
+/// Concrete stores live in `MetricsTSDB`; engines and sources see only these protocols.
+
+/// A reference to a series that a store handed out, valid for the life of the store; lets a source
+/// skip label hashing on its next append of the same series.
+public typealias SeriesRef = UInt64
+
+/// Why a sample was not stored. The messages match Prometheus's, which clients recognise.
+public enum AppendError: Error, Equatable, Sendable, CustomStringConvertible {
+    case outOfOrder(labels: Labels, timestamp: Int64)
+    case duplicateTimestamp(labels: Labels, timestamp: Int64)
+    case tooOld(labels: Labels, timestamp: Int64)
+    case invalidLabels(labels: Labels, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .outOfOrder(labels, t): "out of order sample for series \(labels) at timestamp \(t)"
+        case let .duplicateTimestamp(labels, t): "duplicate sample for timestamp for series \(labels) at timestamp \(t)"
+        case let .tooOld(labels, t): "out of bounds: sample too old for series \(labels) at timestamp \(t)"
+        case let .invalidLabels(labels, reason): "invalid labels \(labels): \(reason)"
+        }
+    }
+}
+
+/// Collects samples for one commit. Not thread-safe: one appender per request or scrape.
+public protocol MetricsAppender {
+    /// Adds a sample; throws `AppendError` for a sample that can never be stored (the rest of the batch
+    /// is unaffected). `ref` is a hint from an earlier append of the same series.
+    @discardableResult
+    mutating func append(_ labels: Labels, ref: SeriesRef?, timestamp: Int64, value: Double) throws(AppendError) -> SeriesRef
+
+    /// Makes every accepted sample durable and visible. When it returns, a crash loses none of them.
+    mutating func commit() async throws
+
+    /// Drops everything appended since the last commit.
+    mutating func rollback()
+}
+
+/// Where appenders come from.
+public protocol MetricsAppendable: Sendable {
+    func appender() -> any MetricsAppender
+}
+
+/// Walks one series' samples in time order. Not thread-safe.
+public protocol SampleIterator {
+    /// Moves to the next sample; false at the end.
+    mutating func next() -> Bool
+    /// Moves to the first sample at or after `timestamp` (never backwards); false if there is none.
+    mutating func seek(_ timestamp: Int64) -> Bool
+    /// The current sample, valid after `next` or `seek` returned true.
+    var timestamp: Int64 { get }
+    var value: Double { get }
+}
+
+/// A selected series: its labels and a way to read its samples.
+public protocol StoredSeries {
+    var labels: Labels { get }
+    func makeIterator() -> any SampleIterator
+}
+
+/// A read view over a time range. Samples appended after it was opened may or may not be seen.
+public protocol MetricsQuerier {
+    /// Series with at least one sample in the querier's range that match every matcher, sorted by labels.
+    func select(_ matchers: [LabelMatcher]) throws -> [any StoredSeries]
+    /// Label names of matching series (all series if `matchers` is empty), sorted.
+    func labelNames(_ matchers: [LabelMatcher]) throws -> [String]
+    /// Values of `name` across matching series, sorted.
+    func labelValues(_ name: String, _ matchers: [LabelMatcher]) throws -> [String]
+}
+
+/// Where queriers come from.
+public protocol MetricsQueryable: Sendable {
+    func querier(minTime: Int64, maxTime: Int64) throws -> any MetricsQuerier
+}

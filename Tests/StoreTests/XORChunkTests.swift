@@ -1,0 +1,80 @@
+@testable import MetricsTSDB
+import Testing
+
+@Suite struct XORChunkTests {
+    static let staleNaN = Double(bitPattern: 0x7ff0_0000_0000_0002)
+
+    static func roundTrip(_ samples: [(Int64, Double)]) -> [(Int64, UInt64)] {
+        var appender = XORAppender()
+        for (t, v) in samples { appender.append(timestamp: t, value: v) }
+        var iterator = XORIterator(appender.bytes)
+        var out: [(Int64, UInt64)] = []
+        while iterator.next() { out.append((iterator.timestamp, iterator.value.bitPattern)) }
+        #expect(!iterator.failed)
+        return out
+    }
+
+    static func check(_ samples: [(Int64, Double)]) {
+        let decoded = roundTrip(samples)
+        #expect(decoded.count == samples.count)
+        for (got, want) in zip(decoded, samples) {
+            #expect(got.0 == want.0)
+            #expect(got.1 == want.1.bitPattern, "value at \(want.0)")
+        }
+    }
+
+    @Test func regularScrapeSeries() {
+        Self.check((0..<120).map { (Int64(1_700_000_000_000) + Int64($0) * 15_000, Double($0 * 3)) })
+    }
+
+    @Test func jitterAndEveryDeltaOfDeltaWidth() {
+        let deltas: [Int64] = [15_000, 15_001, 14_990, 15_000, 23_000, 100_000, 15, 600_000, 1, 5_000_000_000, 7, 8192, -8191 + 20_000]
+        var t: Int64 = -5_000
+        var samples: [(Int64, Double)] = [(t, 1)]
+        for delta in deltas {
+            t += delta
+            samples.append((t, Double(delta) / 7))
+        }
+        Self.check(samples)
+    }
+
+    @Test func specialValuesAreKeptBitForBit() {
+        Self.check([
+            (1, 0), (2, -0.0), (3, .nan), (4, Self.staleNaN), (5, .infinity), (6, -.infinity),
+            (7, .greatestFiniteMagnitude), (8, .leastNonzeroMagnitude), (9, 1e-300), (10, 42), (11, 42),
+            (12, Double(bitPattern: 0x7ff8_0000_0000_0001)),
+        ])
+    }
+
+    @Test func randomValues() {
+        var generator = SystemRandomNumberGenerator()
+        var t: Int64 = 1_000
+        let samples: [(Int64, Double)] = (0..<120).map { _ in
+            t += Int64.random(in: 1...100_000, using: &generator)
+            return (t, Double(bitPattern: UInt64.random(in: 0...UInt64.max, using: &generator)))
+        }
+        Self.check(samples)
+    }
+
+    @Test func constantSeriesCompressesToAboutTwoBitsPerSample() {
+        var appender = XORAppender()
+        for i in 0..<120 { appender.append(timestamp: Int64(i) * 15_000, value: 1) }
+        #expect(appender.bytes.count < 60)
+    }
+
+    @Test func truncatedOrGarbageInputStopsWithoutTrapping() {
+        var appender = XORAppender()
+        for i in 0..<50 { appender.append(timestamp: Int64(i) * 1000 + Int64(i % 3), value: Double(i) * 1.5) }
+        let bytes = appender.bytes
+        for cut in [1, 2, 3, 10, bytes.count / 2, bytes.count - 1] {
+            var iterator = XORIterator(Array(bytes.prefix(cut)))
+            var count = 0
+            while iterator.next() { count += 1 }
+            #expect(count < 50)
+            #expect(iterator.failed)
+        }
+        var garbage = XORIterator([0xFF, 0xFF] + Array(repeating: 0xFF, count: 40))
+        while garbage.next() {}
+        #expect(garbage.failed)
+    }
+}
