@@ -27,6 +27,10 @@ struct ObsAgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("web.max-request-body-size"), help: "Largest request body accepted (e.g. 32MB).")
     var maxBodySize = "64MB"
 
+    @Option(name: .customLong("web.max-decoded-body-size"),
+            help: "Largest decompressed request body accepted (remote write, push), checked before decoding.")
+    var maxDecodedSize = "256MB"
+
     @Flag(name: .customLong("web.enable-lifecycle"), help: "Enable shutdown and reload over HTTP (/-/quit, /-/reload).")
     var enableLifecycle = false
 
@@ -48,6 +52,9 @@ struct ObsAgentCommand: AsyncParsableCommand {
         }
         guard let size = ByteSize(maxBodySize), size.bytes > 0 else {
             throw ValidationError("--web.max-request-body-size: \"\(maxBodySize)\" is not a size such as 32MB")
+        }
+        guard let decoded = ByteSize(maxDecodedSize), decoded.bytes > 0 else {
+            throw ValidationError("--web.max-decoded-body-size: \"\(maxDecodedSize)\" is not a size such as 256MB")
         }
     }
 
@@ -86,9 +93,16 @@ struct ObsAgentCommand: AsyncParsableCommand {
             config: config, loader: loader, metrics: metrics, flags: flagValues(), startTime: startTime,
             logger: Logger(label: "config"))
 
+        let stores = Stores()
+        let bodyLimit = Int(ByteSize(maxBodySize)!.bytes)
         let router = Router()
-        router.add(middleware: TelemetryMiddleware(metrics: metrics, maxBodySize: Int(ByteSize(maxBodySize)!.bytes)))
+        router.add(middleware: TelemetryMiddleware(metrics: metrics, maxBodySize: bodyLimit))
         StatusRoutes(state: state, lifecycleEnabled: enableLifecycle).register(on: router)
+        SeriesRoutes(stores: stores).register(on: router)
+        RemoteWriteRoutes(
+            stores: stores, maxBodySize: bodyLimit, maxDecodedSize: Int(ByteSize(maxDecodedSize)!.bytes),
+            counters: .init(metrics), logger: Logger(label: "remote-write")
+        ).register(on: router)
 
         let httpLogger = Logger(label: "web")
         let server = Application(
@@ -103,7 +117,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
         let group = ServiceGroup(
             configuration: .init(
                 services: [
-                    StorageService(directory: directory, state: state, logger: Logger(label: "storage")),
+                    StorageService(directory: directory, stores: stores, state: state, logger: Logger(label: "storage")),
                     server,
                     ReloadSignalService(state: state),
                 ],
@@ -125,6 +139,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
             ("storage.path", storagePath),
             ("web.listen-address", listenAddress),
             ("web.max-request-body-size", maxBodySize),
+            ("web.max-decoded-body-size", maxDecodedSize),
             ("web.enable-lifecycle", String(enableLifecycle)),
             ("log.level", logLevel),
             ("log.format", logFormat),

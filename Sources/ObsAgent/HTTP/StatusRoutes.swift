@@ -44,21 +44,17 @@ struct StatusRoutes {
             Response.text(state.metrics.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.get("/api/v1/status/buildinfo") { _, _ in
-            Response.json(success(
+            Response.json(APIEnvelope.success(
                 "{\"version\":\(JSONText.quote(BuildInfo.version)),\"revision\":\"unknown\","
                 + "\"branch\":\(JSONText.quote(BuildInfo.branch)),\"buildUser\":\"\",\"buildDate\":\"\","
                 + "\"goVersion\":\(JSONText.quote(BuildInfo.compilerVersion))}"))
         }
         router.get("/api/v1/status/config") { _, _ in
-            Response.json(success("{\"yaml\":\(JSONText.quote(state.config.text))}"))
+            Response.json(APIEnvelope.success("{\"yaml\":\(JSONText.quote(state.config.text))}"))
         }
         router.get("/api/v1/status/flags") { _, _ in
             let fields = state.flags.map { "\(JSONText.quote($0.0)):\(JSONText.quote($0.1))" }
-            return Response.json(success("{" + fields.joined(separator: ",") + "}"))
+            return Response.json(APIEnvelope.success("{" + fields.joined(separator: ",") + "}"))
         }
-    }
-
-    private func success(_ data: String) -> String {
-        "{\"status\":\"success\",\"data\":\(data)}"
     }
 }

@@ -1,4 +1,5 @@
 import Logging
+import MetricsTSDB
 import ObsCore
 import ServiceLifecycle
 import UnixSignals
@@ -8,15 +9,21 @@ import UnixSignals
 /// sending queries before the stores close.
 struct StorageService: Service {
     let directory: DataDirectory
+    let stores: Stores
     let state: AgentState
     let logger: Logger
 
     func run() async throws {
+        let metrics = try await MetricsStore.open(
+            directory: try directory.subdirectory("metrics"), metrics: state.metrics, logger: logger)
+        stores.setMetrics(metrics)
         state.setReady(true)
         logger.info("Storage opened; agent is ready", metadata: ["path": "\(directory.path)"])
-        // Runs until the group shuts down; cancellation is the normal way out of the sleep.
+        // Runs until the group shuts down; by then the HTTP server has drained its requests.
         try? await gracefulShutdown()
         state.setReady(false)
+        stores.setMetrics(nil)
+        metrics.close()
         logger.info("Storage closed", metadata: ["path": "\(directory.path)"])
     }
 }

@@ -1,0 +1,94 @@
+import Hummingbird
+import MetricsTSDB
+import ObsCore
+
+/// `/api/v1/series`, `/api/v1/labels` and `/api/v1/label/<name>/values`, in Prometheus's JSON shapes,
+/// answered from the metrics store. GET and form-encoded POST, as Grafana sends them.
+struct SeriesRoutes {
+    let stores: Stores
+
+    func register(on router: Router<some RequestContext>) {
+        for method in [HTTPRequest.Method.get, .post] {
+            router.on("/api/v1/series", method: method) { request, _ in try await series(request) }
+            router.on("/api/v1/labels", method: method) { request, _ in try await labels(request) }
+        }
+        router.get("/api/v1/label/:name/values") { request, context in
+            try await values(request, name: context.parameters.get("name") ?? "")
+        }
+    }
+
+    private func range(_ parameters: APIParameters) throws -> (Int64, Int64) {
+        let start = try parameters.time("start", default: .min)
+        let end = try parameters.time("end", default: .max)
+        guard end >= start else { throw APIError(.badData, "end timestamp must not be before start time") }
+        return (start, end)
+    }
+
+    func series(_ request: Request) async throws -> Response {
+        let parameters = try await APIParameters.read(request)
+        let selectors = try parameters.matchers(required: true)
+        let (start, end) = try range(parameters)
+        let limit = try parameters.limit()
+        let querier = try stores.metrics().querier(minTime: start, maxTime: end)
+        var seen = Set<Labels>()
+        var all: [Labels] = []
+        for matchers in selectors {
+            for series in try querier.select(matchers) where seen.insert(series.labels).inserted {
+                all.append(series.labels)
+            }
+        }
+        all.sort()
+        let truncated = limit.map { all.count > $0 } ?? false
+        if let limit, truncated { all = Array(all.prefix(limit)) }
+        var out = "["
+        for (index, labels) in all.enumerated() {
+            if index > 0 { out += "," }
+            out += "{" + labels.map { "\(JSONText.quote($0.name)):\(JSONText.quote($0.value))" }.joined(separator: ",") + "}"
+        }
+        out += "]"
+        return Response.json(APIEnvelope.success(out, warnings: truncated ? ["results truncated due to limit"] : []))
+    }
+
+    func labels(_ request: Request) async throws -> Response {
+        let parameters = try await APIParameters.read(request)
+        let selectors = try parameters.matchers(required: false)
+        let (start, end) = try range(parameters)
+        let querier = try stores.metrics().querier(minTime: start, maxTime: end)
+        var names = Set<String>()
+        for matchers in selectors.isEmpty ? [[]] : selectors {
+            names.formUnion(try querier.labelNames(matchers))
+        }
+        return Response.json(stringList(names.sorted(), limit: try parameters.limit()))
+    }
+
+    func values(_ request: Request, name: String) async throws -> Response {
+        guard !name.isEmpty else { throw APIError(.badData, "invalid label name: \"\"") }
+        let parameters = try await APIParameters.read(request)
+        let selectors = try parameters.matchers(required: false)
+        let (start, end) = try range(parameters)
+        let querier = try stores.metrics().querier(minTime: start, maxTime: end)
+        var values = Set<String>()
+        for matchers in selectors.isEmpty ? [[]] : selectors {
+            values.formUnion(try querier.labelValues(name, matchers))
+        }
+        return Response.json(stringList(values.sorted(), limit: try parameters.limit()))
+    }
+
+    private func stringList(_ items: [String], limit: Int?) -> String {
+        let truncated = limit.map { items.count > $0 } ?? false
+        let shown = limit.map { Array(items.prefix($0)) } ?? items
+        return APIEnvelope.success("[" + shown.map(JSONText.quote).joined(separator: ",") + "]",
+                                   warnings: truncated ? ["results truncated due to limit"] : [])
+    }
+}
+
+/// The `{"status":"success","data":…}` envelope, with optional `warnings`.
+enum APIEnvelope {
+    static func success(_ data: String, warnings: [String] = []) -> String {
+        var out = "{\"status\":\"success\",\"data\":\(data)"
+        if !warnings.isEmpty {
+            out += ",\"warnings\":[" + warnings.map(JSONText.quote).joined(separator: ",") + "]"
+        }
+        return out + "}"
+    }
+}

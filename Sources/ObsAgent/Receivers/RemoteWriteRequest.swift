@@ -1,0 +1,95 @@
+import NIOCore
+import ObsCore
+
+/// A decoded Prometheus remote-write 1.0 `WriteRequest` (`prometheus.WriteRequest`, field numbers from
+/// the protocol's `remote.proto` and `types.proto`): series with their float samples. Exemplars and
+/// metadata are read past; native histograms are counted so the receiver can report them.
+struct RemoteWriteRequest {
+    struct Series {
+        var labels: [Label]
+        var samples: [(timestamp: Int64, value: Double)]
+    }
+
+    var series: [Series] = []
+    var histogramCount = 0
+    var metadataCount = 0
+
+    static let codec = "remote write"
+
+    /// Decodes the protobuf body (already snappy-decoded).
+    init(protobuf: ByteBuffer) throws {
+        var reader = ProtobufReader(protobuf, codec: Self.codec)
+        while let (number, type) = try reader.nextField() {
+            switch (number, type) {
+            case (1, .lengthDelimited):
+                var message = try reader.message()
+                series.append(try Self.decodeSeries(&message, histograms: &histogramCount))
+            case (3, .lengthDelimited):
+                _ = try reader.lengthDelimited()
+                metadataCount += 1
+            default:
+                try reader.skip(type)
+            }
+        }
+    }
+
+    private static func decodeSeries(_ reader: inout ProtobufReader, histograms: inout Int) throws -> Series {
+        var result = Series(labels: [], samples: [])
+        while let (number, type) = try reader.nextField() {
+            switch (number, type) {
+            case (1, .lengthDelimited):
+                var label = try reader.message()
+                var name = "", value = ""
+                while let (field, fieldType) = try label.nextField() {
+                    switch (field, fieldType) {
+                    case (1, .lengthDelimited): name = try label.string()
+                    case (2, .lengthDelimited): value = try label.string()
+                    default: try label.skip(fieldType)
+                    }
+                }
+                result.labels.append(Label(name, value))
+            case (2, .lengthDelimited):
+                var sample = try reader.message()
+                var value = 0.0
+                var timestamp: Int64 = 0
+                while let (field, fieldType) = try sample.nextField() {
+                    switch (field, fieldType) {
+                    case (1, .fixed64): value = Double(bitPattern: try sample.fixed64())
+                    case (2, .varint): timestamp = Int64(bitPattern: try sample.varint())
+                    default: try sample.skip(fieldType)
+                    }
+                }
+                result.samples.append((timestamp, value))
+            case (4, .lengthDelimited):
+                _ = try reader.lengthDelimited()
+                histograms += 1
+            default:
+                try reader.skip(type)
+            }
+        }
+        return result
+    }
+
+    /// Checks a series' labels as Prometheus does before storing: a metric name, valid and unique
+    /// label names. Returns the label set or a reason.
+    static func validate(_ labels: [Label]) -> Result<Labels, AppendError> {
+        var names = Set<String>()
+        var rendered: Labels { Labels(labels) }
+        for label in labels {
+            guard names.insert(label.name).inserted else {
+                return .failure(.invalidLabels(labels: rendered, reason: "duplicate label name \"\(label.name)\""))
+            }
+            guard Self.isValidLabelName(label.name) else {
+                return .failure(.invalidLabels(labels: rendered, reason: "invalid label name \"\(label.name)\""))
+            }
+        }
+        let set = Labels(labels)
+        guard let name = set.metricName, !name.isEmpty else {
+            return .failure(.invalidLabels(labels: set, reason: "missing metric name"))
+        }
+        return .success(set)
+    }
+
+    /// Prometheus 3 accepts any UTF-8 label name; the empty name is the one that is always invalid.
+    static func isValidLabelName(_ name: String) -> Bool { !name.isEmpty }
+}

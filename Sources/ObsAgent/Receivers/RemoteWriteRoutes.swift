@@ -1,0 +1,95 @@
+import Hummingbird
+import Logging
+import ObsCore
+
+/// `POST /api/v1/write`: Prometheus remote write 1.0 (snappy-compressed protobuf). Answers 204 once
+/// every accepted sample is in the WAL; 400 with the first problem (as plain text, like Prometheus)
+/// when some samples were rejected — the others are still stored; 5xx only when retrying can help.
+struct RemoteWriteRoutes {
+    let stores: Stores
+    let maxBodySize: Int
+    let maxDecodedSize: Int
+    let counters: Counters
+    let logger: Logger
+
+    struct Counters {
+        let stored: Counter
+        let rejected: Counter
+        let histogramsDropped: Counter
+
+        init(_ metrics: MetricsRegistry) {
+            let samples = metrics.counter(
+                "obs_remote_write_samples_total", help: "Samples received over remote write, by result.",
+                labelNames: ["result"])
+            stored = samples.labels("stored")
+            rejected = samples.labels("rejected")
+            histogramsDropped = metrics.counter(
+                "obs_remote_write_histograms_dropped_total",
+                help: "Native histogram series received over remote write and not stored.").labels()
+        }
+    }
+
+    func register(on router: Router<some RequestContext>) {
+        router.post("/api/v1/write") { request, _ in
+            try await handle(request)
+        }
+    }
+
+    func handle(_ request: Request) async throws -> Response {
+        let store = try stores.metrics()
+        if let encoding = request.headers[.contentEncoding]?.lowercased(), encoding != "snappy" {
+            return Response.text("unsupported Content-Encoding \"\(encoding)\": remote write bodies are snappy-compressed\n",
+                                 status: .unsupportedMediaType)
+        }
+        var request = request
+        let body = try await request.collectBody(upTo: maxBodySize)
+        let write: RemoteWriteRequest
+        do {
+            let decoded = try Snappy.uncompress(body, maxDecodedSize: maxDecodedSize)
+            write = try RemoteWriteRequest(protobuf: decoded)
+        } catch let error as CoreError {
+            return Response.text("\(error)\n", status: .badRequest)
+        }
+
+        var appender = store.appender()
+        var firstProblem: String?
+        var stored = 0
+        var rejected = 0
+        for series in write.series {
+            switch RemoteWriteRequest.validate(series.labels) {
+            case let .failure(problem):
+                rejected += series.samples.count
+                firstProblem = firstProblem ?? problem.description
+            case let .success(labels):
+                var ref: SeriesRef?
+                for sample in series.samples {
+                    do {
+                        ref = try appender.append(labels, ref: ref, timestamp: sample.timestamp, value: sample.value)
+                        stored += 1
+                    } catch {
+                        rejected += 1
+                        firstProblem = firstProblem ?? error.description
+                    }
+                }
+            }
+        }
+        do {
+            try await appender.commit()
+        } catch {
+            logger.error("Remote write commit failed", metadata: ["err": "\(error)"])
+            return Response.text("storing samples failed: \(error)\n", status: .internalServerError)
+        }
+        counters.stored.inc(Double(stored))
+        counters.rejected.inc(Double(rejected))
+        if write.histogramCount > 0 {
+            counters.histogramsDropped.inc(Double(write.histogramCount))
+            firstProblem = firstProblem ?? "native histograms are not supported: \(write.histogramCount) histogram series were dropped"
+        }
+        if let firstProblem {
+            logger.debug("Remote write samples rejected", metadata: ["rejected": "\(rejected)", "first": "\(firstProblem)"])
+            let more = rejected > 1 ? " (and \(rejected - 1) more rejected samples)" : ""
+            return Response.text(firstProblem + more + "\n", status: .badRequest)
+        }
+        return Response(status: .noContent)
+    }
+}

@@ -1,0 +1,21 @@
+import MetricsTSDB
+import ObsCore
+import Synchronization
+
+/// The stores, once `StorageService` has opened them. Routes ask for a store per request; before the
+/// store is open (or after it closed) they get a 503 `unavailable` error, which clients retry.
+/// Thread-safe.
+final class Stores: Sendable {
+    private let metricsStore = Mutex<MetricsStore?>(nil)
+
+    func setMetrics(_ store: MetricsStore?) {
+        metricsStore.withLock { $0 = store }
+    }
+
+    func metrics() throws -> MetricsStore {
+        guard let store = metricsStore.withLock({ $0 }) else {
+            throw APIError(.unavailable, "storage is not ready")
+        }
+        return store
+    }
+}

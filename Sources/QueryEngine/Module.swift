@@ -1,1 +1,0 @@
-// QueryEngine: filled in by its own issue.

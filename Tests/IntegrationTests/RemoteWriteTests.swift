@@ -1,0 +1,123 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import ObsCore
+import Testing
+
+/// Remote write into the real daemon, and the series, labels and label-values APIs over what it stored.
+@Suite(.serialized) struct RemoteWriteTests {
+    static func names(_ reply: HTTPReply) -> [String] { reply.json?["data"] as? [String] ?? [] }
+
+    @Test func writeThenReadBackThroughTheMetadataAPIs() async throws {
+        let agent = try AgentProcess(arguments: [])
+        try await agent.waitForListening()
+        let base = agent.baseURL
+        let written = try await remoteWrite(base, [
+            WriteSeries(labels: [("__name__", "up"), ("job", "node"), ("instance", "a:9100")], samples: [(1000, 1), (16000, 1)]),
+            WriteSeries(labels: [("__name__", "up"), ("job", "node"), ("instance", "b:9100")], samples: [(1000, 0)]),
+            WriteSeries(labels: [("__name__", "http_requests_total"), ("job", "api"), ("code", "200")], samples: [(5000, 42)]),
+        ])
+        #expect(written.status == 204)
+
+        let series = try await http(.GET, base + "/api/v1/series?match[]=up&start=0&end=100")
+        #expect(series.status == 200)
+        let data = series.json?["data"] as? [[String: String]]
+        #expect(data?.count == 2)
+        #expect(data?.first == ["__name__": "up", "job": "node", "instance": "a:9100"])
+
+        // Grafana's form-encoded POST, with several selectors and `+` for spaces.
+        let posted = try await http(.POST, base + "/api/v1/series",
+                                    body: "match%5B%5D=up%7Binstance%3D%22b%3A9100%22%7D&match[]=%7Bjob%3D~%22a.%2B%22%7D",
+                                    headers: [("Content-Type", "application/x-www-form-urlencoded")])
+        #expect((posted.json?["data"] as? [[String: String]])?.map { $0["instance"] ?? $0["code"] ?? "" } == ["200", "b:9100"])
+
+        #expect(Self.names(try await http(.GET, base + "/api/v1/labels")) == ["__name__", "code", "instance", "job"])
+        #expect(Self.names(try await http(.GET, base + "/api/v1/label/__name__/values")) == ["http_requests_total", "up"])
+        // (Brackets are escaped too: a raw `[` makes the client re-escape the whole query.)
+        let values = try await http(.GET, base + "/api/v1/label/instance/values?match%5B%5D=up%7Bjob%3D%22node%22%7D")
+        #expect(Self.names(values) == ["a:9100", "b:9100"])
+        let limited = try await http(.GET, base + "/api/v1/label/instance/values?limit=1")
+        #expect(Self.names(limited) == ["a:9100"])
+        #expect((limited.json?["warnings"] as? [String])?.first == "results truncated due to limit")
+        // Outside the time range nothing matches.
+        #expect((try await http(.GET, base + "/api/v1/series?match[]=up&start=100&end=200").json?["data"] as? [Any])?.isEmpty == true)
+
+        // Bad parameters: Prometheus's 400 bad_data.
+        let noMatch = try await http(.GET, base + "/api/v1/series")
+        #expect(noMatch.status == 400)
+        #expect(noMatch.json?["errorType"] as? String == "bad_data")
+        #expect(noMatch.json?["error"] as? String == "no match[] parameter provided")
+        let badSelector = try await http(.GET, base + "/api/v1/series?match%5B%5D=up%7Bjob%3D%7D")
+        #expect(badSelector.status == 400)
+        #expect((badSelector.json?["error"] as? String)?.contains("parse error") == true)
+        let badTime = try await http(.GET, base + "/api/v1/labels?start=yesterday")
+        #expect(badTime.json?["error"] as? String == "invalid parameter \"start\": cannot parse \"yesterday\" to a valid timestamp")
+
+        agent.signal(SIGTERM)
+        #expect(try await agent.waitForExit() == 0)
+    }
+
+    @Test func rejectedSamplesGet400AndTheRestOfTheBatchIsStored() async throws {
+        let agent = try AgentProcess(arguments: ["--web.max-request-body-size=64KB", "--web.max-decoded-body-size=128KB"])
+        try await agent.waitForListening()
+        let base = agent.baseURL
+        #expect(try await remoteWrite(base, [WriteSeries(labels: [("__name__", "m")], samples: [(10_000, 1)])]).status == 204)
+
+        // Out of order for one series, new series alongside: 400 naming the problem, the new one stored.
+        let mixed = try await remoteWrite(base, [
+            WriteSeries(labels: [("__name__", "m")], samples: [(5_000, 2)]),
+            WriteSeries(labels: [("__name__", "fresh")], samples: [(5_000, 2)]),
+        ])
+        #expect(mixed.status == 400)
+        #expect(mixed.body.contains("out of order sample"))
+        #expect(Self.names(try await http(.GET, base + "/api/v1/label/__name__/values")) == ["fresh", "m"])
+
+        // Duplicate timestamp: same value accepted, different value rejected.
+        #expect(try await remoteWrite(base, [WriteSeries(labels: [("__name__", "m")], samples: [(10_000, 1)])]).status == 204)
+        let duplicate = try await remoteWrite(base, [WriteSeries(labels: [("__name__", "m")], samples: [(10_000, 9)])])
+        #expect(duplicate.status == 400)
+        #expect(duplicate.body.contains("duplicate sample for timestamp"))
+
+        // Invalid label sets.
+        let unnamed = try await remoteWrite(base, [WriteSeries(labels: [("job", "x")], samples: [(1, 1)])])
+        #expect(unnamed.status == 400)
+        #expect(unnamed.body.contains("missing metric name"))
+        let twice = try await remoteWrite(base, [WriteSeries(labels: [("__name__", "a"), ("x", "1"), ("x", "2")], samples: [(1, 1)])])
+        #expect(twice.body.contains("duplicate label name \"x\""))
+
+        // Native histograms are reported, floats of the same request kept.
+        let histogram = try await remoteWrite(base, [
+            WriteSeries(labels: [("__name__", "h")], samples: [], histograms: 2),
+            WriteSeries(labels: [("__name__", "with_floats")], samples: [(1, 1)]),
+        ])
+        #expect(histogram.status == 400)
+        #expect(histogram.body.contains("native histograms are not supported"))
+        #expect(Self.names(try await http(.GET, base + "/api/v1/label/__name__/values")).contains("with_floats"))
+
+        // Malformed bodies.
+        let notSnappy = try await remoteWrite(base, body: ByteBuffer(string: "definitely not snappy"))
+        #expect(notSnappy.status == 400)
+        #expect(notSnappy.body.contains("snappy"))
+        var garbage = ByteBuffer()
+        garbage.writeBytes([0x0A, 0xFF, 0x01, 0x02])
+        let badProtobuf = try await remoteWrite(base, body: Snappy.compress(garbage))
+        #expect(badProtobuf.status == 400)
+        #expect(badProtobuf.body.contains("remote write: corrupt input"))
+        // A small body that claims a huge decoded size is refused before decoding.
+        var bomb = ByteBuffer()
+        bomb.writeVarint(UInt64(1 << 30))
+        bomb.writeBytes([UInt8](repeating: 0, count: 1000))
+        let refused = try await remoteWrite(base, body: bomb)
+        #expect(refused.status == 400)
+        #expect(refused.body.contains("exceeds the limit of 131072 bytes"))
+        let tooBig = try await remoteWrite(base, body: ByteBuffer(repeating: 1, count: 100_000))
+        #expect(tooBig.status == 413)
+
+        // The daemon is still healthy and kept what it accepted.
+        #expect(try await http(.GET, base + "/-/ready").status == 200)
+        let metrics = try await http(.GET, base + "/metrics")
+        #expect(metrics.body.contains("obs_remote_write_histograms_dropped_total 2"))
+        agent.signal(SIGTERM)
+        #expect(try await agent.waitForExit() == 0)
+    }
+}
