@@ -120,12 +120,20 @@ struct HTTPReply {
     }
 }
 
+/// Fails at once on a refused connection (the daemon under test may have just been killed) instead of
+/// retrying until the deadline.
+let testClient: HTTPClient = {
+    var configuration = HTTPClient.Configuration()
+    configuration.connectionPool.retryConnectionEstablishment = false
+    return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+}()
+
 func http(_ method: HTTPMethod = .GET, _ url: String, body: String? = nil, headers: [(String, String)] = []) async throws -> HTTPReply {
     var request = HTTPClientRequest(url: url)
     request.method = method
     for (name, value) in headers { request.headers.add(name: name, value: value) }
     if let body { request.body = .bytes(ByteBuffer(string: body)) }
-    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+    let response = try await testClient.execute(request, timeout: .seconds(10))
     let bytes = try await response.body.collect(upTo: 16 << 20)
     return HTTPReply(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },
                      body: String(buffer: bytes))

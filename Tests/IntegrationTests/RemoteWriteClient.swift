@@ -45,7 +45,7 @@ func remoteWrite(_ base: String, body: ByteBuffer) async throws -> HTTPReply {
     request.headers.add(name: "Content-Type", value: "application/x-protobuf")
     request.headers.add(name: "X-Prometheus-Remote-Write-Version", value: "0.1.0")
     request.body = .bytes(body)
-    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+    let response = try await testClient.execute(request, timeout: .seconds(30))
     let bytes = try await response.body.collect(upTo: 1 << 20)
     return HTTPReply(status: Int(response.status.code), headers: [], body: String(buffer: bytes))
 }
