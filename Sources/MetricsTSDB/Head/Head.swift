@@ -22,34 +22,13 @@ final class Head: Sendable {
 
     /// The series with `labels`, created if new (then `created` is true).
     func getOrCreate(_ labels: Labels) -> (series: MemSeries, created: Bool) {
-        let hash = labels.stableHash
-        let stripe = stripes[Int(hash % UInt64(Self.stripeCount))]
-        let (series, created) = stripe.table.withLock { table -> (MemSeries, Bool) in
-            if let bucket = table[hash] {
-                for existing in bucket where existing.labels == labels { return (existing, false) }
-            }
-            let series = MemSeries(ref: nextRef.wrappingAdd(1, ordering: .relaxed).oldValue, labels: labels)
-            table[hash, default: []].append(series)
-            return (series, true)
-        }
-        if created { index.withLock { $0.add(series) } }
-        return (series, created)
+        insert(labels) { MemSeries(ref: nextRef.wrappingAdd(1, ordering: .relaxed).oldValue, labels: labels) }
     }
 
     /// Recreates a series read back from the WAL with its original reference.
     func restore(ref: SeriesRef, labels: Labels) -> MemSeries {
-        let hash = labels.stableHash
-        let stripe = stripes[Int(hash % UInt64(Self.stripeCount))]
-        let (series, created) = stripe.table.withLock { table -> (MemSeries, Bool) in
-            if let bucket = table[hash] {
-                for existing in bucket where existing.labels == labels { return (existing, false) }
-            }
-            let series = MemSeries(ref: ref, labels: labels)
-            table[hash, default: []].append(series)
-            return (series, true)
-        }
+        let (series, created) = insert(labels) { MemSeries(ref: ref, labels: labels) }
         if created {
-            index.withLock { $0.add(series) }
             // Keep new references above every restored one.
             var current = nextRef.load(ordering: .relaxed)
             while current <= ref {
@@ -61,6 +40,22 @@ final class Head: Sendable {
         }
         series.logged.store(true, ordering: .relaxed)
         return series
+    }
+
+    /// Finds the series with `labels` in its stripe or adds the one `make` builds, indexing it.
+    private func insert(_ labels: Labels, make: () -> MemSeries) -> (series: MemSeries, created: Bool) {
+        let hash = labels.stableHash
+        let stripe = stripes[Int(hash % UInt64(Self.stripeCount))]
+        let (series, created) = stripe.table.withLock { table -> (MemSeries, Bool) in
+            if let bucket = table[hash] {
+                for existing in bucket where existing.labels == labels { return (existing, false) }
+            }
+            let series = make()
+            table[hash, default: []].append(series)
+            return (series, true)
+        }
+        if created { index.withLock { $0.add(series) } }
+        return (series, created)
     }
 
     func series(ref: SeriesRef) -> MemSeries? {
