@@ -28,13 +28,17 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
         let start = clock.now
         var samples = 0
         var unknown = 0
+        // Replay is single-threaded: a local table spares a locked index lookup per sample.
+        var byRef: [SeriesRef: MemSeries] = [:]
         let report = try wal.replay { record in
             switch record {
             case let .series(entries):
-                for entry in entries { _ = head.restore(ref: entry.ref, labels: entry.labels) }
+                for entry in entries where byRef[entry.ref] == nil {
+                    byRef[entry.ref] = head.restore(ref: entry.ref, labels: entry.labels)
+                }
             case let .samples(batch):
                 for sample in batch {
-                    guard let series = head.series(ref: sample.ref) else {
+                    guard let series = byRef[sample.ref] else {
                         unknown += 1
                         continue
                     }

@@ -12,6 +12,9 @@ struct HeadAppender: MetricsAppender {
     /// Last timestamp and value bits appended per series in this batch, for ordering checks
     /// against samples not yet in the head.
     private var batchLast: [SeriesRef: (timestamp: Int64, bits: UInt64)] = [:]
+    /// The series of the previous append: consecutive samples of one series (the common case for
+    /// remote write and scrapes) skip the index lookup and its lock.
+    private var lastSeries: MemSeries?
 
     init(head: Head, wal: WAL, counters: StoreCounters) {
         self.head = head
@@ -22,7 +25,9 @@ struct HeadAppender: MetricsAppender {
     @discardableResult
     mutating func append(_ labels: Labels, ref: SeriesRef?, timestamp: Int64, value: Double) throws(AppendError) -> SeriesRef {
         let series: MemSeries
-        if let ref, let known = head.series(ref: ref), known.labels == labels {
+        if let ref, let last = lastSeries, last.ref == ref {
+            series = last
+        } else if let ref, let known = head.series(ref: ref), known.labels == labels {
             series = known
         } else {
             guard !labels.isEmpty else { throw AppendError.invalidLabels(labels: labels, reason: "empty label set") }
@@ -52,6 +57,7 @@ struct HeadAppender: MetricsAppender {
         }
         batchLast[series.ref] = (timestamp, value.bitPattern)
         pending.append((series, timestamp, value))
+        lastSeries = series
         return series.ref
     }
 
@@ -85,5 +91,6 @@ struct HeadAppender: MetricsAppender {
     mutating func rollback() {
         pending.removeAll(keepingCapacity: true)
         batchLast.removeAll(keepingCapacity: true)
+        lastSeries = nil
     }
 }

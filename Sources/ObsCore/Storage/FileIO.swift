@@ -33,7 +33,8 @@ public enum FileIO {
         try syncDirectory(parent(of: path))
     }
 
-    /// Reads a whole file; `nil` if it does not exist.
+    /// Reads a whole file; `nil` if it does not exist. Sized by `fstat` so a large file is read in one
+    /// pass without regrowing the array; files that report no size (`/proc`) are read in chunks.
     public static func readFile(_ path: String) throws -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -41,17 +42,22 @@ public enum FileIO {
             throw CoreError.io(operation: "open", path: path, errno: errno)
         }
         defer { close(fd) }
-        var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        var info = stat()
+        let expected = fstat(fd, &info) == 0 ? Int(info.st_size) : 0
+        var result = [UInt8](repeating: 0, count: max(expected, 64 * 1024))
+        var filled = 0
         while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if filled == result.count { result.append(contentsOf: repeatElement(0, count: result.count)) }
+            let n = result.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw CoreError.io(operation: "read", path: path, errno: errno)
             }
-            if n == 0 { return result }
-            result.append(contentsOf: chunk[0..<n])
+            if n == 0 { break }
+            filled += n
         }
+        result.removeSubrange(filled...)
+        return result
     }
 
     /// Creates `path` and any missing parents (mode 0755); succeeds if it already exists.
