@@ -6,6 +6,12 @@ import ObsCore
 import ObsYAML
 import ServiceLifecycle
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// The `obs-agent` daemon. Flags follow Prometheus's names so existing manifests carry over.
 @main
 struct ObsAgentCommand: AsyncParsableCommand {
@@ -59,6 +65,9 @@ struct ObsAgentCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // SIGHUP's default action ends the process; until the reload service traps it, ignore it, so a
+        // reload sent during startup cannot kill the agent.
+        signal(SIGHUP, SIG_IGN)
         let startTime = Clock.unixSeconds()
         let format = LineLogHandler.Format(rawValue: logFormat)!
         let level = LineLogHandler.level(named: logLevel)!
