@@ -1,6 +1,7 @@
 import Logging
 import NIOPosix
 import ObsCore
+import Synchronization
 
 /// The metrics store: the head (recent series and chunks in memory) protected by the WAL.
 ///
@@ -10,6 +11,14 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
     public struct Options: Sendable {
         /// Largest WAL segment file before a new one is started.
         public var walSegmentSize = 128 << 20
+        /// Time span of a block cut from the head, milliseconds. The head is cut once it spans one and
+        /// a half of these, so recent data stays appendable in memory.
+        public var blockRange: Int64 = 2 * 3_600_000
+        /// Blocks whose newest sample is older than this (relative to the newest sample stored) are
+        /// deleted. `nil` keeps data forever.
+        public var retentionTime: Int64? = 15 * 24 * 3_600_000
+        /// Oldest blocks are deleted while blocks and WAL together take more bytes than this.
+        public var retentionSize: Int64?
 
         public init() {}
     }
@@ -17,12 +26,23 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
     let head = Head()
     let wal: WAL
     let counters: StoreCounters
+    let options: Options
+    let blocksDirectory: String
+    private let blocks = Mutex<[Block]>([])
+    private let compactionLock = Mutex(())
     private let logger: Logger
 
     /// Opens (or creates) the store in `directory` and replays its WAL. Blocking.
     public init(directory: String, options: Options = Options(), metrics: MetricsRegistry, logger: Logger) throws {
         self.logger = logger
+        self.options = options
         counters = StoreCounters(metrics)
+        blocksDirectory = directory + "/blocks"
+        let opened = try Self.openBlocks(blocksDirectory, logger: logger)
+        blocks.withLock { $0 = opened }
+        // Samples older than the newest block are in blocks already (a crash may have come between
+        // writing a block and checkpointing the WAL); replay must not bring them back into the head.
+        if let newest = opened.last { head.setMinValidTime(newest.meta.maxTime) }
         wal = try WAL(directory: directory + "/wal", segmentSize: options.walSegmentSize, logger: logger)
         let clock = ContinuousClock()
         let start = clock.now
@@ -42,6 +62,7 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
                         unknown += 1
                         continue
                     }
+                    guard sample.timestamp >= head.minValidTime else { continue }
                     if series.append(timestamp: sample.timestamp, value: sample.value) { samples += 1 }
                 }
             }
@@ -70,7 +91,114 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
     }
 
     public func querier(minTime: Int64, maxTime: Int64) throws -> any MetricsQuerier {
-        HeadQuerier(head: head, minTime: minTime, maxTime: maxTime)
+        var parts: [any MetricsQuerier] = blocks.withLock { $0 }
+            .filter { $0.meta.maxTime > minTime && $0.meta.minTime <= maxTime }
+            .map { $0.querier(minTime: minTime, maxTime: maxTime) }
+        parts.append(HeadQuerier(head: head, minTime: minTime, maxTime: maxTime))
+        return MergedQuerier(parts: parts)
+    }
+
+    /// Persisted blocks, oldest first.
+    var blockList: [Block] { blocks.withLock { $0 } }
+
+    /// Opens every finished block under `directory`; removes leftovers of interrupted writes.
+    private static func openBlocks(_ directory: String, logger: Logger) throws -> [Block] {
+        try FileIO.makeDirectories(directory)
+        var result: [Block] = []
+        for name in try FileIO.listDirectory(directory) where name != "." && name != ".." {
+            let path = directory + "/" + name
+            if name.hasSuffix(".tmp") {
+                try FileIO.removeTree(path)
+                continue
+            }
+            do {
+                result.append(try Block(directory: path))
+            } catch {
+                // A damaged block is set aside, not deleted: it may be recoverable by hand.
+                logger.error("Cannot open block; moving it aside", metadata: ["block": "\(path)", "err": "\(error)"])
+                _ = rename(path, path + ".broken")
+            }
+        }
+        return result.sorted { $0.meta.minTime < $1.meta.minTime }
+    }
+
+    /// Cuts the head into blocks while it spans more than one and a half block ranges, checkpoints the
+    /// WAL, and applies retention. Blocking; safe to call concurrently with appends and queries.
+    /// Returns the number of blocks written.
+    @discardableResult
+    public func compact() throws -> Int {
+        try compactionLock.withLock { _ in
+            var written = 0
+            while let bounds = head.timeBounds(), bounds.max - bounds.min >= options.blockRange * 3 / 2 {
+                let start = Self.floor(bounds.min, options.blockRange)
+                let end = start + options.blockRange
+                try persistHead(from: start, to: end)
+                written += 1
+            }
+            if written > 0 {
+                let removed = head.truncate(before: head.minValidTime)
+                try wal.checkpoint(keep: { head.series(ref: $0) != nil }, minTime: head.minValidTime)
+                logger.info("Head compacted", metadata: [
+                    "blocks": "\(written)", "series_removed": "\(removed)", "head_series": "\(head.seriesCount)",
+                ])
+            }
+            try applyRetention()
+            return written
+        }
+    }
+
+    /// Writes the head's samples in `[start, end)` as a block and moves the head's lower bound to `end`.
+    private func persistHead(from start: Int64, to end: Int64) throws {
+        let clock = ContinuousClock()
+        let began = clock.now
+        let id = BlockID.make(milliseconds: UInt64(max(0, WallClock.milliseconds())))
+        var writer = BlockWriter(parent: blocksDirectory, minTime: start, maxTime: end, level: 1, sources: [], id: id)
+        for series in head.allSeries().sorted(by: { $0.labels < $1.labels }) {
+            let (chunks, samples) = series.encodedChunks(minTime: start, maxTime: end)
+            writer.add(series.labels, chunks: chunks, sampleCount: samples)
+        }
+        if !writer.isEmpty {
+            let meta = try writer.finish()
+            let block = try Block(directory: blocksDirectory + "/" + meta.ulid)
+            blocks.withLock { $0.append(block); $0.sort { $0.meta.minTime < $1.meta.minTime } }
+            counters.blocksWritten.inc()
+            logger.info("Block written", metadata: [
+                "ulid": "\(meta.ulid)", "mint": "\(start)", "maxt": "\(end)", "series": "\(meta.stats.numSeries)",
+                "samples": "\(meta.stats.numSamples)", "duration": "\(clock.now - began)",
+            ])
+        }
+        head.setMinValidTime(end)
+    }
+
+    /// Deletes whole blocks past the retention time or beyond the retention size, oldest first.
+    private func applyRetention() throws {
+        let current = blocks.withLock { $0 }
+        guard !current.isEmpty else { return }
+        var doomed = Set<String>()
+        if let retention = options.retentionTime {
+            let newest = max(current.last!.meta.maxTime, head.timeBounds()?.max ?? .min)
+            for block in current where block.meta.maxTime <= newest - retention { doomed.insert(block.meta.ulid) }
+        }
+        if let limit = options.retentionSize {
+            var total = Int64(current.reduce(0) { $0 + $1.sizeInBytes }) + Int64(wal.sizeInBytes())
+            for block in current where total > limit {
+                doomed.insert(block.meta.ulid)
+                total -= Int64(block.sizeInBytes)
+            }
+        }
+        guard !doomed.isEmpty else { return }
+        blocks.withLock { $0.removeAll { doomed.contains($0.meta.ulid) } }
+        for block in current where doomed.contains(block.meta.ulid) {
+            // Queries still holding the block keep their memory maps; the files go with the last one.
+            try FileIO.removeTree(block.directory)
+            counters.blocksDeleted.inc()
+            logger.info("Block deleted by retention", metadata: ["ulid": "\(block.meta.ulid)"])
+        }
+    }
+
+    static func floor(_ value: Int64, _ step: Int64) -> Int64 {
+        let quotient = value / step
+        return (value % step != 0 && value < 0 ? quotient - 1 : quotient) * step
     }
 
     /// Number of series in memory.
@@ -88,6 +216,9 @@ struct StoreCounters: Sendable {
     let seriesCreated: Counter
     let outOfOrder: Counter
     let duplicate: Counter
+    let tooOld: Counter
+    let blocksWritten: Counter
+    let blocksDeleted: Counter
 
     init(_ metrics: MetricsRegistry) {
         samplesAppended = metrics.counter("obs_tsdb_head_samples_appended_total", help: "Samples appended to the head.").labels()
@@ -96,5 +227,8 @@ struct StoreCounters: Sendable {
             "obs_tsdb_samples_rejected_total", help: "Samples rejected on append, by reason.", labelNames: ["reason"])
         outOfOrder = rejected.labels("out_of_order")
         duplicate = rejected.labels("duplicate")
+        tooOld = rejected.labels("too_old")
+        blocksWritten = metrics.counter("obs_tsdb_blocks_written_total", help: "Blocks cut from the head.").labels()
+        blocksDeleted = metrics.counter("obs_tsdb_blocks_deleted_total", help: "Blocks deleted by retention.").labels()
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Hummingbird
 import Logging
 import NIOCore
+import MetricsTSDB
 import ObsCore
 import ObsYAML
 import ServiceLifecycle
@@ -26,6 +27,15 @@ struct ObsAgentCommand: AsyncParsableCommand {
     @Option(name: [.customLong("storage.path"), .customLong("data-dir"), .customLong("storage.tsdb.path")],
             help: "Directory for all stored data.")
     var storagePath = "./data"
+
+    @Option(name: .customLong("storage.tsdb.retention.time"), help: "How long to keep metric samples (e.g. 15d); 0 keeps them forever.")
+    var retentionTime = "15d"
+
+    @Option(name: .customLong("storage.tsdb.retention.size"), help: "Most bytes metric blocks and WAL may take (e.g. 10GB); 0 for no limit.")
+    var retentionSize = "0"
+
+    @Option(name: .customLong("storage.tsdb.min-block-duration"), help: "Time range of a block cut from the in-memory head.")
+    var blockDuration = "2h"
 
     @Option(name: .customLong("web.listen-address"), help: "Address to listen on for the API, UI and receivers.")
     var listenAddress = "127.0.0.1:9090"
@@ -59,6 +69,15 @@ struct ObsAgentCommand: AsyncParsableCommand {
         guard let size = ByteSize(maxBodySize), size.bytes > 0 else {
             throw ValidationError("--web.max-request-body-size: \"\(maxBodySize)\" is not a size such as 32MB")
         }
+        guard PrometheusDuration(retentionTime) != nil else {
+            throw ValidationError("--storage.tsdb.retention.time: \"\(retentionTime)\" is not a duration such as 15d")
+        }
+        guard ByteSize(retentionSize) != nil else {
+            throw ValidationError("--storage.tsdb.retention.size: \"\(retentionSize)\" is not a size such as 10GB")
+        }
+        guard let block = PrometheusDuration(blockDuration), block.milliseconds > 0 else {
+            throw ValidationError("--storage.tsdb.min-block-duration: \"\(blockDuration)\" is not a positive duration")
+        }
         guard let decoded = ByteSize(maxDecodedSize), decoded.bytes > 0 else {
             throw ValidationError("--web.max-decoded-body-size: \"\(maxDecodedSize)\" is not a size such as 256MB")
         }
@@ -68,7 +87,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
         // SIGHUP's default action ends the process; until the reload service traps it, ignore it, so a
         // reload sent during startup cannot kill the agent.
         signal(SIGHUP, SIG_IGN)
-        let startTime = Clock.unixSeconds()
+        let startTime = WallClock.unixSeconds()
         let format = LineLogHandler.Format(rawValue: logFormat)!
         let level = LineLogHandler.level(named: logLevel)!
         LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: format, level: level) }
@@ -126,7 +145,8 @@ struct ObsAgentCommand: AsyncParsableCommand {
         let group = ServiceGroup(
             configuration: .init(
                 services: [
-                    StorageService(directory: directory, stores: stores, state: state, logger: Logger(label: "storage")),
+                    StorageService(directory: directory, options: storeOptions(), stores: stores, state: state,
+                                   logger: Logger(label: "storage")),
                     server,
                     ReloadSignalService(state: state),
                 ],
@@ -141,11 +161,24 @@ struct ObsAgentCommand: AsyncParsableCommand {
         logger.info("See you next time!")
     }
 
+    private func storeOptions() -> MetricsStore.Options {
+        var options = MetricsStore.Options()
+        options.blockRange = PrometheusDuration(blockDuration)!.milliseconds
+        let retention = PrometheusDuration(retentionTime)!.milliseconds
+        options.retentionTime = retention > 0 ? retention : nil
+        let size = ByteSize(retentionSize)!.bytes
+        options.retentionSize = size > 0 ? size : nil
+        return options
+    }
+
     /// Every flag with its effective value, for `/api/v1/status/flags`.
     private func flagValues() -> [(String, String)] {
         [
             ("config.file", configFile ?? ""),
             ("storage.path", storagePath),
+            ("storage.tsdb.retention.time", retentionTime),
+            ("storage.tsdb.retention.size", retentionSize),
+            ("storage.tsdb.min-block-duration", blockDuration),
             ("web.listen-address", listenAddress),
             ("web.max-request-body-size", maxBodySize),
             ("web.max-decoded-body-size", maxDecodedSize),

@@ -15,6 +15,9 @@ final class Head: Sendable {
     private let stripes: [Stripe]
     private let index = Mutex(PostingsIndex())
     private let nextRef = Atomic<UInt64>(1)
+    /// Samples before this time belong to persisted blocks: appends below it are out of bounds and
+    /// queries ignore any that linger in partly truncated chunks.
+    private let minValid = Atomic<Int64>(.min)
 
     init() {
         stripes = (0..<Self.stripeCount).map { _ in Stripe() }
@@ -56,6 +59,46 @@ final class Head: Sendable {
         }
         if created { index.withLock { $0.add(series) } }
         return (series, created)
+    }
+
+    var minValidTime: Int64 { minValid.load(ordering: .acquiring) }
+
+    func setMinValidTime(_ time: Int64) {
+        minValid.store(time, ordering: .releasing)
+    }
+
+    /// Every series, for block writing and statistics.
+    func allSeries() -> [MemSeries] {
+        index.withLock { Array($0.series.values) }
+    }
+
+    /// The oldest and newest sample times in memory at or after the valid bound; `nil` when empty.
+    func timeBounds() -> (min: Int64, max: Int64)? {
+        var low = Int64.max, high = Int64.min
+        for series in allSeries() {
+            guard let first = series.firstTime else { continue }
+            low = min(low, max(first, minValidTime))
+            high = max(high, series.lastTime)
+        }
+        return low <= high ? (low, high) : nil
+    }
+
+    /// Drops chunks before `time` and forgets series left without data. Returns the number of
+    /// series removed.
+    @discardableResult
+    func truncate(before time: Int64) -> Int {
+        setMinValidTime(max(minValidTime, time))
+        var removed = 0
+        for series in allSeries() where series.truncate(before: time) {
+            let hash = series.labels.stableHash
+            stripes[Int(hash % UInt64(Self.stripeCount))].table.withLock { table in
+                table[hash]?.removeAll { $0 === series }
+                if table[hash]?.isEmpty == true { table[hash] = nil }
+            }
+            index.withLock { $0.remove(series) }
+            removed += 1
+        }
+        return removed
     }
 
     func series(ref: SeriesRef) -> MemSeries? {

@@ -24,6 +24,10 @@ struct HeadAppender: MetricsAppender {
 
     @discardableResult
     mutating func append(_ labels: Labels, ref: SeriesRef?, timestamp: Int64, value: Double) throws(AppendError) -> SeriesRef {
+        if timestamp < head.minValidTime {
+            counters.tooOld.inc()
+            throw AppendError.tooOld(labels: labels, timestamp: timestamp)
+        }
         let series: MemSeries
         if let ref, let last = lastSeries, last.ref == ref {
             series = last
@@ -63,29 +67,46 @@ struct HeadAppender: MetricsAppender {
 
     mutating func commit() async throws {
         guard !pending.isEmpty else { return }
+        var batch = pending
+        var appended = 0
+        var lateSeries = 0
+        // Usually one pass. A series that head truncation dropped while this batch was being built
+        // gets a new series in the head, and its samples are logged again under the new reference
+        // before anything is acknowledged.
+        while !batch.isEmpty {
+            let newSeries = try await log(batch)
+            lateSeries += newSeries
+            var retry: [(series: MemSeries, timestamp: Int64, value: Double)] = []
+            for entry in batch {
+                switch entry.series.appendChecked(timestamp: entry.timestamp, value: entry.value) {
+                case .appended: appended += 1
+                case .rejected: counters.outOfOrder.inc()  // a concurrent writer got there first
+                case .removed: retry.append((head.getOrCreate(entry.series.labels).series, entry.timestamp, entry.value))
+                }
+            }
+            batch = retry
+        }
+        counters.samplesAppended.inc(Double(appended))
+        counters.seriesCreated.inc(Double(lateSeries))
+        rollback()
+    }
+
+    /// Writes the series records of not-yet-logged series and the samples to the WAL; returns how
+    /// many series records were written.
+    private func log(_ batch: [(series: MemSeries, timestamp: Int64, value: Double)]) async throws -> Int {
         var newSeries: [(ref: SeriesRef, labels: Labels)] = []
         var seen = Set<SeriesRef>()
-        for entry in pending where !entry.series.logged.load(ordering: .acquiring) && seen.insert(entry.series.ref).inserted {
+        for entry in batch where !entry.series.logged.load(ordering: .acquiring) && seen.insert(entry.series.ref).inserted {
             newSeries.append((entry.series.ref, entry.series.labels))
         }
         var records: [WALRecord] = []
         if !newSeries.isEmpty { records.append(.series(newSeries)) }
-        records.append(.samples(pending.map { WALSample(ref: $0.series.ref, timestamp: $0.timestamp, value: $0.value) }))
+        records.append(.samples(batch.map { WALSample(ref: $0.series.ref, timestamp: $0.timestamp, value: $0.value) }))
         let wal = self.wal
-        let batch = records
-        try await NIOThreadPool.singleton.runIfActive { try wal.log(batch) }
-        for entry in pending {
-            entry.series.logged.store(true, ordering: .releasing)
-        }
-        var appended = 0
-        for entry in pending where entry.series.append(timestamp: entry.timestamp, value: entry.value) {
-            appended += 1
-        }
-        // A concurrent writer of the same series may have committed a later sample in between.
-        if appended < pending.count { counters.outOfOrder.inc(Double(pending.count - appended)) }
-        counters.samplesAppended.inc(Double(appended))
-        counters.seriesCreated.inc(Double(newSeries.count))
-        rollback()
+        let frozen = records
+        try await NIOThreadPool.singleton.runIfActive { try wal.log(frozen) }
+        for entry in batch { entry.series.logged.store(true, ordering: .releasing) }
+        return newSeries.count
     }
 
     mutating func rollback() {

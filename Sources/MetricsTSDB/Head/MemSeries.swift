@@ -23,7 +23,11 @@ final class MemSeries: Sendable {
         var lastTime: Int64 = .min
         var lastValueBits: UInt64 = 0
         var sampleCount = 0
+        /// Set when truncation dropped the series from the head; appends must go to a new series.
+        var removed = false
     }
+
+    enum AppendResult { case appended, rejected, removed }
 
     init(ref: SeriesRef, labels: Labels) {
         self.ref = ref
@@ -47,8 +51,14 @@ final class MemSeries: Sendable {
     /// Appends if still in order (another writer may have raced ahead); returns whether it did.
     @discardableResult
     func append(timestamp: Int64, value: Double) -> Bool {
+        appendChecked(timestamp: timestamp, value: value) == .appended
+    }
+
+    /// Like `append`, telling apart a series that truncation has dropped from the head.
+    func appendChecked(timestamp: Int64, value: Double) -> AppendResult {
         state.withLock { state in
-            guard Self.verdict(state, timestamp, value) == .append else { return false }
+            if state.removed { return .removed }
+            guard Self.verdict(state, timestamp, value) == .append else { return .rejected }
             if state.open.isFull {
                 state.closed.append(ClosedChunk(bytes: state.open.bytes, minTime: state.open.minTime,
                                                 maxTime: state.open.maxTime))
@@ -58,7 +68,7 @@ final class MemSeries: Sendable {
             state.lastTime = timestamp
             state.lastValueBits = value.bitPattern
             state.sampleCount += 1
-            return true
+            return .appended
         }
     }
 
@@ -77,4 +87,43 @@ final class MemSeries: Sendable {
     }
 
     var lastTime: Int64 { state.withLock { $0.lastTime } }
+
+    /// Timestamp of the oldest sample still in memory, or `nil` if there is none.
+    var firstTime: Int64? {
+        state.withLock { state in
+            state.closed.first?.minTime ?? (state.open.count > 0 ? state.open.minTime : nil)
+        }
+    }
+
+    /// The samples in `[minTime, maxTime)` re-encoded into fresh chunks, for writing a block.
+    func encodedChunks(minTime: Int64, maxTime: Int64) -> (chunks: [EncodedChunk], samples: Int) {
+        var iterator = ChunkListIterator(chunks: chunks(minTime: minTime, maxTime: maxTime - 1),
+                                         minTime: minTime, maxTime: maxTime - 1)
+        var result: [EncodedChunk] = []
+        var appender = XORAppender()
+        var samples = 0
+        while iterator.next() {
+            if appender.isFull {
+                result.append(EncodedChunk(minTime: appender.minTime, maxTime: appender.maxTime, bytes: appender.bytes))
+                appender = XORAppender()
+            }
+            appender.append(timestamp: iterator.timestamp, value: iterator.value)
+            samples += 1
+        }
+        if appender.count > 0 {
+            result.append(EncodedChunk(minTime: appender.minTime, maxTime: appender.maxTime, bytes: appender.bytes))
+        }
+        return (result, samples)
+    }
+
+    /// Drops closed chunks that end before `time`; returns true when nothing is left in memory and
+    /// no newer sample can be appended below `time`, so the series can be forgotten.
+    func truncate(before time: Int64) -> Bool {
+        state.withLock { state in
+            state.closed.removeAll { $0.maxTime < time }
+            // Decided under the lock, so no append can land in between and be lost with the series.
+            state.removed = state.closed.isEmpty && (state.open.count == 0 || state.open.maxTime < time)
+            return state.removed
+        }
+    }
 }

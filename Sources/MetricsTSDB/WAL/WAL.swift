@@ -48,16 +48,10 @@ final class WAL: Sendable {
 
     /// Segment numbers present on disk, ascending.
     func segments() throws -> [Int] {
-        guard let dir = opendir(directory) else { throw CoreError.io(operation: "opendir", path: directory, errno: errno) }
-        defer { closedir(dir) }
-        var numbers: [Int] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name.count == 8, let number = Int(name), number > 0 { numbers.append(number) }
-        }
-        return numbers.sorted()
+        try listDirectory().compactMap { name in
+            guard name.count == 8, let number = Int(name), number > 0 else { return nil }
+            return number
+        }.sorted()
     }
 
     func path(ofSegment number: Int) -> String {
@@ -65,70 +59,93 @@ final class WAL: Sendable {
         return directory + "/" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
     }
 
+    /// The newest checkpoint (`checkpoint.NNNNNNNN`, covering segments up to NNNNNNNN), if any.
+    func checkpoints() throws -> [Int] {
+        try listDirectory().compactMap { name in
+            guard name.hasPrefix("checkpoint."), name.count == 19 else { return nil }
+            return Int(name.dropFirst(11))
+        }.sorted()
+    }
+
+    func path(ofCheckpoint number: Int) -> String {
+        let digits = String(number)
+        return directory + "/checkpoint." + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+    }
+
+    private func listDirectory() throws -> [String] { try FileIO.listDirectory(directory) }
+
+    /// The files replay reads, in order: the newest checkpoint, then the segments after it.
+    private func replayFiles() throws -> [String] {
+        let checkpoint = try checkpoints().last
+        var files: [String] = checkpoint.map { [path(ofCheckpoint: $0)] } ?? []
+        files += try segments().filter { $0 > (checkpoint ?? 0) }.map(path(ofSegment:))
+        return files
+    }
+
     /// Reads every record in order, handing each to `apply`. A damaged record ends the log there:
-    /// the segment is cut at the last good record and later segments are removed, so what stays on
-    /// disk is exactly what was replayed. Then a fresh segment is opened for writing.
+    /// its file is cut at the last good record and later files are removed, so what stays on disk is
+    /// exactly what was replayed. Then a fresh segment is opened for writing.
     func replay(_ apply: (WALRecord) throws -> Void) throws -> ReplayReport {
         var report = ReplayReport()
-        let numbers = try segments()
-        var damagedAt: (segment: Int, offset: Int, reason: String)?
-        for number in numbers {
-            let path = path(ofSegment: number)
-            let bytes = try FileIO.readFile(path) ?? []
+        let files = try replayFiles()
+        for (position, path) in files.enumerated() {
             report.segments += 1
-            var buffer = ByteBuffer(bytes: bytes)
-            guard bytes.count >= Self.magic.count, Array(bytes[0..<Self.magic.count]) == Self.magic else {
-                damagedAt = (number, 0, "bad segment header")
-                break
-            }
-            buffer.moveReaderIndex(forwardBy: Self.magic.count)
-            while buffer.readableBytes > 0 {
-                let start = buffer.readerIndex
-                guard let kind = buffer.readInteger(as: UInt8.self),
-                      let length = buffer.readInteger(endianness: .little, as: UInt32.self),
-                      let checksum = buffer.readInteger(endianness: .little, as: UInt32.self),
-                      var payload = buffer.readSlice(length: Int(length))
-                else {
-                    damagedAt = (number, start, "torn record")
-                    break
-                }
-                let actual = CRC32C.checksum(payload, continuing: CRC32C.checksum([kind]))
-                guard actual == checksum else {
-                    damagedAt = (number, start, "checksum mismatch")
-                    break
-                }
-                do {
-                    try apply(try WALRecord.decode(kind: kind, payload: &payload))
-                } catch let error as CoreError {
-                    damagedAt = (number, start, "\(error)")
-                    break
-                }
+            let (records, damage) = try Self.read(path)
+            for record in records {
+                try apply(record)
                 report.records += 1
             }
-            if damagedAt != nil { break }
+            if let damage {
+                report.truncatedBytes = try cut(path, at: damage.offset, later: Array(files[(position + 1)...]))
+                logger.warning("WAL damaged; dropped everything after the last good record", metadata: [
+                    "file": "\(path)", "offset": "\(damage.offset)", "reason": "\(damage.reason)",
+                    "dropped_bytes": "\(report.truncatedBytes)",
+                ])
+                break
+            }
         }
-        if let damage = damagedAt {
-            report.truncatedBytes = try cut(at: damage.segment, offset: damage.offset, after: numbers)
-            logger.warning("WAL damaged; dropped everything after the last good record", metadata: [
-                "segment": "\(damage.segment)", "offset": "\(damage.offset)", "reason": "\(damage.reason)",
-                "dropped_bytes": "\(report.truncatedBytes)",
-            ])
-        }
-        try openSegment(number: (try segments().last ?? 0) + 1)
+        let last = max(try segments().last ?? 0, try checkpoints().last ?? 0)
+        try openSegment(number: last + 1)
         return report
     }
 
-    /// Truncates segment `number` at `offset` (removing it if nothing valid remains) and removes every
-    /// later segment. Returns the bytes dropped.
-    private func cut(at number: Int, offset: Int, after numbers: [Int]) throws -> Int {
-        var dropped = 0
-        for later in numbers where later > number {
-            let path = path(ofSegment: later)
-            var info = stat()
-            if stat(path, &info) == 0 { dropped += Int(info.st_size) }
-            unlink(path)
+    /// The records of one file, and where and why reading stopped early if it did.
+    static func read(_ path: String) throws -> (records: [WALRecord], damage: (offset: Int, reason: String)?) {
+        let bytes = try FileIO.readFile(path) ?? []
+        guard bytes.count >= magic.count, Array(bytes[0..<magic.count]) == magic else {
+            return ([], (0, "bad file header"))
         }
-        let path = path(ofSegment: number)
+        var buffer = ByteBuffer(bytes: bytes)
+        buffer.moveReaderIndex(forwardBy: magic.count)
+        var records: [WALRecord] = []
+        while buffer.readableBytes > 0 {
+            let start = buffer.readerIndex
+            guard let kind = buffer.readInteger(as: UInt8.self),
+                  let length = buffer.readInteger(endianness: .little, as: UInt32.self),
+                  let checksum = buffer.readInteger(endianness: .little, as: UInt32.self),
+                  var payload = buffer.readSlice(length: Int(length))
+            else { return (records, (start, "torn record")) }
+            guard CRC32C.checksum(payload, continuing: CRC32C.checksum([kind])) == checksum else {
+                return (records, (start, "checksum mismatch"))
+            }
+            do {
+                records.append(try WALRecord.decode(kind: kind, payload: &payload))
+            } catch let error as CoreError {
+                return (records, (start, "\(error)"))
+            }
+        }
+        return (records, nil)
+    }
+
+    /// Truncates `path` at `offset` (removing it if nothing valid remains) and removes `later` files.
+    /// Returns the bytes dropped.
+    private func cut(_ path: String, at offset: Int, later: [String]) throws -> Int {
+        var dropped = 0
+        for file in later {
+            var info = stat()
+            if stat(file, &info) == 0 { dropped += Int(info.st_size) }
+            unlink(file)
+        }
         var info = stat()
         if stat(path, &info) == 0 { dropped += Int(info.st_size) - offset }
         if offset <= Self.magic.count {
@@ -138,6 +155,59 @@ final class WAL: Sendable {
         }
         try FileIO.syncDirectory(directory)
         return dropped
+    }
+
+    /// Replaces every closed segment (and the previous checkpoint) with one checkpoint holding only
+    /// what the head still needs: series records for which `keep` is true and their samples at or
+    /// after `minTime`. Appends continue meanwhile in a fresh segment. Blocking.
+    func checkpoint(keep: (SeriesRef) -> Bool, minTime: Int64) throws {
+        let current = writer.withLock { $0.segment }
+        try openSegment(number: current + 1)
+        let previous = try checkpoints().last
+        var sources: [String] = previous.map { [path(ofCheckpoint: $0)] } ?? []
+        let closed = try segments().filter { $0 <= current && $0 > (previous ?? 0) }
+        sources += closed.map(path(ofSegment:))
+
+        var series: [(ref: SeriesRef, labels: Labels)] = []
+        var seen = Set<SeriesRef>()
+        var samples: [WALSample] = []
+        for source in sources {
+            // A damaged closed segment cannot be, as replay cut it at start; keep what reads cleanly.
+            for record in try Self.read(source).records {
+                switch record {
+                case let .series(entries):
+                    for entry in entries where keep(entry.ref) && seen.insert(entry.ref).inserted { series.append(entry) }
+                case let .samples(batch):
+                    for sample in batch where sample.timestamp >= minTime && keep(sample.ref) { samples.append(sample) }
+                }
+            }
+        }
+        var records: [WALRecord] = series.isEmpty ? [] : [.series(series)]
+        var start = 0
+        while start < samples.count {
+            let end = min(start + 10_000, samples.count)
+            records.append(.samples(Array(samples[start..<end])))
+            start = end
+        }
+        var file = Self.magic
+        for record in records { file += Self.frame(record) }
+        try FileIO.writeAtomically(file, to: path(ofCheckpoint: current))
+        for number in closed { unlink(path(ofSegment: number)) }
+        if let previous { unlink(path(ofCheckpoint: previous)) }
+        try FileIO.syncDirectory(directory)
+    }
+
+    /// A record with its header: type, length, checksum, payload.
+    static func frame(_ record: WALRecord) -> [UInt8] {
+        var payload = ByteBuffer()
+        record.encodePayload(into: &payload)
+        let kind = record.kind.rawValue
+        var framed = ByteBuffer()
+        framed.writeInteger(kind)
+        framed.writeInteger(UInt32(payload.readableBytes), endianness: .little)
+        framed.writeInteger(CRC32C.checksum(payload, continuing: CRC32C.checksum([kind])), endianness: .little)
+        framed.writeImmutableBuffer(payload)
+        return Array(framed.readableBytesView)
     }
 
     private func openSegment(number: Int) throws {
@@ -156,18 +226,8 @@ final class WAL: Sendable {
     /// Appends `records` and fsyncs. Blocking.
     func log(_ records: [WALRecord]) throws {
         guard !records.isEmpty else { return }
-        var buffer = ByteBufferAllocator().buffer(capacity: 4096)
-        var payload = ByteBufferAllocator().buffer(capacity: 4096)
-        for record in records {
-            payload.clear()
-            record.encodePayload(into: &payload)
-            let kind = record.kind.rawValue
-            buffer.writeInteger(kind)
-            buffer.writeInteger(UInt32(payload.readableBytes), endianness: .little)
-            buffer.writeInteger(CRC32C.checksum(payload, continuing: CRC32C.checksum([kind])), endianness: .little)
-            buffer.writeImmutableBuffer(payload)
-        }
-        let bytes = Array(buffer.readableBytesView)
+        var bytes: [UInt8] = []
+        for record in records { bytes += Self.frame(record) }
         let needsNewSegment = writer.withLock { $0.size > Self.magic.count && $0.size + bytes.count > segmentSize }
         if needsNewSegment {
             let next = writer.withLock { $0.segment } + 1
@@ -185,6 +245,14 @@ final class WAL: Sendable {
             }
             state.size += bytes.count
             guard fdatasync(state.fd) == 0 else { throw CoreError.io(operation: "fdatasync", path: path, errno: errno) }
+        }
+    }
+
+    /// Bytes taken by segments and checkpoints.
+    func sizeInBytes() -> Int {
+        ((try? listDirectory()) ?? []).reduce(0) { total, name in
+            var info = stat()
+            return stat(directory + "/" + name, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG ? total + Int(info.st_size) : total
         }
     }
 

@@ -68,7 +68,7 @@ final class AgentState: Sendable {
         switch result {
         case let .success(config):
             reloadSuccessful.set(1)
-            reloadTimestamp.set(Clock.unixSeconds())
+            reloadTimestamp.set(WallClock.unixSeconds())
             reloadsTotal.labels("success").inc()
             logger.info("Completed loading of configuration file", metadata: ["file": "\(config.source)"])
         case let .failure(error):
@@ -86,15 +86,6 @@ final class AgentState: Sendable {
 
     func requestShutdown() async {
         await shutdownHook.withLock { $0 }?()
-    }
-}
-
-/// Wall-clock helpers.
-enum Clock {
-    static func unixSeconds() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 }
 

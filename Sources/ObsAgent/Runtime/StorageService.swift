@@ -1,5 +1,6 @@
 import Logging
 import MetricsTSDB
+import NIOPosix
 import ObsCore
 import ServiceLifecycle
 import UnixSignals
@@ -9,18 +10,28 @@ import UnixSignals
 /// sending queries before the stores close.
 struct StorageService: Service {
     let directory: DataDirectory
+    let options: MetricsStore.Options
     let stores: Stores
     let state: AgentState
     let logger: Logger
+    /// How often the head is checked for a block to cut and retention is applied.
+    var compactionInterval: Duration = .seconds(60)
 
     func run() async throws {
         let metrics = try await MetricsStore.open(
-            directory: try directory.subdirectory("metrics"), metrics: state.metrics, logger: logger)
+            directory: try directory.subdirectory("metrics"), options: options, metrics: state.metrics, logger: logger)
         stores.setMetrics(metrics)
         state.setReady(true)
         logger.info("Storage opened; agent is ready", metadata: ["path": "\(directory.path)"])
-        // Runs until the group shuts down; by then the HTTP server has drained its requests.
-        try? await gracefulShutdown()
+        // Compacts until the group shuts down; by then the HTTP server has drained its requests.
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await NIOThreadPool.singleton.runIfActive { try metrics.compact() }
+            } catch {
+                logger.error("Compaction failed; will retry", metadata: ["err": "\(error)"])
+            }
+            _ = try? await cancelOnGracefulShutdown { try await Task.sleep(for: compactionInterval) }
+        }
         state.setReady(false)
         stores.setMetrics(nil)
         metrics.close()

@@ -1,0 +1,129 @@
+import ObsCore
+
+/// A persisted, immutable block opened for reading. The index and chunks files are memory-mapped;
+/// the symbol table and label table are decoded once at open, series entries and chunks on demand.
+/// Thread-safe: nothing changes after init.
+final class Block: @unchecked Sendable {
+    let directory: String
+    let meta: BlockMeta
+    private let index: MappedFile
+    private let chunks: MappedFile
+    private let symbols: [String]
+    /// Label name → value → offset of its postings list.
+    let labelTable: [String: [String: Int]]
+    private let seriesTableOffset: Int
+    let seriesCount: Int
+
+    init(directory: String) throws {
+        self.directory = directory
+        let metaPath = directory + "/" + BlockFormat.metaFile
+        guard let metaBytes = try FileIO.readFile(metaPath) else {
+            throw CoreError.corrupt(codec: "block", detail: "\(metaPath) is missing")
+        }
+        meta = try BlockMeta.decode(metaBytes, path: metaPath)
+        index = try MappedFile(path: directory + "/" + BlockFormat.indexFile)
+        chunks = try MappedFile(path: directory + "/" + BlockFormat.chunksFile)
+
+        let bytes = index.bytes
+        let file = index.path
+        guard bytes.count >= BlockFormat.indexMagic.count + BlockFormat.tocSize,
+              Array(bytes.prefix(BlockFormat.indexMagic.count)) == BlockFormat.indexMagic
+        else { throw CoreError.corrupt(codec: "block", detail: "\(file): bad header") }
+        guard chunks.bytes.count >= BlockFormat.chunksMagic.count,
+              Array(chunks.bytes.prefix(BlockFormat.chunksMagic.count)) == BlockFormat.chunksMagic
+        else { throw CoreError.corrupt(codec: "block", detail: "\(chunks.path): bad header") }
+        var checksum = RawCursor(bytes, file: file, at: bytes.count - 4)
+        let stored = try checksum.u32()
+        guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[..<(bytes.count - 4)])) == stored else {
+            throw CoreError.corrupt(codec: "block", detail: "\(file): checksum mismatch")
+        }
+        var toc = RawCursor(bytes, file: file, at: bytes.count - BlockFormat.tocSize)
+        let symbolsOffset = Int(try toc.u64())
+        _ = try toc.u64()  // series entries start; reached through the series table
+        _ = try toc.u64()  // postings start; reached through the label table
+        let labelTableOffset = Int(try toc.u64())
+        seriesTableOffset = Int(try toc.u64())
+
+        var cursor = RawCursor(bytes, file: file, at: symbolsOffset)
+        let symbolCount = Int(try cursor.u32())
+        guard symbolCount <= bytes.count else { throw cursor.corrupt("symbol count \(symbolCount) too large") }
+        var symbols: [String] = []
+        symbols.reserveCapacity(symbolCount)
+        for _ in 0..<symbolCount { symbols.append(try cursor.string()) }
+        self.symbols = symbols
+
+        cursor.offset = labelTableOffset
+        let pairCount = Int(try cursor.u32())
+        guard pairCount <= bytes.count else { throw cursor.corrupt("label count \(pairCount) too large") }
+        var table: [String: [String: Int]] = [:]
+        for _ in 0..<pairCount {
+            let name = try Self.symbol(symbols, try cursor.varint(), cursor)
+            let value = try Self.symbol(symbols, try cursor.varint(), cursor)
+            table[name, default: [:]][value] = Int(try cursor.u64())
+        }
+        labelTable = table
+
+        cursor.offset = seriesTableOffset
+        seriesCount = Int(try cursor.u32())
+        guard seriesTableOffset + 4 + seriesCount * 8 <= bytes.count else { throw cursor.corrupt("series table runs past the end") }
+    }
+
+    private static func symbol(_ symbols: [String], _ id: UInt64, _ cursor: RawCursor) throws -> String {
+        guard id < UInt64(symbols.count) else { throw cursor.corrupt("symbol \(id) out of range") }
+        return symbols[Int(id)]
+    }
+
+    /// Series ordinals in the postings list at `offset`, ascending.
+    func postings(at offset: Int) throws -> [UInt32] {
+        var cursor = RawCursor(index.bytes, file: index.path, at: offset)
+        let count = Int(try cursor.u32())
+        guard offset + 4 + count * 4 <= index.bytes.count else { throw cursor.corrupt("postings run past the end") }
+        var result: [UInt32] = []
+        result.reserveCapacity(count)
+        for _ in 0..<count { result.append(try cursor.u32()) }
+        return result
+    }
+
+    /// The labels and chunk metadata of series `ordinal`.
+    func series(_ ordinal: UInt32) throws -> (labels: Labels, chunks: [ChunkMeta]) {
+        guard Int(ordinal) < seriesCount else { throw CoreError.corrupt(codec: "block", detail: "series \(ordinal) out of range") }
+        var table = RawCursor(index.bytes, file: index.path, at: seriesTableOffset + 4 + Int(ordinal) * 8)
+        var cursor = RawCursor(index.bytes, file: index.path, at: Int(try table.u64()))
+        let labelCount = Int(try cursor.varint())
+        guard labelCount <= index.bytes.count else { throw cursor.corrupt("label count too large") }
+        var pairs: [Label] = []
+        pairs.reserveCapacity(labelCount)
+        for _ in 0..<labelCount {
+            let name = try Self.symbol(symbols, try cursor.varint(), cursor)
+            let value = try Self.symbol(symbols, try cursor.varint(), cursor)
+            pairs.append(Label(name, value))
+        }
+        let chunkCount = Int(try cursor.varint())
+        guard chunkCount <= index.bytes.count else { throw cursor.corrupt("chunk count too large") }
+        var metas: [ChunkMeta] = []
+        metas.reserveCapacity(chunkCount)
+        for _ in 0..<chunkCount {
+            let minTime = try cursor.signedVarint()
+            let span = try cursor.varint()
+            metas.append(ChunkMeta(minTime: minTime, maxTime: minTime &+ Int64(bitPattern: span), offset: try cursor.varint()))
+        }
+        return (Labels(sortedUnchecked: pairs), metas)
+    }
+
+    /// The bytes of the chunk at `offset`, checksum verified.
+    func chunk(at offset: UInt64) throws -> [UInt8] {
+        var cursor = RawCursor(chunks.bytes, file: chunks.path, at: Int(clamping: offset))
+        let length = Int(try cursor.u32())
+        let body = try cursor.bytes(length)
+        let stored = try cursor.u32()
+        guard CRC32C.checksum(body) == stored else { throw cursor.corrupt("chunk checksum mismatch") }
+        return Array(body)
+    }
+
+    /// Size on disk of the block's files.
+    var sizeInBytes: Int { index.bytes.count + chunks.bytes.count }
+
+    func querier(minTime: Int64, maxTime: Int64) -> BlockQuerier {
+        BlockQuerier(block: self, minTime: minTime, maxTime: maxTime)
+    }
+}

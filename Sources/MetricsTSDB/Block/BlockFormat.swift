@@ -1,0 +1,24 @@
+/// Constants of the block files; layouts in `Block/FORMAT.md`.
+enum BlockFormat {
+    static let chunksMagic: [UInt8] = Array("OBSCHK".utf8) + [1, 0]
+    static let indexMagic: [UInt8] = Array("OBSIDX".utf8) + [1, 0]
+    /// Five u64 section offsets and a u32 checksum.
+    static let tocSize = 5 * 8 + 4
+    static let chunksFile = "chunks"
+    static let indexFile = "index"
+    static let metaFile = "meta.json"
+}
+
+/// One encoded chunk of a series with its time bounds (inclusive).
+struct EncodedChunk: Sendable {
+    var minTime: Int64
+    var maxTime: Int64
+    var bytes: [UInt8]
+}
+
+/// Where a chunk lives inside a block's chunks file.
+struct ChunkMeta: Sendable, Equatable {
+    var minTime: Int64
+    var maxTime: Int64
+    var offset: UInt64
+}

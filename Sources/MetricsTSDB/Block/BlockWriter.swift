@@ -1,0 +1,137 @@
+import NIOCore
+import ObsCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Writes one block: series are added in label order with their chunks, then `finish` writes the
+/// index and `meta.json` into a temporary directory, syncs everything and renames it into place.
+/// A crash before the rename leaves only a `*.tmp` directory, removed on the next open.
+/// Owned by one thread.
+struct BlockWriter {
+    let parent: String
+    let meta: BlockMeta
+    private var chunks = ByteBuffer()
+    private var series: [(labels: Labels, chunks: [ChunkMeta])] = []
+    private var samples = 0
+    private var chunkCount = 0
+
+    init(parent: String, minTime: Int64, maxTime: Int64, level: Int, sources: [String], id: String) {
+        self.parent = parent
+        meta = BlockMeta(ulid: id, minTime: minTime, maxTime: maxTime,
+                         stats: .init(numSeries: 0, numSamples: 0, numChunks: 0),
+                         compaction: .init(level: level, sources: sources.isEmpty ? [id] : sources))
+        chunks.writeBytes(BlockFormat.chunksMagic)
+    }
+
+    /// Adds a series; calls must come in ascending label order. Series without chunks are skipped.
+    mutating func add(_ labels: Labels, chunks encoded: [EncodedChunk], sampleCount: Int) {
+        guard !encoded.isEmpty else { return }
+        precondition(series.last.map { $0.labels < labels } ?? true, "block series must be added in label order")
+        var metas: [ChunkMeta] = []
+        for chunk in encoded {
+            let offset = UInt64(chunks.writerIndex)
+            chunks.writeInteger(UInt32(chunk.bytes.count), endianness: .little)
+            chunks.writeBytes(chunk.bytes)
+            chunks.writeInteger(CRC32C.checksum(chunk.bytes), endianness: .little)
+            metas.append(ChunkMeta(minTime: chunk.minTime, maxTime: chunk.maxTime, offset: offset))
+        }
+        series.append((labels, metas))
+        samples += sampleCount
+        chunkCount += encoded.count
+    }
+
+    var isEmpty: Bool { series.isEmpty }
+
+    /// Writes the block and returns its final meta. Blocking.
+    func finish() throws -> BlockMeta {
+        var meta = self.meta
+        meta.stats = .init(numSeries: series.count, numSamples: samples, numChunks: chunkCount)
+        let temporary = parent + "/" + meta.ulid + ".tmp"
+        let final = parent + "/" + meta.ulid
+        try FileIO.makeDirectories(temporary)
+        try FileIO.writeAtomically(Array(chunks.readableBytesView), to: temporary + "/" + BlockFormat.chunksFile)
+        try FileIO.writeAtomically(Array(buildIndex().readableBytesView), to: temporary + "/" + BlockFormat.indexFile)
+        try FileIO.writeAtomically(try meta.encoded(), to: temporary + "/" + BlockFormat.metaFile)
+        guard rename(temporary, final) == 0 else { throw CoreError.io(operation: "rename", path: final, errno: errno) }
+        try FileIO.syncDirectory(parent)
+        return meta
+    }
+
+    private func buildIndex() -> ByteBuffer {
+        var index = ByteBuffer()
+        index.writeBytes(BlockFormat.indexMagic)
+
+        // Symbols: every distinct name and value, sorted, referenced by position.
+        var symbolSet = Set<String>()
+        for entry in series {
+            for label in entry.labels {
+                symbolSet.insert(label.name)
+                symbolSet.insert(label.value)
+            }
+        }
+        let symbols = symbolSet.sorted()
+        var symbolID: [String: UInt64] = [:]
+        for (position, symbol) in symbols.enumerated() { symbolID[symbol] = UInt64(position) }
+        let symbolsOffset = UInt64(index.writerIndex)
+        index.writeInteger(UInt32(symbols.count), endianness: .little)
+        for symbol in symbols {
+            index.writeVarint(UInt64(symbol.utf8.count))
+            index.writeString(symbol)
+        }
+
+        // Series entries, in label order; ordinal = position.
+        let seriesOffset = UInt64(index.writerIndex)
+        var entryOffsets: [UInt64] = []
+        var postings: [Label: [UInt32]] = [:]
+        for (ordinal, entry) in series.enumerated() {
+            entryOffsets.append(UInt64(index.writerIndex))
+            index.writeVarint(UInt64(entry.labels.count))
+            for label in entry.labels {
+                index.writeVarint(symbolID[label.name]!)
+                index.writeVarint(symbolID[label.value]!)
+                postings[label, default: []].append(UInt32(ordinal))
+            }
+            index.writeVarint(UInt64(entry.chunks.count))
+            for chunk in entry.chunks {
+                index.writeSignedVarint(chunk.minTime)
+                index.writeVarint(UInt64(chunk.maxTime &- chunk.minTime))
+                index.writeVarint(chunk.offset)
+            }
+        }
+
+        // Postings lists, one per label pair, sorted by name then value.
+        let postingsOffset = UInt64(index.writerIndex)
+        let pairs = postings.keys.sorted()
+        var listOffsets: [UInt64] = []
+        for pair in pairs {
+            listOffsets.append(UInt64(index.writerIndex))
+            let list = postings[pair]!
+            index.writeInteger(UInt32(list.count), endianness: .little)
+            for ordinal in list { index.writeInteger(ordinal, endianness: .little) }
+        }
+
+        // Label table: which pair's postings start where.
+        let labelTableOffset = UInt64(index.writerIndex)
+        index.writeInteger(UInt32(pairs.count), endianness: .little)
+        for (pair, offset) in zip(pairs, listOffsets) {
+            index.writeVarint(symbolID[pair.name]!)
+            index.writeVarint(symbolID[pair.value]!)
+            index.writeInteger(offset, endianness: .little)
+        }
+
+        // Series offsets: ordinal → entry, fixed width for direct access.
+        let seriesTableOffset = UInt64(index.writerIndex)
+        index.writeInteger(UInt32(entryOffsets.count), endianness: .little)
+        for offset in entryOffsets { index.writeInteger(offset, endianness: .little) }
+
+        for offset in [symbolsOffset, seriesOffset, postingsOffset, labelTableOffset, seriesTableOffset] {
+            index.writeInteger(offset, endianness: .little)
+        }
+        index.writeInteger(CRC32C.checksum(index), endianness: .little)
+        return index
+    }
+}

@@ -1,0 +1,49 @@
+import ObsCore
+
+/// A read view of one block over `[minTime, maxTime]`.
+struct BlockQuerier: MetricsQuerier {
+    let block: Block
+    let minTime: Int64
+    let maxTime: Int64
+
+    func select(_ matchers: [LabelMatcher]) throws -> [any StoredSeries] {
+        let ordinals: [UInt32] = try PostingsSelection.select(
+            matchers,
+            all: { (0..<UInt32(block.seriesCount)).map { $0 } },
+            values: { block.labelTable[$0] },
+            resolve: { offsets in PostingsSelection.union(try offsets.map(block.postings(at:))) },
+            labels: { try block.series($0).labels })
+        var result: [ChunkedSeries] = []
+        for ordinal in ordinals {
+            let (labels, metas) = try block.series(ordinal)
+            let chunks = try metas.filter { $0.maxTime >= minTime && $0.minTime <= maxTime }.map { try block.chunk(at: $0.offset) }
+            guard !chunks.isEmpty else { continue }
+            let candidate = ChunkedSeries(labels: labels, chunks: chunks, minTime: minTime, maxTime: maxTime)
+            if candidate.hasSamples { result.append(candidate) }
+        }
+        return result
+    }
+
+    func labelNames(_ matchers: [LabelMatcher]) throws -> [String] {
+        try SeriesSetLabels.names(try select(matchers))
+    }
+
+    func labelValues(_ name: String, _ matchers: [LabelMatcher]) throws -> [String] {
+        try SeriesSetLabels.values(name, try select(matchers))
+    }
+}
+
+/// Label names and values of a selected series set.
+enum SeriesSetLabels {
+    static func names(_ series: [any StoredSeries]) throws -> [String] {
+        var names = Set<String>()
+        for entry in series {
+            for label in entry.labels { names.insert(label.name) }
+        }
+        return names.sorted()
+    }
+
+    static func values(_ name: String, _ series: [any StoredSeries]) throws -> [String] {
+        Set(series.compactMap { $0.labels[name] }).sorted()
+    }
+}
