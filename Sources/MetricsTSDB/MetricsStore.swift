@@ -201,6 +201,11 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
         return (value % step != 0 && value < 0 ? quotient - 1 : quotient) * step
     }
 
+    /// Head cardinality, the top `limit` entries of each list.
+    public func headStatistics(limit: Int = 10) -> HeadStatistics {
+        head.statistics(limit: limit)
+    }
+
     /// Number of series in memory.
     public var seriesCount: Int { head.seriesCount }
 

@@ -53,6 +53,19 @@ import Testing
         let badTime = try await http(.GET, base + "/api/v1/labels?start=yesterday")
         #expect(badTime.json?["error"] as? String == "invalid parameter \"start\": cannot parse \"yesterday\" to a valid timestamp")
 
+        // Head cardinality, as Prometheus reports it.
+        let tsdb = try await http(.GET, base + "/api/v1/status/tsdb")
+        let stats = tsdb.json?["data"] as? [String: Any]
+        let head = stats?["headStats"] as? [String: Any]
+        #expect(head?["numSeries"] as? Int == 3)
+        #expect(head?["minTime"] as? Int == 1000)
+        #expect(head?["maxTime"] as? Int == 16000)
+        let byName = stats?["seriesCountByMetricName"] as? [[String: Any]]
+        #expect(byName?.first?["name"] as? String == "up")
+        #expect(byName?.first?["value"] as? Int == 2)
+        let pairs = stats?["seriesCountByLabelValuePair"] as? [[String: Any]]
+        #expect(pairs?.prefix(2).compactMap { $0["name"] as? String } == ["__name__=up", "job=node"])
+
         agent.signal(SIGTERM)
         #expect(try await agent.waitForExit() == 0)
     }

@@ -88,6 +88,10 @@ final class MemSeries: Sendable {
 
     var lastTime: Int64 { state.withLock { $0.lastTime } }
 
+    func stateChunkCount() -> Int {
+        state.withLock { $0.closed.count + ($0.open.count > 0 ? 1 : 0) }
+    }
+
     /// Timestamp of the oldest sample still in memory, or `nil` if there is none.
     var firstTime: Int64? {
         state.withLock { state in

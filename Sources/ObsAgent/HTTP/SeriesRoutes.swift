@@ -15,6 +15,24 @@ struct SeriesRoutes {
         router.get("/api/v1/label/:name/values") { request, context in
             try await values(request, name: context.parameters.get("name") ?? "")
         }
+        router.get("/api/v1/status/tsdb") { request, _ in try await tsdbStatus(request) }
+    }
+
+    /// Head cardinality in Prometheus's shape; `limit` (default 10) caps each list.
+    func tsdbStatus(_ request: Request) async throws -> Response {
+        let parameters = try await APIParameters.read(request)
+        let limit = try parameters.limit() ?? 10
+        let stats = try stores.metrics().headStatistics(limit: limit)
+        func list(_ entries: [HeadStatistics.Entry]) -> String {
+            "[" + entries.map { "{\"name\":\(JSONText.quote($0.name)),\"value\":\($0.value)}" }.joined(separator: ",") + "]"
+        }
+        let data = "{\"headStats\":{\"numSeries\":\(stats.numSeries),\"numLabelPairs\":\(stats.numLabelPairs),"
+            + "\"chunkCount\":\(stats.chunkCount),\"minTime\":\(stats.minTime),\"maxTime\":\(stats.maxTime)},"
+            + "\"seriesCountByMetricName\":\(list(stats.seriesCountByMetricName)),"
+            + "\"labelValueCountByLabelName\":\(list(stats.labelValueCountByLabelName)),"
+            + "\"memoryInBytesByLabelName\":\(list(stats.memoryInBytesByLabelName)),"
+            + "\"seriesCountByLabelValuePair\":\(list(stats.seriesCountByLabelValuePair))}"
+        return Response.json(APIEnvelope.success(data))
     }
 
     private func range(_ parameters: APIParameters) throws -> (Int64, Int64) {
