@@ -19,6 +19,14 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
         public var retentionTime: Int64? = 15 * 24 * 3_600_000
         /// Oldest blocks are deleted while blocks and WAL together take more bytes than this.
         public var retentionSize: Int64?
+        /// Largest range blocks are merged into; `nil` for a tenth of the retention time, at most 31 days.
+        public var maxBlockRange: Int64?
+
+        var effectiveMaxBlockRange: Int64 {
+            if let maxBlockRange { return maxBlockRange }
+            let tenth = (retentionTime ?? .max) / 10
+            return min(tenth, 31 * 24 * 3_600_000)
+        }
 
         public init() {}
     }
@@ -119,7 +127,12 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
                 _ = rename(path, path + ".broken")
             }
         }
-        return result.sorted { $0.meta.minTime < $1.meta.minTime }
+        let superseded = BlockCompactor.superseded(result)
+        for stale in superseded {
+            logger.info("Removing block already merged into another", metadata: ["ulid": "\(stale.meta.ulid)"])
+            try FileIO.removeTree(stale.directory)
+        }
+        return result.filter { block in !superseded.contains { $0 === block } }.sorted { $0.meta.minTime < $1.meta.minTime }
     }
 
     /// Cuts the head into blocks while it spans more than one and a half block ranges, checkpoints the
@@ -142,9 +155,36 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
                     "blocks": "\(written)", "series_removed": "\(removed)", "head_series": "\(head.seriesCount)",
                 ])
             }
+            written += try mergeBlocks()
             try applyRetention()
             return written
         }
+    }
+
+    /// Merges blocks while a plan exists; returns the number of merged blocks written.
+    private func mergeBlocks() throws -> Int {
+        let ranges = BlockCompactor.ranges(base: options.blockRange, maximum: options.effectiveMaxBlockRange)
+        var written = 0
+        while let group = BlockCompactor.plan(blocks.withLock { $0 }, ranges: ranges, before: head.minValidTime) {
+            let id = BlockID.make(milliseconds: UInt64(max(0, WallClock.milliseconds())))
+            let meta = try BlockCompactor.merge(group, into: blocksDirectory, id: id)
+            let merged = try Block(directory: blocksDirectory + "/" + meta.ulid)
+            let replaced = Set(group.map(\.meta.ulid))
+            blocks.withLock { list in
+                list.removeAll { replaced.contains($0.meta.ulid) }
+                list.append(merged)
+                list.sort { $0.meta.minTime < $1.meta.minTime }
+            }
+            // The merged block is in place before its sources go, so a crash here loses nothing.
+            for source in group { try FileIO.removeTree(source.directory) }
+            counters.blocksMerged.inc()
+            logger.info("Blocks merged", metadata: [
+                "ulid": "\(meta.ulid)", "sources": "\(group.count)", "level": "\(meta.compaction.level)",
+                "mint": "\(meta.minTime)", "maxt": "\(meta.maxTime)",
+            ])
+            written += 1
+        }
+        return written
     }
 
     /// Writes the head's samples in `[start, end)` as a block and moves the head's lower bound to `end`.
@@ -224,6 +264,7 @@ struct StoreCounters: Sendable {
     let tooOld: Counter
     let blocksWritten: Counter
     let blocksDeleted: Counter
+    let blocksMerged: Counter
 
     init(_ metrics: MetricsRegistry) {
         samplesAppended = metrics.counter("obs_tsdb_head_samples_appended_total", help: "Samples appended to the head.").labels()
@@ -235,5 +276,6 @@ struct StoreCounters: Sendable {
         tooOld = rejected.labels("too_old")
         blocksWritten = metrics.counter("obs_tsdb_blocks_written_total", help: "Blocks cut from the head.").labels()
         blocksDeleted = metrics.counter("obs_tsdb_blocks_deleted_total", help: "Blocks deleted by retention.").labels()
+        blocksMerged = metrics.counter("obs_tsdb_compactions_total", help: "Merged blocks written by compaction.").labels()
     }
 }

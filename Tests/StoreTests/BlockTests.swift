@@ -10,9 +10,11 @@ import Glibc
 @Suite struct BlockTests {
     static let logger = Logger(label: "test")
 
-    static func options(range: Int64 = 1000, retentionTime: Int64? = nil, retentionSize: Int64? = nil) -> MetricsStore.Options {
+    static func options(range: Int64 = 1000, retentionTime: Int64? = nil, retentionSize: Int64? = nil,
+                        merge: Bool = false) -> MetricsStore.Options {
         var options = MetricsStore.Options()
         options.blockRange = range
+        options.maxBlockRange = merge ? range * 9 : range
         options.retentionTime = retentionTime
         options.retentionSize = retentionSize
         return options
@@ -175,6 +177,45 @@ import Glibc
         try FileIO.makeDirectories(directory + "/blocks/01UNFINISHED.tmp")
         _ = try MetricsStore(directory: directory, options: Self.options(), metrics: MetricsRegistry(), logger: Self.logger)
         #expect(try !FileIO.listDirectory(directory + "/blocks").contains("01UNFINISHED.tmp"))
+    }
+
+    @Test func adjacentBlocksAreMergedAndTheirSourcesRemoved() async throws {
+        let directory = makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let expected = Array(stride(from: Int64(0), to: 5000, by: 10))
+        let store = try MetricsStore(directory: directory, options: Self.options(merge: true), metrics: MetricsRegistry(), logger: Self.logger)
+        try await Self.fill(store)
+        // Four 1s blocks are cut; the three in [0, 3000) become one level-2 block.
+        #expect(try store.compact() == 5)
+        let blocks = store.blockList
+        #expect(blocks.map(\.meta.minTime) == [0, 3000])
+        #expect(blocks[0].meta.maxTime == 3000)
+        #expect(blocks[0].meta.compaction.level == 2)
+        #expect(blocks[0].meta.compaction.sources.count == 3)
+        #expect(blocks[0].meta.stats.numSamples == 900)
+        #expect(try FileIO.listDirectory(directory + "/blocks").count == 2)
+        for name in Self.names { #expect(try Self.timestamps(store, name) == expected) }
+        store.close()
+
+        // A source left behind by a crash before its deletion is removed on open.
+        let reopened = try MetricsStore(directory: directory, options: Self.options(merge: true), metrics: MetricsRegistry(), logger: Self.logger)
+        #expect(reopened.blockList.count == 2)
+    }
+
+    @Test func supersededBlocksAreDetected() async throws {
+        let directory = makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let store = try MetricsStore(directory: directory, options: Self.options(), metrics: MetricsRegistry(), logger: Self.logger)
+        try await Self.fill(store)
+        try store.compact()
+        let sources = Array(store.blockList.prefix(3))
+        let meta = try BlockCompactor.merge(sources, into: directory + "/blocks", id: BlockID.make(milliseconds: 1))
+        store.close()
+        // Merged block written, sources not yet deleted: opening keeps only the merged one.
+        let reopened = try MetricsStore(directory: directory, options: Self.options(), metrics: MetricsRegistry(), logger: Self.logger)
+        #expect(reopened.blockList.first?.meta.ulid == meta.ulid)
+        #expect(reopened.blockList.map(\.meta.minTime) == [0, 3000])
+        for name in Self.names { #expect(try Self.timestamps(reopened, name) == Array(stride(from: Int64(0), to: 5000, by: 10))) }
     }
 
     @Test func blockIDsSortByTime() {
