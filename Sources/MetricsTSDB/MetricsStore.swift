@@ -19,6 +19,8 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
         public var retentionTime: Int64? = 15 * 24 * 3_600_000
         /// Oldest blocks are deleted while blocks and WAL together take more bytes than this.
         public var retentionSize: Int64?
+        /// Where snapshots go; `nil` for `snapshots` inside the store's directory.
+        public var snapshotsDirectory: String?
         /// Largest range blocks are merged into; `nil` for a tenth of the retention time, at most 31 days.
         public var maxBlockRange: Int64?
 
@@ -36,9 +38,12 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
     let counters: StoreCounters
     let options: Options
     let blocksDirectory: String
+    let snapshotsDirectory: String
     private let blocks = Mutex<[Block]>([])
+    /// Serialises everything that rewrites blocks or the WAL's history: head cuts, merges, retention,
+    /// deletions, snapshots.
     private let compactionLock = Mutex(())
-    private let logger: Logger
+    let logger: Logger
 
     /// Opens (or creates) the store in `directory` and replays its WAL. Blocking.
     public init(directory: String, options: Options = Options(), metrics: MetricsRegistry, logger: Logger) throws {
@@ -46,6 +51,7 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
         self.options = options
         counters = StoreCounters(metrics)
         blocksDirectory = directory + "/blocks"
+        snapshotsDirectory = options.snapshotsDirectory ?? directory + "/snapshots"
         let opened = try Self.openBlocks(blocksDirectory, logger: logger)
         blocks.withLock { $0 = opened }
         // Samples older than the newest block are in blocks already (a crash may have come between
@@ -73,6 +79,8 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
                     guard sample.timestamp >= head.minValidTime else { continue }
                     if series.append(timestamp: sample.timestamp, value: sample.value) { samples += 1 }
                 }
+            case let .deletions(entries):
+                for entry in entries { byRef[entry.ref]?.delete(Intervals([(entry.minTime, entry.maxTime)])) }
             }
         }
         let elapsed = clock.now - start
@@ -140,7 +148,7 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
     /// Returns the number of blocks written.
     @discardableResult
     public func compact() throws -> Int {
-        try compactionLock.withLock { _ in
+        try withCompactionLock {
             var written = 0
             while let bounds = head.timeBounds(), bounds.max - bounds.min >= options.blockRange * 3 / 2 {
                 let start = Self.floor(bounds.min, options.blockRange)
@@ -168,15 +176,7 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
         while let group = BlockCompactor.plan(blocks.withLock { $0 }, ranges: ranges, before: head.minValidTime) {
             let id = BlockID.make(milliseconds: UInt64(max(0, WallClock.milliseconds())))
             let meta = try BlockCompactor.merge(group, into: blocksDirectory, id: id)
-            let merged = try Block(directory: blocksDirectory + "/" + meta.ulid)
-            let replaced = Set(group.map(\.meta.ulid))
-            blocks.withLock { list in
-                list.removeAll { replaced.contains($0.meta.ulid) }
-                list.append(merged)
-                list.sort { $0.meta.minTime < $1.meta.minTime }
-            }
-            // The merged block is in place before its sources go, so a crash here loses nothing.
-            for source in group { try FileIO.removeTree(source.directory) }
+            try replace(group, with: meta)
             counters.blocksMerged.inc()
             logger.info("Blocks merged", metadata: [
                 "ulid": "\(meta.ulid)", "sources": "\(group.count)", "level": "\(meta.compaction.level)",
@@ -208,6 +208,23 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
             ])
         }
         head.setMinValidTime(end)
+    }
+
+    func withCompactionLock<T>(_ body: () throws -> T) throws -> T {
+        try compactionLock.withLock { _ in try body() }
+    }
+
+    /// Swaps `old` blocks for the freshly written block `meta`, then deletes the old directories;
+    /// the new block is in place first, so a crash in between loses nothing.
+    func replace(_ old: [Block], with meta: BlockMeta) throws {
+        let fresh = try Block(directory: blocksDirectory + "/" + meta.ulid)
+        let replaced = Set(old.map(\.meta.ulid))
+        blocks.withLock { list in
+            list.removeAll { replaced.contains($0.meta.ulid) }
+            list.append(fresh)
+            list.sort { $0.meta.minTime < $1.meta.minTime }
+        }
+        for block in old { try FileIO.removeTree(block.directory) }
     }
 
     /// Deletes whole blocks past the retention time or beyond the retention size, oldest first.

@@ -47,6 +47,9 @@ struct ObsAgentCommand: AsyncParsableCommand {
             help: "Largest decompressed request body accepted (remote write, push), checked before decoding.")
     var maxDecodedSize = "256MB"
 
+    @Flag(name: .customLong("web.enable-admin-api"), help: "Enable the TSDB admin endpoints (snapshot, delete_series, clean_tombstones).")
+    var enableAdminAPI = false
+
     @Flag(name: .customLong("web.enable-lifecycle"), help: "Enable shutdown and reload over HTTP (/-/quit, /-/reload).")
     var enableLifecycle = false
 
@@ -127,6 +130,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
         router.add(middleware: TelemetryMiddleware(metrics: metrics, maxBodySize: bodyLimit))
         StatusRoutes(state: state, lifecycleEnabled: enableLifecycle).register(on: router)
         SeriesRoutes(stores: stores).register(on: router)
+        AdminRoutes(stores: stores, enabled: enableAdminAPI).register(on: router)
         RemoteWriteRoutes(
             stores: stores, maxBodySize: bodyLimit, maxDecodedSize: Int(ByteSize(maxDecodedSize)!.bytes),
             counters: .init(metrics), logger: Logger(label: "remote-write")
@@ -168,6 +172,8 @@ struct ObsAgentCommand: AsyncParsableCommand {
         options.retentionTime = retention > 0 ? retention : nil
         let size = ByteSize(retentionSize)!.bytes
         options.retentionSize = size > 0 ? size : nil
+        // Prometheus keeps snapshots at <data>/snapshots; so do we, beside the per-signal stores.
+        options.snapshotsDirectory = storagePath + "/snapshots"
         return options
     }
 
@@ -183,6 +189,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
             ("web.max-request-body-size", maxBodySize),
             ("web.max-decoded-body-size", maxDecodedSize),
             ("web.enable-lifecycle", String(enableLifecycle)),
+            ("web.enable-admin-api", String(enableAdminAPI)),
             ("log.level", logLevel),
             ("log.format", logFormat),
         ]

@@ -133,4 +133,39 @@ import Testing
         agent.signal(SIGTERM)
         #expect(try await agent.waitForExit() == 0)
     }
+
+    @Test func adminAPI() async throws {
+        let disabled = try AgentProcess(arguments: [])
+        try await disabled.waitForListening()
+        let refused = try await http(.POST, disabled.baseURL + "/api/v1/admin/tsdb/snapshot")
+        #expect(refused.status == 503)
+        #expect(refused.json?["error"] as? String == "admin APIs disabled")
+        disabled.signal(SIGTERM)
+        _ = try await disabled.waitForExit()
+
+        let agent = try AgentProcess(arguments: ["--web.enable-admin-api"])
+        try await agent.waitForListening()
+        let base = agent.baseURL
+        #expect(try await remoteWrite(base, [
+            WriteSeries(labels: [("__name__", "keep")], samples: [(1000, 1), (2000, 2)]),
+            WriteSeries(labels: [("__name__", "drop")], samples: [(1000, 1), (2000, 2)]),
+        ]).status == 204)
+        let deleted = try await http(.POST, base + "/api/v1/admin/tsdb/delete_series",
+                                     body: "match%5B%5D=drop", headers: [("Content-Type", "application/x-www-form-urlencoded")])
+        #expect(deleted.status == 204)
+        #expect(Self.names(try await http(.GET, base + "/api/v1/label/__name__/values")) == ["keep"])
+        #expect(try await http(.POST, base + "/api/v1/admin/tsdb/clean_tombstones").status == 204)
+        #expect(try await http(.POST, base + "/api/v1/admin/tsdb/delete_series").status == 400)
+
+        let snapshot = try await http(.POST, base + "/api/v1/admin/tsdb/snapshot")
+        #expect(snapshot.status == 200)
+        let name = (snapshot.json?["data"] as? [String: Any])?["name"] as? String ?? ""
+        #expect(!name.isEmpty)
+        let contents = try FileManager.default.contentsOfDirectory(atPath: agent.directory + "/data/snapshots/" + name)
+        #expect(contents.count == 1)  // the head, written as a block
+        #expect(try await http(.POST, base + "/api/v1/admin/tsdb/snapshot?skip_head=maybe").status == 400)
+
+        agent.signal(SIGTERM)
+        #expect(try await agent.waitForExit() == 0)
+    }
 }

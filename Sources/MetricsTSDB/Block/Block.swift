@@ -1,4 +1,6 @@
+import NIOCore
 import ObsCore
+import Synchronization
 
 /// A persisted, immutable block opened for reading. The index and chunks files are memory-mapped;
 /// the symbol table and label table are decoded once at open, series entries and chunks on demand.
@@ -13,6 +15,9 @@ final class Block: @unchecked Sendable {
     let labelTable: [String: [String: Int]]
     private let seriesTableOffset: Int
     let seriesCount: Int
+    /// Deleted intervals per series ordinal, from the `tombstones` file; changed only under the
+    /// store's compaction lock, read by queries at any time.
+    private let tombstoneTable = Mutex<[UInt32: Intervals]>([:])
 
     init(directory: String) throws {
         self.directory = directory
@@ -66,6 +71,56 @@ final class Block: @unchecked Sendable {
         cursor.offset = seriesTableOffset
         seriesCount = Int(try cursor.u32())
         guard seriesTableOffset + 4 + seriesCount * 8 <= bytes.count else { throw cursor.corrupt("series table runs past the end") }
+        let loaded = try Self.readTombstones(directory + "/" + BlockFormat.tombstonesFile)
+        tombstoneTable.withLock { $0 = loaded }
+    }
+
+    var tombstones: [UInt32: Intervals] { tombstoneTable.withLock { $0 } }
+
+    /// Adds deleted intervals and rewrites the `tombstones` file atomically. Blocking.
+    func addTombstones(_ added: [UInt32: Intervals]) throws {
+        var merged = tombstones
+        for (ordinal, intervals) in added { merged[ordinal, default: Intervals()].add(intervals) }
+        var file = ByteBuffer()
+        file.writeBytes(BlockFormat.tombstonesMagic)
+        file.writeInteger(UInt32(merged.count), endianness: .little)
+        for ordinal in merged.keys.sorted() {
+            let ranges = merged[ordinal]!.ranges
+            file.writeVarint(UInt64(ordinal))
+            file.writeVarint(UInt64(ranges.count))
+            for range in ranges {
+                file.writeSignedVarint(range.min)
+                file.writeSignedVarint(range.max)
+            }
+        }
+        file.writeInteger(CRC32C.checksum(file), endianness: .little)
+        try FileIO.writeAtomically(Array(file.readableBytesView), to: directory + "/" + BlockFormat.tombstonesFile)
+        tombstoneTable.withLock { $0 = merged }
+    }
+
+    private static func readTombstones(_ path: String) throws -> [UInt32: Intervals] {
+        guard let bytes = try FileIO.readFile(path) else { return [:] }
+        return try bytes.withUnsafeBytes { raw in
+            let magic = BlockFormat.tombstonesMagic
+            guard raw.count >= magic.count + 8, Array(raw.prefix(magic.count)) == magic else {
+                throw CoreError.corrupt(codec: "block", detail: "\(path): bad header")
+            }
+            var trailer = RawCursor(raw, file: path, at: raw.count - 4)
+            guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[..<(raw.count - 4)])) == (try trailer.u32()) else {
+                throw CoreError.corrupt(codec: "block", detail: "\(path): checksum mismatch")
+            }
+            var cursor = RawCursor(UnsafeRawBufferPointer(rebasing: raw[..<(raw.count - 4)]), file: path, at: magic.count)
+            let count = Int(try cursor.u32())
+            var table: [UInt32: Intervals] = [:]
+            for _ in 0..<count {
+                let ordinal = UInt32(truncatingIfNeeded: try cursor.varint())
+                let rangeCount = try cursor.varint()
+                var intervals = Intervals()
+                for _ in 0..<rangeCount { intervals.add(min: try cursor.signedVarint(), max: try cursor.signedVarint()) }
+                table[ordinal] = intervals
+            }
+            return table
+        }
     }
 
     private static func symbol(_ symbols: [String], _ id: UInt64, _ cursor: RawCursor) throws -> String {

@@ -34,27 +34,40 @@ enum BlockCompactor {
         return nil
     }
 
-    /// Writes one block holding everything in `sources` and returns its meta.
-    static func merge(_ sources: [Block], into parent: String, id: String) throws -> BlockMeta {
-        var bySeries: [Labels: [(block: Block, chunks: [ChunkMeta])]] = [:]
+    /// Writes one block holding everything in `sources` (deleted intervals left out) and returns its
+    /// meta. With one source and `level` unchanged this rewrites a block without its tombstones.
+    static func merge(_ sources: [Block], into parent: String, id: String, raiseLevel: Bool = true) throws -> BlockMeta {
+        var bySeries: [Labels: [(block: Block, chunks: [ChunkMeta], deleted: Intervals?)]] = [:]
         for block in sources {
+            let tombstones = block.tombstones
             for ordinal in 0..<UInt32(block.seriesCount) {
                 let (labels, chunks) = try block.series(ordinal)
-                bySeries[labels, default: []].append((block, chunks))
+                bySeries[labels, default: []].append((block, chunks, tombstones[ordinal]))
             }
         }
-        let level = (sources.map(\.meta.compaction.level).max() ?? 0) + 1
+        let highest = sources.map(\.meta.compaction.level).max() ?? 0
+        let level = raiseLevel ? highest + 1 : highest
         let origins = sources.flatMap(\.meta.compaction.sources)
         var writer = BlockWriter(parent: parent, minTime: sources.map(\.meta.minTime).min()!,
                                  maxTime: sources.map(\.meta.maxTime).max()!, level: level, sources: origins, id: id)
         for labels in bySeries.keys.sorted() {
             var encoded: [EncodedChunk] = []
             var samples = 0
-            for (block, metas) in bySeries[labels]! {
-                for meta in metas {
-                    let bytes = try block.chunk(at: meta.offset)
-                    samples += bytes.count >= 2 ? Int(bytes[0]) << 8 | Int(bytes[1]) : 0
-                    encoded.append(EncodedChunk(minTime: meta.minTime, maxTime: meta.maxTime, bytes: bytes))
+            for (block, metas, deleted) in bySeries[labels]! {
+                let chunks = try metas.map { try block.chunk(at: $0.offset) }
+                if let deleted {
+                    // Only series with deletions are decoded and re-encoded.
+                    var iterator = DeletionFilterIterator(
+                        ChunkListIterator(chunks: chunks, minTime: .min, maxTime: .max), deleted: deleted)
+                    var builder = ChunkBuilder()
+                    builder.append(contentsOf: &iterator)
+                    encoded += builder.finish()
+                    samples += builder.samples
+                } else {
+                    for (meta, bytes) in zip(metas, chunks) {
+                        samples += bytes.count >= 2 ? Int(bytes[0]) << 8 | Int(bytes[1]) : 0
+                        encoded.append(EncodedChunk(minTime: meta.minTime, maxTime: meta.maxTime, bytes: bytes))
+                    }
                 }
             }
             writer.add(labels, chunks: encoded, sampleCount: samples)

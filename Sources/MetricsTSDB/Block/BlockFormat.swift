@@ -7,6 +7,8 @@ enum BlockFormat {
     static let chunksFile = "chunks"
     static let indexFile = "index"
     static let metaFile = "meta.json"
+    static let tombstonesFile = "tombstones"
+    static let tombstonesMagic: [UInt8] = Array("OBSTMB".utf8) + [1, 0]
 }
 
 /// One encoded chunk of a series with its time bounds (inclusive).

@@ -103,21 +103,25 @@ final class MemSeries: Sendable {
     func encodedChunks(minTime: Int64, maxTime: Int64) -> (chunks: [EncodedChunk], samples: Int) {
         var iterator = ChunkListIterator(chunks: chunks(minTime: minTime, maxTime: maxTime - 1),
                                          minTime: minTime, maxTime: maxTime - 1)
-        var result: [EncodedChunk] = []
-        var appender = XORAppender()
-        var samples = 0
-        while iterator.next() {
-            if appender.isFull {
-                result.append(EncodedChunk(minTime: appender.minTime, maxTime: appender.maxTime, bytes: appender.bytes))
-                appender = XORAppender()
-            }
-            appender.append(timestamp: iterator.timestamp, value: iterator.value)
-            samples += 1
+        var builder = ChunkBuilder()
+        builder.append(contentsOf: &iterator)
+        return (builder.finish(), builder.samples)
+    }
+
+    /// Removes the samples in `deleted`, re-encoding the chunks that held them. The last appended
+    /// timestamp is kept, so ordering rules for new samples do not change.
+    func delete(_ deleted: Intervals) {
+        state.withLock { state in
+            var all: [[UInt8]] = state.closed.map(\.bytes)
+            if state.open.count > 0 { all.append(state.open.bytes) }
+            var iterator = DeletionFilterIterator(ChunkListIterator(chunks: all, minTime: .min, maxTime: .max), deleted: deleted)
+            var builder = ChunkBuilder()
+            builder.append(contentsOf: &iterator)
+            // Everything left becomes closed chunks; the next append starts a new open one.
+            state.closed = builder.finish().map { ClosedChunk(bytes: $0.bytes, minTime: $0.minTime, maxTime: $0.maxTime) }
+            state.open = XORAppender()
+            state.sampleCount = builder.samples
         }
-        if appender.count > 0 {
-            result.append(EncodedChunk(minTime: appender.minTime, maxTime: appender.maxTime, bytes: appender.bytes))
-        }
-        return (result, samples)
     }
 
     /// Drops closed chunks that end before `time`; returns true when nothing is left in memory and

@@ -13,13 +13,19 @@ struct BlockQuerier: MetricsQuerier {
             values: { block.labelTable[$0] },
             resolve: { offsets in PostingsSelection.union(try offsets.map(block.postings(at:))) },
             labels: { try block.series($0).labels })
-        var result: [ChunkedSeries] = []
+        let tombstones = block.tombstones
+        var result: [any StoredSeries] = []
         for ordinal in ordinals {
             let (labels, metas) = try block.series(ordinal)
             let chunks = try metas.filter { $0.maxTime >= minTime && $0.minTime <= maxTime }.map { try block.chunk(at: $0.offset) }
             guard !chunks.isEmpty else { continue }
             let candidate = ChunkedSeries(labels: labels, chunks: chunks, minTime: minTime, maxTime: maxTime)
-            if candidate.hasSamples { result.append(candidate) }
+            if let deleted = tombstones[ordinal] {
+                let filtered = FilteredSeries(base: candidate, deleted: deleted)
+                if filtered.hasSamples { result.append(filtered) }
+            } else if candidate.hasSamples {
+                result.append(candidate)
+            }
         }
         return result
     }

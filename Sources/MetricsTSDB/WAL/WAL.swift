@@ -179,6 +179,11 @@ final class WAL: Sendable {
                     for entry in entries where keep(entry.ref) && seen.insert(entry.ref).inserted { series.append(entry) }
                 case let .samples(batch):
                     for sample in batch where sample.timestamp >= minTime && keep(sample.ref) { samples.append(sample) }
+                case let .deletions(entries):
+                    // Applied here, to the samples logged before them, so the checkpoint needs none.
+                    for entry in entries {
+                        samples.removeAll { $0.ref == entry.ref && $0.timestamp >= entry.minTime && $0.timestamp <= entry.maxTime }
+                    }
                 }
             }
         }

@@ -5,11 +5,15 @@ import ObsCore
 enum WALRecord: Equatable {
     case series([(ref: SeriesRef, labels: Labels)])
     case samples([WALSample])
+    /// Samples of a series deleted in `[minTime, maxTime]`.
+    case deletions([(ref: SeriesRef, minTime: Int64, maxTime: Int64)])
 
     static func == (lhs: WALRecord, rhs: WALRecord) -> Bool {
         switch (lhs, rhs) {
         case let (.series(a), .series(b)): a.elementsEqual(b) { $0.ref == $1.ref && $0.labels == $1.labels }
         case let (.samples(a), .samples(b)): a == b
+        case let (.deletions(a), .deletions(b)):
+            a.elementsEqual(b) { $0.ref == $1.ref && $0.minTime == $1.minTime && $0.maxTime == $1.maxTime }
         default: false
         }
     }
@@ -17,12 +21,14 @@ enum WALRecord: Equatable {
     enum Kind: UInt8 {
         case series = 1
         case samples = 2
+        case deletions = 3
     }
 
     var kind: Kind {
         switch self {
         case .series: .series
         case .samples: .samples
+        case .deletions: .deletions
         }
     }
 
@@ -40,6 +46,13 @@ enum WALRecord: Equatable {
                     buffer.writeVarint(UInt64(label.value.utf8.count))
                     buffer.writeString(label.value)
                 }
+            }
+        case let .deletions(entries):
+            buffer.writeVarint(UInt64(entries.count))
+            for entry in entries {
+                buffer.writeVarint(entry.ref)
+                buffer.writeSignedVarint(entry.minTime)
+                buffer.writeSignedVarint(entry.maxTime)
             }
         case let .samples(samples):
             buffer.writeVarint(UInt64(samples.count))
@@ -103,6 +116,12 @@ enum WALRecord: Equatable {
                 samples.append(WALSample(ref: ref, timestamp: timestamp, value: Double(bitPattern: bits)))
             }
             return .samples(samples)
+        case .deletions:
+            let count = try varint()
+            guard count <= UInt64(payload.readableBytes) else { throw corrupt("deletion count \(count) too large") }
+            var entries: [(ref: SeriesRef, minTime: Int64, maxTime: Int64)] = []
+            for _ in 0..<count { entries.append((try varint(), try signed(), try signed())) }
+            return .deletions(entries)
         case nil:
             throw corrupt("unknown record type \(kind)")
         }

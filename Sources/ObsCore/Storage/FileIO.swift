@@ -106,6 +106,12 @@ public enum FileIO {
         }
     }
 
+    /// Creates a hard link `path` to `source` (same file system): an instant, space-free copy of an
+    /// immutable file.
+    public static func link(_ source: String, to path: String) throws {
+        guard Glibc.link(source, path) == 0 else { throw CoreError.io(operation: "link", path: path, errno: errno) }
+    }
+
     /// fsyncs a directory so that entries created or renamed in it survive a crash.
     public static func syncDirectory(_ path: String) throws {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
