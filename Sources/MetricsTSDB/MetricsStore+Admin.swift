@@ -17,10 +17,7 @@ extension MetricsStore {
                     for series in targets { series.delete(deleted) }
                 }
                 for block in blockList where block.meta.maxTime > minTime && block.meta.minTime <= maxTime {
-                    let ordinals: [UInt32] = try PostingsSelection.select(
-                        matchers, all: { (0..<UInt32(block.seriesCount)).map { $0 } }, values: { block.labelTable[$0] },
-                        resolve: { offsets in PostingsSelection.union(try offsets.map(block.postings(at:))) },
-                        labels: { try block.series($0).labels })
+                    let ordinals = try block.select(matchers)
                     guard !ordinals.isEmpty else { continue }
                     var added: [UInt32: Intervals] = [:]
                     for ordinal in ordinals { added[ordinal] = Intervals([(minTime, maxTime)]) }

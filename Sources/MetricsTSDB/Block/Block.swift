@@ -128,6 +128,16 @@ final class Block: @unchecked Sendable {
         return symbols[Int(id)]
     }
 
+    /// Ordinals of the series matching every matcher, ascending.
+    func select(_ matchers: [LabelMatcher]) throws -> [UInt32] {
+        try PostingsSelection.select(
+            matchers,
+            all: { (0..<UInt32(seriesCount)).map { $0 } },
+            values: { labelTable[$0] },
+            resolve: { offsets in PostingsSelection.union(try offsets.map(postings(at:))) },
+            labels: { try series($0).labels })
+    }
+
     /// Series ordinals in the postings list at `offset`, ascending.
     func postings(at offset: Int) throws -> [UInt32] {
         var cursor = RawCursor(index.bytes, file: index.path, at: offset)

@@ -7,12 +7,7 @@ struct BlockQuerier: MetricsQuerier {
     let maxTime: Int64
 
     func select(_ matchers: [LabelMatcher]) throws -> [any StoredSeries] {
-        let ordinals: [UInt32] = try PostingsSelection.select(
-            matchers,
-            all: { (0..<UInt32(block.seriesCount)).map { $0 } },
-            values: { block.labelTable[$0] },
-            resolve: { offsets in PostingsSelection.union(try offsets.map(block.postings(at:))) },
-            labels: { try block.series($0).labels })
+        let ordinals = try block.select(matchers)
         let tombstones = block.tombstones
         var result: [any StoredSeries] = []
         for ordinal in ordinals {
