@@ -1,0 +1,90 @@
+import Logging
+@testable import MetricsTSDB
+import NIOCore
+import ObsCore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Byte-exact golden files for every on-disk format version. Encoding the fixed sample data must
+/// give exactly the committed bytes (a format change must come with a new version), and the committed
+/// files must still decode (data written by older builds stays readable).
+/// Regenerate after a deliberate version bump with `OBS_UPDATE_GOLDEN=1 swift test --filter GoldenFormatTests`.
+@Suite(.serialized) struct GoldenFormatTests {
+    static let directory: String = {
+        let file = #filePath
+        return String(file[..<file.lastIndex(of: "/")!]) + "/Golden"
+    }()
+
+    static var updating: Bool { getenv("OBS_UPDATE_GOLDEN") != nil }
+
+    static let samples: [(Int64, Double)] = [
+        (1_700_000_000_000, 1), (1_700_000_015_000, 1.5), (1_700_000_030_000, 1.5), (1_700_000_045_250, -2.25),
+        (1_700_000_060_000, .nan), (1_700_000_075_000, Double(bitPattern: 0x7ff0_0000_0000_0002)), (1_700_000_090_000, 1e300),
+    ]
+
+    static let labels = Labels(["__name__": "http_requests_total", "job": "api", "code": "200"])
+
+    func check(_ bytes: [UInt8], _ name: String) throws {
+        let path = Self.directory + "/" + name
+        if Self.updating {
+            try FileIO.makeDirectories(String(path[..<path.lastIndex(of: "/")!]))
+            try FileIO.writeAtomically(bytes, to: path)
+            return
+        }
+        let golden = try FileIO.readFile(path)
+        #expect(golden != nil, "golden file \(name) is missing")
+        #expect(golden == bytes, "\(name) no longer matches its golden file")
+    }
+
+    @Test func xorChunkV1() throws {
+        var appender = XORAppender()
+        for (t, v) in Self.samples { appender.append(timestamp: t, value: v) }
+        try check(appender.bytes, "chunk-xor-v1.bin")
+        var iterator = XORIterator(try FileIO.readFile(Self.directory + "/chunk-xor-v1.bin") ?? [])
+        var decoded: [(Int64, UInt64)] = []
+        while iterator.next() { decoded.append((iterator.timestamp, iterator.value.bitPattern)) }
+        #expect(decoded.map(\.0) == Self.samples.map(\.0))
+        #expect(decoded.map(\.1) == Self.samples.map(\.1.bitPattern))
+    }
+
+    static let walRecords: [WALRecord] = [
+        .series([(SeriesRef(7), labels)]),
+        .samples(samples.map { WALSample(ref: 7, timestamp: $0.0, value: $0.1) }),
+        .deletions([(SeriesRef(7), Int64(1_700_000_030_000), Int64(1_700_000_030_000))]),
+    ]
+
+    @Test func walSegmentV1() throws {
+        var segment = WAL.magic
+        for record in Self.walRecords { segment += WAL.frame(record) }
+        try check(segment, "wal-segment-v1.bin")
+        let (records, damage) = try WAL.read(Self.directory + "/wal-segment-v1.bin")
+        #expect(damage == nil)
+        #expect(records == Self.walRecords)
+    }
+
+    @Test func blockV1() throws {
+        let scratch = makeTemporaryDirectory()
+        defer { removeTree(scratch) }
+        var writer = BlockWriter(parent: scratch, minTime: 1_700_000_000_000, maxTime: 1_700_007_200_000, level: 1,
+                                 sources: [], id: "01GOLDENBLOCKV1000000000000")
+        var first = XORAppender()
+        for (t, v) in Self.samples { first.append(timestamp: t, value: v) }
+        writer.add(Labels(["__name__": "a", "job": "x"]),
+                   chunks: [EncodedChunk(minTime: first.minTime, maxTime: first.maxTime, bytes: first.bytes)], sampleCount: 7)
+        writer.add(Self.labels, chunks: [EncodedChunk(minTime: first.minTime, maxTime: first.maxTime, bytes: first.bytes)],
+                   sampleCount: 7)
+        let meta = try writer.finish()
+        let written = scratch + "/" + meta.ulid
+        for file in [BlockFormat.indexFile, BlockFormat.chunksFile, BlockFormat.metaFile] {
+            try check(try FileIO.readFile(written + "/" + file) ?? [], "block-v1/" + file)
+        }
+        let block = try Block(directory: Self.directory + "/block-v1")
+        #expect(block.meta.ulid == "01GOLDENBLOCKV1000000000000")
+        #expect(block.seriesCount == 2)
+        #expect(try block.series(1).labels == Self.labels)
+        #expect(try block.select([try LabelMatcher(.equal, "job", "api")]) == [1])
+    }
+}
