@@ -19,6 +19,9 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
         public var retentionTime: Int64? = 15 * 24 * 3_600_000
         /// Oldest blocks are deleted while blocks and WAL together take more bytes than this.
         public var retentionSize: Int64?
+        /// Samples up to this many milliseconds older than the newest sample are accepted out of order
+        /// (Prometheus's `out_of_order_time_window`); 0 rejects them.
+        public var outOfOrderWindow: Int64 = 0
         /// Where snapshots go; `nil` for `snapshots` inside the store's directory.
         public var snapshotsDirectory: String?
         /// Largest range blocks are merged into; `nil` for a tenth of the retention time, at most 31 days.
@@ -57,6 +60,7 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
         // Samples older than the newest block are in blocks already (a crash may have come between
         // writing a block and checkpointing the WAL); replay must not bring them back into the head.
         if let newest = opened.last { head.setMinValidTime(newest.meta.maxTime) }
+        head.setOutOfOrderWindow(options.outOfOrderWindow)
         wal = try WAL(directory: directory + "/wal", segmentSize: options.walSegmentSize, logger: logger)
         let clock = ContinuousClock()
         let start = clock.now
@@ -77,7 +81,10 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
                         continue
                     }
                     guard sample.timestamp >= head.minValidTime else { continue }
-                    if series.append(timestamp: sample.timestamp, value: sample.value) { samples += 1 }
+                    if series.append(timestamp: sample.timestamp, value: sample.value, outOfOrderFloor: head.outOfOrderFloor) {
+                        samples += 1
+                        head.noteSample(at: sample.timestamp)
+                    }
                 }
             case let .deletions(entries):
                 for entry in entries { byRef[entry.ref]?.delete(Intervals([(entry.minTime, entry.maxTime)])) }
@@ -256,6 +263,11 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
     static func floor(_ value: Int64, _ step: Int64) -> Int64 {
         let quotient = value / step
         return (value % step != 0 && value < 0 ? quotient - 1 : quotient) * step
+    }
+
+    /// Changes the out-of-order window (on configuration reload).
+    public func setOutOfOrderWindow(_ milliseconds: Int64) {
+        head.setOutOfOrderWindow(milliseconds)
     }
 
     /// Head cardinality, the top `limit` entries of each list.

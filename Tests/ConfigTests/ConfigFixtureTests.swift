@@ -69,6 +69,12 @@ import Testing
         #expect(app.params == ["module": ["http_2xx"]])
     }
 
+    @Test func outOfOrderWindow() throws {
+        let config = try AgentConfig.parse(try ConfigFixtureTests.text("good", "storage.yml"), file: "s.yml")
+        #expect(config.storage.outOfOrderTimeWindow.milliseconds == 1_800_000)
+        #expect(try AgentConfig.parse("", file: "e.yml").storage.outOfOrderTimeWindow.milliseconds == 0)
+    }
+
     @Test func shortIntervalPullsTheDefaultTimeoutDown() throws {
         let config = try AgentConfig.parse("global:\n  scrape_interval: 5s\n", file: "x.yml")
         #expect(config.global.scrapeTimeout == .seconds(5))

@@ -70,7 +70,7 @@ import Glibc
         for series in [
             "process_cpu_seconds_total ", "process_resident_memory_bytes ", "process_open_fds ", "process_max_fds ",
             "obs_agent_build_info{version=", "obs_agent_ready 1",
-            "obs_http_requests_total{handler=\"/-/ready\",code=\"200\"} 2",
+            "obs_http_requests_total{handler=\"/-/ready\",code=\"200\"} ",
             "obs_http_requests_total{handler=\"NotFound\",code=\"404\"} 1",
             "obs_http_request_duration_seconds_bucket{handler=\"/-/healthy\",le=\"+Inf\"} 1",
             "obs_config_last_reload_successful 1",

@@ -55,20 +55,23 @@ final class AgentProcess: @unchecked Sendable {
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    /// Waits for the "Listening" log line and reads the bound port from it.
+    /// Waits for the "Listening" log line, reads the bound port from it, then waits until `/-/ready`
+    /// answers 200 (storage open), so tests can write at once.
     func waitForListening(timeout: Duration = .seconds(20)) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             // The "Listening" line, in logfmt or JSON.
             let pattern = #"(msg=Listening address=|"msg":"Listening","address":")127\.0\.0\.1:\d+"#
-            if let range = log.range(of: pattern, options: .regularExpression) {
+            if port == 0, let range = log.range(of: pattern, options: .regularExpression) {
                 port = Int(log[range].split(separator: ":").last!)!
+            }
+            if port != 0, let ready = try? await http(.GET, baseURL + "/-/ready"), ready.status == 200 {
                 return
             }
             if !process.isRunning { throw TestFailure("agent exited early (status \(process.terminationStatus)):\n\(log)") }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw TestFailure("agent did not start listening:\n\(log)")
+        throw TestFailure("agent did not become ready:\n\(log)")
     }
 
     /// Waits for the process to exit and returns its status.

@@ -168,4 +168,26 @@ import Testing
         agent.signal(SIGTERM)
         #expect(try await agent.waitForExit() == 0)
     }
+
+    @Test func outOfOrderWindowFollowsConfigReload() async throws {
+        let directory = AgentProcess.temporaryDirectory()
+        let config = directory + "/obs-agent.yml"
+        try "global:\n  scrape_interval: 15s\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let agent = try AgentProcess(arguments: ["--config.file=\(config)", "--web.enable-lifecycle"], directory: directory)
+        try await agent.waitForListening()
+        let base = agent.baseURL
+        #expect(try await remoteWrite(base, [WriteSeries(labels: [("__name__", "m")], samples: [(50_000, 1)])]).status == 204)
+        let rejected = try await remoteWrite(base, [WriteSeries(labels: [("__name__", "m")], samples: [(45_000, 1)])])
+        #expect(rejected.status == 400)
+        #expect(rejected.body.contains("out of order sample"))
+
+        try "storage:\n  tsdb:\n    out_of_order_time_window: 10s\n".write(toFile: config, atomically: true, encoding: .utf8)
+        #expect(try await http(.POST, base + "/-/reload").status == 200)
+        #expect(try await remoteWrite(base, [WriteSeries(labels: [("__name__", "m")], samples: [(45_000, 1)])]).status == 204)
+        let tooOld = try await remoteWrite(base, [WriteSeries(labels: [("__name__", "m")], samples: [(30_000, 1)])])
+        #expect(tooOld.status == 400)
+        #expect(tooOld.body.contains("too old"))
+        agent.signal(SIGTERM)
+        #expect(try await agent.waitForExit() == 0)
+    }
 }

@@ -18,6 +18,10 @@ final class Head: Sendable {
     /// Samples before this time belong to persisted blocks: appends below it are out of bounds and
     /// queries ignore any that linger in partly truncated chunks.
     private let minValid = Atomic<Int64>(.min)
+    /// Newest sample time appended so far, the reference point of the out-of-order window.
+    private let maxSeen = Atomic<Int64>(.min)
+    /// Out-of-order window in milliseconds; 0 rejects every sample older than its series' newest.
+    private let outOfOrderWindow = Atomic<Int64>(0)
 
     init() {
         stripes = (0..<Self.stripeCount).map { _ in Stripe() }
@@ -62,6 +66,29 @@ final class Head: Sendable {
     }
 
     var minValidTime: Int64 { minValid.load(ordering: .acquiring) }
+
+    func setOutOfOrderWindow(_ milliseconds: Int64) {
+        outOfOrderWindow.store(max(0, milliseconds), ordering: .relaxed)
+    }
+
+    /// The oldest time an out-of-order sample may have now, or `nil` when the window is off.
+    /// Never below the head's lower bound: older data lives in blocks.
+    var outOfOrderFloor: Int64? {
+        let window = outOfOrderWindow.load(ordering: .relaxed)
+        guard window > 0 else { return nil }
+        let newest = maxSeen.load(ordering: .relaxed)
+        return max(minValidTime, newest == .min ? .min : newest &- window)
+    }
+
+    func noteSample(at time: Int64) {
+        var current = maxSeen.load(ordering: .relaxed)
+        while time > current {
+            let (exchanged, original) = maxSeen.compareExchange(
+                expected: current, desired: time, successOrdering: .relaxed, failureOrdering: .relaxed)
+            if exchanged { break }
+            current = original
+        }
+    }
 
     func setMinValidTime(_ time: Int64) {
         minValid.store(time, ordering: .releasing)

@@ -37,29 +37,36 @@ struct HeadAppender: MetricsAppender {
             guard !labels.isEmpty else { throw AppendError.invalidLabels(labels: labels, reason: "empty label set") }
             series = head.getOrCreate(labels).series
         }
-        if let last = batchLast[series.ref] {
-            if timestamp < last.timestamp {
-                counters.outOfOrder.inc()
-                throw AppendError.outOfOrder(labels: labels, timestamp: timestamp)
-            }
+        let floor = head.outOfOrderFloor
+        if let last = batchLast[series.ref], timestamp <= last.timestamp {
             if timestamp == last.timestamp {
                 if value.bitPattern == last.bits { return series.ref }
                 counters.duplicate.inc()
                 throw AppendError.duplicateTimestamp(labels: labels, timestamp: timestamp)
             }
+            // Older than a sample of this batch: only an out-of-order window can take it; the series
+            // decides at commit.
+            guard let floor, timestamp >= floor else {
+                counters.outOfOrder.inc()
+                throw floor == nil ? AppendError.outOfOrder(labels: labels, timestamp: timestamp)
+                    : AppendError.tooOld(labels: labels, timestamp: timestamp)
+            }
         } else {
-            switch series.check(timestamp: timestamp, value: value) {
-            case .append: break
+            switch series.check(timestamp: timestamp, value: value, outOfOrderFloor: floor) {
+            case .append, .appendOutOfOrder: break
             case .duplicateOK: return series.ref
             case .outOfOrder:
                 counters.outOfOrder.inc()
                 throw AppendError.outOfOrder(labels: labels, timestamp: timestamp)
+            case .tooOld:
+                counters.tooOld.inc()
+                throw AppendError.tooOld(labels: labels, timestamp: timestamp)
             case .duplicateConflict:
                 counters.duplicate.inc()
                 throw AppendError.duplicateTimestamp(labels: labels, timestamp: timestamp)
             }
         }
-        batchLast[series.ref] = (timestamp, value.bitPattern)
+        if timestamp > batchLast[series.ref]?.timestamp ?? .min { batchLast[series.ref] = (timestamp, value.bitPattern) }
         pending.append((series, timestamp, value))
         lastSeries = series
         return series.ref
@@ -77,9 +84,12 @@ struct HeadAppender: MetricsAppender {
             let newSeries = try await log(batch)
             lateSeries += newSeries
             var retry: [(series: MemSeries, timestamp: Int64, value: Double)] = []
+            let floor = head.outOfOrderFloor
             for entry in batch {
-                switch entry.series.appendChecked(timestamp: entry.timestamp, value: entry.value) {
-                case .appended: appended += 1
+                switch entry.series.appendChecked(timestamp: entry.timestamp, value: entry.value, outOfOrderFloor: floor) {
+                case .appended:
+                    appended += 1
+                    head.noteSample(at: entry.timestamp)
                 case .rejected: counters.outOfOrder.inc()  // a concurrent writer got there first
                 case .removed: retry.append((head.getOrCreate(entry.series.labels).series, entry.timestamp, entry.value))
                 }

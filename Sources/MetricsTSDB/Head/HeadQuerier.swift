@@ -9,13 +9,18 @@ struct HeadQuerier: MetricsQuerier {
 
     func select(_ matchers: [LabelMatcher]) throws -> [any StoredSeries] {
         let series = head.withIndex { index in index.select(matchers).compactMap { index.series[$0] } }
-        var result: [ChunkedSeries] = []
+        var result: [any StoredSeries] = []
         let lower = max(minTime, head.minValidTime)
         for memSeries in series {
             let chunks = memSeries.chunks(minTime: lower, maxTime: maxTime)
-            if chunks.isEmpty { continue }
+            let late = memSeries.outOfOrderSamples(minTime: lower, maxTime: maxTime)
+            if chunks.isEmpty && late.isEmpty { continue }
             let candidate = ChunkedSeries(labels: memSeries.labels, chunks: chunks, minTime: lower, maxTime: maxTime)
-            if candidate.hasSamples { result.append(candidate) }
+            if late.isEmpty {
+                if candidate.hasSamples { result.append(candidate) }
+            } else {
+                result.append(OutOfOrderSeries(inOrder: candidate, late: late))
+            }
         }
         result.sort { $0.labels < $1.labels }
         return result
@@ -30,3 +35,16 @@ struct HeadQuerier: MetricsQuerier {
     }
 }
 
+
+/// A head series with samples accepted out of order, read merged with its in-order chunks.
+struct OutOfOrderSeries: StoredSeries {
+    let inOrder: ChunkedSeries
+    let late: [(timestamp: Int64, bits: UInt64)]
+
+    var labels: Labels { inOrder.labels }
+
+    func makeIterator() -> any SampleIterator {
+        MergeIterator(ChunkListIterator(chunks: inOrder.chunks, minTime: inOrder.minTime, maxTime: inOrder.maxTime),
+                      SampleArrayIterator(late))
+    }
+}

@@ -25,6 +25,18 @@ final class MemSeries: Sendable {
         var sampleCount = 0
         /// Set when truncation dropped the series from the head; appends must go to a new series.
         var removed = false
+        /// Samples accepted out of order (inside the out-of-order window), sorted by time.
+        var outOfOrder: [(timestamp: Int64, bits: UInt64)] = []
+
+        /// Position of the first out-of-order sample at or after `time`.
+        func outOfOrderIndex(_ time: Int64) -> Int {
+            var low = 0, high = outOfOrder.count
+            while low < high {
+                let middle = (low + high) / 2
+                if outOfOrder[middle].timestamp < time { low = middle + 1 } else { high = middle }
+            }
+            return low
+        }
     }
 
     enum AppendResult { case appended, rejected, removed }
@@ -34,31 +46,47 @@ final class MemSeries: Sendable {
         self.labels = labels
     }
 
-    /// Whether `timestamp`/`value` may be appended: after the last sample, or equal to it with the
-    /// identical value (a harmless re-send).
-    enum Verdict { case append, duplicateOK, outOfOrder, duplicateConflict }
+    /// Whether `timestamp`/`value` may be appended: after the last sample, equal to it with the
+    /// identical value (a harmless re-send), or — with an out-of-order window, whose lower bound is
+    /// `outOfOrderFloor` — older but inside the window.
+    enum Verdict { case append, appendOutOfOrder, duplicateOK, outOfOrder, tooOld, duplicateConflict }
 
-    func check(timestamp: Int64, value: Double) -> Verdict {
-        state.withLock { Self.verdict($0, timestamp, value) }
+    func check(timestamp: Int64, value: Double, outOfOrderFloor: Int64?) -> Verdict {
+        state.withLock { Self.verdict($0, timestamp, value, outOfOrderFloor) }
     }
 
-    static func verdict(_ state: State, _ timestamp: Int64, _ value: Double) -> Verdict {
+    static func verdict(_ state: State, _ timestamp: Int64, _ value: Double, _ floor: Int64?) -> Verdict {
         if timestamp > state.lastTime { return .append }
-        if timestamp < state.lastTime { return .outOfOrder }
-        return value.bitPattern == state.lastValueBits ? .duplicateOK : .duplicateConflict
+        if timestamp == state.lastTime {
+            return value.bitPattern == state.lastValueBits ? .duplicateOK : .duplicateConflict
+        }
+        guard let floor else { return .outOfOrder }
+        guard timestamp >= floor else { return .tooOld }
+        let index = state.outOfOrderIndex(timestamp)
+        if index < state.outOfOrder.count && state.outOfOrder[index].timestamp == timestamp {
+            return state.outOfOrder[index].bits == value.bitPattern ? .duplicateOK : .duplicateConflict
+        }
+        return .appendOutOfOrder
     }
 
     /// Appends if still in order (another writer may have raced ahead); returns whether it did.
     @discardableResult
-    func append(timestamp: Int64, value: Double) -> Bool {
-        appendChecked(timestamp: timestamp, value: value) == .appended
+    func append(timestamp: Int64, value: Double, outOfOrderFloor: Int64? = nil) -> Bool {
+        appendChecked(timestamp: timestamp, value: value, outOfOrderFloor: outOfOrderFloor) == .appended
     }
 
     /// Like `append`, telling apart a series that truncation has dropped from the head.
-    func appendChecked(timestamp: Int64, value: Double) -> AppendResult {
+    func appendChecked(timestamp: Int64, value: Double, outOfOrderFloor: Int64? = nil) -> AppendResult {
         state.withLock { state in
             if state.removed { return .removed }
-            guard Self.verdict(state, timestamp, value) == .append else { return .rejected }
+            switch Self.verdict(state, timestamp, value, outOfOrderFloor) {
+            case .append: break
+            case .appendOutOfOrder:
+                state.outOfOrder.insert((timestamp, value.bitPattern), at: state.outOfOrderIndex(timestamp))
+                state.sampleCount += 1
+                return .appended
+            default: return .rejected
+            }
             if state.open.isFull {
                 state.closed.append(ClosedChunk(bytes: state.open.bytes, minTime: state.open.minTime,
                                                 maxTime: state.open.maxTime))
@@ -95,14 +123,28 @@ final class MemSeries: Sendable {
     /// Timestamp of the oldest sample still in memory, or `nil` if there is none.
     var firstTime: Int64? {
         state.withLock { state in
-            state.closed.first?.minTime ?? (state.open.count > 0 ? state.open.minTime : nil)
+            let inOrder = state.closed.first?.minTime ?? (state.open.count > 0 ? state.open.minTime : nil)
+            guard let oldest = state.outOfOrder.first?.timestamp else { return inOrder }
+            return min(inOrder ?? .max, oldest)
+        }
+    }
+
+    /// Out-of-order samples in `[minTime, maxTime]`, copied out.
+    func outOfOrderSamples(minTime: Int64, maxTime: Int64) -> [(timestamp: Int64, bits: UInt64)] {
+        state.withLock { state in
+            guard !state.outOfOrder.isEmpty else { return [] }
+            let start = state.outOfOrderIndex(minTime)
+            var end = start
+            while end < state.outOfOrder.count && state.outOfOrder[end].timestamp <= maxTime { end += 1 }
+            return Array(state.outOfOrder[start..<end])
         }
     }
 
     /// The samples in `[minTime, maxTime)` re-encoded into fresh chunks, for writing a block.
     func encodedChunks(minTime: Int64, maxTime: Int64) -> (chunks: [EncodedChunk], samples: Int) {
-        var iterator = ChunkListIterator(chunks: chunks(minTime: minTime, maxTime: maxTime - 1),
-                                         minTime: minTime, maxTime: maxTime - 1)
+        var iterator = MergeIterator(
+            ChunkListIterator(chunks: chunks(minTime: minTime, maxTime: maxTime - 1), minTime: minTime, maxTime: maxTime - 1),
+            SampleArrayIterator(outOfOrderSamples(minTime: minTime, maxTime: maxTime - 1)))
         var builder = ChunkBuilder()
         builder.append(contentsOf: &iterator)
         return (builder.finish(), builder.samples)
@@ -114,6 +156,7 @@ final class MemSeries: Sendable {
         state.withLock { state in
             var all: [[UInt8]] = state.closed.map(\.bytes)
             if state.open.count > 0 { all.append(state.open.bytes) }
+            state.outOfOrder.removeAll { deleted.contains($0.timestamp) }
             var iterator = DeletionFilterIterator(ChunkListIterator(chunks: all, minTime: .min, maxTime: .max), deleted: deleted)
             var builder = ChunkBuilder()
             builder.append(contentsOf: &iterator)
@@ -129,8 +172,10 @@ final class MemSeries: Sendable {
     func truncate(before time: Int64) -> Bool {
         state.withLock { state in
             state.closed.removeAll { $0.maxTime < time }
+            state.outOfOrder.removeAll { $0.timestamp < time }
             // Decided under the lock, so no append can land in between and be lost with the series.
-            state.removed = state.closed.isEmpty && (state.open.count == 0 || state.open.maxTime < time)
+            state.removed = state.closed.isEmpty && state.outOfOrder.isEmpty
+                && (state.open.count == 0 || state.open.maxTime < time)
             return state.removed
         }
     }

@@ -8,9 +8,12 @@ extension AgentConfig {
         config.source = file
         config.text = text
         guard let root = try YAMLValue.parse(text, file: file) else { return config }
-        let top = try root.mapping(allowedKeys: ["global", "scrape_configs", "rule_files"])
+        let top = try root.mapping(allowedKeys: ["global", "storage", "scrape_configs", "rule_files"])
         if let global = top["global"] {
             config.global = try GlobalConfig(yaml: global)
+        }
+        if let storage = top["storage"] {
+            config.storage = try StorageConfig(yaml: storage)
         }
         if let rules = top["rule_files"] {
             config.ruleFiles = try rules.decode([String].self)
@@ -50,6 +53,15 @@ extension GlobalConfig {
         if evaluationInterval.milliseconds <= 0 {
             throw map.error(at: "evaluation_interval", "evaluation interval must be greater than zero")
         }
+    }
+}
+
+extension StorageConfig {
+    init(yaml: YAMLValue) throws(ConfigError) {
+        let map = try yaml.mapping(allowedKeys: ["tsdb"])
+        guard let tsdb = map["tsdb"] else { return }
+        let tsdbMap = try tsdb.mapping(allowedKeys: ["out_of_order_time_window"])
+        outOfOrderTimeWindow = try tsdbMap.decode("out_of_order_time_window", default: PrometheusDuration(milliseconds: 0))
     }
 }
 

@@ -8,6 +8,7 @@ import ObsYAML
 /// builds a new value and swaps it in.
 struct AgentConfig: Sendable, Equatable {
     var global = GlobalConfig()
+    var storage = StorageConfig()
     var scrapeConfigs: [ScrapeConfig] = []
     var ruleFiles: [String] = []
 
@@ -23,6 +24,13 @@ struct GlobalConfig: Sendable, Equatable {
     var scrapeTimeout = PrometheusDuration.seconds(10)
     var evaluationInterval = PrometheusDuration.seconds(60)
     var externalLabels = LabelMap()
+}
+
+/// `storage:` — Prometheus's runtime storage settings (retention and paths are flags, as there).
+struct StorageConfig: Sendable, Equatable {
+    /// `storage.tsdb.out_of_order_time_window`: how much older than the newest sample a sample may be
+    /// and still be accepted out of order. Zero (the default) rejects them.
+    var outOfOrderTimeWindow = PrometheusDuration(milliseconds: 0)
 }
 
 /// One entry of `scrape_configs:`. The keys read here are those the scrape loop honours; discovery

@@ -17,6 +17,7 @@ final class AgentState: Sendable {
     private let readyFlag = Atomic<Bool>(false)
     private let reloadLock = Mutex(())
     private let shutdownHook = Mutex<(@Sendable () async -> Void)?>(nil)
+    private let reloadListeners = Mutex<[@Sendable (AgentConfig) -> Void]>([])
 
     private let readyGauge: Gauge
     private let reloadSuccessful: Gauge
@@ -67,6 +68,7 @@ final class AgentState: Sendable {
         }
         switch result {
         case let .success(config):
+            for listener in reloadListeners.withLock({ $0 }) { listener(config) }
             reloadSuccessful.set(1)
             reloadTimestamp.set(WallClock.unixSeconds())
             reloadsTotal.labels("success").inc()
@@ -77,6 +79,11 @@ final class AgentState: Sendable {
             logger.error("Error reloading config, keeping the running configuration", metadata: ["err": "\(error)"])
             throw error
         }
+    }
+
+    /// Calls `listener` with every configuration a reload puts in force.
+    func onReload(_ listener: @escaping @Sendable (AgentConfig) -> Void) {
+        reloadListeners.withLock { $0.append(listener) }
     }
 
     /// Installs the function that starts a graceful shutdown (set once the service group exists).

@@ -18,8 +18,11 @@ struct StorageService: Service {
     var compactionInterval: Duration = .seconds(60)
 
     func run() async throws {
+        var options = self.options
+        options.outOfOrderWindow = state.config.storage.outOfOrderTimeWindow.milliseconds
         let metrics = try await MetricsStore.open(
             directory: try directory.subdirectory("metrics"), options: options, metrics: state.metrics, logger: logger)
+        state.onReload { metrics.setOutOfOrderWindow($0.storage.outOfOrderTimeWindow.milliseconds) }
         stores.setMetrics(metrics)
         state.setReady(true)
         logger.info("Storage opened; agent is ready", metadata: ["path": "\(directory.path)"])
