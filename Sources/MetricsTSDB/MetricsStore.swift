@@ -75,17 +75,24 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
                     byRef[entry.ref] = head.restore(ref: entry.ref, labels: entry.labels)
                 }
             case let .samples(batch):
+                // Samples of one series come in runs; the floors are fixed for the record.
+                let floor = head.outOfOrderFloor
+                let minValid = head.minValidTime
+                var run: MemSeries?
+                var newest = Int64.min
                 for sample in batch {
-                    guard let series = byRef[sample.ref] else {
+                    if run?.ref != sample.ref { run = byRef[sample.ref] }
+                    guard let series = run else {
                         unknown += 1
                         continue
                     }
-                    guard sample.timestamp >= head.minValidTime else { continue }
-                    if series.append(timestamp: sample.timestamp, value: sample.value, outOfOrderFloor: head.outOfOrderFloor) {
+                    guard sample.timestamp >= minValid else { continue }
+                    if series.append(timestamp: sample.timestamp, value: sample.value, outOfOrderFloor: floor) {
                         samples += 1
-                        head.noteSample(at: sample.timestamp)
+                        newest = max(newest, sample.timestamp)
                     }
                 }
+                head.noteSample(at: newest)
             case let .deletions(entries):
                 for entry in entries { byRef[entry.ref]?.delete(Intervals([(entry.minTime, entry.maxTime)])) }
             }

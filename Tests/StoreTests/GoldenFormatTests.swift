@@ -56,10 +56,17 @@ import Glibc
         .deletions([(SeriesRef(7), Int64(1_700_000_030_000), Int64(1_700_000_030_000))]),
     ]
 
-    @Test func walSegmentV1() throws {
+    @Test func walSegmentV2() throws {
         var segment = WAL.magic
         for record in Self.walRecords { segment += WAL.frame(record) }
-        try check(segment, "wal-segment-v1.bin")
+        try check(segment, "wal-segment-v2.bin")
+        let (records, damage) = try WAL.read(Self.directory + "/wal-segment-v2.bin")
+        #expect(damage == nil)
+        #expect(records == Self.walRecords)
+    }
+
+    /// Version 1 segments (no compression) written by earlier builds still replay.
+    @Test func walSegmentV1StillReads() throws {
         let (records, damage) = try WAL.read(Self.directory + "/wal-segment-v1.bin")
         #expect(damage == nil)
         #expect(records == Self.walRecords)

@@ -9,12 +9,19 @@ struct HeadAppender: MetricsAppender {
     let wal: WAL
     let counters: StoreCounters
     private var pending: [(series: MemSeries, timestamp: Int64, value: Double)] = []
-    /// Last timestamp and value bits appended per series in this batch, for ordering checks
-    /// against samples not yet in the head.
-    private var batchLast: [SeriesRef: (timestamp: Int64, bits: UInt64)] = [:]
-    /// The series of the previous append: consecutive samples of one series (the common case for
-    /// remote write and scrapes) skip the index lookup and its lock.
-    private var lastSeries: MemSeries?
+    /// Newest timestamp and its value bits per series in this batch, for ordering checks against
+    /// samples not yet in the head. The series being appended to right now is kept in `current`
+    /// instead, so a run of samples of one series (how remote write and scrapes arrive) costs no
+    /// dictionary or lock traffic after its first sample.
+    /// `inOrder` says the newest sample passed the head's in-order check, so anything newer will too.
+    private var batchLast: [SeriesRef: Newest] = [:]
+    private var current: (series: MemSeries, newest: Newest)?
+
+    struct Newest {
+        var timestamp: Int64
+        var bits: UInt64
+        var inOrder: Bool
+    }
 
     init(head: Head, wal: WAL, counters: StoreCounters) {
         self.head = head
@@ -28,19 +35,27 @@ struct HeadAppender: MetricsAppender {
             counters.tooOld.inc()
             throw AppendError.tooOld(labels: labels, timestamp: timestamp)
         }
+        // Fast path: the next, newer sample of the series appended just before.
+        if let ref, let run = current, run.series.ref == ref, run.newest.inOrder, timestamp > run.newest.timestamp {
+            pending.append((run.series, timestamp, value))
+            current = (run.series, Newest(timestamp: timestamp, bits: value.bitPattern, inOrder: true))
+            return ref
+        }
         let series: MemSeries
-        if let ref, let last = lastSeries, last.ref == ref {
-            series = last
+        if let ref, let run = current, run.series.ref == ref {
+            series = run.series
         } else if let ref, let known = head.series(ref: ref), known.labels == labels {
             series = known
         } else {
             guard !labels.isEmpty else { throw AppendError.invalidLabels(labels: labels, reason: "empty label set") }
             series = head.getOrCreate(labels).series
         }
+        let previous = current.flatMap { $0.series === series ? $0.newest : nil } ?? batchLast[series.ref]
         let floor = head.outOfOrderFloor
-        if let last = batchLast[series.ref], timestamp <= last.timestamp {
-            if timestamp == last.timestamp {
-                if value.bitPattern == last.bits { return series.ref }
+        var inOrder = previous?.inOrder ?? false
+        if let previous, timestamp <= previous.timestamp {
+            if timestamp == previous.timestamp {
+                if value.bitPattern == previous.bits { return series.ref }
                 counters.duplicate.inc()
                 throw AppendError.duplicateTimestamp(labels: labels, timestamp: timestamp)
             }
@@ -51,9 +66,10 @@ struct HeadAppender: MetricsAppender {
                 throw floor == nil ? AppendError.outOfOrder(labels: labels, timestamp: timestamp)
                     : AppendError.tooOld(labels: labels, timestamp: timestamp)
             }
-        } else {
+        } else if !(previous?.inOrder ?? false) {
             switch series.check(timestamp: timestamp, value: value, outOfOrderFloor: floor) {
-            case .append, .appendOutOfOrder: break
+            case .append: inOrder = true
+            case .appendOutOfOrder: break
             case .duplicateOK: return series.ref
             case .outOfOrder:
                 counters.outOfOrder.inc()
@@ -66,9 +82,13 @@ struct HeadAppender: MetricsAppender {
                 throw AppendError.duplicateTimestamp(labels: labels, timestamp: timestamp)
             }
         }
-        if timestamp > batchLast[series.ref]?.timestamp ?? .min { batchLast[series.ref] = (timestamp, value.bitPattern) }
+        // A sample newer than everything of this series in the batch needs no head check: the
+        // batch's newest already passed one.
         pending.append((series, timestamp, value))
-        lastSeries = series
+        if let run = current, run.series !== series { batchLast[run.series.ref] = run.newest }
+        let candidate = Newest(timestamp: timestamp, bits: value.bitPattern, inOrder: inOrder)
+        let newest = previous.map { timestamp > $0.timestamp ? candidate : $0 } ?? candidate
+        current = (series, newest)
         return series.ref
     }
 
@@ -122,6 +142,6 @@ struct HeadAppender: MetricsAppender {
     mutating func rollback() {
         pending.removeAll(keepingCapacity: true)
         batchLast.removeAll(keepingCapacity: true)
-        lastSeries = nil
+        current = nil
     }
 }

@@ -15,7 +15,14 @@ import Musl
 ///
 /// Thread-safe. `log` blocks on disk I/O: call it from a thread that may block.
 final class WAL: Sendable {
-    static let magic: [UInt8] = Array("OBSWAL".utf8) + [1, 0]  // magic, format version 1, flags
+    /// Magic, format version, flags. Version 2 added snappy-compressed payloads; version 1 files
+    /// (never compressed) are still read.
+    static let magic: [UInt8] = Array("OBSWAL".utf8) + [2, 0]
+    static let readableVersions: Set<UInt8> = [1, 2]
+    /// Set in a record's type byte when its payload is snappy-compressed.
+    static let compressedFlag: UInt8 = 0x80
+    /// Largest decoded payload accepted on replay.
+    static let maxPayload = 256 << 20
     static let recordHeaderSize = 9
 
     let directory: String
@@ -112,9 +119,10 @@ final class WAL: Sendable {
     /// The records of one file, and where and why reading stopped early if it did.
     static func read(_ path: String) throws -> (records: [WALRecord], damage: (offset: Int, reason: String)?) {
         let bytes = try FileIO.readFile(path) ?? []
-        guard bytes.count >= magic.count, Array(bytes[0..<magic.count]) == magic else {
+        guard bytes.count >= magic.count, Array(bytes[0..<6]) == Array(magic[0..<6]), readableVersions.contains(bytes[6]) else {
             return ([], (0, "bad file header"))
         }
+        let version = bytes[6]
         var buffer = ByteBuffer(bytes: bytes)
         buffer.moveReaderIndex(forwardBy: magic.count)
         var records: [WALRecord] = []
@@ -129,7 +137,11 @@ final class WAL: Sendable {
                 return (records, (start, "checksum mismatch"))
             }
             do {
-                records.append(try WALRecord.decode(kind: kind, payload: &payload))
+                if kind & compressedFlag != 0 {
+                    guard version >= 2 else { return (records, (start, "compressed record in a version 1 file")) }
+                    payload = try Snappy.uncompress(payload, maxDecodedSize: maxPayload)
+                }
+                records.append(try WALRecord.decode(kind: kind & ~compressedFlag, payload: &payload))
             } catch let error as CoreError {
                 return (records, (start, "\(error)"))
             }
@@ -202,11 +214,19 @@ final class WAL: Sendable {
         try FileIO.syncDirectory(directory)
     }
 
-    /// A record with its header: type, length, checksum, payload.
+    /// A record with its header: type, length, checksum, payload. Payloads of 64 bytes and more are
+    /// snappy-compressed when that makes them smaller (sample records shrink to about half).
     static func frame(_ record: WALRecord) -> [UInt8] {
         var payload = ByteBuffer()
         record.encodePayload(into: &payload)
-        let kind = record.kind.rawValue
+        var kind = record.kind.rawValue
+        if payload.readableBytes >= 64 {
+            let compressed = Snappy.compress(payload)
+            if compressed.readableBytes < payload.readableBytes {
+                payload = compressed
+                kind |= compressedFlag
+            }
+        }
         var framed = ByteBuffer()
         framed.writeInteger(kind)
         framed.writeInteger(UInt32(payload.readableBytes), endianness: .little)

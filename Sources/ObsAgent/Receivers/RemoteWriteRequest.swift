@@ -73,17 +73,21 @@ struct RemoteWriteRequest {
     /// Checks a series' labels as Prometheus does before storing: a metric name, valid and unique
     /// label names. Returns the label set or a reason.
     static func validate(_ labels: [Label]) -> Result<Labels, AppendError> {
-        var names = Set<String>()
+        // Senders sort labels by name; sorting here is a no-op pass for them and makes duplicates adjacent.
+        var sorted = labels
+        if !sorted.isEmpty && !zip(sorted, sorted.dropFirst()).allSatisfy({ $0.name <= $1.name }) {
+            sorted.sort { $0.name < $1.name }
+        }
         var rendered: Labels { Labels(labels) }
-        for label in labels {
-            guard names.insert(label.name).inserted else {
+        for (index, label) in sorted.enumerated() {
+            if index > 0 && sorted[index - 1].name == label.name {
                 return .failure(.invalidLabels(labels: rendered, reason: "duplicate label name \"\(label.name)\""))
             }
             guard Self.isValidLabelName(label.name) else {
                 return .failure(.invalidLabels(labels: rendered, reason: "invalid label name \"\(label.name)\""))
             }
         }
-        let set = Labels(labels)
+        let set = Labels(sortedUnchecked: sorted.filter { !$0.value.isEmpty })
         guard let name = set.metricName, !name.isEmpty else {
             return .failure(.invalidLabels(labels: set, reason: "missing metric name"))
         }
