@@ -67,7 +67,7 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
         var samples = 0
         var unknown = 0
         // Replay is single-threaded: a local table spares a locked index lookup per sample.
-        var byRef: [SeriesRef: MemSeries] = [:]
+        var byRef = RefTable()
         let report = try wal.replay { record in
             switch record {
             case let .series(entries):
@@ -78,19 +78,22 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
                 // Samples of one series come in runs; the floors are fixed for the record.
                 let floor = head.outOfOrderFloor
                 let minValid = head.minValidTime
-                var run: MemSeries?
                 var newest = Int64.min
-                for sample in batch {
-                    if run?.ref != sample.ref { run = byRef[sample.ref] }
-                    guard let series = run else {
-                        unknown += 1
+                var start = batch.startIndex
+                while start < batch.endIndex {
+                    let ref = batch[start].ref
+                    var end = start + 1
+                    while end < batch.endIndex && batch[end].ref == ref { end += 1 }
+                    defer { start = end }
+                    guard let series = byRef[ref] else {
+                        unknown += end - start
                         continue
                     }
-                    guard sample.timestamp >= minValid else { continue }
-                    if series.append(timestamp: sample.timestamp, value: sample.value, outOfOrderFloor: floor) {
-                        samples += 1
-                        newest = max(newest, sample.timestamp)
-                    }
+                    let run = batch[start..<end]
+                    let taken = series.append(run: minValid == .min ? run : run.filter { $0.timestamp >= minValid }[...],
+                                              outOfOrderFloor: floor)
+                    samples += taken.count
+                    newest = max(newest, taken.newest)
                 }
                 head.noteSample(at: newest)
             case let .deletions(entries):

@@ -1,36 +1,39 @@
-/// Appends bits most-significant first into a byte array. Not thread-safe; value type.
+/// Appends bits most-significant first into a byte array. Bits collect in a 64-bit register and
+/// reach the array a whole byte at a time, which keeps the array's bookkeeping off the per-bit path.
+/// Not thread-safe; value type.
 struct BitWriter {
-    private(set) var bytes: [UInt8] = []
-    /// Free bits in the last byte (0 when the last byte is full or there is none).
-    private var free = 0
+    private var complete: [UInt8] = []
+    /// Pending bits, right-aligned; fewer than 8 between calls.
+    private var register: UInt64 = 0
+    private var pending = 0
 
     init() {}
 
-    var bitCount: Int { bytes.count * 8 - free }
+    var bitCount: Int { complete.count * 8 + pending }
 
-    mutating func write(bit: Bool) {
-        if free == 0 {
-            bytes.append(0)
-            free = 8
-        }
-        free -= 1
-        if bit { bytes[bytes.count - 1] |= 1 << free }
+    /// Everything written so far, the last byte padded with zero bits.
+    var bytes: [UInt8] {
+        guard pending > 0 else { return complete }
+        return complete + [UInt8(truncatingIfNeeded: register << UInt64(8 - pending))]
     }
 
-    /// Writes the low `count` bits of `value`, high bit first.
+    mutating func write(bit: Bool) {
+        write(bits: bit ? 1 : 0, count: 1)
+    }
+
+    /// Writes the low `count` bits of `value` (0...64), high bit first.
     mutating func write(bits value: UInt64, count: Int) {
         var remaining = count
         while remaining > 0 {
-            if free == 0 {
-                bytes.append(0)
-                free = 8
-            }
-            let take = min(free, remaining)
-            let shift = remaining - take
-            let chunk = UInt8(truncatingIfNeeded: (value >> UInt64(shift)) & ((1 << UInt64(take)) - 1))
-            free -= take
-            bytes[bytes.count - 1] |= chunk << free
+            let take = min(64 - pending, remaining)
+            let shifted = take == 64 ? value : (value >> UInt64(remaining - take)) & ((1 << UInt64(take)) - 1)
+            register = take == 64 ? shifted : (register << UInt64(take)) | shifted
+            pending += take
             remaining -= take
+            while pending >= 8 {
+                pending -= 8
+                complete.append(UInt8(truncatingIfNeeded: register >> UInt64(pending)))
+            }
         }
     }
 

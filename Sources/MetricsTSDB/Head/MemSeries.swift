@@ -28,6 +28,43 @@ final class MemSeries: Sendable {
         /// Samples accepted out of order (inside the out-of-order window), sorted by time.
         var outOfOrder: [(timestamp: Int64, bits: UInt64)] = []
 
+        /// Borrows the state instead of copying it: a copy would share the chunk arrays and force
+        /// the next append to copy them.
+        func verdict(_ timestamp: Int64, _ value: Double, _ floor: Int64?) -> Verdict {
+            if timestamp > lastTime { return .append }
+            if timestamp == lastTime {
+                return value.bitPattern == lastValueBits ? .duplicateOK : .duplicateConflict
+            }
+            guard let floor else { return .outOfOrder }
+            guard timestamp >= floor else { return .tooOld }
+            let index = outOfOrderIndex(timestamp)
+            if index < outOfOrder.count && outOfOrder[index].timestamp == timestamp {
+                return outOfOrder[index].bits == value.bitPattern ? .duplicateOK : .duplicateConflict
+            }
+            return .appendOutOfOrder
+        }
+
+        /// Appends in order, or into the out-of-order samples when the window allows; false when the
+        /// sample is rejected.
+        mutating func append(_ timestamp: Int64, _ value: Double, _ floor: Int64?) -> Bool {
+            switch verdict(timestamp, value, floor) {
+            case .append:
+                if open.isFull {
+                    closed.append(ClosedChunk(bytes: open.bytes, minTime: open.minTime, maxTime: open.maxTime))
+                    open = XORAppender()
+                }
+                open.append(timestamp: timestamp, value: value)
+                lastTime = timestamp
+                lastValueBits = value.bitPattern
+            case .appendOutOfOrder:
+                outOfOrder.insert((timestamp, value.bitPattern), at: outOfOrderIndex(timestamp))
+            default:
+                return false
+            }
+            sampleCount += 1
+            return true
+        }
+
         /// Position of the first out-of-order sample at or after `time`.
         func outOfOrderIndex(_ time: Int64) -> Int {
             var low = 0, high = outOfOrder.count
@@ -52,21 +89,7 @@ final class MemSeries: Sendable {
     enum Verdict { case append, appendOutOfOrder, duplicateOK, outOfOrder, tooOld, duplicateConflict }
 
     func check(timestamp: Int64, value: Double, outOfOrderFloor: Int64?) -> Verdict {
-        state.withLock { Self.verdict($0, timestamp, value, outOfOrderFloor) }
-    }
-
-    static func verdict(_ state: State, _ timestamp: Int64, _ value: Double, _ floor: Int64?) -> Verdict {
-        if timestamp > state.lastTime { return .append }
-        if timestamp == state.lastTime {
-            return value.bitPattern == state.lastValueBits ? .duplicateOK : .duplicateConflict
-        }
-        guard let floor else { return .outOfOrder }
-        guard timestamp >= floor else { return .tooOld }
-        let index = state.outOfOrderIndex(timestamp)
-        if index < state.outOfOrder.count && state.outOfOrder[index].timestamp == timestamp {
-            return state.outOfOrder[index].bits == value.bitPattern ? .duplicateOK : .duplicateConflict
-        }
-        return .appendOutOfOrder
+        state.withLock { $0.verdict(timestamp, value, outOfOrderFloor) }
     }
 
     /// Appends if still in order (another writer may have raced ahead); returns whether it did.
@@ -75,28 +98,25 @@ final class MemSeries: Sendable {
         appendChecked(timestamp: timestamp, value: value, outOfOrderFloor: outOfOrderFloor) == .appended
     }
 
+    /// Appends a run of samples under one lock (WAL replay); returns how many were taken and the
+    /// newest timestamp among them.
+    func append(run samples: ArraySlice<WALSample>, outOfOrderFloor: Int64?) -> (count: Int, newest: Int64) {
+        state.withLock { state in
+            var count = 0
+            var newest = Int64.min
+            for sample in samples where state.append(sample.timestamp, sample.value, outOfOrderFloor) {
+                count += 1
+                newest = max(newest, sample.timestamp)
+            }
+            return (count, newest)
+        }
+    }
+
     /// Like `append`, telling apart a series that truncation has dropped from the head.
     func appendChecked(timestamp: Int64, value: Double, outOfOrderFloor: Int64? = nil) -> AppendResult {
         state.withLock { state in
             if state.removed { return .removed }
-            switch Self.verdict(state, timestamp, value, outOfOrderFloor) {
-            case .append: break
-            case .appendOutOfOrder:
-                state.outOfOrder.insert((timestamp, value.bitPattern), at: state.outOfOrderIndex(timestamp))
-                state.sampleCount += 1
-                return .appended
-            default: return .rejected
-            }
-            if state.open.isFull {
-                state.closed.append(ClosedChunk(bytes: state.open.bytes, minTime: state.open.minTime,
-                                                maxTime: state.open.maxTime))
-                state.open = XORAppender()
-            }
-            state.open.append(timestamp: timestamp, value: value)
-            state.lastTime = timestamp
-            state.lastValueBits = value.bitPattern
-            state.sampleCount += 1
-            return .appended
+            return state.append(timestamp, value, outOfOrderFloor) ? .appended : .rejected
         }
     }
 

@@ -97,8 +97,7 @@ final class WAL: Sendable {
         let files = try replayFiles()
         for (position, path) in files.enumerated() {
             report.segments += 1
-            let (records, damage) = try Self.read(path)
-            for record in records {
+            let damage = try Self.read(path) { record in
                 try apply(record)
                 report.records += 1
             }
@@ -118,35 +117,43 @@ final class WAL: Sendable {
 
     /// The records of one file, and where and why reading stopped early if it did.
     static func read(_ path: String) throws -> (records: [WALRecord], damage: (offset: Int, reason: String)?) {
+        var records: [WALRecord] = []
+        let damage = try read(path) { records.append($0) }
+        return (records, damage)
+    }
+
+    /// Hands each record of one file to `apply` as it is decoded, so replay never holds more than one
+    /// record; returns where and why reading stopped early, if it did.
+    static func read(_ path: String, _ apply: (WALRecord) throws -> Void) throws -> (offset: Int, reason: String)? {
         let bytes = try FileIO.readFile(path) ?? []
         guard bytes.count >= magic.count, Array(bytes[0..<6]) == Array(magic[0..<6]), readableVersions.contains(bytes[6]) else {
-            return ([], (0, "bad file header"))
+            return (0, "bad file header")
         }
         let version = bytes[6]
         var buffer = ByteBuffer(bytes: bytes)
         buffer.moveReaderIndex(forwardBy: magic.count)
-        var records: [WALRecord] = []
         while buffer.readableBytes > 0 {
             let start = buffer.readerIndex
             guard let kind = buffer.readInteger(as: UInt8.self),
                   let length = buffer.readInteger(endianness: .little, as: UInt32.self),
                   let checksum = buffer.readInteger(endianness: .little, as: UInt32.self),
                   var payload = buffer.readSlice(length: Int(length))
-            else { return (records, (start, "torn record")) }
+            else { return (start, "torn record") }
             guard CRC32C.checksum(payload, continuing: CRC32C.checksum([kind])) == checksum else {
-                return (records, (start, "checksum mismatch"))
+                return (start, "checksum mismatch")
             }
             do {
                 if kind & compressedFlag != 0 {
-                    guard version >= 2 else { return (records, (start, "compressed record in a version 1 file")) }
+                    guard version >= 2 else { return (start, "compressed record in a version 1 file") }
                     payload = try Snappy.uncompress(payload, maxDecodedSize: maxPayload)
                 }
-                records.append(try WALRecord.decode(kind: kind & ~compressedFlag, payload: &payload))
+                let record = try WALRecord.decode(kind: kind & ~compressedFlag, payload: &payload)
+                try apply(record)
             } catch let error as CoreError {
-                return (records, (start, "\(error)"))
+                return (start, "\(error)")
             }
         }
-        return (records, nil)
+        return nil
     }
 
     /// Truncates `path` at `offset` (removing it if nothing valid remains) and removes `later` files.
@@ -185,7 +192,7 @@ final class WAL: Sendable {
         var samples: [WALSample] = []
         for source in sources {
             // A damaged closed segment cannot be, as replay cut it at start; keep what reads cleanly.
-            for record in try Self.read(source).records {
+            _ = try Self.read(source) { record in
                 switch record {
                 case let .series(entries):
                     for entry in entries where keep(entry.ref) && seen.insert(entry.ref).inserted { series.append(entry) }
