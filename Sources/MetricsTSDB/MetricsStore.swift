@@ -1,3 +1,5 @@
+import Dispatch
+import FoundationEssentials
 import Logging
 import NIOPosix
 import ObsCore
@@ -75,27 +77,10 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
                     byRef[entry.ref] = head.restore(ref: entry.ref, labels: entry.labels)
                 }
             case let .samples(batch):
-                // Samples of one series come in runs; the floors are fixed for the record.
-                let floor = head.outOfOrderFloor
-                let minValid = head.minValidTime
-                var newest = Int64.min
-                var start = batch.startIndex
-                while start < batch.endIndex {
-                    let ref = batch[start].ref
-                    var end = start + 1
-                    while end < batch.endIndex && batch[end].ref == ref { end += 1 }
-                    defer { start = end }
-                    guard let series = byRef[ref] else {
-                        unknown += end - start
-                        continue
-                    }
-                    let run = batch[start..<end]
-                    let taken = series.append(run: minValid == .min ? run : run.filter { $0.timestamp >= minValid }[...],
-                                              outOfOrderFloor: floor)
-                    samples += taken.count
-                    newest = max(newest, taken.newest)
-                }
-                head.noteSample(at: newest)
+                let result = Self.replay(batch, into: byRef, floor: head.outOfOrderFloor, minValid: head.minValidTime)
+                samples += result.count
+                unknown += result.unknown
+                head.noteSample(at: result.newest)
             case let .deletions(entries):
                 for entry in entries { byRef[entry.ref]?.delete(Intervals([(entry.minTime, entry.maxTime)])) }
             }
@@ -109,6 +94,49 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
         if unknown > 0 {
             logger.warning("WAL samples referenced unknown series and were skipped", metadata: ["count": "\(unknown)"])
         }
+    }
+
+    /// Applies one samples record. Large records are split by series reference across the cores
+    /// (each series belongs to one shard, so its samples stay in order); series records are applied
+    /// between sample records, never concurrently with them.
+    static func replay(_ batch: [WALSample], into table: RefTable, floor: Int64?, minValid: Int64)
+        -> (count: Int, newest: Int64, unknown: Int)
+    {
+        let shards = batch.count >= 1024 ? min(ProcessInfo.processInfo.activeProcessorCount, 8) : 1
+        if shards == 1 { return replay(batch, shard: 0, of: 1, table: table, floor: floor, minValid: minValid) }
+        let results = Mutex<[(count: Int, newest: Int64, unknown: Int)]>([])
+        DispatchQueue.concurrentPerform(iterations: shards) { shard in
+            let part = replay(batch, shard: shard, of: shards, table: table, floor: floor, minValid: minValid)
+            results.withLock { $0.append(part) }
+        }
+        return results.withLock { parts in
+            parts.reduce((0, Int64.min, 0)) { ($0.0 + $1.count, max($0.1, $1.newest), $0.2 + $1.unknown) }
+        }
+    }
+
+    private static func replay(_ batch: [WALSample], shard: Int, of shards: Int, table: RefTable, floor: Int64?,
+                               minValid: Int64) -> (count: Int, newest: Int64, unknown: Int) {
+        var count = 0, unknown = 0
+        var newest = Int64.min
+        var start = 0
+        while start < batch.count {
+            let ref = batch[start].ref
+            var end = start + 1
+            // Samples of one series come in runs, appended under one lock.
+            while end < batch.count && batch[end].ref == ref { end += 1 }
+            defer { start = end }
+            guard shards == 1 || Int(ref % UInt64(shards)) == shard else { continue }
+            guard let series = table[ref] else {
+                unknown += end - start
+                continue
+            }
+            let run = batch[start..<end]
+            let taken = series.append(run: minValid == .min ? run : run.filter { $0.timestamp >= minValid }[...],
+                                      outOfOrderFloor: floor)
+            count += taken.count
+            newest = max(newest, taken.newest)
+        }
+        return (count, newest, unknown)
     }
 
     /// Opens the store on a thread that may block, keeping WAL replay off the cooperative pool.
