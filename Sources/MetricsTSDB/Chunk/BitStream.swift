@@ -32,6 +32,9 @@ struct BitWriter {
             remaining -= take
             while pending >= 8 {
                 pending -= 8
+                // A full 120-sample chunk of scraped data is about 150–250 bytes: reserving once avoids
+                // the seven reallocations of growing from empty.
+                if complete.capacity == 0 { complete.reserveCapacity(256) }
                 complete.append(UInt8(truncatingIfNeeded: register >> UInt64(pending)))
             }
         }
