@@ -116,27 +116,30 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
 
     private static func replay(_ batch: [WALSample], shard: Int, of shards: Int, table: RefTable, floor: Int64?,
                                minValid: Int64) -> (count: Int, newest: Int64, unknown: Int) {
-        var count = 0, unknown = 0
-        var newest = Int64.min
-        var start = 0
-        while start < batch.count {
-            let ref = batch[start].ref
-            var end = start + 1
-            // Samples of one series come in runs, appended under one lock.
-            while end < batch.count && batch[end].ref == ref { end += 1 }
-            defer { start = end }
-            guard shards == 1 || Int(ref % UInt64(shards)) == shard else { continue }
-            guard let series = table[ref] else {
-                unknown += end - start
-                continue
+        // Raw buffer access: slicing the shared array would bump its reference count once per run,
+        // from every shard's thread at once.
+        batch.withUnsafeBufferPointer { samples in
+            var count = 0, unknown = 0
+            var newest = Int64.min
+            var start = 0
+            while start < samples.count {
+                let ref = samples[start].ref
+                var end = start + 1
+                // Samples of one series come in runs, appended under one lock.
+                while end < samples.count && samples[end].ref == ref { end += 1 }
+                defer { start = end }
+                guard shards == 1 || Int(ref % UInt64(shards)) == shard else { continue }
+                guard let series = table[ref] else {
+                    unknown += end - start
+                    continue
+                }
+                let taken = series.append(run: UnsafeBufferPointer(rebasing: samples[start..<end]),
+                                          minValid: minValid, outOfOrderFloor: floor)
+                count += taken.count
+                newest = max(newest, taken.newest)
             }
-            let run = batch[start..<end]
-            let taken = series.append(run: minValid == .min ? run : run.filter { $0.timestamp >= minValid }[...],
-                                      outOfOrderFloor: floor)
-            count += taken.count
-            newest = max(newest, taken.newest)
+            return (count, newest, unknown)
         }
-        return (count, newest, unknown)
     }
 
     /// Opens the store on a thread that may block, keeping WAL replay off the cooperative pool.

@@ -100,11 +100,14 @@ final class MemSeries: Sendable {
 
     /// Appends a run of samples under one lock (WAL replay); returns how many were taken and the
     /// newest timestamp among them.
-    func append(run samples: ArraySlice<WALSample>, outOfOrderFloor: Int64?) -> (count: Int, newest: Int64) {
+    func append(run samples: UnsafeBufferPointer<WALSample>, minValid: Int64, outOfOrderFloor: Int64?)
+        -> (count: Int, newest: Int64)
+    {
         state.withLock { state in
             var count = 0
             var newest = Int64.min
-            for sample in samples where state.append(sample.timestamp, sample.value, outOfOrderFloor) {
+            for sample in samples where sample.timestamp >= minValid
+                && state.append(sample.timestamp, sample.value, outOfOrderFloor) {
                 count += 1
                 newest = max(newest, sample.timestamp)
             }
