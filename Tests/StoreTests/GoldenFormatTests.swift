@@ -72,7 +72,22 @@ import Glibc
         #expect(records == Self.walRecords)
     }
 
-    @Test func blockV1() throws {
+    /// Blocks written by earlier builds (index version 1) still open and answer queries.
+    @Test func blockV1StillReads() throws {
+        let block = try Block(directory: Self.directory + "/block-v1")
+        #expect(block.indexVersion == 1)
+        #expect(block.seriesCount == 2)
+        #expect(try block.series(1).labels == Self.labels)
+        #expect(try block.select([try LabelMatcher(.equal, "job", "api")]) == [1])
+        let (_, metas) = try block.series(0)
+        #expect(metas.count == 1)
+        var iterator = XORIterator(try block.chunk(at: metas[0].offset))
+        var count = 0
+        while iterator.next() { count += 1 }
+        #expect(count == 7)
+    }
+
+    @Test func blockV2() throws {
         let scratch = makeTemporaryDirectory()
         defer { removeTree(scratch) }
         var writer = BlockWriter(parent: scratch, minTime: 1_700_000_000_000, maxTime: 1_700_007_200_000, level: 1,
@@ -86,9 +101,10 @@ import Glibc
         let meta = try writer.finish()
         let written = scratch + "/" + meta.ulid
         for file in [BlockFormat.indexFile, BlockFormat.chunksFile, BlockFormat.metaFile] {
-            try check(try FileIO.readFile(written + "/" + file) ?? [], "block-v1/" + file)
+            try check(try FileIO.readFile(written + "/" + file) ?? [], "block-v2/" + file)
         }
-        let block = try Block(directory: Self.directory + "/block-v1")
+        let block = try Block(directory: Self.directory + "/block-v2")
+        #expect(block.indexVersion == 2)
         #expect(block.meta.ulid == "01GOLDENBLOCKV1000000000000")
         #expect(block.seriesCount == 2)
         #expect(try block.series(1).labels == Self.labels)

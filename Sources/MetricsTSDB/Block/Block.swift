@@ -15,6 +15,8 @@ final class Block: @unchecked Sendable {
     let labelTable: [String: [String: Int]]
     private let seriesTableOffset: Int
     let seriesCount: Int
+    /// Index format version (1 or 2), which decides how postings and chunk references are encoded.
+    let indexVersion: UInt8
     /// Deleted intervals per series ordinal, from the `tombstones` file; changed only under the
     /// store's compaction lock, read by queries at any time.
     private let tombstoneTable = Mutex<[UInt32: Intervals]>([:])
@@ -32,8 +34,10 @@ final class Block: @unchecked Sendable {
         let bytes = index.bytes
         let file = index.path
         guard bytes.count >= BlockFormat.indexMagic.count + BlockFormat.tocSize,
-              Array(bytes.prefix(BlockFormat.indexMagic.count)) == BlockFormat.indexMagic
+              Array(bytes.prefix(6)) == Array(BlockFormat.indexMagic.prefix(6)),
+              BlockFormat.readableIndexVersions.contains(bytes[6])
         else { throw CoreError.corrupt(codec: "block", detail: "\(file): bad header") }
+        indexVersion = bytes[6]
         guard chunks.bytes.count >= BlockFormat.chunksMagic.count,
               Array(chunks.bytes.prefix(BlockFormat.chunksMagic.count)) == BlockFormat.chunksMagic
         else { throw CoreError.corrupt(codec: "block", detail: "\(chunks.path): bad header") }
@@ -142,10 +146,22 @@ final class Block: @unchecked Sendable {
     func postings(at offset: Int) throws -> [UInt32] {
         var cursor = RawCursor(index.bytes, file: index.path, at: offset)
         let count = Int(try cursor.u32())
-        guard offset + 4 + count * 4 <= index.bytes.count else { throw cursor.corrupt("postings run past the end") }
+        // Every entry takes at least one byte in either version.
+        guard offset + 4 + count <= index.bytes.count else { throw cursor.corrupt("postings run past the end") }
         var result: [UInt32] = []
         result.reserveCapacity(count)
-        for _ in 0..<count { result.append(try cursor.u32()) }
+        if indexVersion == 1 {
+            for _ in 0..<count { result.append(try cursor.u32()) }
+        } else {
+            var previous: UInt64 = 0
+            for position in 0..<count {
+                let delta = try cursor.varint()
+                let ordinal = position == 0 ? delta : previous &+ delta
+                guard ordinal <= UInt64(UInt32.max) else { throw cursor.corrupt("postings entry out of range") }
+                result.append(UInt32(ordinal))
+                previous = ordinal
+            }
+        }
         return result
     }
 
@@ -167,10 +183,19 @@ final class Block: @unchecked Sendable {
         guard chunkCount <= index.bytes.count else { throw cursor.corrupt("chunk count too large") }
         var metas: [ChunkMeta] = []
         metas.reserveCapacity(chunkCount)
-        for _ in 0..<chunkCount {
-            let minTime = try cursor.signedVarint()
-            let span = try cursor.varint()
-            metas.append(ChunkMeta(minTime: minTime, maxTime: minTime &+ Int64(bitPattern: span), offset: try cursor.varint()))
+        for position in 0..<chunkCount {
+            if indexVersion == 1 || position == 0 {
+                let minTime = try cursor.signedVarint()
+                let span = try cursor.varint()
+                metas.append(ChunkMeta(minTime: minTime, maxTime: minTime &+ Int64(bitPattern: span), offset: try cursor.varint()))
+            } else {
+                // Version 2: each later chunk relative to the one before it.
+                let previous = metas[position - 1]
+                let minTime = previous.maxTime &+ (try cursor.signedVarint())
+                let span = try cursor.varint()
+                let offset = previous.offset &+ UInt64(bitPattern: try cursor.signedVarint())
+                metas.append(ChunkMeta(minTime: minTime, maxTime: minTime &+ Int64(bitPattern: span), offset: offset))
+            }
         }
         return (Labels(sortedUnchecked: pairs), metas)
     }

@@ -1,7 +1,9 @@
 /// Constants of the block files; layouts in `Block/FORMAT.md`.
 enum BlockFormat {
     static let chunksMagic: [UInt8] = Array("OBSCHK".utf8) + [1, 0]
-    static let indexMagic: [UInt8] = Array("OBSIDX".utf8) + [1, 0]
+    /// Version 2 stores postings and chunk references as varint deltas; version 1 is still read.
+    static let indexMagic: [UInt8] = Array("OBSIDX".utf8) + [2, 0]
+    static let readableIndexVersions: Set<UInt8> = [1, 2]
     /// Five u64 section offsets and a u32 checksum.
     static let tocSize = 5 * 8 + 4
     static let chunksFile = "chunks"

@@ -96,10 +96,19 @@ struct BlockWriter {
                 postings[label, default: []].append(UInt32(ordinal))
             }
             index.writeVarint(UInt64(entry.chunks.count))
+            var previous: ChunkMeta?
             for chunk in entry.chunks {
-                index.writeSignedVarint(chunk.minTime)
-                index.writeVarint(UInt64(chunk.maxTime &- chunk.minTime))
-                index.writeVarint(chunk.offset)
+                if let previous {
+                    // Chunks follow each other in time and in the file: deltas take a byte or two.
+                    index.writeSignedVarint(chunk.minTime &- previous.maxTime)
+                    index.writeVarint(UInt64(chunk.maxTime &- chunk.minTime))
+                    index.writeSignedVarint(Int64(bitPattern: chunk.offset &- previous.offset))
+                } else {
+                    index.writeSignedVarint(chunk.minTime)
+                    index.writeVarint(UInt64(chunk.maxTime &- chunk.minTime))
+                    index.writeVarint(chunk.offset)
+                }
+                previous = chunk
             }
         }
 
@@ -111,7 +120,11 @@ struct BlockWriter {
             listOffsets.append(UInt64(index.writerIndex))
             let list = postings[pair]!
             index.writeInteger(UInt32(list.count), endianness: .little)
-            for ordinal in list { index.writeInteger(ordinal, endianness: .little) }
+            var previous: UInt32 = 0
+            for (position, ordinal) in list.enumerated() {
+                index.writeVarint(UInt64(position == 0 ? ordinal : ordinal - previous))
+                previous = ordinal
+            }
         }
 
         // Label table: which pair's postings start where.
