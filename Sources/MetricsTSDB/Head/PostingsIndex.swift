@@ -9,16 +9,19 @@ struct PostingsIndex {
     mutating func add(_ memSeries: MemSeries) {
         series[memSeries.ref] = memSeries
         for label in memSeries.labels {
-            // References grow over time, so appending usually keeps the list sorted; restores from the
-            // WAL can arrive out of order and take the slow path.
-            var list = postings[label.name, default: [:]][label.value, default: []]
-            if let last = list.last, last > memSeries.ref {
-                let position = list.firstIndex { $0 > memSeries.ref } ?? list.endIndex
-                list.insert(memSeries.ref, at: position)
-            } else {
-                list.append(memSeries.ref)
-            }
-            postings[label.name, default: [:]][label.value] = list
+            // Mutated in place through the dictionaries: copying the list out and back would make
+            // every new series cost as much as the largest list it joins.
+            Self.insert(memSeries.ref, into: &postings[label.name, default: [:]][label.value, default: []])
+        }
+    }
+
+    /// References grow over time, so appending usually keeps the list sorted; restores from the WAL
+    /// can arrive out of order and take the slow path.
+    private static func insert(_ ref: SeriesRef, into list: inout [SeriesRef]) {
+        if let last = list.last, last > ref {
+            list.insert(ref, at: list.firstIndex { $0 > ref } ?? list.endIndex)
+        } else {
+            list.append(ref)
         }
     }
 
