@@ -15,6 +15,7 @@ final class Head: Sendable {
     private let stripes: [Stripe]
     private let index = Mutex(PostingsIndex())
     private let nextRef = Atomic<UInt64>(1)
+    private let strings = StringInterner()
     /// Samples before this time belong to persisted blocks: appends below it are out of bounds and
     /// queries ignore any that linger in partly truncated chunks.
     private let minValid = Atomic<Int64>(.min)
@@ -29,12 +30,12 @@ final class Head: Sendable {
 
     /// The series with `labels`, created if new (then `created` is true).
     func getOrCreate(_ labels: Labels) -> (series: MemSeries, created: Bool) {
-        insert(labels) { MemSeries(ref: nextRef.wrappingAdd(1, ordering: .relaxed).oldValue, labels: labels) }
+        insert(labels) { MemSeries(ref: nextRef.wrappingAdd(1, ordering: .relaxed).oldValue, labels: $0) }
     }
 
     /// Recreates a series read back from the WAL with its original reference.
     func restore(ref: SeriesRef, labels: Labels) -> MemSeries {
-        let (series, created) = insert(labels) { MemSeries(ref: ref, labels: labels) }
+        let (series, created) = insert(labels) { MemSeries(ref: ref, labels: $0) }
         if created {
             // Keep new references above every restored one.
             var current = nextRef.load(ordering: .relaxed)
@@ -50,14 +51,14 @@ final class Head: Sendable {
     }
 
     /// Finds the series with `labels` in its stripe or adds the one `make` builds, indexing it.
-    private func insert(_ labels: Labels, make: () -> MemSeries) -> (series: MemSeries, created: Bool) {
+    private func insert(_ labels: Labels, make: (Labels) -> MemSeries) -> (series: MemSeries, created: Bool) {
         let hash = labels.stableHash
         let stripe = stripes[Int(hash % UInt64(Self.stripeCount))]
         let (series, created) = stripe.table.withLock { table -> (MemSeries, Bool) in
             if let bucket = table[hash] {
                 for existing in bucket where existing.labels == labels { return (existing, false) }
             }
-            let series = make()
+            let series = make(strings.intern(labels))
             table[hash, default: []].append(series)
             return (series, true)
         }
@@ -125,6 +126,7 @@ final class Head: Sendable {
             index.withLock { $0.remove(series) }
             removed += 1
         }
+        if removed > 0 { strings.retain(only: allSeries().map(\.labels)) }
         return removed
     }
 
