@@ -74,16 +74,29 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
         // touched once per group instead of once per sample, which is what makes replay fast. Series
         // records precede their samples in the WAL, so applying them at once is safe; a deletion
         // applies to what came before it, so the gathered samples go first.
+        // Decoding and applying overlap: a group is sorted and applied on a second thread while this
+        // one decodes the next. The applier gets its own copy of the reference table.
         var gathered: [WALSample] = []
         gathered.reserveCapacity(Self.replayGroupSize)
+        let applier = DispatchQueue(label: "metrics-replay")
+        let applying = DispatchGroup()
+        let totals = Mutex((samples: 0, unknown: 0))
+        let head = self.head
         func flush() {
             guard !gathered.isEmpty else { return }
-            let result = Self.replay(Self.groupedBySeries(gathered), into: byRef, floor: head.outOfOrderFloor,
-                                     minValid: head.minValidTime)
-            samples += result.count
-            unknown += result.unknown
-            head.noteSample(at: result.newest)
-            gathered.removeAll(keepingCapacity: true)
+            applying.wait()
+            let group = gathered
+            let table = byRef
+            let floor = head.outOfOrderFloor
+            let minValid = head.minValidTime
+            applier.async(group: applying) {
+                let result = Self.replay(Self.groupedBySeries(group), shard: 0, of: 1, table: table, floor: floor,
+                                         minValid: minValid)
+                head.noteSample(at: result.newest)
+                totals.withLock { $0 = ($0.samples + result.count, $0.unknown + result.unknown) }
+            }
+            gathered = []
+            gathered.reserveCapacity(Self.replayGroupSize)
         }
         let report = try wal.replay { record in
             switch record {
@@ -96,10 +109,13 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
                 if gathered.count >= Self.replayGroupSize { flush() }
             case let .deletions(entries):
                 flush()
+                applying.wait()
                 for entry in entries { byRef[entry.ref]?.delete(Intervals([(entry.minTime, entry.maxTime)])) }
             }
         }
         flush()
+        applying.wait()
+        (samples, unknown) = totals.withLock { $0 }
         let elapsed = clock.now - start
         counters.seriesCreated.inc(Double(head.seriesCount))
         logger.info("WAL replay completed", metadata: [
@@ -133,25 +149,8 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
         }
     }
 
-    /// Applies one group of samples. Large records are split by series reference across the cores
-    /// (each series belongs to one shard, so its samples stay in order); series records are applied
-    /// between sample records, never concurrently with them.
-    static func replay(_ batch: [WALSample], into table: RefTable, floor: Int64?, minValid: Int64)
-        -> (count: Int, newest: Int64, unknown: Int)
-    {
-        let shards = batch.count >= 1024 ? min(ProcessInfo.processInfo.activeProcessorCount, 8) : 1
-        if shards == 1 { return replay(batch, shard: 0, of: 1, table: table, floor: floor, minValid: minValid) }
-        let results = Mutex<[(count: Int, newest: Int64, unknown: Int)]>([])
-        DispatchQueue.concurrentPerform(iterations: shards) { shard in
-            let part = replay(batch, shard: shard, of: shards, table: table, floor: floor, minValid: minValid)
-            results.withLock { $0.append(part) }
-        }
-        return results.withLock { parts in
-            parts.reduce((0, Int64.min, 0)) { ($0.0 + $1.count, max($0.1, $1.newest), $0.2 + $1.unknown) }
-        }
-    }
-
-    private static func replay(_ batch: [WALSample], shard: Int, of shards: Int, table: RefTable, floor: Int64?,
+    /// Applies one group of samples (one shard of it, when split across threads).
+    static func replay(_ batch: [WALSample], shard: Int, of shards: Int, table: RefTable, floor: Int64?,
                                minValid: Int64) -> (count: Int, newest: Int64, unknown: Int) {
         // Raw buffer access: slicing the shared array would bump its reference count once per run,
         // from every shard's thread at once.
