@@ -70,60 +70,59 @@ enum WALRecord: Equatable {
 
     /// Decodes a payload of `kind`. Throws on any malformed field.
     static func decode(kind: UInt8, payload: inout ByteBuffer) throws -> WALRecord {
-        func corrupt(_ detail: String) -> CoreError { .corrupt(codec: "metrics wal", detail: detail) }
-        func varint() throws -> UInt64 {
-            guard let value = try payload.readVarint() else { throw corrupt("truncated varint") }
-            return value
+        let record = try payload.withUnsafeReadableBytes { bytes in
+            var cursor = RawCursor(bytes, file: "metrics wal record", codec: "metrics wal")
+            let record = try decode(kind: kind, &cursor)
+            guard cursor.offset == bytes.count else { throw cursor.corrupt("\(bytes.count - cursor.offset) bytes left over") }
+            return record
         }
-        func signed() throws -> Int64 { Varint.unZigZag(try varint()) }
-        func string() throws -> String {
-            let length = try varint()
-            guard length <= UInt64(payload.readableBytes), let text = payload.readString(length: Int(length)) else {
-                throw corrupt("string runs past the record")
-            }
-            return text
-        }
+        payload.moveReaderIndex(to: payload.writerIndex)
+        return record
+    }
+
+    /// Decodes straight from the payload's bytes; every read is bounds-checked by the cursor.
+    private static func decode(kind: UInt8, _ cursor: inout RawCursor) throws -> WALRecord {
+        let remaining = { (cursor: RawCursor) in UInt64(cursor.bytes.count - cursor.offset) }
         switch Kind(rawValue: kind) {
         case .series:
-            let count = try varint()
-            guard count <= UInt64(payload.readableBytes) else { throw corrupt("series count \(count) too large") }
+            let count = try cursor.varint()
+            guard count <= remaining(cursor) else { throw cursor.corrupt("series count \(count) too large") }
             var entries: [(ref: SeriesRef, labels: Labels)] = []
             entries.reserveCapacity(Int(count))
             for _ in 0..<count {
-                let ref = try varint()
-                let labelCount = try varint()
-                guard labelCount <= UInt64(payload.readableBytes) else { throw corrupt("label count too large") }
+                let ref = try cursor.varint()
+                let labelCount = try cursor.varint()
+                guard labelCount <= remaining(cursor) else { throw cursor.corrupt("label count too large") }
                 var pairs: [Label] = []
-                for _ in 0..<labelCount { pairs.append(Label(try string(), try string())) }
+                pairs.reserveCapacity(Int(labelCount))
+                for _ in 0..<labelCount { pairs.append(Label(try cursor.string(), try cursor.string())) }
                 entries.append((ref, Labels(pairs)))
             }
             return .series(entries)
         case .samples:
-            let count = try varint()
+            let count = try cursor.varint()
             // Each sample takes at least 10 bytes.
-            guard count <= UInt64(payload.readableBytes) else { throw corrupt("sample count \(count) too large") }
-            var samples: [WALSample] = []
+            guard count <= remaining(cursor) else { throw cursor.corrupt("sample count \(count) too large") }
             guard count > 0 else { return .samples([]) }
+            var samples: [WALSample] = []
             samples.reserveCapacity(Int(count))
-            let baseRef = try varint()
-            let baseTime = try signed()
+            let baseRef = try cursor.varint()
+            let baseTime = try cursor.signedVarint()
             for _ in 0..<count {
-                let ref = baseRef &+ UInt64(bitPattern: try signed())
-                let timestamp = baseTime &+ (try signed())
-                guard let bits = payload.readInteger(endianness: .little, as: UInt64.self) else {
-                    throw corrupt("truncated sample value")
-                }
+                let ref = baseRef &+ UInt64(bitPattern: try cursor.signedVarint())
+                let timestamp = baseTime &+ (try cursor.signedVarint())
+                let bits = try cursor.u64()
                 samples.append(WALSample(ref: ref, timestamp: timestamp, value: Double(bitPattern: bits)))
             }
             return .samples(samples)
         case .deletions:
-            let count = try varint()
-            guard count <= UInt64(payload.readableBytes) else { throw corrupt("deletion count \(count) too large") }
+            let count = try cursor.varint()
+            guard count <= remaining(cursor) else { throw cursor.corrupt("deletion count \(count) too large") }
             var entries: [(ref: SeriesRef, minTime: Int64, maxTime: Int64)] = []
-            for _ in 0..<count { entries.append((try varint(), try signed(), try signed())) }
+            for _ in 0..<count { entries.append((try cursor.varint(), try cursor.signedVarint(), try cursor.signedVarint())) }
             return .deletions(entries)
         case nil:
-            throw corrupt("unknown record type \(kind)")
+            throw cursor.corrupt("unknown record type \(kind)")
         }
     }
 }

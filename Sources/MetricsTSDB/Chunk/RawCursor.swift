@@ -5,16 +5,18 @@ import ObsCore
 struct RawCursor {
     let bytes: UnsafeRawBufferPointer
     let file: String
+    let codec: String
     var offset: Int
 
-    init(_ bytes: UnsafeRawBufferPointer, file: String, at offset: Int = 0) {
+    init(_ bytes: UnsafeRawBufferPointer, file: String, codec: String = "block", at offset: Int = 0) {
         self.bytes = bytes
         self.file = file
+        self.codec = codec
         self.offset = offset
     }
 
     func corrupt(_ detail: String) -> CoreError {
-        .corrupt(codec: "block", detail: "\(file) at offset \(offset): \(detail)")
+        .corrupt(codec: codec, detail: "\(file) at offset \(offset): \(detail)")
     }
 
     mutating func u32() throws -> UInt32 {
