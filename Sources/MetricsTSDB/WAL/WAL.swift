@@ -94,6 +94,10 @@ final class WAL: Sendable {
     /// exactly what was replayed. Then a fresh segment is opened for writing.
     func replay(_ apply: (WALRecord) throws -> Void) throws -> ReplayReport {
         var report = ReplayReport()
+        // A checkpoint interrupted before its rename is incomplete by definition.
+        for name in try listDirectory() where name.hasPrefix("checkpoint.") && name.hasSuffix(".tmp") {
+            unlink(directory + "/" + name)
+        }
         let files = try replayFiles()
         for (position, path) in files.enumerated() {
             report.segments += 1
@@ -177,8 +181,10 @@ final class WAL: Sendable {
     }
 
     /// Replaces every closed segment (and the previous checkpoint) with one checkpoint holding only
-    /// what the head still needs: series records for which `keep` is true and their samples at or
-    /// after `minTime`. Appends continue meanwhile in a fresh segment. Blocking.
+    /// what the head still needs: series records for which `keep` is true, their samples at or after
+    /// `minTime` and their deletions, in the original order. Appends continue meanwhile in a fresh
+    /// segment. Records stream from the sources to the checkpoint file, so memory stays at one record
+    /// whatever the size of the WAL. Blocking.
     func checkpoint(keep: (SeriesRef) -> Bool, minTime: Int64) throws {
         let current = writer.withLock { $0.segment }
         try openSegment(number: current + 1)
@@ -187,35 +193,46 @@ final class WAL: Sendable {
         let closed = try segments().filter { $0 <= current && $0 > (previous ?? 0) }
         sources += closed.map(path(ofSegment:))
 
-        var series: [(ref: SeriesRef, labels: Labels)] = []
+        let target = path(ofCheckpoint: current)
+        let temporary = target + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CoreError.io(operation: "open", path: temporary, errno: errno) }
+        var pending: [UInt8] = Self.magic
         var seen = Set<SeriesRef>()
-        var samples: [WALSample] = []
-        for source in sources {
-            // A damaged closed segment cannot be, as replay cut it at start; keep what reads cleanly.
-            _ = try Self.read(source) { record in
-                switch record {
-                case let .series(entries):
-                    for entry in entries where keep(entry.ref) && seen.insert(entry.ref).inserted { series.append(entry) }
-                case let .samples(batch):
-                    for sample in batch where sample.timestamp >= minTime && keep(sample.ref) { samples.append(sample) }
-                case let .deletions(entries):
-                    // Applied here, to the samples logged before them, so the checkpoint needs none.
-                    for entry in entries {
-                        samples.removeAll { $0.ref == entry.ref && $0.timestamp >= entry.minTime && $0.timestamp <= entry.maxTime }
+        do {
+            func emit(_ record: WALRecord) throws {
+                pending += Self.frame(record)
+                if pending.count >= 1 << 20 {
+                    try FileIO.writeAll(fd: fd, pending, path: temporary)
+                    pending.removeAll(keepingCapacity: true)
+                }
+            }
+            for source in sources {
+                // Closed segments were replayed (and cut if damaged) before; keep what reads cleanly.
+                _ = try Self.read(source) { record in
+                    switch record {
+                    case let .series(entries):
+                        let kept = entries.filter { keep($0.ref) && seen.insert($0.ref).inserted }
+                        if !kept.isEmpty { try emit(.series(kept)) }
+                    case let .samples(batch):
+                        let kept = batch.filter { $0.timestamp >= minTime && keep($0.ref) }
+                        if !kept.isEmpty { try emit(.samples(kept)) }
+                    case let .deletions(entries):
+                        let kept = entries.filter { $0.maxTime >= minTime && keep($0.ref) }
+                        if !kept.isEmpty { try emit(.deletions(kept)) }
                     }
                 }
             }
+            try FileIO.writeAll(fd: fd, pending, path: temporary)
+            guard fsync(fd) == 0 else { throw CoreError.io(operation: "fsync", path: temporary, errno: errno) }
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw error
         }
-        var records: [WALRecord] = series.isEmpty ? [] : [.series(series)]
-        var start = 0
-        while start < samples.count {
-            let end = min(start + 10_000, samples.count)
-            records.append(.samples(Array(samples[start..<end])))
-            start = end
-        }
-        var file = Self.magic
-        for record in records { file += Self.frame(record) }
-        try FileIO.writeAtomically(file, to: path(ofCheckpoint: current))
+        close(fd)
+        guard rename(temporary, target) == 0 else { throw CoreError.io(operation: "rename", path: target, errno: errno) }
+        try FileIO.syncDirectory(directory)
         for number in closed { unlink(path(ofSegment: number)) }
         if let previous { unlink(path(ofCheckpoint: previous)) }
         try FileIO.syncDirectory(directory)
