@@ -58,12 +58,12 @@ extension MetricsStore {
             }
             if !skipHead, let bounds = head.timeBounds() {
                 let id = BlockID.make(milliseconds: UInt64(max(0, WallClock.milliseconds())))
-                var writer = BlockWriter(parent: target, minTime: bounds.min, maxTime: bounds.max + 1, level: 1, sources: [], id: id)
+                let writer = try BlockWriter(parent: target, minTime: bounds.min, maxTime: bounds.max + 1, level: 1, sources: [], id: id)
                 for series in head.allSeries().sorted(by: { $0.labels < $1.labels }) {
                     let (chunks, samples) = series.encodedChunks(minTime: bounds.min, maxTime: bounds.max + 1)
-                    writer.add(series.labels, chunks: chunks, sampleCount: samples)
+                    try writer.add(series.labels, chunks: chunks, sampleCount: samples)
                 }
-                if !writer.isEmpty { _ = try writer.finish() }
+                if writer.isEmpty { try writer.discard() } else { _ = try writer.finish() }
             }
             try FileIO.syncDirectory(target)
             return name

@@ -276,12 +276,14 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
         let clock = ContinuousClock()
         let began = clock.now
         let id = BlockID.make(milliseconds: UInt64(max(0, WallClock.milliseconds())))
-        var writer = BlockWriter(parent: blocksDirectory, minTime: start, maxTime: end, level: 1, sources: [], id: id)
+        let writer = try BlockWriter(parent: blocksDirectory, minTime: start, maxTime: end, level: 1, sources: [], id: id)
         for series in head.allSeries().sorted(by: { $0.labels < $1.labels }) {
             let (chunks, samples) = series.encodedChunks(minTime: start, maxTime: end)
-            writer.add(series.labels, chunks: chunks, sampleCount: samples)
+            try writer.add(series.labels, chunks: chunks, sampleCount: samples)
         }
-        if !writer.isEmpty {
+        if writer.isEmpty {
+            try writer.discard()
+        } else {
             let meta = try writer.finish()
             let block = try Block(directory: blocksDirectory + "/" + meta.ulid)
             blocks.withLock { $0.append(block); $0.sort { $0.meta.minTime < $1.meta.minTime } }

@@ -90,13 +90,13 @@ import Glibc
     @Test func blockV2() throws {
         let scratch = makeTemporaryDirectory()
         defer { removeTree(scratch) }
-        var writer = BlockWriter(parent: scratch, minTime: 1_700_000_000_000, maxTime: 1_700_007_200_000, level: 1,
+        let writer = try BlockWriter(parent: scratch, minTime: 1_700_000_000_000, maxTime: 1_700_007_200_000, level: 1,
                                  sources: [], id: "01GOLDENBLOCKV1000000000000")
         var first = XORAppender()
         for (t, v) in Self.samples { first.append(timestamp: t, value: v) }
-        writer.add(Labels(["__name__": "a", "job": "x"]),
+        try writer.add(Labels(["__name__": "a", "job": "x"]),
                    chunks: [EncodedChunk(minTime: first.minTime, maxTime: first.maxTime, bytes: first.bytes)], sampleCount: 7)
-        writer.add(Self.labels, chunks: [EncodedChunk(minTime: first.minTime, maxTime: first.maxTime, bytes: first.bytes)],
+        try writer.add(Self.labels, chunks: [EncodedChunk(minTime: first.minTime, maxTime: first.maxTime, bytes: first.bytes)],
                    sampleCount: 7)
         let meta = try writer.finish()
         let written = scratch + "/" + meta.ulid

@@ -48,7 +48,7 @@ enum BlockCompactor {
         let highest = sources.map(\.meta.compaction.level).max() ?? 0
         let level = raiseLevel ? highest + 1 : highest
         let origins = sources.flatMap(\.meta.compaction.sources)
-        var writer = BlockWriter(parent: parent, minTime: sources.map(\.meta.minTime).min()!,
+        let writer = try BlockWriter(parent: parent, minTime: sources.map(\.meta.minTime).min()!,
                                  maxTime: sources.map(\.meta.maxTime).max()!, level: level, sources: origins, id: id)
         for labels in bySeries.keys.sorted() {
             var encoded: [EncodedChunk] = []
@@ -70,7 +70,7 @@ enum BlockCompactor {
                     }
                 }
             }
-            writer.add(labels, chunks: encoded, sampleCount: samples)
+            try writer.add(labels, chunks: encoded, sampleCount: samples)
         }
         return try writer.finish()
     }

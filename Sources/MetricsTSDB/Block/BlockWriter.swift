@@ -7,33 +7,53 @@ import Glibc
 import Musl
 #endif
 
-/// Writes one block: series are added in label order with their chunks, then `finish` writes the
-/// index and `meta.json` into a temporary directory, syncs everything and renames it into place.
-/// A crash before the rename leaves only a `*.tmp` directory, removed on the next open.
-/// Owned by one thread.
-struct BlockWriter {
+/// Writes one block: series are added in label order with their chunks, which stream to the
+/// `chunks` file as they come; `finish` writes the index and `meta.json`, syncs everything and
+/// renames the temporary directory into place. A crash before the rename leaves only a `*.tmp`
+/// directory, removed on the next open. Owned by one thread.
+final class BlockWriter {
     let parent: String
     let meta: BlockMeta
+    private let temporary: String
+    private let chunksFD: Int32
+    /// Chunk bytes not yet written to the file; `written` bytes already are.
     private var chunks = ByteBuffer()
+    private var written = 0
     private var series: [(labels: Labels, chunks: [ChunkMeta])] = []
     private var samples = 0
     private var chunkCount = 0
 
-    init(parent: String, minTime: Int64, maxTime: Int64, level: Int, sources: [String], id: String) {
+    init(parent: String, minTime: Int64, maxTime: Int64, level: Int, sources: [String], id: String) throws {
         self.parent = parent
         meta = BlockMeta(ulid: id, minTime: minTime, maxTime: maxTime,
                          stats: .init(numSeries: 0, numSamples: 0, numChunks: 0),
                          compaction: .init(level: level, sources: sources.isEmpty ? [id] : sources))
+        temporary = parent + "/" + id + ".tmp"
+        try FileIO.makeDirectories(temporary)
+        let path = temporary + "/" + BlockFormat.chunksFile
+        chunksFD = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard chunksFD >= 0 else { throw CoreError.io(operation: "open", path: path, errno: errno) }
         chunks.writeBytes(BlockFormat.chunksMagic)
     }
 
+    deinit {
+        close(chunksFD)
+    }
+
+    private func flushChunks(force: Bool) throws {
+        guard force || chunks.readableBytes >= 1 << 20 else { return }
+        try FileIO.writeAll(fd: chunksFD, Array(chunks.readableBytesView), path: temporary + "/" + BlockFormat.chunksFile)
+        written += chunks.readableBytes
+        chunks.clear()
+    }
+
     /// Adds a series; calls must come in ascending label order. Series without chunks are skipped.
-    mutating func add(_ labels: Labels, chunks encoded: [EncodedChunk], sampleCount: Int) {
+    func add(_ labels: Labels, chunks encoded: [EncodedChunk], sampleCount: Int) throws {
         guard !encoded.isEmpty else { return }
         precondition(series.last.map { $0.labels < labels } ?? true, "block series must be added in label order")
         var metas: [ChunkMeta] = []
         for chunk in encoded {
-            let offset = UInt64(chunks.writerIndex)
+            let offset = UInt64(written + chunks.readableBytes)
             chunks.writeInteger(UInt32(chunk.bytes.count), endianness: .little)
             chunks.writeBytes(chunk.bytes)
             chunks.writeInteger(CRC32C.checksum(chunk.bytes), endianness: .little)
@@ -42,18 +62,23 @@ struct BlockWriter {
         series.append((labels, metas))
         samples += sampleCount
         chunkCount += encoded.count
+        try flushChunks(force: false)
     }
 
     var isEmpty: Bool { series.isEmpty }
+
+    /// Abandons the block: removes its temporary directory.
+    func discard() throws {
+        try FileIO.removeTree(temporary)
+    }
 
     /// Writes the block and returns its final meta. Blocking.
     func finish() throws -> BlockMeta {
         var meta = self.meta
         meta.stats = .init(numSeries: series.count, numSamples: samples, numChunks: chunkCount)
-        let temporary = parent + "/" + meta.ulid + ".tmp"
         let final = parent + "/" + meta.ulid
-        try FileIO.makeDirectories(temporary)
-        try FileIO.writeAtomically(Array(chunks.readableBytesView), to: temporary + "/" + BlockFormat.chunksFile)
+        try flushChunks(force: true)
+        guard fsync(chunksFD) == 0 else { throw CoreError.io(operation: "fsync", path: temporary, errno: errno) }
         try FileIO.writeAtomically(Array(buildIndex().readableBytesView), to: temporary + "/" + BlockFormat.indexFile)
         try FileIO.writeAtomically(try meta.encoded(), to: temporary + "/" + BlockFormat.metaFile)
         guard rename(temporary, final) == 0 else { throw CoreError.io(operation: "rename", path: final, errno: errno) }

@@ -129,33 +129,58 @@ final class WAL: Sendable {
     /// Hands each record of one file to `apply` as it is decoded, so replay never holds more than one
     /// record; returns where and why reading stopped early, if it did.
     static func read(_ path: String, _ apply: (WALRecord) throws -> Void) throws -> (offset: Int, reason: String)? {
-        let bytes = try FileIO.readFile(path) ?? []
-        guard bytes.count >= magic.count, Array(bytes[0..<6]) == Array(magic[0..<6]), readableVersions.contains(bytes[6]) else {
-            return (0, "bad file header")
+        // Record by record with pread: memory holds one record, not a 128 MiB segment.
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CoreError.io(operation: "open", path: path, errno: errno) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw CoreError.io(operation: "fstat", path: path, errno: errno) }
+        let size = Int(info.st_size)
+        func readExactly(_ count: Int, at offset: Int) throws -> ByteBuffer? {
+            guard offset + count <= size else { return nil }
+            var buffer = ByteBufferAllocator().buffer(capacity: count)
+            let got = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { target in
+                var done = 0
+                while done < count {
+                    let n = pread(fd, target.baseAddress! + done, count - done, off_t(offset + done))
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw CoreError.io(operation: "read", path: path, errno: errno)
+                    }
+                    if n == 0 { break }
+                    done += n
+                }
+                return done
+            }
+            return got == count ? buffer : nil
         }
-        let version = bytes[6]
-        var buffer = ByteBuffer(bytes: bytes)
-        buffer.moveReaderIndex(forwardBy: magic.count)
-        while buffer.readableBytes > 0 {
-            let start = buffer.readerIndex
-            guard let kind = buffer.readInteger(as: UInt8.self),
-                  let length = buffer.readInteger(endianness: .little, as: UInt32.self),
-                  let checksum = buffer.readInteger(endianness: .little, as: UInt32.self),
-                  var payload = buffer.readSlice(length: Int(length))
-            else { return (start, "torn record") }
+        guard let header = try readExactly(magic.count, at: 0),
+              Array(header.readableBytesView.prefix(6)) == Array(magic[0..<6]),
+              readableVersions.contains(header.getInteger(at: 6, as: UInt8.self)!)
+        else { return (0, "bad file header") }
+        let version = header.getInteger(at: 6, as: UInt8.self)!
+        var offset = magic.count
+        while offset < size {
+            guard var frame = try readExactly(recordHeaderSize, at: offset),
+                  let kind = frame.readInteger(as: UInt8.self),
+                  let length = frame.readInteger(endianness: .little, as: UInt32.self),
+                  let checksum = frame.readInteger(endianness: .little, as: UInt32.self),
+                  var payload = try readExactly(Int(length), at: offset + recordHeaderSize)
+            else { return (offset, "torn record") }
             guard CRC32C.checksum(payload, continuing: CRC32C.checksum([kind])) == checksum else {
-                return (start, "checksum mismatch")
+                return (offset, "checksum mismatch")
             }
             do {
                 if kind & compressedFlag != 0 {
-                    guard version >= 2 else { return (start, "compressed record in a version 1 file") }
+                    guard version >= 2 else { return (offset, "compressed record in a version 1 file") }
                     payload = try Snappy.uncompress(payload, maxDecodedSize: maxPayload)
                 }
                 let record = try WALRecord.decode(kind: kind & ~compressedFlag, payload: &payload)
                 try apply(record)
             } catch let error as CoreError {
-                return (start, "\(error)")
+                return (offset, "\(error)")
             }
+            offset += recordHeaderSize + Int(length)
         }
         return nil
     }
