@@ -44,10 +44,10 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
     let options: Options
     let blocksDirectory: String
     let snapshotsDirectory: String
-    private let blocks = Mutex<[Block]>([])
+    let blocks = Mutex<[Block]>([])
     /// Serialises everything that rewrites blocks or the WAL's history: head cuts, merges, retention,
     /// deletions, snapshots.
-    private let compactionLock = Mutex(())
+    let compactionLock = Mutex(())
     let logger: Logger
 
     /// Opens (or creates) the store in `directory` and replays its WAL. Blocking.
@@ -127,57 +127,6 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
         }
     }
 
-    /// Samples gathered before replay applies them (24 bytes each).
-    static let replayGroupSize = 1 << 18
-
-    /// `samples` reordered so each series' samples are contiguous, keeping their order within a
-    /// series (a stable counting sort on the dense references).
-    static func groupedBySeries(_ samples: [WALSample]) -> [WALSample] {
-        guard let largest = samples.lazy.map(\.ref).max(), largest < UInt64(samples.count) * 16 + (1 << 20) else {
-            return samples.enumerated().sorted { ($0.element.ref, $0.offset) < ($1.element.ref, $1.offset) }.map(\.element)
-        }
-        var starts = [Int](repeating: 0, count: Int(largest) + 2)
-        for sample in samples { starts[Int(sample.ref) + 1] += 1 }
-        for index in 1..<starts.count { starts[index] += starts[index - 1] }
-        return [WALSample](unsafeUninitializedCapacity: samples.count) { buffer, count in
-            for sample in samples {
-                let position = starts[Int(sample.ref)]
-                (buffer.baseAddress! + position).initialize(to: sample)
-                starts[Int(sample.ref)] = position + 1
-            }
-            count = samples.count
-        }
-    }
-
-    /// Applies one group of samples (one shard of it, when split across threads).
-    static func replay(_ batch: [WALSample], shard: Int, of shards: Int, table: RefTable, floor: Int64?,
-                               minValid: Int64) -> (count: Int, newest: Int64, unknown: Int) {
-        // Raw buffer access: slicing the shared array would bump its reference count once per run,
-        // from every shard's thread at once.
-        batch.withUnsafeBufferPointer { samples in
-            var count = 0, unknown = 0
-            var newest = Int64.min
-            var start = 0
-            while start < samples.count {
-                let ref = samples[start].ref
-                var end = start + 1
-                // Samples of one series come in runs, appended under one lock.
-                while end < samples.count && samples[end].ref == ref { end += 1 }
-                defer { start = end }
-                guard shards == 1 || Int(ref % UInt64(shards)) == shard else { continue }
-                guard let series = table[ref] else {
-                    unknown += end - start
-                    continue
-                }
-                let taken = series.append(run: UnsafeBufferPointer(rebasing: samples[start..<end]),
-                                          minValid: minValid, outOfOrderFloor: floor)
-                count += taken.count
-                newest = max(newest, taken.newest)
-            }
-            return (count, newest, unknown)
-        }
-    }
-
     /// Opens the store on a thread that may block, keeping WAL replay off the cooperative pool.
     public static func open(directory: String, options: Options = Options(), metrics: MetricsRegistry,
                             logger: Logger) async throws -> MetricsStore {
@@ -225,123 +174,6 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
             try FileIO.removeTree(stale.directory)
         }
         return result.filter { block in !superseded.contains { $0 === block } }.sorted { $0.meta.minTime < $1.meta.minTime }
-    }
-
-    /// Cuts the head into blocks while it spans more than one and a half block ranges, checkpoints the
-    /// WAL, and applies retention. Blocking; safe to call concurrently with appends and queries.
-    /// Returns the number of blocks written.
-    @discardableResult
-    public func compact() throws -> Int {
-        try withCompactionLock {
-            var written = 0
-            while let bounds = head.timeBounds(), bounds.max - bounds.min >= options.blockRange * 3 / 2 {
-                let start = Self.floor(bounds.min, options.blockRange)
-                let end = start + options.blockRange
-                try persistHead(from: start, to: end)
-                written += 1
-            }
-            if written > 0 {
-                let removed = head.truncate(before: head.minValidTime)
-                try wal.checkpoint(keep: { head.series(ref: $0) != nil }, minTime: head.minValidTime)
-                logger.info("Head compacted", metadata: [
-                    "blocks": "\(written)", "series_removed": "\(removed)", "head_series": "\(head.seriesCount)",
-                ])
-            }
-            written += try mergeBlocks()
-            try applyRetention()
-            return written
-        }
-    }
-
-    /// Merges blocks while a plan exists; returns the number of merged blocks written.
-    private func mergeBlocks() throws -> Int {
-        let ranges = BlockCompactor.ranges(base: options.blockRange, maximum: options.effectiveMaxBlockRange)
-        var written = 0
-        while let group = BlockCompactor.plan(blocks.withLock { $0 }, ranges: ranges, before: head.minValidTime) {
-            let id = BlockID.make(milliseconds: UInt64(max(0, WallClock.milliseconds())))
-            let meta = try BlockCompactor.merge(group, into: blocksDirectory, id: id)
-            try replace(group, with: meta)
-            counters.blocksMerged.inc()
-            logger.info("Blocks merged", metadata: [
-                "ulid": "\(meta.ulid)", "sources": "\(group.count)", "level": "\(meta.compaction.level)",
-                "mint": "\(meta.minTime)", "maxt": "\(meta.maxTime)",
-            ])
-            written += 1
-        }
-        return written
-    }
-
-    /// Writes the head's samples in `[start, end)` as a block and moves the head's lower bound to `end`.
-    private func persistHead(from start: Int64, to end: Int64) throws {
-        let clock = ContinuousClock()
-        let began = clock.now
-        let id = BlockID.make(milliseconds: UInt64(max(0, WallClock.milliseconds())))
-        let writer = try BlockWriter(parent: blocksDirectory, minTime: start, maxTime: end, level: 1, sources: [], id: id)
-        for series in head.allSeries().sorted(by: { $0.labels < $1.labels }) {
-            let (chunks, samples) = series.encodedChunks(minTime: start, maxTime: end)
-            try writer.add(series.labels, chunks: chunks, sampleCount: samples)
-        }
-        if writer.isEmpty {
-            try writer.discard()
-        } else {
-            let meta = try writer.finish()
-            let block = try Block(directory: blocksDirectory + "/" + meta.ulid)
-            blocks.withLock { $0.append(block); $0.sort { $0.meta.minTime < $1.meta.minTime } }
-            counters.blocksWritten.inc()
-            logger.info("Block written", metadata: [
-                "ulid": "\(meta.ulid)", "mint": "\(start)", "maxt": "\(end)", "series": "\(meta.stats.numSeries)",
-                "samples": "\(meta.stats.numSamples)", "duration": "\(clock.now - began)",
-            ])
-        }
-        head.setMinValidTime(end)
-    }
-
-    func withCompactionLock<T>(_ body: () throws -> T) throws -> T {
-        try compactionLock.withLock { _ in try body() }
-    }
-
-    /// Swaps `old` blocks for the freshly written block `meta`, then deletes the old directories;
-    /// the new block is in place first, so a crash in between loses nothing.
-    func replace(_ old: [Block], with meta: BlockMeta) throws {
-        let fresh = try Block(directory: blocksDirectory + "/" + meta.ulid)
-        let replaced = Set(old.map(\.meta.ulid))
-        blocks.withLock { list in
-            list.removeAll { replaced.contains($0.meta.ulid) }
-            list.append(fresh)
-            list.sort { $0.meta.minTime < $1.meta.minTime }
-        }
-        for block in old { try FileIO.removeTree(block.directory) }
-    }
-
-    /// Deletes whole blocks past the retention time or beyond the retention size, oldest first.
-    private func applyRetention() throws {
-        let current = blocks.withLock { $0 }
-        guard !current.isEmpty else { return }
-        var doomed = Set<String>()
-        if let retention = options.retentionTime {
-            let newest = max(current.last!.meta.maxTime, head.timeBounds()?.max ?? .min)
-            for block in current where block.meta.maxTime <= newest - retention { doomed.insert(block.meta.ulid) }
-        }
-        if let limit = options.retentionSize {
-            var total = Int64(current.reduce(0) { $0 + $1.sizeInBytes }) + Int64(wal.sizeInBytes())
-            for block in current where total > limit {
-                doomed.insert(block.meta.ulid)
-                total -= Int64(block.sizeInBytes)
-            }
-        }
-        guard !doomed.isEmpty else { return }
-        blocks.withLock { $0.removeAll { doomed.contains($0.meta.ulid) } }
-        for block in current where doomed.contains(block.meta.ulid) {
-            // Queries still holding the block keep their memory maps; the files go with the last one.
-            try FileIO.removeTree(block.directory)
-            counters.blocksDeleted.inc()
-            logger.info("Block deleted by retention", metadata: ["ulid": "\(block.meta.ulid)"])
-        }
-    }
-
-    static func floor(_ value: Int64, _ step: Int64) -> Int64 {
-        let quotient = value / step
-        return (value % step != 0 && value < 0 ? quotient - 1 : quotient) * step
     }
 
     /// Changes the out-of-order window (on configuration reload).

@@ -28,7 +28,7 @@ final class WAL: Sendable {
     let directory: String
     let segmentSize: Int
     private let logger: Logger
-    private let writer = Mutex(Writer())
+    let writer = Mutex(Writer())
 
     struct Writer {
         var fd: Int32 = -1
@@ -130,12 +130,8 @@ final class WAL: Sendable {
     /// record; returns where and why reading stopped early, if it did.
     static func read(_ path: String, _ apply: (WALRecord) throws -> Void) throws -> (offset: Int, reason: String)? {
         // Record by record with pread: memory holds one record, not a 128 MiB segment.
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw CoreError.io(operation: "open", path: path, errno: errno) }
+        let (fd, size) = try FileIO.openForReading(path)
         defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw CoreError.io(operation: "fstat", path: path, errno: errno) }
-        let size = Int(info.st_size)
         func readExactly(_ count: Int, at offset: Int) throws -> ByteBuffer? {
             guard offset + count <= size else { return nil }
             var buffer = ByteBufferAllocator().buffer(capacity: count)
@@ -205,64 +201,6 @@ final class WAL: Sendable {
         return dropped
     }
 
-    /// Replaces every closed segment (and the previous checkpoint) with one checkpoint holding only
-    /// what the head still needs: series records for which `keep` is true, their samples at or after
-    /// `minTime` and their deletions, in the original order. Appends continue meanwhile in a fresh
-    /// segment. Records stream from the sources to the checkpoint file, so memory stays at one record
-    /// whatever the size of the WAL. Blocking.
-    func checkpoint(keep: (SeriesRef) -> Bool, minTime: Int64) throws {
-        let current = writer.withLock { $0.segment }
-        try openSegment(number: current + 1)
-        let previous = try checkpoints().last
-        var sources: [String] = previous.map { [path(ofCheckpoint: $0)] } ?? []
-        let closed = try segments().filter { $0 <= current && $0 > (previous ?? 0) }
-        sources += closed.map(path(ofSegment:))
-
-        let target = path(ofCheckpoint: current)
-        let temporary = target + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw CoreError.io(operation: "open", path: temporary, errno: errno) }
-        var pending: [UInt8] = Self.magic
-        var seen = Set<SeriesRef>()
-        do {
-            func emit(_ record: WALRecord) throws {
-                pending += Self.frame(record)
-                if pending.count >= 1 << 20 {
-                    try FileIO.writeAll(fd: fd, pending, path: temporary)
-                    pending.removeAll(keepingCapacity: true)
-                }
-            }
-            for source in sources {
-                // Closed segments were replayed (and cut if damaged) before; keep what reads cleanly.
-                _ = try Self.read(source) { record in
-                    switch record {
-                    case let .series(entries):
-                        let kept = entries.filter { keep($0.ref) && seen.insert($0.ref).inserted }
-                        if !kept.isEmpty { try emit(.series(kept)) }
-                    case let .samples(batch):
-                        let kept = batch.filter { $0.timestamp >= minTime && keep($0.ref) }
-                        if !kept.isEmpty { try emit(.samples(kept)) }
-                    case let .deletions(entries):
-                        let kept = entries.filter { $0.maxTime >= minTime && keep($0.ref) }
-                        if !kept.isEmpty { try emit(.deletions(kept)) }
-                    }
-                }
-            }
-            try FileIO.writeAll(fd: fd, pending, path: temporary)
-            guard fsync(fd) == 0 else { throw CoreError.io(operation: "fsync", path: temporary, errno: errno) }
-        } catch {
-            close(fd)
-            unlink(temporary)
-            throw error
-        }
-        close(fd)
-        guard rename(temporary, target) == 0 else { throw CoreError.io(operation: "rename", path: target, errno: errno) }
-        try FileIO.syncDirectory(directory)
-        for number in closed { unlink(path(ofSegment: number)) }
-        if let previous { unlink(path(ofCheckpoint: previous)) }
-        try FileIO.syncDirectory(directory)
-    }
-
     /// A record with its header: type, length, checksum, payload. Payloads of 64 bytes and more are
     /// snappy-compressed when that makes them smaller (sample records shrink to about half).
     static func frame(_ record: WALRecord) -> [UInt8] {
@@ -284,7 +222,7 @@ final class WAL: Sendable {
         return Array(framed.readableBytesView)
     }
 
-    private func openSegment(number: Int) throws {
+    func openSegment(number: Int) throws {
         let path = path(ofSegment: number)
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw CoreError.io(operation: "open", path: path, errno: errno) }

@@ -13,24 +13,22 @@ public enum FileIO {
     /// Writes `bytes` to `path` so that a crash at any instant leaves either the old file or the new
     /// one: write to `path.tmp`, fsync it, rename over `path`, fsync the directory.
     public static func writeAtomically(_ bytes: some Sequence<UInt8>, to path: String) throws {
-        let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw CoreError.io(operation: "open", path: temporary, errno: errno) }
-        do {
-            try writeAll(fd: fd, Array(bytes), path: temporary)
-            guard fsync(fd) == 0 else { throw CoreError.io(operation: "fsync", path: temporary, errno: errno) }
-        } catch {
-            close(fd)
-            unlink(temporary)
-            throw error
-        }
-        close(fd)
-        guard rename(temporary, path) == 0 else {
+        let writer = try AtomicFileWriter(path: path)
+        try writer.write(Array(bytes))
+        try writer.commit()
+    }
+
+    /// Opens `path` for reading and returns the descriptor (the caller closes it) and the file size.
+    public static func openForReading(_ path: String) throws -> (fd: Int32, size: Int) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CoreError.io(operation: "open", path: path, errno: errno) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
             let code = errno
-            unlink(temporary)
-            throw CoreError.io(operation: "rename", path: path, errno: code)
+            close(fd)
+            throw CoreError.io(operation: "fstat", path: path, errno: code)
         }
-        try syncDirectory(parent(of: path))
+        return (fd, Int(info.st_size))
     }
 
     /// Reads a whole file; `nil` if it does not exist. Sized by `fstat` so a large file is read in one
@@ -135,7 +133,7 @@ public enum FileIO {
         }
     }
 
-    static func parent(of path: String) -> String {
+    public static func parent(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }

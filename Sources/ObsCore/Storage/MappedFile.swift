@@ -14,12 +14,8 @@ public final class MappedFile: @unchecked Sendable {
     public let bytes: UnsafeRawBufferPointer
 
     public init(path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw CoreError.io(operation: "open", path: path, errno: errno) }
+        let (fd, size) = try FileIO.openForReading(path)
         defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw CoreError.io(operation: "fstat", path: path, errno: errno) }
-        let size = Int(info.st_size)
         self.path = path
         if size == 0 {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
