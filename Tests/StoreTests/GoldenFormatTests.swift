@@ -110,4 +110,22 @@ import Glibc
         #expect(try block.series(1).labels == Self.labels)
         #expect(try block.select([try LabelMatcher(.equal, "job", "api")]) == [1])
     }
+
+    @Test func tombstonesV1() throws {
+        let scratch = makeTemporaryDirectory()
+        defer { removeTree(scratch) }
+        _ = system("cp -r '\(Self.directory)/block-v2' '\(scratch)/block'")
+        let block = try Block(directory: scratch + "/block")
+        try block.addTombstones([1: Intervals([(1_700_000_015_000, 1_700_000_030_000), (1_700_000_090_000, 1_700_000_090_000)])])
+        try check(try FileIO.readFile(scratch + "/block/tombstones") ?? [], "tombstones-v1.bin")
+
+        // The committed file reads back; a damaged one is refused when the block opens.
+        try FileIO.writeAtomically(try FileIO.readFile(Self.directory + "/tombstones-v1.bin") ?? [], to: scratch + "/block/tombstones")
+        let reopened = try Block(directory: scratch + "/block")
+        #expect(reopened.tombstones[1] == Intervals([(1_700_000_015_000, 1_700_000_030_000), (1_700_000_090_000, 1_700_000_090_000)]))
+        var damaged = try FileIO.readFile(scratch + "/block/tombstones")!
+        damaged[10] ^= 0x01
+        try FileIO.writeAtomically(damaged, to: scratch + "/block/tombstones")
+        #expect(throws: CoreError.self) { try Block(directory: scratch + "/block") }
+    }
 }
