@@ -67,6 +67,8 @@ struct HeadAppender: MetricsAppender {
                     : AppendError.tooOld(labels: labels, timestamp: timestamp)
             }
         } else if !(previous?.inOrder ?? false) {
+            // A sample newer than an in-order sample of this batch needs no head check: that one
+            // already passed it. Anything else asks the series.
             switch series.check(timestamp: timestamp, value: value, outOfOrderFloor: floor) {
             case .append: inOrder = true
             case .appendOutOfOrder: break
@@ -82,8 +84,6 @@ struct HeadAppender: MetricsAppender {
                 throw AppendError.duplicateTimestamp(labels: labels, timestamp: timestamp)
             }
         }
-        // A sample newer than everything of this series in the batch needs no head check: the
-        // batch's newest already passed one.
         pending.append((series, timestamp, value))
         if let run = current, run.series !== series { batchLast[run.series.ref] = run.newest }
         let candidate = Newest(timestamp: timestamp, bits: value.bitPattern, inOrder: inOrder)
