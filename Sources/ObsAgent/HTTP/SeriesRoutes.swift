@@ -68,28 +68,28 @@ struct SeriesRoutes {
     }
 
     func labels(_ request: Request) async throws -> Response {
-        let parameters = try await APIParameters.read(request)
-        let selectors = try parameters.matchers(required: false)
-        let (start, end) = try range(parameters)
-        let querier = try stores.metrics().querier(minTime: start, maxTime: end)
-        var names = Set<String>()
-        for matchers in selectors.isEmpty ? [[]] : selectors {
-            names.formUnion(try querier.labelNames(matchers))
-        }
-        return Response.json(stringList(names.sorted(), limit: try parameters.limit()))
+        try await stringList(request) { querier, matchers in try querier.labelNames(matchers) }
     }
 
     func values(_ request: Request, name: String) async throws -> Response {
         guard !name.isEmpty else { throw APIError(.badData, "invalid label name: \"\"") }
+        return try await stringList(request) { querier, matchers in try querier.labelValues(name, matchers) }
+    }
+
+    /// The union over every `match[]` selector (or all series without one) of what `collect` finds,
+    /// sorted and limited.
+    private func stringList(
+        _ request: Request, collect: (any MetricsQuerier, [LabelMatcher]) throws -> [String]
+    ) async throws -> Response {
         let parameters = try await APIParameters.read(request)
         let selectors = try parameters.matchers(required: false)
         let (start, end) = try range(parameters)
         let querier = try stores.metrics().querier(minTime: start, maxTime: end)
-        var values = Set<String>()
+        var found = Set<String>()
         for matchers in selectors.isEmpty ? [[]] : selectors {
-            values.formUnion(try querier.labelValues(name, matchers))
+            found.formUnion(try collect(querier, matchers))
         }
-        return Response.json(stringList(values.sorted(), limit: try parameters.limit()))
+        return Response.json(stringList(found.sorted(), limit: try parameters.limit()))
     }
 
     private func stringList(_ items: [String], limit: Int?) -> String {
