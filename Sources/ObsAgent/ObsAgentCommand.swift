@@ -5,6 +5,7 @@ import NIOCore
 import MetricsTSDB
 import ObsCore
 import ObsYAML
+import QueryEngine
 import ServiceLifecycle
 
 #if canImport(Glibc)
@@ -53,6 +54,15 @@ struct ObsAgentCommand: AsyncParsableCommand {
     @Flag(name: .customLong("web.enable-lifecycle"), help: "Enable shutdown and reload over HTTP (/-/quit, /-/reload).")
     var enableLifecycle = false
 
+    @Option(name: .customLong("query.lookback-delta"), help: "How far back an instant selector looks for the latest sample.")
+    var lookbackDelta = "5m"
+
+    @Option(name: .customLong("query.timeout"), help: "Longest a query may run before it is aborted.")
+    var queryTimeout = "2m"
+
+    @Option(name: .customLong("query.max-samples"), help: "Most samples a single query may hold in memory at once.")
+    var maxSamples = 50_000_000
+
     @Option(name: .customLong("log.level"), help: "Only log messages at or above this level: debug, info, warn, error.")
     var logLevel = "info"
 
@@ -80,6 +90,15 @@ struct ObsAgentCommand: AsyncParsableCommand {
         }
         guard let block = PrometheusDuration(blockDuration), block.milliseconds > 0 else {
             throw ValidationError("--storage.tsdb.min-block-duration: \"\(blockDuration)\" is not a positive duration")
+        }
+        guard let lookback = PrometheusDuration(lookbackDelta), lookback.milliseconds > 0 else {
+            throw ValidationError("--query.lookback-delta: \"\(lookbackDelta)\" is not a positive duration")
+        }
+        guard let timeout = PrometheusDuration(queryTimeout), timeout.milliseconds > 0 else {
+            throw ValidationError("--query.timeout: \"\(queryTimeout)\" is not a positive duration")
+        }
+        guard maxSamples > 0 else {
+            throw ValidationError("--query.max-samples: must be positive")
         }
         guard let decoded = ByteSize(maxDecodedSize), decoded.bytes > 0 else {
             throw ValidationError("--web.max-decoded-body-size: \"\(maxDecodedSize)\" is not a size such as 256MB")
@@ -130,6 +149,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
         router.add(middleware: TelemetryMiddleware(metrics: metrics, maxBodySize: bodyLimit))
         StatusRoutes(state: state, lifecycleEnabled: enableLifecycle).register(on: router)
         SeriesRoutes(stores: stores).register(on: router)
+        QueryRoutes(stores: stores, state: state, engine: PromQLEngine(options: queryOptions())).register(on: router)
         AdminRoutes(stores: stores, enabled: enableAdminAPI).register(on: router)
         RemoteWriteRoutes(
             stores: stores, maxBodySize: bodyLimit, maxDecodedSize: Int(ByteSize(maxDecodedSize)!.bytes),
@@ -178,6 +198,14 @@ struct ObsAgentCommand: AsyncParsableCommand {
     }
 
     /// Every flag with its effective value, for `/api/v1/status/flags`.
+    private func queryOptions() -> EngineOptions {
+        var options = EngineOptions()
+        options.lookbackDelta = PrometheusDuration(lookbackDelta)!.milliseconds
+        options.timeout = .milliseconds(PrometheusDuration(queryTimeout)!.milliseconds)
+        options.maxSamples = maxSamples
+        return options
+    }
+
     private func flagValues() -> [(String, String)] {
         [
             ("config.file", configFile ?? ""),
@@ -190,6 +218,9 @@ struct ObsAgentCommand: AsyncParsableCommand {
             ("web.max-decoded-body-size", maxDecodedSize),
             ("web.enable-lifecycle", String(enableLifecycle)),
             ("web.enable-admin-api", String(enableAdminAPI)),
+            ("query.lookback-delta", lookbackDelta),
+            ("query.timeout", queryTimeout),
+            ("query.max-samples", String(maxSamples)),
             ("log.level", logLevel),
             ("log.format", logFormat),
         ]

@@ -1,0 +1,89 @@
+import ObsCore
+import QueryEngine
+
+/// Query results in the Prometheus API's JSON: timestamps as float seconds, values as strings,
+/// annotations in top-level `warnings` and `infos`.
+enum QueryJSON {
+    static func envelope(_ result: QueryResult) -> String {
+        var out = "{\"status\":\"success\",\"data\":"
+        data(result.value, into: &out)
+        if !result.warnings.isEmpty {
+            out += ",\"warnings\":[" + result.warnings.map(JSONText.quote).joined(separator: ",") + "]"
+        }
+        if !result.infos.isEmpty {
+            out += ",\"infos\":[" + result.infos.map(JSONText.quote).joined(separator: ",") + "]"
+        }
+        out += "}"
+        return out
+    }
+
+    static func data(_ value: QueryValue, into out: inout String) {
+        switch value {
+        case let .scalar(point):
+            out += "{\"resultType\":\"scalar\",\"result\":"
+            pair(point, into: &out)
+            out += "}"
+        case let .string(text, t):
+            out += "{\"resultType\":\"string\",\"result\":[\(timestamp(t)),\(JSONText.quote(text))]}"
+        case let .vector(samples):
+            out += "{\"resultType\":\"vector\",\"result\":["
+            for (i, sample) in samples.enumerated() {
+                if i > 0 { out += "," }
+                out += "{\"metric\":"
+                labels(sample.labels, into: &out)
+                out += ",\"value\":"
+                pair(sample.point, into: &out)
+                out += "}"
+            }
+            out += "]}"
+        case let .matrix(series):
+            out += "{\"resultType\":\"matrix\",\"result\":["
+            for (i, s) in series.enumerated() {
+                if i > 0 { out += "," }
+                out += "{\"metric\":"
+                labels(s.labels, into: &out)
+                out += ",\"values\":["
+                for (j, point) in s.points.enumerated() {
+                    if j > 0 { out += "," }
+                    pair(point, into: &out)
+                }
+                out += "]}"
+            }
+            out += "]}"
+        }
+    }
+
+    static func labels(_ labels: Labels, into out: inout String) {
+        out += "{"
+        for (i, label) in labels.enumerated() {
+            if i > 0 { out += "," }
+            out += JSONText.quote(label.name)
+            out += ":"
+            out += JSONText.quote(label.value)
+        }
+        out += "}"
+    }
+
+    static func pair(_ point: Point, into out: inout String) {
+        out += "["
+        out += timestamp(point.t)
+        out += ",\""
+        out += formatValue(point.f)
+        out += "\"]"
+    }
+
+    /// Milliseconds as decimal seconds without trailing zeros: 1500 → 1.5, -500 → -0.5.
+    static func timestamp(_ ms: Int64) -> String {
+        let negative = ms < 0
+        let magnitude = ms.magnitude
+        let seconds = magnitude / 1000, fraction = magnitude % 1000
+        var text = negative ? "-\(seconds)" : "\(seconds)"
+        if fraction != 0 {
+            var digits = String(fraction)
+            digits = String(repeating: "0", count: 3 - digits.count) + digits
+            while digits.hasSuffix("0") { digits.removeLast() }
+            text += "." + digits
+        }
+        return text
+    }
+}

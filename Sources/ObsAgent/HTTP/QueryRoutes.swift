@@ -1,0 +1,151 @@
+import Foundation
+import Hummingbird
+import NIOPosix
+import ObsCore
+import QueryEngine
+
+/// The Prometheus query API: `/api/v1/query`, `/api/v1/query_range`, `/api/v1/format_query`,
+/// `/api/v1/parse_query`, plus the metadata and exemplar endpoints Grafana calls. GET and
+/// form-encoded POST. Queries run on the blocking thread pool, never on the cooperative one.
+struct QueryRoutes {
+    let stores: Stores
+    let state: AgentState
+    let engine: PromQLEngine
+    /// Prometheus refuses range queries with more points per series than this.
+    static let maxPointsPerSeries: Int64 = 11_000
+
+    func register(on router: Router<some RequestContext>) {
+        for method in [HTTPRequest.Method.get, .post] {
+            router.on("/api/v1/query", method: method) { request, _ in try await instant(request) }
+            router.on("/api/v1/query_range", method: method) { request, _ in try await range(request) }
+            router.on("/api/v1/format_query", method: method) { request, _ in try await format(request) }
+            router.on("/api/v1/parse_query", method: method) { request, _ in try await parse(request) }
+            router.on("/api/v1/query_exemplars", method: method) { request, _ in try await exemplars(request) }
+        }
+        router.get("/api/v1/metadata") { request, _ in
+            _ = try await APIParameters.read(request)
+            // Metric metadata (HELP/TYPE) is not stored; the answer is the empty map Prometheus gives
+            // for a server that has none.
+            return Response.json(APIEnvelope.success("{}"))
+        }
+    }
+
+    func instant(_ request: Request) async throws -> Response {
+        let parameters = try await APIParameters.read(request)
+        let query = try parameters.query()
+        let time = try parameters.time("time", default: WallClock.milliseconds())
+        let engine = try engine(for: parameters)
+        let store = try stores.metrics()
+        let result = try await run { try engine.instantQuery(query, at: time, on: store) }
+        return Response.json(QueryJSON.envelope(result))
+    }
+
+    func range(_ request: Request) async throws -> Response {
+        let parameters = try await APIParameters.read(request)
+        let query = try parameters.query()
+        guard parameters.first("start") != nil else { throw APIError(.badData, "invalid parameter \"start\": cannot parse \"\" to a valid timestamp") }
+        guard parameters.first("end") != nil else { throw APIError(.badData, "invalid parameter \"end\": cannot parse \"\" to a valid timestamp") }
+        let start = try parameters.time("start", default: 0)
+        let end = try parameters.time("end", default: 0)
+        guard end >= start else { throw APIError(.badData, "invalid parameter \"end\": end timestamp must not be before start time") }
+        let step = try parameters.duration("step")
+        guard step > 0 else {
+            throw APIError(.badData, "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer")
+        }
+        guard (end - start) / step < Self.maxPointsPerSeries else {
+            throw APIError(.badData, "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
+        }
+        let engine = try engine(for: parameters)
+        let store = try stores.metrics()
+        let result = try await run { try engine.rangeQuery(query, start: start, end: end, step: step, on: store) }
+        return Response.json(QueryJSON.envelope(result))
+    }
+
+    func format(_ request: Request) async throws -> Response {
+        let parameters = try await APIParameters.read(request)
+        let query = try parameters.query()
+        do {
+            let expr = try PromQLParser.parse(query)
+            return Response.json(APIEnvelope.success(JSONText.quote(PromQLPrinter.format(expr))))
+        } catch {
+            throw APIError(.badData, "invalid parameter \"query\": \(error)")
+        }
+    }
+
+    func parse(_ request: Request) async throws -> Response {
+        let parameters = try await APIParameters.read(request)
+        let query = try parameters.query()
+        do {
+            let expr = try PromQLParser.parse(query)
+            return Response.json(APIEnvelope.success(PromQLPrinter.treeJSON(expr)))
+        } catch {
+            throw APIError(.badData, "invalid parameter \"query\": \(error)")
+        }
+    }
+
+    func exemplars(_ request: Request) async throws -> Response {
+        let parameters = try await APIParameters.read(request)
+        let query = try parameters.query()
+        do {
+            _ = try PromQLParser.parse(query)
+        } catch {
+            throw APIError(.badData, "invalid parameter \"query\": \(error)")
+        }
+        // Exemplars are not stored yet, so no series has any.
+        return Response.json(APIEnvelope.success("[]"))
+    }
+
+    /// The engine with this request's `timeout` and `lookback_delta`, when given.
+    private func engine(for parameters: APIParameters) throws -> PromQLEngine {
+        var engine = self.engine
+        // Subqueries without a step use the configured evaluation interval, which a reload can change.
+        engine.options.defaultSubqueryStep = state.config.global.evaluationInterval.milliseconds
+        if parameters.first("timeout") != nil {
+            let timeout = try parameters.duration("timeout")
+            if timeout > 0 { engine.options.timeout = min(engine.options.timeout, .milliseconds(timeout)) }
+        }
+        if parameters.first("lookback_delta") != nil {
+            let lookback = try parameters.duration("lookback_delta")
+            if lookback > 0 { engine.options.lookbackDelta = lookback }
+        }
+        return engine
+    }
+
+    /// Runs a query on the blocking pool and maps engine errors to the API's error types.
+    private func run(_ body: @escaping @Sendable () throws -> QueryResult) async throws -> QueryResult {
+        do {
+            return try await NIOThreadPool.singleton.runIfActive(body)
+        } catch let error as PromQLError {
+            switch error {
+            case .parse, .syntax: throw APIError(.badData, "invalid parameter \"query\": \(error)")
+            case .execution, .tooManySamples: throw APIError(.execution, "\(error)")
+            case .timeout: throw APIError(.timeout, "\(error)")
+            case .canceled: throw APIError(.canceled, "\(error)")
+            }
+        }
+    }
+}
+
+extension APIParameters {
+    /// The `query` parameter; absent or empty is Prometheus's parse error.
+    func query() throws -> String {
+        guard let query = first("query"), !query.isEmpty else {
+            throw APIError(.badData, "invalid parameter \"query\": 1:1: parse error: no expression found in input")
+        }
+        return query
+    }
+
+    /// A duration parameter in milliseconds: float seconds (`15`, `0.5`) or a Prometheus duration (`1m`).
+    func duration(_ name: String) throws -> Int64 {
+        let text = first(name) ?? ""
+        if let seconds = Double(text), seconds.isFinite {
+            let ms = (seconds * 1000).rounded()
+            guard abs(ms) < 9.2e18 else {
+                throw APIError(.badData, "invalid parameter \"\(name)\": cannot parse \"\(text)\" to a valid duration. It overflows int64")
+            }
+            return Int64(ms)
+        }
+        if let duration = PrometheusDuration(text) { return duration.milliseconds }
+        throw APIError(.badData, "invalid parameter \"\(name)\": cannot parse \"\(text)\" to a valid duration")
+    }
+}

@@ -1,0 +1,244 @@
+import Foundation
+import ObsCore
+
+/// Aggregation operators. Groups are formed once from the input series' labels; values are then
+/// combined step by step over the members present at that step.
+extension Evaluator {
+    func aggregate(_ aggregate: Aggregate) throws(PromQLError) -> EvalValue {
+        var parameter: [Double] = []
+        var label = ""
+        if let expr = aggregate.parameter {
+            if aggregate.op == .countValues {
+                label = try string(expr)
+                guard isValidLabelName(label) else { throw .execution("invalid label name \(JSONText.quote(label))") }
+            } else {
+                parameter = try scalar(expr)
+            }
+        }
+        let input = try vector(aggregate.expr)
+        let groups = group(input, aggregate)
+        switch aggregate.op {
+        case .topk, .bottomk, .limitk, .limitRatio:
+            return .vector(try selectK(aggregate, input, groups, parameter))
+        case .countValues:
+            return .vector(countValues(label, input, groups))
+        default:
+            break
+        }
+        if aggregate.op == .quantile {
+            for q in parameter where q.isNaN || q < 0 || q > 1 {
+                context.annotations.warn("quantile value should be between 0 and 1, got \(goFloat(q))",
+                                         at: context.location(aggregate.parameterPosition))
+            }
+        }
+        var result: [StepSeries] = []
+        result.reserveCapacity(groups.count)
+        var buffer: [Double] = []
+        for group in groups {
+            var out = StepSeries(labels: group.labels, steps: steps, dropName: group.dropName)
+            for step in 0..<steps {
+                switch aggregate.op {
+                case .sum:
+                    var sum = KahanSum(), any = false
+                    for m in group.members where input[m].present[step] {
+                        sum.add(input[m].values[step])
+                        any = true
+                    }
+                    if any { out.set(step, sum.value) }
+                case .avg:
+                    var mean = RunningMean()
+                    for m in group.members where input[m].present[step] { mean.add(input[m].values[step]) }
+                    if mean.count > 0 { out.set(step, mean.value) }
+                case .count, .group:
+                    var count = 0.0
+                    for m in group.members where input[m].present[step] { count += 1 }
+                    if count > 0 { out.set(step, aggregate.op == .group ? 1 : count) }
+                case .min, .max:
+                    var best = 0.0, any = false
+                    let isMax = aggregate.op == .max
+                    for m in group.members where input[m].present[step] {
+                        let v = input[m].values[step]
+                        if !any || best.isNaN || (isMax ? v > best : v < best) { best = v }
+                        any = true
+                    }
+                    if any { out.set(step, best) }
+                case .stddev, .stdvar:
+                    buffer.removeAll(keepingCapacity: true)
+                    for m in group.members where input[m].present[step] { buffer.append(input[m].values[step]) }
+                    if !buffer.isEmpty {
+                        let variance = RangeFunctions.variance(buffer[...])
+                        out.set(step, aggregate.op == .stddev ? variance.squareRoot() : variance)
+                    }
+                case .quantile:
+                    buffer.removeAll(keepingCapacity: true)
+                    for m in group.members where input[m].present[step] { buffer.append(input[m].values[step]) }
+                    if !buffer.isEmpty { out.set(step, RangeFunctions.quantile(parameter[step], buffer)) }
+                case .topk, .bottomk, .limitk, .limitRatio, .countValues:
+                    break
+                }
+            }
+            if !out.isEmpty { result.append(out) }
+        }
+        return .vector(result)
+    }
+
+    struct Group {
+        var labels: Labels
+        var members: [Int]
+        var dropName: Bool
+    }
+
+    /// Partitions series by their grouping labels, in order of first appearance.
+    func group(_ input: [StepSeries], _ aggregate: Aggregate) -> [Group] {
+        var index: [Labels: Int] = [:]
+        var groups: [Group] = []
+        let names = Set(aggregate.grouping)
+        for (i, series) in input.enumerated() {
+            let key: Labels
+            if aggregate.without {
+                key = Labels(sortedUnchecked: series.labels.pairs.filter { !names.contains($0.name) && $0.name != Labels.metricName })
+            } else {
+                key = Labels(sortedUnchecked: series.labels.pairs.filter { names.contains($0.name) })
+            }
+            if let g = index[key] {
+                groups[g].members.append(i)
+                groups[g].dropName = groups[g].dropName || series.dropName
+            } else {
+                index[key] = groups.count
+                groups.append(Group(labels: key, members: [i], dropName: series.dropName))
+            }
+        }
+        for g in groups.indices where groups[g].labels.metricName == nil { groups[g].dropName = false }
+        return groups
+    }
+
+    /// `topk`, `bottomk`, `limitk`, `limit_ratio`: keep some of each group's series, labels intact.
+    func selectK(_ aggregate: Aggregate, _ input: [StepSeries], _ groups: [Group], _ parameter: [Double]) throws(PromQLError) -> [StepSeries] {
+        var output = input.map { StepSeries(labels: $0.labels, steps: steps, dropName: $0.dropName) }
+        // For instant queries the order of the result is the order of selection.
+        var order: [Int] = []
+        for step in 0..<steps {
+            let p = parameter[step]
+            if aggregate.op == .limitRatio {
+                if p.isNaN { throw .execution("Ratio value is NaN") }
+            } else {
+                if p.isNaN { throw .execution("Parameter value is NaN") }
+                if p >= 9.223372036854775807e18 || p <= -9.223372036854775807e18 {
+                    throw .execution("Scalar value \(goFloat(p)) overflows int64")
+                }
+            }
+        }
+        for step in 0..<steps {
+            var p = parameter[step]
+            if aggregate.op == .limitRatio, p < -1 || p > 1 {
+                let capped = p < -1 ? -1.0 : 1.0
+                context.annotations.warn("ratio value should be between -1 and 1, got \(goFloat(p)), capping to \(goFloat(capped))",
+                                         at: context.location(aggregate.parameterPosition))
+                p = capped
+            }
+            let k = aggregate.op == .limitRatio ? 0 : Int(p)
+            if aggregate.op != .limitRatio && k < 1 { continue }
+            for group in groups {
+                let present = group.members.filter { input[$0].present[step] }
+                var chosen: [Int]
+                switch aggregate.op {
+                case .topk, .bottomk:
+                    let top = aggregate.op == .topk
+                    // NaN ranks below every number for both.
+                    chosen = present.sorted { a, b in
+                        let x = input[a].values[step], y = input[b].values[step]
+                        if x.isNaN != y.isNaN { return y.isNaN }
+                        if x == y || (x.isNaN && y.isNaN) { return a < b }
+                        return top ? x > y : x < y
+                    }
+                    chosen = Array(chosen.prefix(k))
+                case .limitk:
+                    chosen = Array(present.prefix(k))
+                default:
+                    chosen = present.filter { m in
+                        let offset = Double(input[m].labels.prometheusHash) / Double(UInt64.max)
+                        return (p >= 0 && offset < p) || (p < 0 && offset >= 1 + p)
+                    }
+                }
+                for m in chosen {
+                    output[m].set(step, input[m].values[step])
+                    if steps == 1 { order.append(m) }
+                }
+            }
+        }
+        if steps == 1 { return order.map { output[$0] } }
+        return output.filter { !$0.isEmpty }
+    }
+
+    func countValues(_ label: String, _ input: [StepSeries], _ groups: [Group]) -> [StepSeries] {
+        var index: [Labels: Int] = [:]
+        var output: [StepSeries] = []
+        for group in groups {
+            for step in 0..<steps {
+                var counts: [String: Double] = [:]
+                var order: [String] = []
+                for m in group.members where input[m].present[step] {
+                    let text = formatValue(input[m].values[step])
+                    if counts[text] == nil { order.append(text) }
+                    counts[text, default: 0] += 1
+                }
+                for text in order {
+                    let labels = group.labels.setting(label, to: text)
+                    let slot: Int
+                    if let existing = index[labels] {
+                        slot = existing
+                    } else {
+                        slot = output.count
+                        index[labels] = slot
+                        output.append(StepSeries(labels: labels, steps: steps))
+                    }
+                    output[slot].set(step, counts[text]!)
+                }
+            }
+        }
+        return output
+    }
+}
+
+/// A float as Prometheus writes it in JSON and labels (Go's `FormatFloat(v, 'f', -1, 64)`): the
+/// shortest digits that round-trip, never in exponent form; `+Inf`, `-Inf`, `NaN`.
+public func formatValue(_ value: Double) -> String {
+    if value.isNaN { return "NaN" }
+    if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
+    if value == 0 { return value.sign == .minus ? "-0" : "0" }
+    if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+    let text = "\(value)"
+    let negative = text.hasPrefix("-")
+    let unsigned = negative ? String(text.dropFirst()) : text
+    var mantissa = unsigned
+    var exponent = 0
+    if let e = unsigned.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+        mantissa = String(unsigned[..<e])
+        exponent = Int(unsigned[unsigned.index(after: e)...]) ?? 0
+    }
+    var integerPart = mantissa
+    var fraction = ""
+    if let dot = mantissa.firstIndex(of: ".") {
+        integerPart = String(mantissa[..<dot])
+        fraction = String(mantissa[mantissa.index(after: dot)...])
+    }
+    var digits = Array(integerPart + fraction)
+    var pointPosition = integerPart.count + exponent
+    while digits.count > 1, digits.first == "0", pointPosition > 1 {
+        digits.removeFirst()
+        pointPosition -= 1
+    }
+    if pointPosition <= 0 {
+        digits = Array(repeating: "0", count: -pointPosition + 1) + digits
+        pointPosition = 1
+    }
+    if pointPosition >= digits.count {
+        digits += Array(repeating: "0", count: pointPosition - digits.count)
+    }
+    var whole = String(digits[..<pointPosition])
+    var decimals = String(digits[pointPosition...])
+    while decimals.hasSuffix("0") { decimals.removeLast() }
+    while whole.count > 1, whole.hasPrefix("0") { whole.removeFirst() }
+    let body = decimals.isEmpty ? whole : whole + "." + decimals
+    return negative ? "-" + body : body
+}

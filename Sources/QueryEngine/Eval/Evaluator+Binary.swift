@@ -1,0 +1,272 @@
+import ObsCore
+
+/// Binary operators. Series are paired by their matching signature once; the operator then runs
+/// step by step over the pairs, with Prometheus's checks for ambiguous matches at each step.
+extension Evaluator {
+    func binary(_ binary: Binary) throws(PromQLError) -> EvalValue {
+        let lhs = try eval(binary.lhs)
+        let rhs = try eval(binary.rhs)
+        let op = binary.op
+        switch (lhs, rhs) {
+        case let (.scalar(l), .scalar(r)):
+            return .scalar((0..<steps).map { op.applyScalars(l[$0], r[$0]) ?? .nan })
+        case let (.vector(v), .scalar(s)):
+            return .vector(vectorScalar(op, v, s, scalarOnLeft: false, returnBool: binary.returnBool))
+        case let (.scalar(s), .vector(v)):
+            return .vector(vectorScalar(op, v, s, scalarOnLeft: true, returnBool: binary.returnBool))
+        case let (.vector(l), .vector(r)):
+            let matching = binary.matching ?? VectorMatching()
+            switch op {
+            case .and, .unless: return .vector(andUnless(l, r, matching, keepMatched: op == .and))
+            case .or: return .vector(try or(l, r, matching))
+            default: return .vector(try vectorVector(op, l, r, matching, returnBool: binary.returnBool))
+            }
+        default:
+            throw .execution("binary expression must contain only scalar and instant vector types")
+        }
+    }
+
+    func vectorScalar(_ op: BinaryOperator, _ vector: [StepSeries], _ scalar: [Double], scalarOnLeft: Bool,
+                      returnBool: Bool) -> [StepSeries] {
+        var result = vector
+        let dropsName = !op.isComparison || returnBool
+        for i in result.indices {
+            if dropsName { result[i].dropName = true }
+            for step in 0..<steps where result[i].present[step] {
+                let v = result[i].values[step], s = scalar[step]
+                let value = scalarOnLeft ? op.applyScalars(s, v)! : op.applyScalars(v, s)!
+                if op.isComparison {
+                    if returnBool {
+                        result[i].values[step] = value
+                    } else if value == 0 {
+                        result[i].present[step] = false
+                    }
+                } else {
+                    result[i].values[step] = value
+                }
+            }
+        }
+        return op.isComparison && !returnBool ? result.filter { !$0.isEmpty } : result
+    }
+
+    /// The labels two series must share to be paired.
+    func signature(_ labels: Labels, _ matching: VectorMatching) -> Labels {
+        if matching.on {
+            return Labels(sortedUnchecked: labels.pairs.filter { matching.labels.contains($0.name) })
+        }
+        return Labels(sortedUnchecked: labels.pairs.filter { $0.name != Labels.metricName && !matching.labels.contains($0.name) })
+    }
+
+    func andUnless(_ lhs: [StepSeries], _ rhs: [StepSeries], _ matching: VectorMatching, keepMatched: Bool) -> [StepSeries] {
+        var rightBySignature: [Labels: [Int]] = [:]
+        for (i, series) in rhs.enumerated() { rightBySignature[signature(series.labels, matching), default: []].append(i) }
+        var result: [StepSeries] = []
+        for var series in lhs {
+            let partners = rightBySignature[signature(series.labels, matching)] ?? []
+            for step in 0..<steps where series.present[step] {
+                let matched = partners.contains { rhs[$0].present[step] }
+                if matched != keepMatched { series.present[step] = false }
+            }
+            if !series.isEmpty { result.append(series) }
+        }
+        return result
+    }
+
+    func or(_ lhs: [StepSeries], _ rhs: [StepSeries], _ matching: VectorMatching) throws(PromQLError) -> [StepSeries] {
+        var leftBySignature: [Labels: [Int]] = [:]
+        for (i, series) in lhs.enumerated() { leftBySignature[signature(series.labels, matching), default: []].append(i) }
+        var result = lhs
+        for var series in rhs {
+            let partners = leftBySignature[signature(series.labels, matching)] ?? []
+            if !partners.isEmpty {
+                for step in 0..<steps where series.present[step] && partners.contains(where: { lhs[$0].present[step] }) {
+                    series.present[step] = false
+                }
+            }
+            if !series.isEmpty { result.append(series) }
+        }
+        return try mergeSameLabels(result)
+    }
+
+    func vectorVector(_ op: BinaryOperator, _ lhs: [StepSeries], _ rhs: [StepSeries], _ matching: VectorMatching,
+                      returnBool: Bool) throws(PromQLError) -> [StepSeries] {
+        // The "many" side is iterated; the "one" side is looked up by signature.
+        let oneToMany = matching.cardinality == .oneToMany
+        let many = oneToMany ? rhs : lhs
+        let one = oneToMany ? lhs : rhs
+        let oneSideName = oneToMany ? "left" : "right"
+        var oneBySignature: [Labels: [Int]] = [:]
+        var oneSignatures: [Labels] = []
+        for (i, series) in one.enumerated() {
+            let sig = signature(series.labels, matching)
+            if oneBySignature[sig] == nil { oneSignatures.append(sig) }
+            oneBySignature[sig, default: []].append(i)
+        }
+        // A match group with two series on the "one" side at the same step is many-to-many.
+        for sig in oneSignatures {
+            let members = oneBySignature[sig]!
+            guard members.count > 1 else { continue }
+            for step in 0..<steps {
+                let present = members.filter { one[$0].present[step] }
+                if present.count > 1 {
+                    let names = present.prefix(2).map { one[$0].labels }.sorted()
+                    throw .execution("found duplicate series for the match group \(matchGroupDescription(one[present[0]].labels, matching)) on the \(oneSideName) hand-side of the operation: [\(names[0]), \(names[1])];many-to-many matching not allowed: matching labels must be unique on one side")
+                }
+            }
+        }
+        let dropsName = !op.isComparison || returnBool
+        var output: [StepSeries] = []
+        var outputIndex: [Labels: Int] = [:]
+        var matchedSteps: [Labels: [Bool]] = [:]   // one-to-one: steps at which a signature was used
+        for m in many.indices {
+            let sig = signature(many[m].labels, matching)
+            guard let partners = oneBySignature[sig] else { continue }
+            for r in partners {
+                let labels = resultLabels(many[m].labels, one[r].labels, matching)
+                var slot = outputIndex[labels]
+                for step in 0..<steps where many[m].present[step] && one[r].present[step] {
+                    let left = oneToMany ? one[r].values[step] : many[m].values[step]
+                    let right = oneToMany ? many[m].values[step] : one[r].values[step]
+                    var value = op.applyScalars(left, right)!
+                    if op.isComparison && !returnBool {
+                        if value == 0 { continue }
+                        value = left
+                    }
+                    if matching.cardinality == .oneToOne {
+                        if matchedSteps[sig]?[step] == true {
+                            throw .execution("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)")
+                        }
+                        matchedSteps[sig, default: Array(repeating: false, count: steps)][step] = true
+                    }
+                    if slot == nil {
+                        slot = output.count
+                        outputIndex[labels] = output.count
+                        output.append(StepSeries(labels: labels, steps: steps, dropName: dropsName ? true : many[m].dropName))
+                    }
+                    if output[slot!].present[step] {
+                        throw .execution("multiple matches for labels: grouping labels must ensure unique matches")
+                    }
+                    output[slot!].set(step, value)
+                }
+            }
+        }
+        return try applyFill(op, lhs, rhs, matching, returnBool: returnBool, into: output)
+    }
+
+    /// Labels of a result series: the "many" side's, reduced to the matching labels for one-to-one
+    /// `on`, without the ignored ones for one-to-one `ignoring`, plus `group_x(…)` labels from the
+    /// "one" side.
+    func resultLabels(_ many: Labels, _ one: Labels, _ matching: VectorMatching) -> Labels {
+        var labels = many
+        if matching.cardinality == .oneToOne {
+            if matching.on {
+                labels = Labels(sortedUnchecked: labels.pairs.filter { matching.labels.contains($0.name) })
+            } else {
+                labels = Labels(sortedUnchecked: labels.pairs.filter { !matching.labels.contains($0.name) })
+            }
+        }
+        for name in matching.include {
+            labels = labels.setting(name, to: one[name] ?? "")
+        }
+        return labels
+    }
+
+    func matchGroupDescription(_ labels: Labels, _ matching: VectorMatching) -> String {
+        let kept = matching.on
+            ? labels.pairs.filter { matching.labels.contains($0.name) }
+            : labels.pairs.filter { $0.name != Labels.metricName && !matching.labels.contains($0.name) }
+        return "{" + kept.map { "\($0.name)=\(JSONText.quote($0.value))" }.joined(separator: ", ") + "}"
+    }
+
+    /// `fill(v)`, `fill_left(v)`, `fill_right(v)`: series without a partner on the other side are
+    /// combined with a stand-in of the given value.
+    func applyFill(_ op: BinaryOperator, _ lhs: [StepSeries], _ rhs: [StepSeries], _ matching: VectorMatching,
+                   returnBool: Bool, into output: [StepSeries]) throws(PromQLError) -> [StepSeries] {
+        guard matching.fillLeft != nil || matching.fillRight != nil else { return output }
+        var result = output
+        let dropsName = !op.isComparison || returnBool
+        func sides(_ series: [StepSeries]) -> [Labels: [Int]] {
+            var map: [Labels: [Int]] = [:]
+            for (i, s) in series.enumerated() { map[signature(s.labels, matching), default: []].append(i) }
+            return map
+        }
+        let leftBySignature = sides(lhs), rightBySignature = sides(rhs)
+        var index: [Labels: Int] = [:]
+        for (i, s) in result.enumerated() { index[s.labels] = i }
+        func emit(_ labels: Labels, _ step: Int, _ left: Double, _ right: Double, dropName: Bool) {
+            var value = op.applyScalars(left, right)!
+            if op.isComparison && !returnBool {
+                if value == 0 { return }
+                value = left
+            }
+            let slot: Int
+            if let existing = index[labels] {
+                slot = existing
+            } else {
+                slot = result.count
+                index[labels] = slot
+                result.append(StepSeries(labels: labels, steps: steps, dropName: dropsName || dropName))
+            }
+            result[slot].set(step, value)
+        }
+        if let fillRight = matching.fillRight {
+            for series in lhs {
+                let partners = rightBySignature[signature(series.labels, matching)] ?? []
+                let labels = fillLabels(series.labels, matching, fromLeft: true)
+                for step in 0..<steps where series.present[step] && !partners.contains(where: { rhs[$0].present[step] }) {
+                    emit(labels, step, series.values[step], fillRight, dropName: series.dropName)
+                }
+            }
+        }
+        if let fillLeft = matching.fillLeft {
+            for series in rhs {
+                let partners = leftBySignature[signature(series.labels, matching)] ?? []
+                let labels = fillLabels(series.labels, matching, fromLeft: false)
+                for step in 0..<steps where series.present[step] && !partners.contains(where: { lhs[$0].present[step] }) {
+                    emit(labels, step, fillLeft, series.values[step], dropName: series.dropName)
+                }
+            }
+        }
+        return result
+    }
+
+    /// Labels for a result made with a fill value: those of the series that is present, shaped the
+    /// way its side's results are.
+    func fillLabels(_ labels: Labels, _ matching: VectorMatching, fromLeft: Bool) -> Labels {
+        let isManySide = (matching.cardinality == .oneToMany) != fromLeft
+        if matching.cardinality == .oneToOne || isManySide {
+            var shaped = resultLabels(labels, .empty, VectorMatching.with(matching, include: []))
+            for name in matching.include { shaped = shaped.setting(name, to: "") }
+            return shaped
+        }
+        return signature(labels, matching)
+    }
+
+    /// Joins series that share a label set into one; two values at the same step are an error.
+    func mergeSameLabels(_ series: [StepSeries]) throws(PromQLError) -> [StepSeries] {
+        var index: [Labels: Int] = [:]
+        var merged: [StepSeries] = []
+        merged.reserveCapacity(series.count)
+        for s in series {
+            if let i = index[s.labels] {
+                for step in 0..<steps where s.present[step] {
+                    if merged[i].present[step] { throw .execution("vector cannot contain metrics with the same labelset") }
+                    merged[i].set(step, s.values[step])
+                }
+                merged[i].dropName = merged[i].dropName || s.dropName
+            } else {
+                index[s.labels] = merged.count
+                merged.append(s)
+            }
+        }
+        return merged
+    }
+}
+
+extension VectorMatching {
+    static func with(_ matching: VectorMatching, include: [String]) -> VectorMatching {
+        var copy = matching
+        copy.include = include
+        return copy
+    }
+}

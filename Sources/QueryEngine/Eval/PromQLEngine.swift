@@ -1,0 +1,85 @@
+import ObsCore
+
+/// Runs PromQL queries against a metrics store. Stateless apart from its options; thread-safe.
+/// Evaluation is synchronous CPU work: callers on the cooperative pool should hop off it first.
+public struct PromQLEngine: Sendable {
+    public var options: EngineOptions
+
+    public init(options: EngineOptions = EngineOptions()) {
+        self.options = options
+    }
+
+    /// Evaluates `query` at one instant (milliseconds).
+    public func instantQuery(_ query: String, at time: Int64, on store: any MetricsQueryable) throws(PromQLError) -> QueryResult {
+        let expr = try PromQLParser.parse(query)
+        let context = QueryContext(queryable: store, options: options, start: time, end: time, step: 0, query: query)
+        let evaluator = Evaluator(context: context, start: time, end: time, interval: 1)
+        let value: QueryValue
+        switch try evaluator.eval(expr) {
+        case let .scalar(values):
+            value = .scalar(Point(t: time, f: values[0]))
+        case let .string(text):
+            value = .string(text, at: time)
+        case let .vector(series):
+            let cleaned = try finish(series)
+            value = .vector(cleaned.compactMap { s in
+                s.present[0] ? Sample(labels: s.labels, point: Point(t: time, f: s.values[0])) : nil
+            })
+        case let .matrix(series, _):
+            var result = series.map { s in
+                Series(labels: s.dropName ? s.labels.removing([Labels.metricName]) : s.labels,
+                       points: zip(s.timestamps, s.values).map { Point(t: $0, f: $1) })
+            }.filter { !$0.points.isEmpty }
+            result.sort { $0.labels < $1.labels }
+            for i in result.indices.dropFirst() where result[i].labels == result[i - 1].labels {
+                throw PromQLError.execution("vector cannot contain metrics with the same labelset")
+            }
+            value = .matrix(result)
+        }
+        return QueryResult(value: value, warnings: context.annotations.warnings, infos: context.annotations.infos)
+    }
+
+    /// Evaluates `query` at every `step` from `start` to `end` (milliseconds).
+    public func rangeQuery(_ query: String, start: Int64, end: Int64, step: Int64,
+                           on store: any MetricsQueryable) throws(PromQLError) -> QueryResult {
+        let expr = try PromQLParser.parse(query)
+        guard expr.type == .scalar || expr.type == .vector else {
+            throw PromQLError.execution("invalid expression type \"\(expr.type.documentedName)\" for range query, must be Scalar or instant Vector")
+        }
+        let context = QueryContext(queryable: store, options: options, start: start, end: end, step: step, query: query)
+        let evaluator = Evaluator(context: context, start: start, end: end, interval: step)
+        var series: [Series]
+        switch try evaluator.eval(expr) {
+        case let .scalar(values):
+            series = [Series(labels: .empty, points: values.enumerated().map { Point(t: evaluator.time($0.offset), f: $0.element) })]
+        case let .vector(results):
+            series = try finish(results).map { s in
+                var points: [Point] = []
+                for step in 0..<evaluator.steps where s.present[step] {
+                    points.append(Point(t: evaluator.time(step), f: s.values[step]))
+                }
+                return Series(labels: s.labels, points: points)
+            }.filter { !$0.points.isEmpty }
+        default:
+            throw PromQLError.execution("invalid expression type for range query")
+        }
+        series.sort { $0.labels < $1.labels }
+        return QueryResult(value: .matrix(series), warnings: context.annotations.warnings, infos: context.annotations.infos)
+    }
+
+    /// Drops the names that delayed name removal kept, then rejects label sets that now repeat.
+    private func finish(_ series: [StepSeries]) throws(PromQLError) -> [StepSeries] {
+        var seen: Set<Labels> = []
+        var result: [StepSeries] = []
+        result.reserveCapacity(series.count)
+        for var s in series {
+            if s.isEmpty { continue }
+            if s.dropName { s.labels = s.labels.removing([Labels.metricName]) }
+            guard seen.insert(s.labels).inserted else {
+                throw PromQLError.execution("vector cannot contain metrics with the same labelset")
+            }
+            result.append(s)
+        }
+        return result
+    }
+}

@@ -1,0 +1,90 @@
+import ObsCore
+
+/// One float sample of a result series.
+public struct Point: Sendable, Equatable {
+    public var t: Int64
+    public var f: Double
+
+    public init(t: Int64, f: Double) {
+        self.t = t
+        self.f = f
+    }
+}
+
+/// A labelled value of an instant-vector result.
+public struct Sample: Sendable, Equatable {
+    public var labels: Labels
+    public var point: Point
+}
+
+/// A labelled run of points of a range-query or range-vector result.
+public struct Series: Sendable, Equatable {
+    public var labels: Labels
+    public var points: [Point]
+}
+
+/// What a query returns, in the four shapes of the Prometheus API.
+public enum QueryValue: Sendable, Equatable {
+    case scalar(Point)
+    case string(String, at: Int64)
+    case vector([Sample])
+    case matrix([Series])
+}
+
+/// A query's value and the annotations Prometheus would attach to it.
+public struct QueryResult: Sendable {
+    public var value: QueryValue
+    public var warnings: [String]
+    public var infos: [String]
+}
+
+/// A series evaluated at every step of the query: one slot per step, `present[i]` false where the
+/// series has no value. Dense so that binary operators and aggregations combine series step by step
+/// without searching.
+struct StepSeries {
+    var labels: Labels
+    var values: [Double]
+    var present: [Bool]
+    /// Prometheus's delayed name removal: the name is kept for matching and dropped at the end.
+    var dropName = false
+
+    init(labels: Labels, steps: Int, dropName: Bool = false) {
+        self.labels = labels
+        values = Array(repeating: 0, count: steps)
+        present = Array(repeating: false, count: steps)
+        self.dropName = dropName
+    }
+
+    init(labels: Labels, values: [Double], present: [Bool], dropName: Bool) {
+        self.labels = labels
+        self.values = values
+        self.present = present
+        self.dropName = dropName
+    }
+
+    @inline(__always) mutating func set(_ step: Int, _ value: Double) {
+        values[step] = value
+        present[step] = true
+    }
+
+    var isEmpty: Bool { !present.contains(true) }
+}
+
+/// Raw samples of one series over a window, for range functions: the evaluated form of a matrix
+/// selector or subquery. Stale markers are already removed.
+struct RangeSeries {
+    var labels: Labels
+    var timestamps: [Int64]
+    var values: [Double]
+    var dropName = false
+}
+
+/// What evaluating an expression node gives.
+enum EvalValue {
+    /// One value per step.
+    case scalar([Double])
+    case vector([StepSeries])
+    /// Samples for a range vector (only as a function argument or the result of an instant query).
+    case matrix([RangeSeries], range: Int64)
+    case string(String)
+}
