@@ -63,6 +63,10 @@ struct ObsAgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("query.max-samples"), help: "Most samples a single query may hold in memory at once.")
     var maxSamples = 50_000_000
 
+    @Option(name: .customLong("query.compatibility"),
+            help: "Whose query semantics to follow where they differ: prometheus3 (left-open windows) or prometheus2.")
+    var queryCompatibility = "prometheus3"
+
     @Option(name: .customLong("log.level"), help: "Only log messages at or above this level: debug, info, warn, error.")
     var logLevel = "info"
 
@@ -96,6 +100,9 @@ struct ObsAgentCommand: AsyncParsableCommand {
         }
         guard let timeout = PrometheusDuration(queryTimeout), timeout.milliseconds > 0 else {
             throw ValidationError("--query.timeout: \"\(queryTimeout)\" is not a positive duration")
+        }
+        guard EngineOptions.Compatibility(rawValue: queryCompatibility) != nil else {
+            throw ValidationError("--query.compatibility: \"\(queryCompatibility)\" is neither prometheus3 nor prometheus2")
         }
         guard maxSamples > 0 else {
             throw ValidationError("--query.max-samples: must be positive")
@@ -203,6 +210,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
         options.lookbackDelta = PrometheusDuration(lookbackDelta)!.milliseconds
         options.timeout = .milliseconds(PrometheusDuration(queryTimeout)!.milliseconds)
         options.maxSamples = maxSamples
+        options.compatibility = EngineOptions.Compatibility(rawValue: queryCompatibility)!
         return options
     }
 
@@ -221,6 +229,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
             ("query.lookback-delta", lookbackDelta),
             ("query.timeout", queryTimeout),
             ("query.max-samples", String(maxSamples)),
+            ("query.compatibility", queryCompatibility),
             ("log.level", logLevel),
             ("log.format", logFormat),
         ]

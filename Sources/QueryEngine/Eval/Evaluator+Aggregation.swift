@@ -10,7 +10,7 @@ extension Evaluator {
         if let expr = aggregate.parameter {
             if aggregate.op == .countValues {
                 label = try string(expr)
-                guard isValidLabelName(label) else { throw .execution("invalid label name \(JSONText.quote(label))") }
+                guard isValidLabelName(label, legacy: context.options.compatibility == .prometheus2) else { throw .execution("invalid label name \(JSONText.quote(label))") }
             } else {
                 parameter = try scalar(expr)
             }
@@ -21,7 +21,7 @@ extension Evaluator {
         case .topk, .bottomk, .limitk, .limitRatio:
             return .vector(try selectK(aggregate, input, groups, parameter))
         case .countValues:
-            return .vector(countValues(label, input, groups))
+            return .vector(countValues(label, input, aggregate))
         default:
             break
         }
@@ -170,30 +170,33 @@ extension Evaluator {
         return output.filter { !$0.isEmpty }
     }
 
-    func countValues(_ label: String, _ input: [StepSeries], _ groups: [Group]) -> [StepSeries] {
+    /// `count_values`: the value becomes a label, set before grouping, so that a grouping label of
+    /// the same name is replaced by it.
+    func countValues(_ label: String, _ input: [StepSeries], _ aggregate: Aggregate) -> [StepSeries] {
         var index: [Labels: Int] = [:]
         var output: [StepSeries] = []
-        for group in groups {
-            for step in 0..<steps {
-                var counts: [String: Double] = [:]
-                var order: [String] = []
-                for m in group.members where input[m].present[step] {
-                    let text = formatValue(input[m].values[step])
-                    if counts[text] == nil { order.append(text) }
-                    counts[text, default: 0] += 1
+        let names = Set(aggregate.grouping)
+        for series in input {
+            for step in 0..<steps where series.present[step] {
+                let labels = series.labels.setting(label, to: formatValue(series.values[step]))
+                let key: Labels
+                if aggregate.without {
+                    key = Labels(sortedUnchecked: labels.pairs.filter {
+                        $0.name == label || (!names.contains($0.name) && $0.name != Labels.metricName)
+                    })
+                } else {
+                    key = Labels(sortedUnchecked: labels.pairs.filter { $0.name == label || names.contains($0.name) })
                 }
-                for text in order {
-                    let labels = group.labels.setting(label, to: text)
-                    let slot: Int
-                    if let existing = index[labels] {
-                        slot = existing
-                    } else {
-                        slot = output.count
-                        index[labels] = slot
-                        output.append(StepSeries(labels: labels, steps: steps))
-                    }
-                    output[slot].set(step, counts[text]!)
+                let slot: Int
+                if let existing = index[key] {
+                    slot = existing
+                } else {
+                    slot = output.count
+                    index[key] = slot
+                    output.append(StepSeries(labels: key, steps: steps))
                 }
+                output[slot].values[step] += 1
+                output[slot].present[step] = true
             }
         }
         return output

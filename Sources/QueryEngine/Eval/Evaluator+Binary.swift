@@ -114,7 +114,8 @@ extension Evaluator {
                 }
             }
         }
-        let dropsName = !op.isComparison || returnBool
+        var dropsName = !op.isComparison || returnBool
+        if op == .atan2, context.options.compatibility == .prometheus2 { dropsName = false }
         var output: [StepSeries] = []
         var outputIndex: [Labels: Int] = [:]
         var matchedSteps: [Labels: [Bool]] = [:]   // one-to-one: steps at which a signature was used

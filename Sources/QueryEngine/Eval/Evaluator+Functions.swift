@@ -162,8 +162,6 @@ extension Evaluator {
         switch unwrapParens(expr) {
         case let .vectorSelector(selector): matchers = selector.matchers
         case let .matrixSelector(selector, _, _): matchers = selector.matchers
-        case let .subquery(inner, _, _, _):
-            if case let .vectorSelector(selector) = unwrapParens(inner) { matchers = selector.matchers } else { matchers = [] }
         default: matchers = []
         }
         var pairs: [String: String] = [:]
@@ -212,7 +210,7 @@ extension Evaluator {
             }
             return .vector(out.isEmpty ? [] : [out])
         }
-        guard let kernel = RangeFunctions.kernel(name, scalars: scalars) else {
+        guard let kernel = RangeFunctions.kernel(name, scalars: scalars, legacy: context.options.compatibility == .prometheus2) else {
             throw .execution("function \"\(name)\" is not supported")
         }
         if name == "rate" || name == "increase" {
@@ -234,7 +232,7 @@ extension Evaluator {
                 let end = input.windowEnd(step)
                 let window = Window(timestamps: series.timestamps[cursor.lower..<cursor.upper],
                                     values: series.values[cursor.lower..<cursor.upper],
-                                    start: end - input.range, end: end, range: input.range)
+                                    start: end - input.range, end: end, range: input.range, stepTime: time(step))
                 if let value = kernel(window, step) { out.set(step, value) }
             }
             if !out.isEmpty { result.append(out) }
@@ -303,7 +301,7 @@ extension Evaluator {
         } catch {
             throw .execution("invalid regular expression in label_replace(): \(pattern)")
         }
-        guard isValidLabelName(destination) else {
+        guard isValidLabelName(destination, legacy: context.options.compatibility == .prometheus2) else {
             throw .execution("invalid destination label name in label_replace(): \(destination)")
         }
         var series = try vector(arguments[0])
@@ -322,7 +320,7 @@ extension Evaluator {
         let destination = try string(arguments[1])
         let separator = try string(arguments[2])
         let sources = try arguments.dropFirst(3).map { (arg) throws(PromQLError) in try string(arg) }
-        guard isValidLabelName(destination) else {
+        guard isValidLabelName(destination, legacy: context.options.compatibility == .prometheus2) else {
             throw .execution("invalid destination label name in label_join(): \(destination)")
         }
         var series = try vector(arguments[0])
@@ -361,8 +359,13 @@ func goFloat(_ value: Double) -> String {
     return "\(value)"
 }
 
-func isValidLabelName(_ name: String) -> Bool {
-    !name.isEmpty && name.utf8.allSatisfy { $0 >= 0x20 } && String(validatingUTF8: name) != nil
+/// Prometheus 3 accepts any non-empty UTF-8 label name; Prometheus 2 only `[a-zA-Z_][a-zA-Z0-9_]*`.
+func isValidLabelName(_ name: String, legacy: Bool) -> Bool {
+    guard let first = name.utf8.first else { return false }
+    if legacy {
+        return isIdentifierStart(first) && name.utf8.allSatisfy { isIdentifierStart($0) || isDigit($0) }
+    }
+    return String(validatingCString: name) != nil && !name.unicodeScalars.contains("\u{FFFD}")
 }
 
 /// Natural ordering: digit runs compare as numbers.
@@ -450,7 +453,7 @@ struct WindowCursor {
         let timestamps = series.timestamps
         if step > 0, end < input.windowEnd(step - 1) { lower = 0; upper = 0 }
         while upper < timestamps.count, timestamps[upper] <= end { upper += 1 }
-        while lower < upper, timestamps[lower] <= start { lower += 1 }
+        while lower < upper, timestamps[lower] < start + input.windowStartOffset { lower += 1 }
         if lower > upper { lower = upper }
         return upper - lower
     }

@@ -11,6 +11,18 @@ public struct EngineOptions: Sendable {
     public var maxSamples = 50_000_000
     /// `--query.timeout`.
     public var timeout: Duration = .seconds(120)
+    /// Whose semantics to follow where Prometheus 2 and 3 differ.
+    public var compatibility: Compatibility = .prometheus3
+
+    public enum Compatibility: String, Sendable {
+        /// Windows (range selectors and the lookback) leave their start open.
+        case prometheus3
+        /// Windows include a sample exactly at their start; `rate` caps extrapolation at the zero
+        /// point before the half-interval rule; `atan2` keeps the metric name.
+        case prometheus2
+    }
+
+    var closedWindows: Bool { compatibility == .prometheus2 }
 
     public init() {}
 }
@@ -37,6 +49,9 @@ final class QueryContext {
         deadline = .now + options.timeout
         queryText = Array(query.utf8)
     }
+
+    /// Added to a window's start to get its first included timestamp.
+    var windowStartOffset: Int64 { options.closedWindows ? 0 : 1 }
 
     func checkLimits(adding count: Int) throws(PromQLError) {
         samples += count
@@ -109,7 +124,7 @@ final class Evaluator {
                 let lower = input.windowEnd(0) - input.range
                 let upper = input.windowEnd(0)
                 var keep: [Int] = []
-                for (i, t) in series.timestamps.enumerated() where t > lower && t <= upper { keep.append(i) }
+                for (i, t) in series.timestamps.enumerated() where t >= lower + context.windowStartOffset && t <= upper { keep.append(i) }
                 copy.timestamps = keep.map { series.timestamps[$0] }
                 copy.values = keep.map { series.values[$0] }
                 return copy
@@ -153,19 +168,20 @@ final class Evaluator {
         let times = effectiveTimes(selector.modifiers)
         let lookback = context.options.lookbackDelta
         guard let first = times.first, let last = times.last else { return [] }
-        let found = try selectSeries(selector.matchers, minTime: first - lookback + 1, maxTime: last)
+        let open = context.windowStartOffset
+        let found = try selectSeries(selector.matchers, minTime: first - lookback + open, maxTime: last)
         var result: [StepSeries] = []
         result.reserveCapacity(found.count)
         for stored in found {
             var out = StepSeries(labels: stored.labels, steps: steps)
             var iterator = stored.makeIterator()
-            var has = iterator.seek(first - lookback + 1)
+            var has = iterator.seek(first - lookback + open)
             var lastT = Int64.min, lastV = 0.0, haveLast = false
             var count = 0
             for step in 0..<steps {
                 let t = times[step]
-                if has, iterator.timestamp <= t - lookback {
-                    has = iterator.seek(t - lookback + 1)
+                if has, iterator.timestamp < t - lookback + open {
+                    has = iterator.seek(t - lookback + open)
                     haveLast = false
                 }
                 while has, iterator.timestamp <= t {
@@ -174,7 +190,7 @@ final class Evaluator {
                     haveLast = true
                     has = iterator.next()
                 }
-                if haveLast, lastT > t - lookback, !isStaleMarker(lastV) {
+                if haveLast, lastT >= t - lookback + open, !isStaleMarker(lastV) {
                     out.set(step, reportTimestamps ? Double(lastT) / 1000 : lastV)
                     count += 1
                 }
@@ -194,6 +210,7 @@ final class Evaluator {
         var range: Int64
         var ends: [Int64]
         var mode: RangeMode = .normal
+        var windowStartOffset: Int64 = 1
         func windowEnd(_ step: Int) -> Int64 { ends[step] }
     }
 
@@ -206,7 +223,7 @@ final class Evaluator {
             guard range > 0 else { throw .execution("duration must be greater than 0") }
             let ends = effectiveTimes(selector.modifiers)
             let lookbackExtra: Int64 = mode == .normal ? 0 : context.options.lookbackDelta
-            let minTime = (ends.first ?? 0) - range - lookbackExtra + 1
+            let minTime = (ends.first ?? 0) - range - lookbackExtra + context.windowStartOffset
             let maxTime = (ends.last ?? 0) + (mode == .smoothed ? lookbackExtra : 0)
             let found = try selectSeries(selector.matchers, minTime: minTime, maxTime: maxTime)
             var series: [RangeSeries] = []
@@ -227,7 +244,7 @@ final class Evaluator {
                 try context.checkLimits(adding: timestamps.count)
                 series.append(RangeSeries(labels: stored.labels, timestamps: timestamps, values: values))
             }
-            return RangeInput(series: series, range: range, ends: ends, mode: mode)
+            return RangeInput(series: series, range: range, ends: ends, mode: mode, windowStartOffset: context.windowStartOffset)
         case let .subquery(inner, rangeExpr, stepExpr, modifiers):
             let range = context.milliseconds(rangeExpr)
             let step = stepExpr.map { context.milliseconds($0) } ?? context.options.defaultSubqueryStep
@@ -236,7 +253,7 @@ final class Evaluator {
             let ends = effectiveTimes(modifiers)
             let first = (ends.first ?? 0) - range
             var subStart = step * (first / step)
-            if subStart <= first { subStart += step }
+            if subStart < first + context.windowStartOffset { subStart += step }
             let nested = Evaluator(context: context, start: subStart, end: max(ends.last ?? 0, subStart - step),
                                    interval: step)
             var series: [RangeSeries] = []
@@ -259,7 +276,7 @@ final class Evaluator {
                     throw .execution("subquery is only allowed on instant vector")
                 }
             }
-            return RangeInput(series: series, range: range, ends: ends)
+            return RangeInput(series: series, range: range, ends: ends, windowStartOffset: context.windowStartOffset)
         default:
             throw .execution("expected a range vector, got \(expr.type.documentedName)")
         }

@@ -7,6 +7,8 @@ struct Window {
     var start: Int64
     var end: Int64
     var range: Int64
+    /// The evaluation time of the step, before `offset` and `@` moved the window.
+    var stepTime: Int64
 
     var count: Int { values.count }
     var firstIndex: Int { values.startIndex }
@@ -18,11 +20,11 @@ enum RangeFunctions {
     /// Per-step scalar arguments (`predict_linear`'s seconds, `quantile_over_time`'s φ, …).
     typealias Kernel = (_ window: Window, _ step: Int) -> Double?
 
-    static func kernel(_ name: String, scalars: [[Double]]) -> Kernel? {
+    static func kernel(_ name: String, scalars: [[Double]], legacy: Bool) -> Kernel? {
         switch name {
-        case "rate": return { w, _ in extrapolatedDelta(w, isCounter: true, isRate: true) }
-        case "increase": return { w, _ in extrapolatedDelta(w, isCounter: true, isRate: false) }
-        case "delta": return { w, _ in extrapolatedDelta(w, isCounter: false, isRate: false) }
+        case "rate": return { w, _ in extrapolatedDelta(w, isCounter: true, isRate: true, legacy: legacy) }
+        case "increase": return { w, _ in extrapolatedDelta(w, isCounter: true, isRate: false, legacy: legacy) }
+        case "delta": return { w, _ in extrapolatedDelta(w, isCounter: false, isRate: false, legacy: legacy) }
         case "irate": return { w, _ in instantDelta(w, isRate: true) }
         case "idelta": return { w, _ in instantDelta(w, isRate: false) }
         case "deriv": return { w, _ in
@@ -31,7 +33,7 @@ enum RangeFunctions {
         }
         case "predict_linear": return { w, step in
             guard w.count >= 2 else { return nil }
-            let (slope, intercept) = linearRegression(w, interceptTime: w.end)
+            let (slope, intercept) = linearRegression(w, interceptTime: w.stepTime)
             return slope * scalars[0][step] + intercept
         }
         case "changes": return { w, _ in
@@ -89,7 +91,7 @@ enum RangeFunctions {
 
     /// `rate`, `increase` and `delta`: the change over the window, extrapolated towards the window's
     /// edges when the samples reach close to them.
-    static func extrapolatedDelta(_ w: Window, isCounter: Bool, isRate: Bool) -> Double? {
+    static func extrapolatedDelta(_ w: Window, isCounter: Bool, isRate: Bool, legacy: Bool) -> Double? {
         guard w.count >= 2 else { return nil }
         let firstValue = w.values[w.firstIndex]
         var result = w.values[w.lastIndex] - firstValue
@@ -106,11 +108,13 @@ enum RangeFunctions {
         let sampledInterval = Double(lastT - firstT) / 1000
         let averageInterval = sampledInterval / Double(w.count - 1)
         let threshold = averageInterval * 1.1
-        if durationToStart >= threshold { durationToStart = averageInterval / 2 }
+        // Prometheus 2 capped at the zero point first, then applied the half-interval rule.
+        if !legacy, durationToStart >= threshold { durationToStart = averageInterval / 2 }
         if isCounter, result > 0, firstValue >= 0 {
             let durationToZero = sampledInterval * (firstValue / result)
             if durationToZero < durationToStart { durationToStart = durationToZero }
         }
+        if legacy, durationToStart >= threshold { durationToStart = averageInterval / 2 }
         if durationToEnd >= threshold { durationToEnd = averageInterval / 2 }
         var factor = (sampledInterval + durationToStart + durationToEnd) / sampledInterval
         if isRate { factor /= Double(w.range) / 1000 }
