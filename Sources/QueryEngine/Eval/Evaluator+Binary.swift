@@ -109,7 +109,7 @@ extension Evaluator {
             for step in 0..<steps {
                 let present = members.filter { one[$0].present[step] }
                 if present.count > 1 {
-                    let names = present.prefix(2).map { one[$0].labels }.sorted()
+                    let names = present.prefix(2).map { one[$0].labels }.sorted().map(\.braced)
                     throw .execution("found duplicate series for the match group \(matchGroupDescription(one[present[0]].labels, matching)) on the \(oneSideName) hand-side of the operation: [\(names[0]), \(names[1])];many-to-many matching not allowed: matching labels must be unique on one side")
                 }
             }
@@ -128,16 +128,16 @@ extension Evaluator {
                 for step in 0..<steps where many[m].present[step] && one[r].present[step] {
                     let left = oneToMany ? one[r].values[step] : many[m].values[step]
                     let right = oneToMany ? many[m].values[step] : one[r].values[step]
-                    var value = op.applyScalars(left, right)!
-                    if op.isComparison && !returnBool {
-                        if value == 0 { continue }
-                        value = left
-                    }
                     if matching.cardinality == .oneToOne {
                         if matchedSteps[sig]?[step] == true {
                             throw .execution("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)")
                         }
                         matchedSteps[sig, default: Array(repeating: false, count: steps)][step] = true
+                    }
+                    var value = op.applyScalars(left, right)!
+                    if op.isComparison && !returnBool {
+                        if value == 0 { continue }
+                        value = left
                     }
                     if slot == nil {
                         slot = output.count

@@ -11,6 +11,9 @@ extension Evaluator {
             return .scalar((0..<steps).map { Double(time($0)) / 1000 })
         case "pi":
             return .scalar(Array(repeating: Double.pi, count: steps))
+        case "start", "end":
+            let t = name == "start" ? context.queryStart : context.queryEnd
+            return .scalar(Array(repeating: Double(t) / 1000, count: steps))
         case "vector":
             let values = try scalar(arguments[0])
             return .vector([StepSeries(labels: .empty, values: values, present: Array(repeating: true, count: steps), dropName: false)])
@@ -312,8 +315,7 @@ extension Evaluator {
             series[i].labels = series[i].labels.setting(destination, to: expanded)
             if destination == Labels.metricName { series[i].dropName = false }
         }
-        try checkDuplicates(series)
-        return .vector(series)
+        return .vector(try mergeSameLabels(series))
     }
 
     func labelJoin(_ arguments: [Expr]) throws(PromQLError) -> EvalValue {
@@ -329,22 +331,9 @@ extension Evaluator {
             series[i].labels = series[i].labels.setting(destination, to: joined)
             if destination == Labels.metricName { series[i].dropName = false }
         }
-        try checkDuplicates(series)
-        return .vector(series)
+        return .vector(try mergeSameLabels(series))
     }
 
-    /// Two series with one label set at the same step are an error, as in Prometheus.
-    func checkDuplicates(_ series: [StepSeries]) throws(PromQLError) {
-        var seen: [Labels: Int] = [:]
-        for (i, s) in series.enumerated() {
-            if let j = seen[s.labels] {
-                for step in 0..<steps where s.present[step] && series[j].present[step] {
-                    throw .execution("vector cannot contain metrics with the same labelset")
-                }
-            }
-            seen[s.labels] = i
-        }
-    }
 }
 
 /// Go's `math.Max`/`math.Min`: NaN wins.

@@ -1,6 +1,14 @@
 import ObsCore
 
 extension Labels {
+    /// Prometheus's `labels.String()`: every label, the name included, in braces.
+    var braced: String {
+        "{" + pairs.map { "\($0.name)=\(JSONText.quote($0.value))" }.joined(separator: ", ") + "}"
+    }
+
+    /// The metric name and the type and unit labels that go with it, all dropped together.
+    static let nameAndMetadata: Set<String> = [Labels.metricName, "__type__", "__unit__"]
+
     /// Prometheus's `labels.Hash()`: XXH64 (seed 0) over `name 0xFF value 0xFF` for every label. Used
     /// where Prometheus's choice depends on it (`limit_ratio` picks the same series as Prometheus).
     var prometheusHash: UInt64 {

@@ -21,13 +21,13 @@ public struct PromQLEngine: Sendable {
         case let .string(text):
             value = .string(text, at: time)
         case let .vector(series):
-            let cleaned = try finish(series)
+            let cleaned = try finish(series, steps: 1)
             value = .vector(cleaned.compactMap { s in
                 s.present[0] ? Sample(labels: s.labels, point: Point(t: time, f: s.values[0])) : nil
             })
         case let .matrix(series, _):
             var result = series.map { s in
-                Series(labels: s.dropName ? s.labels.removing([Labels.metricName]) : s.labels,
+                Series(labels: s.dropName ? s.labels.removing(Labels.nameAndMetadata) : s.labels,
                        points: zip(s.timestamps, s.values).map { Point(t: $0, f: $1) })
             }.filter { !$0.points.isEmpty }
             result.sort { $0.labels < $1.labels }
@@ -53,7 +53,7 @@ public struct PromQLEngine: Sendable {
         case let .scalar(values):
             series = [Series(labels: .empty, points: values.enumerated().map { Point(t: evaluator.time($0.offset), f: $0.element) })]
         case let .vector(results):
-            series = try finish(results).map { s in
+            series = try finish(results, steps: evaluator.steps).map { s in
                 var points: [Point] = []
                 for step in 0..<evaluator.steps where s.present[step] {
                     points.append(Point(t: evaluator.time(step), f: s.values[step]))
@@ -67,18 +67,24 @@ public struct PromQLEngine: Sendable {
         return QueryResult(value: .matrix(series), warnings: context.annotations.warnings, infos: context.annotations.infos)
     }
 
-    /// Drops the names that delayed name removal kept, then rejects label sets that now repeat.
-    private func finish(_ series: [StepSeries]) throws(PromQLError) -> [StepSeries] {
-        var seen: Set<Labels> = []
+    /// Drops the names that delayed name removal kept, then joins series whose label sets now
+    /// coincide; two values at one step are an error.
+    private func finish(_ series: [StepSeries], steps: Int) throws(PromQLError) -> [StepSeries] {
+        var index: [Labels: Int] = [:]
         var result: [StepSeries] = []
         result.reserveCapacity(series.count)
         for var s in series {
             if s.isEmpty { continue }
-            if s.dropName { s.labels = s.labels.removing([Labels.metricName]) }
-            guard seen.insert(s.labels).inserted else {
-                throw PromQLError.execution("vector cannot contain metrics with the same labelset")
+            if s.dropName { s.labels = s.labels.removing(Labels.nameAndMetadata) }
+            if let i = index[s.labels] {
+                for step in 0..<steps where s.present[step] {
+                    if result[i].present[step] { throw PromQLError.execution("vector cannot contain metrics with the same labelset") }
+                    result[i].set(step, s.values[step])
+                }
+            } else {
+                index[s.labels] = result.count
+                result.append(s)
             }
-            result.append(s)
         }
         return result
     }

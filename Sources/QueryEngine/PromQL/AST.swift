@@ -111,8 +111,8 @@ public indirect enum DurationExpr: Sendable, Equatable {
         case .range: return Double(range) / 1000
         case let .negate(inner): return -inner.seconds(step: step, range: range)
         case let .paren(inner): return inner.seconds(step: step, range: range)
-        case let .minOf(a, b): return min(a.seconds(step: step, range: range), b.seconds(step: step, range: range))
-        case let .maxOf(a, b): return max(a.seconds(step: step, range: range), b.seconds(step: step, range: range))
+        case let .minOf(a, b): return goMin(a.seconds(step: step, range: range), b.seconds(step: step, range: range))
+        case let .maxOf(a, b): return goMax(a.seconds(step: step, range: range), b.seconds(step: step, range: range))
         case let .binary(op, a, b):
             return op.applyScalars(a.seconds(step: step, range: range), b.seconds(step: step, range: range)) ?? .nan
         }

@@ -55,6 +55,8 @@ public struct Function: Sendable {
             Function("vector", [.scalar], .vector),
             Function("time", [], .scalar),
             Function("pi", [], .scalar),
+            Function("start", [], .scalar),
+            Function("end", [], .scalar),
         ]
         return Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
     }()
