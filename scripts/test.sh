@@ -6,3 +6,5 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift build --build-tests
 swift test --skip-build
+# Prometheus's PromQL test files against the built daemon; fails below the recorded pass floor.
+scripts/conformance.sh

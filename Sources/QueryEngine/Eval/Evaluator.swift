@@ -100,7 +100,8 @@ final class Evaluator {
         case let .string(text):
             return .string(text)
         case let .duration(duration):
-            return .scalar(Array(repeating: Double(context.milliseconds(duration)) / 1000, count: steps))
+            let seconds = duration.milliseconds(step: context.queryStep, range: context.queryEnd - context.queryStart) / 1000
+            return .scalar(Array(repeating: seconds, count: steps))
         case let .paren(inner):
             return try eval(inner)
         case let .negate(inner):
@@ -219,6 +220,9 @@ final class Evaluator {
         case let .paren(inner):
             return try rangeInput(inner)
         case let .matrixSelector(selector, rangeExpr, mode):
+            guard mode == .normal else {
+                throw .execution("the \(mode.rawValue) range selector modifier is not supported by this server")
+            }
             let range = context.milliseconds(rangeExpr)
             guard range > 0 else { throw .execution("duration must be greater than 0") }
             let ends = effectiveTimes(selector.modifiers)
