@@ -84,6 +84,7 @@ let package = Package(
         ),
 
         .testTarget(name: "CoreTests", dependencies: ["ObsCore"]),
+        .testTarget(name: "QueryEngineTests", dependencies: ["ObsCore", "QueryEngine"], resources: [.copy("Formatting")]),
         .testTarget(
             name: "StoreTests",
             dependencies: ["ObsCore", "MetricsTSDB", .product(name: "Logging", package: "swift-log")]

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs Prometheus's own PromQL test files (../shared/conformance/promql) against the built obs-agent
+# and the project's own Tests/PromQL scripts,
 # and fails when fewer cases pass than the floor recorded in Tests/Conformance/promql-floor.txt.
 # The v2.42 files run in Prometheus 2 compatibility mode; the current files in the default mode.
 # Blocks are 24h, as in Prometheus's own test storage, because later `load`s go back in time.
@@ -9,14 +10,17 @@ shared=${OBS_SHARED:-../shared}
 runner=$shared/conformance/promql/run.py
 python3 -c 'import cramjam' 2>/dev/null || python3 -m pip install --quiet cramjam
 bin=$(swift build --show-bin-path)/obs-agent
+[[ -x "$bin" ]] || { echo "conformance: $bin is not built" >&2; exit 1; }
 server="$bin --web.listen-address=127.0.0.1:{port} --storage.path={datadir} --config.file={config}"
 server+=" --storage.tsdb.retention.time=100y --storage.tsdb.min-block-duration=24h"
 status=0
 while read -r suite floor flags; do
   [[ -z "$suite" || "$suite" == \#* ]] && continue
   out=$(mktemp)
-  python3 "$runner" --testdata "$shared/conformance/promql/$suite" --server-cmd "$server $flags" -j 2 \
-    --json "${CONFORMANCE_JSON_DIR:-/tmp}/promql-$suite.json" >"$out" 2>&1 || true
+  # Suites under Tests/ are the project's own; the others are the shared Prometheus files.
+  if [[ "$suite" == Tests/* ]]; then dir=$suite; else dir=$shared/conformance/promql/$suite; fi
+  python3 "$runner" --testdata "$dir" --server-cmd "$server $flags" -j 2 \
+    --json "${CONFORMANCE_JSON_DIR:-/tmp}/promql-${suite//\//-}.json" >"$out" 2>&1 || true
   summary=$(tail -n 1 "$out")
   passed=${summary%% passed*}
   if ! [[ "$passed" =~ ^[0-9]+$ ]]; then
