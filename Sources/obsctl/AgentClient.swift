@@ -45,6 +45,12 @@ struct AgentClient {
     /// GET a Prometheus-style API endpoint and return its `data` member, raising the API's own error
     /// message when it answers `status: error`.
     func apiData(_ path: String) async throws -> Any {
+        try await apiEnvelope(path).data
+    }
+
+    /// Like `apiData`, with the whole envelope: the raw body (for `--output json`) and the warnings
+    /// and infos the agent attached.
+    func apiEnvelope(_ path: String) async throws -> (data: Any, body: String, notes: [String]) {
         let reply = try await get(path)
         let object = try? JSONSerialization.jsonObject(with: Data(reply.body.readableBytesView))
         guard let envelope = object as? [String: Any] else {
@@ -57,7 +63,18 @@ struct AgentClient {
         guard reply.status == 200, let data = envelope["data"] else {
             throw ObsctlError.badResponse(url: baseURL + path, status: reply.status, detail: String(reply.text.prefix(200)))
         }
-        return data
+        let notes = (envelope["warnings"] as? [String] ?? []) + (envelope["infos"] as? [String] ?? [])
+        return (data, reply.text, notes)
+    }
+
+    /// `path?name=value&…` with the values percent-encoded.
+    static func path(_ path: String, _ parameters: [(String, String)]) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        let query = parameters.map { name, value in
+            "\(name)=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value)"
+        }
+        return path + "?" + query.joined(separator: "&")
     }
 }
 

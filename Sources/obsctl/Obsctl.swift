@@ -7,7 +7,7 @@ struct Obsctl: AsyncParsableCommand {
         commandName: "obsctl",
         abstract: "Query and inspect a running obs-agent.",
         version: "0.1.0",
-        subcommands: [StatusCommand.self])
+        subcommands: [StatusCommand.self, QueryCommand.self])
 
     @OptionGroup var options: GlobalOptions
 }
@@ -17,7 +17,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Base URL of the agent (default: $OBSCTL_URL or http://127.0.0.1:9090).")
     var url: String?
 
-    @Option(name: .long, help: "Output format: table or json.")
+    @Option(name: .long, help: "Output format: table, json, or chart (range queries).")
     var output: OutputFormat = .table
 
     @Option(name: .long, help: "Request timeout in seconds.")
@@ -38,7 +38,7 @@ struct GlobalOptions: ParsableArguments {
 }
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-    case table, json
+    case table, json, chart
 }
 
 #if canImport(Glibc)

@@ -6,7 +6,7 @@ enum Render {
     /// One record: `key  value` lines, or a JSON object with the keys in the given order.
     static func record(_ fields: [(String, Any)], format: OutputFormat) -> String {
         switch format {
-        case .table:
+        case .table, .chart:
             let width = fields.map(\.0.count).max() ?? 0
             return fields.map { key, value in
                 key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + text(value)
