@@ -8,8 +8,6 @@ import sys
 REASONS = [
     # (file or None, substring of the detail or None, reason)
     (None, "native histograms are not supported", "native histograms are not stored yet; the block's load is rejected"),
-    ("info.test", None, "`info()` is not implemented"),
-    ("extended_vectors.test", None, "`anchored` and `smoothed` range selectors are parsed but rejected at evaluation"),
     ("histograms.test", "histogram_quantiles", "`histogram_quantiles()` is not implemented"),
     ("histograms.test", "warn annotations", "`histogram_fraction` does not yet warn about float input"),
     ("fill-modifier.test", None, "`fill` modifiers: result labels for filled comparisons and group_right are not Prometheus's yet"),

@@ -170,7 +170,9 @@ final class Evaluator {
         let lookback = context.options.lookbackDelta
         guard let first = times.first, let last = times.last else { return [] }
         let open = context.windowStartOffset
-        let found = try selectSeries(selector.matchers, minTime: first - lookback + open, maxTime: last)
+        // A smoothed selector also needs the first sample after each step.
+        let lookahead = selector.smoothed ? lookback : 0
+        let found = try selectSeries(selector.matchers, minTime: first - lookback + open, maxTime: last + lookahead)
         var result: [StepSeries] = []
         result.reserveCapacity(found.count)
         for stored in found {
@@ -192,7 +194,11 @@ final class Evaluator {
                     has = iterator.next()
                 }
                 if haveLast, lastT >= t - lookback + open, !isStaleMarker(lastV) {
-                    out.set(step, reportTimestamps ? Double(lastT) / 1000 : lastV)
+                    var value = reportTimestamps ? Double(lastT) / 1000 : lastV
+                    if selector.smoothed, lastT < t, has, iterator.timestamp <= t + lookback, !isStaleMarker(iterator.value) {
+                        value = interpolate(lastT, lastV, iterator.timestamp, iterator.value, at: t, counter: false)
+                    }
+                    out.set(step, value)
                     count += 1
                 }
             }
@@ -220,9 +226,6 @@ final class Evaluator {
         case let .paren(inner):
             return try rangeInput(inner)
         case let .matrixSelector(selector, rangeExpr, mode):
-            guard mode == .normal else {
-                throw .execution("the \(mode.rawValue) range selector modifier is not supported by this server")
-            }
             let range = context.milliseconds(rangeExpr)
             guard range > 0 else { throw .execution("duration must be greater than 0") }
             let ends = effectiveTimes(selector.modifiers)
@@ -285,6 +288,15 @@ final class Evaluator {
             throw .execution("expected a range vector, got \(expr.type.documentedName)")
         }
     }
+}
+
+/// The value at `t` on the line between two samples. For a counter that reset between them, the
+/// counter is taken to restart from zero at the first sample's time.
+func interpolate(_ t1: Int64, _ v1: Double, _ t2: Int64, _ v2: Double, at t: Int64, counter: Bool) -> Double {
+    if t <= t1 { return v1 }
+    let fraction = Double(t - t1) / Double(t2 - t1)
+    if counter && v2 < v1 { return v2 * fraction }
+    return v1 + (v2 - v1) * fraction
 }
 
 @inline(__always) func isStaleMarker(_ value: Double) -> Bool {

@@ -76,6 +76,8 @@ public struct VectorSelector: Sendable {
     public var modifiers: TimeModifiers
     /// Byte offset in the query, for annotations.
     public var position: Int
+    /// `metric smoothed`: values interpolated between the samples around each step.
+    public var smoothed = false
 
     public init(name: String?, matchers: [LabelMatcher], modifiers: TimeModifiers = TimeModifiers(), position: Int = 0) {
         self.name = name

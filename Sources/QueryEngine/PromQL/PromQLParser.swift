@@ -39,6 +39,8 @@ private let reservedWords: Set<String> = ["bool", "by", "without", "on", "ignori
 private struct Parser {
     let tokens: [Token]
     var index = 0
+    /// `info()`'s second argument is a set of label matchers that may all match the empty string.
+    var allowEmptySelector = false
 
     init(tokens: [Token]) { self.tokens = tokens }
 
@@ -229,11 +231,19 @@ private struct Parser {
                         throw PromQLError.parse(bracket.position, "no offset or @ modifiers allowed before range")
                     }
                     try checkPositive(range, at: bracket.position, what: "range")
-                    var mode = RangeMode.normal
-                    if isKeyword("anchored") || isKeyword("smoothed") {
-                        mode = RangeMode(rawValue: advance().text.lowercased())!
-                    }
+                    expr = .matrixSelector(selector, range: range, mode: .normal)
+                }
+            case .identifier where isKeyword("anchored") || isKeyword("smoothed"):
+                let token = advance()
+                let mode = RangeMode(rawValue: token.text.lowercased())!
+                switch expr {
+                case .matrixSelector(let selector, let range, .normal):
                     expr = .matrixSelector(selector, range: range, mode: mode)
+                case var .vectorSelector(selector) where mode == .smoothed && !selector.smoothed:
+                    selector.smoothed = true
+                    expr = .vectorSelector(selector)
+                default:
+                    throw PromQLError.parse(token.position, "unexpected \(describe(token))")
                 }
             case .identifier where isKeyword("offset"):
                 let token = advance()
@@ -476,7 +486,7 @@ private struct Parser {
             }
             _ = advance()
         }
-        guard matchers.contains(where: { !$0.matchesEmpty }) else {
+        guard allowEmptySelector || matchers.contains(where: { !$0.matchesEmpty }) else {
             throw PromQLError.parse(position, "vector selector must contain at least one non-empty matcher")
         }
         return .vectorSelector(VectorSelector(name: metricName, matchers: matchers, position: position))
@@ -565,6 +575,8 @@ private struct Parser {
         try expect(.leftParen, "function call")
         var arguments: [Expr] = []
         while current.kind != .rightParen {
+            allowEmptySelector = function.name == "info" && arguments.count == 1
+            defer { allowEmptySelector = false }
             arguments.append(try expression(minPrecedence: 0))
             if current.kind == .comma {
                 _ = advance()
@@ -603,7 +615,8 @@ private struct Parser {
             guard case let .matrixSelector(_, _, mode) = argument, mode != .normal else { continue }
             let allowed = mode == .anchored ? ["changes", "delta", "increase", "rate", "resets"] : ["delta", "increase", "rate"]
             if !allowed.contains(function.name) {
-                throw PromQLError.parse(position, "\(mode.rawValue) modifier can only be used with: \(allowed.joined(separator: ", ")) - not with \(function.name)")
+                // Prometheus reports this one without a position.
+                throw PromQLError.syntax("\(mode.rawValue) modifier can only be used with: \(allowed.joined(separator: ", ")) - not with \(function.name)")
             }
         }
     }

@@ -9,10 +9,11 @@ public enum PromQLPrinter {
         case let .number(value, _): return goG(value)
         case let .string(text): return JSONText.quote(text)
         case let .duration(duration): return format(duration)
-        case let .vectorSelector(selector): return selectorText(selector) + modifiersText(selector.modifiers)
+        case let .vectorSelector(selector):
+            return selectorText(selector) + modifiersText(selector.modifiers) + (selector.smoothed ? " smoothed" : "")
         case let .matrixSelector(selector, range, mode):
             let suffix = mode == .normal ? "" : " \(mode.rawValue)"
-            return selectorText(selector) + "[\(format(range))]" + suffix + modifiersText(selector.modifiers)
+            return selectorText(selector) + "[\(format(range))]" + modifiersText(selector.modifiers) + suffix
         case let .subquery(inner, range, step, modifiers):
             return format(inner) + "[\(format(range)):\(step.map(format) ?? "")]" + modifiersText(modifiers)
         case let .call(function, arguments, _):
