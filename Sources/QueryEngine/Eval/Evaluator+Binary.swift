@@ -184,6 +184,11 @@ extension Evaluator {
     func applyFill(_ op: BinaryOperator, _ lhs: [StepSeries], _ rhs: [StepSeries], _ matching: VectorMatching,
                    returnBool: Bool, into output: [StepSeries]) throws(PromQLError) -> [StepSeries] {
         guard matching.fillLeft != nil || matching.fillRight != nil else { return output }
+        var matching = matching
+        if matching.cardinality == .oneToMany {
+            // Prometheus swaps the sides for group_right before it applies the fill values.
+            swap(&matching.fillLeft, &matching.fillRight)
+        }
         var result = output
         let dropsName = !op.isComparison || returnBool
         func sides(_ series: [StepSeries]) -> [Labels: [Int]] {
@@ -220,11 +225,12 @@ extension Evaluator {
             }
         }
         if let fillLeft = matching.fillLeft {
+            // A result whose left side is a stand-in takes the right series' labels without the name.
             for series in rhs {
                 let partners = leftBySignature[signature(series.labels, matching)] ?? []
                 let labels = fillLabels(series.labels, matching, fromLeft: false)
                 for step in 0..<steps where series.present[step] && !partners.contains(where: { lhs[$0].present[step] }) {
-                    emit(labels, step, fillLeft, series.values[step], dropName: series.dropName)
+                    emit(labels, step, fillLeft, series.values[step], dropName: true)
                 }
             }
         }
