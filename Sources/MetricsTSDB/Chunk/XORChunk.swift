@@ -150,8 +150,13 @@ struct XORIterator {
                 prefix += 1
             }
             var dod: Int64 = 0
-            let widths = [0, 14, 17, 20, 64]
-            let width = widths[prefix]
+            let width = switch prefix {
+            case 0: 0
+            case 1: 14
+            case 2: 17
+            case 3: 20
+            default: 64
+            }
             if width > 0 {
                 guard let raw = reader.readBits(width) else { return fail() }
                 dod = width == 64 ? Int64(bitPattern: raw) : Self.signExtend(raw, bits: width)

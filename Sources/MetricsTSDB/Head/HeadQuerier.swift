@@ -8,21 +8,23 @@ struct HeadQuerier: MetricsQuerier {
     let maxTime: Int64
 
     func select(_ matchers: [LabelMatcher]) throws -> [any StoredSeries] {
-        let series = head.withIndex { index in index.select(matchers).compactMap { index.series[$0] } }
+        var series = head.withIndex { index in index.select(matchers).compactMap { index.series[$0] } }
+        // Sorted here, on the concrete type, rather than as existentials afterwards.
+        series.sort { $0.labels < $1.labels }
         var result: [any StoredSeries] = []
+        result.reserveCapacity(series.count)
         let lower = max(minTime, head.minValidTime)
         for memSeries in series {
-            let chunks = memSeries.chunks(minTime: lower, maxTime: maxTime)
+            let (chunks, certain) = memSeries.chunksWithCertainty(minTime: lower, maxTime: maxTime)
             let late = memSeries.outOfOrderSamples(minTime: lower, maxTime: maxTime)
             if chunks.isEmpty && late.isEmpty { continue }
             let candidate = ChunkedSeries(labels: memSeries.labels, chunks: chunks, minTime: lower, maxTime: maxTime)
             if late.isEmpty {
-                if candidate.hasSamples { result.append(candidate) }
+                if certain || candidate.hasSamples { result.append(candidate) }
             } else {
                 result.append(OutOfOrderSeries(inOrder: candidate, late: late))
             }
         }
-        result.sort { $0.labels < $1.labels }
         return result
     }
 

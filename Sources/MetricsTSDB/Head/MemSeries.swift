@@ -125,15 +125,23 @@ final class MemSeries: Sendable {
 
     /// The chunks overlapping `[minTime, maxTime]`, copied out so readers never hold the lock.
     func chunks(minTime: Int64, maxTime: Int64) -> [[UInt8]] {
+        chunksWithCertainty(minTime: minTime, maxTime: maxTime).chunks
+    }
+
+    /// Like `chunks`, and whether a chunk's first or last sample is known to fall inside the range
+    /// (when not, the chunks may straddle the range without a sample in it).
+    func chunksWithCertainty(minTime: Int64, maxTime: Int64) -> (chunks: [[UInt8]], certain: Bool) {
         state.withLock { state in
             var result: [[UInt8]] = []
-            for chunk in state.closed where chunk.maxTime >= minTime && chunk.minTime <= maxTime {
-                result.append(chunk.bytes)
+            var certain = false
+            func take(_ bytes: [UInt8], _ first: Int64, _ last: Int64) {
+                guard last >= minTime && first <= maxTime else { return }
+                result.append(bytes)
+                if first >= minTime || last <= maxTime { certain = true }
             }
-            if state.open.count > 0 && state.open.maxTime >= minTime && state.open.minTime <= maxTime {
-                result.append(state.open.bytes)
-            }
-            return result
+            for chunk in state.closed { take(chunk.bytes, chunk.minTime, chunk.maxTime) }
+            if state.open.count > 0 { take(state.open.bytes, state.open.minTime, state.open.maxTime) }
+            return (result, certain)
         }
     }
 

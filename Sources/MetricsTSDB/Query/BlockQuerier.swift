@@ -12,13 +12,16 @@ struct BlockQuerier: MetricsQuerier {
         var result: [any StoredSeries] = []
         for ordinal in ordinals {
             let (labels, metas) = try block.series(ordinal)
-            let chunks = try metas.filter { $0.maxTime >= minTime && $0.minTime <= maxTime }.map { try block.chunk(at: $0.offset) }
-            guard !chunks.isEmpty else { continue }
+            let overlapping = metas.filter { $0.maxTime >= minTime && $0.minTime <= maxTime }
+            guard !overlapping.isEmpty else { continue }
+            let chunks = try overlapping.map { try block.chunk(at: $0.offset) }
+            // A chunk whose first or last sample is in range needs no decoding to prove it.
+            let certain = overlapping.contains { $0.minTime >= minTime || $0.maxTime <= maxTime }
             let candidate = ChunkedSeries(labels: labels, chunks: chunks, minTime: minTime, maxTime: maxTime)
             if let deleted = tombstones[ordinal] {
                 let filtered = FilteredSeries(base: candidate, deleted: deleted)
                 if filtered.hasSamples { result.append(filtered) }
-            } else if candidate.hasSamples {
+            } else if certain || candidate.hasSamples {
                 result.append(candidate)
             }
         }

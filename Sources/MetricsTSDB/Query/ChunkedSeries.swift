@@ -55,13 +55,23 @@ struct ChunkListIterator: SampleIterator {
         return timestamp <= maxTime
     }
 
+    mutating func collect(upTo limit: Int64, timestamps: inout [Int64], values: inout [Double]) -> Bool {
+        let end = min(limit, maxTime)
+        while current != nil {
+            let t = current!.timestamp
+            if t > end { return t <= maxTime }
+            timestamps.append(t)
+            values.append(current!.value)
+            if !advance() { return false }
+        }
+        return false
+    }
+
     /// The next raw sample across chunk boundaries, ignoring the range.
     private mutating func advance() -> Bool {
         while true {
-            if var iterator = current, iterator.next() {
-                current = iterator
-                return true
-            }
+            // Mutated in place: copying the iterator out and back costs a retain and release per sample.
+            if current?.next() == true { return true }
             index += 1
             guard index < chunks.count else {
                 current = nil

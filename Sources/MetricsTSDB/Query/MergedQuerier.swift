@@ -7,13 +7,26 @@ struct MergedQuerier: MetricsQuerier {
 
     func select(_ matchers: [LabelMatcher]) throws -> [any StoredSeries] {
         if parts.count == 1 { return try parts[0].select(matchers) }
-        var merged: [Labels: [any StoredSeries]] = [:]
-        for part in parts {
-            for series in try part.select(matchers) { merged[series.labels, default: []].append(series) }
+        // Each part answers sorted by labels: merge the lists in one pass, keeping time order
+        // (the parts are ordered oldest first) among pieces of the same series.
+        let lists = try parts.map { try $0.select(matchers) }
+        var positions = Array(repeating: 0, count: lists.count)
+        var result: [any StoredSeries] = []
+        result.reserveCapacity(lists.map(\.count).max() ?? 0)
+        while true {
+            var smallest: Labels?
+            for (i, list) in lists.enumerated() where positions[i] < list.count {
+                let labels = list[positions[i]].labels
+                if smallest == nil || labels < smallest! { smallest = labels }
+            }
+            guard let labels = smallest else { return result }
+            var pieces: [any StoredSeries] = []
+            for (i, list) in lists.enumerated() where positions[i] < list.count && list[positions[i]].labels == labels {
+                pieces.append(list[positions[i]])
+                positions[i] += 1
+            }
+            result.append(pieces.count == 1 ? pieces[0] : ChainedSeries(labels: labels, parts: pieces))
         }
-        return merged.map { labels, pieces -> any StoredSeries in
-            pieces.count == 1 ? pieces[0] : ChainedSeries(labels: labels, parts: pieces)
-        }.sorted { $0.labels < $1.labels }
     }
 
     func labelNames(_ matchers: [LabelMatcher]) throws -> [String] {
@@ -64,5 +77,19 @@ struct ChainedIterator: SampleIterator {
         }
         index = parts.count - 1
         return false
+    }
+
+    mutating func collect(upTo maxTime: Int64, timestamps: inout [Int64], values: inout [Double]) -> Bool {
+        while true {
+            if parts[index].collect(upTo: maxTime, timestamps: &timestamps, values: &values) { return true }
+            // This part ran out below `maxTime`: continue with the next one that has samples.
+            repeat {
+                index += 1
+                if index == parts.count {
+                    index = parts.count - 1
+                    return false
+                }
+            } while !parts[index].next()
+        }
     }
 }

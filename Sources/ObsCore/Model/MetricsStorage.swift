@@ -53,6 +53,23 @@ public protocol SampleIterator {
     /// The current sample, valid after `next` or `seek` returned true.
     var timestamp: Int64 { get }
     var value: Double { get }
+
+    /// Appends the current sample and those after it up to `maxTime` to the two arrays, and returns
+    /// whether samples remain after `maxTime` (the iterator then stands on the first of them).
+    /// Call only after `next` or `seek` returned true. One call per series instead of one dynamic
+    /// call per sample: engines read whole windows this way.
+    mutating func collect(upTo maxTime: Int64, timestamps: inout [Int64], values: inout [Double]) -> Bool
+}
+
+extension SampleIterator {
+    public mutating func collect(upTo maxTime: Int64, timestamps: inout [Int64], values: inout [Double]) -> Bool {
+        while timestamp <= maxTime {
+            timestamps.append(timestamp)
+            values.append(value)
+            if !next() { return false }
+        }
+        return true
+    }
 }
 
 /// A selected series: its labels and a way to read its samples.

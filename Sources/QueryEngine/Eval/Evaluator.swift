@@ -175,32 +175,31 @@ final class Evaluator {
         let found = try selectSeries(selector.matchers, minTime: first - lookback + open, maxTime: last + lookahead)
         var result: [StepSeries] = []
         result.reserveCapacity(found.count)
+        var ts: [Int64] = [], vs: [Double] = []
         for stored in found {
-            var out = StepSeries(labels: stored.labels, steps: steps)
+            ts.removeAll(keepingCapacity: true)
+            vs.removeAll(keepingCapacity: true)
             var iterator = stored.makeIterator()
-            var has = iterator.seek(first - lookback + open)
-            var lastT = Int64.min, lastV = 0.0, haveLast = false
+            if iterator.seek(first - lookback + open) {
+                _ = iterator.collect(upTo: last + lookahead, timestamps: &ts, values: &vs)
+            }
+            if ts.isEmpty { continue }
+            var out = StepSeries(labels: stored.labels, steps: steps)
             var count = 0
+            var after = 0  // index of the first sample past the step's time
             for step in 0..<steps {
                 let t = times[step]
-                if has, iterator.timestamp < t - lookback + open {
-                    has = iterator.seek(t - lookback + open)
-                    haveLast = false
+                if step > 0, t < times[step - 1] { after = 0 }
+                while after < ts.count, ts[after] <= t { after += 1 }
+                guard after > 0 else { continue }
+                let lastT = ts[after - 1], lastV = vs[after - 1]
+                guard lastT >= t - lookback + open, !isStaleMarker(lastV) else { continue }
+                var value = reportTimestamps ? Double(lastT) / 1000 : lastV
+                if selector.smoothed, lastT < t, after < ts.count, ts[after] <= t + lookback, !isStaleMarker(vs[after]) {
+                    value = interpolate(lastT, lastV, ts[after], vs[after], at: t, counter: false)
                 }
-                while has, iterator.timestamp <= t {
-                    lastT = iterator.timestamp
-                    lastV = iterator.value
-                    haveLast = true
-                    has = iterator.next()
-                }
-                if haveLast, lastT >= t - lookback + open, !isStaleMarker(lastV) {
-                    var value = reportTimestamps ? Double(lastT) / 1000 : lastV
-                    if selector.smoothed, lastT < t, has, iterator.timestamp <= t + lookback, !isStaleMarker(iterator.value) {
-                        value = interpolate(lastT, lastV, iterator.timestamp, iterator.value, at: t, counter: false)
-                    }
-                    out.set(step, value)
-                    count += 1
-                }
+                out.set(step, value)
+                count += 1
             }
             if count > 0 {
                 try context.checkLimits(adding: count)
@@ -238,14 +237,19 @@ final class Evaluator {
             for stored in found {
                 var timestamps: [Int64] = [], values: [Double] = []
                 var iterator = stored.makeIterator()
-                var has = iterator.seek(minTime)
-                while has, iterator.timestamp <= maxTime {
-                    let v = iterator.value
-                    if !isStaleMarker(v) {
-                        timestamps.append(iterator.timestamp)
-                        values.append(v)
+                if iterator.seek(minTime) {
+                    _ = iterator.collect(upTo: maxTime, timestamps: &timestamps, values: &values)
+                }
+                // Range selectors leave stale markers out.
+                if let firstStale = values.firstIndex(where: isStaleMarker) {
+                    var kept = firstStale
+                    for i in firstStale..<values.count where !isStaleMarker(values[i]) {
+                        timestamps[kept] = timestamps[i]
+                        values[kept] = values[i]
+                        kept += 1
                     }
-                    has = iterator.next()
+                    timestamps.removeLast(timestamps.count - kept)
+                    values.removeLast(values.count - kept)
                 }
                 if timestamps.isEmpty { continue }
                 try context.checkLimits(adding: timestamps.count)
