@@ -90,26 +90,15 @@ extension Evaluator {
 
     /// Partitions series by their grouping labels, in order of first appearance.
     func group(_ input: [StepSeries], _ aggregate: Aggregate) -> [Group] {
-        var index: [Labels: Int] = [:]
-        var groups: [Group] = []
-        let names = Set(aggregate.grouping)
-        for (i, series) in input.enumerated() {
-            let key: Labels
-            if aggregate.without {
-                key = Labels(sortedUnchecked: series.labels.pairs.filter { !names.contains($0.name) && $0.name != Labels.metricName })
-            } else {
-                key = Labels(sortedUnchecked: series.labels.pairs.filter { names.contains($0.name) })
-            }
-            if let g = index[key] {
-                groups[g].members.append(i)
-                groups[g].dropName = groups[g].dropName || series.dropName
-            } else {
-                index[key] = groups.count
-                groups.append(Group(labels: key, members: [i], dropName: series.dropName))
-            }
+        let subset: LabelSubset = aggregate.without ? .ignoring(aggregate.grouping) : .on(aggregate.grouping)
+        var groups = SubsetGroups(subset)
+        for (i, series) in input.enumerated() { groups.add(series.labels, member: i) }
+        return (0..<groups.count).map { g in
+            let labels = subset.extract(groups.representatives[g])
+            // Delayed name removal: the group drops the name if any member would have.
+            let dropName = labels.metricName != nil && groups.members[g].contains { input[$0].dropName }
+            return Group(labels: labels, members: groups.members[g], dropName: dropName)
         }
-        for g in groups.indices where groups[g].labels.metricName == nil { groups[g].dropName = false }
-        return groups
     }
 
     /// `topk`, `bottomk`, `limitk`, `limit_ratio`: keep some of each group's series, labels intact.

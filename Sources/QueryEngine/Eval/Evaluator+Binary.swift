@@ -50,19 +50,25 @@ extension Evaluator {
     }
 
     /// The labels two series must share to be paired.
-    func signature(_ labels: Labels, _ matching: VectorMatching) -> Labels {
-        if matching.on {
-            return Labels(sortedUnchecked: labels.pairs.filter { matching.labels.contains($0.name) })
-        }
-        return Labels(sortedUnchecked: labels.pairs.filter { $0.name != Labels.metricName && !matching.labels.contains($0.name) })
+    func matchSubset(_ matching: VectorMatching) -> LabelSubset {
+        matching.on ? .on(matching.labels) : .ignoring(matching.labels)
+    }
+
+    func groups(_ series: [StepSeries], _ matching: VectorMatching) -> SubsetGroups {
+        var groups = SubsetGroups(matchSubset(matching))
+        for (i, s) in series.enumerated() { groups.add(s.labels, member: i) }
+        return groups
+    }
+
+    func partners(_ labels: Labels, in groups: SubsetGroups) -> [Int] {
+        groups.find(labels).map { groups.members[$0] } ?? []
     }
 
     func andUnless(_ lhs: [StepSeries], _ rhs: [StepSeries], _ matching: VectorMatching, keepMatched: Bool) -> [StepSeries] {
-        var rightBySignature: [Labels: [Int]] = [:]
-        for (i, series) in rhs.enumerated() { rightBySignature[signature(series.labels, matching), default: []].append(i) }
+        let right = groups(rhs, matching)
         var result: [StepSeries] = []
         for var series in lhs {
-            let partners = rightBySignature[signature(series.labels, matching)] ?? []
+            let partners = partners(series.labels, in: right)
             for step in 0..<steps where series.present[step] {
                 let matched = partners.contains { rhs[$0].present[step] }
                 if matched != keepMatched { series.present[step] = false }
@@ -73,11 +79,10 @@ extension Evaluator {
     }
 
     func or(_ lhs: [StepSeries], _ rhs: [StepSeries], _ matching: VectorMatching) throws(PromQLError) -> [StepSeries] {
-        var leftBySignature: [Labels: [Int]] = [:]
-        for (i, series) in lhs.enumerated() { leftBySignature[signature(series.labels, matching), default: []].append(i) }
+        let left = groups(lhs, matching)
         var result = lhs
         for var series in rhs {
-            let partners = leftBySignature[signature(series.labels, matching)] ?? []
+            let partners = partners(series.labels, in: left)
             if !partners.isEmpty {
                 for step in 0..<steps where series.present[step] && partners.contains(where: { lhs[$0].present[step] }) {
                     series.present[step] = false
@@ -95,16 +100,10 @@ extension Evaluator {
         let many = oneToMany ? rhs : lhs
         let one = oneToMany ? lhs : rhs
         let oneSideName = oneToMany ? "left" : "right"
-        var oneBySignature: [Labels: [Int]] = [:]
-        var oneSignatures: [Labels] = []
-        for (i, series) in one.enumerated() {
-            let sig = signature(series.labels, matching)
-            if oneBySignature[sig] == nil { oneSignatures.append(sig) }
-            oneBySignature[sig, default: []].append(i)
-        }
+        let oneGroups = groups(one, matching)
         // A match group with two series on the "one" side at the same step is many-to-many.
-        for sig in oneSignatures {
-            let members = oneBySignature[sig]!
+        for g in 0..<oneGroups.count {
+            let members = oneGroups.members[g]
             guard members.count > 1 else { continue }
             for step in 0..<steps {
                 let present = members.filter { one[$0].present[step] }
@@ -118,11 +117,10 @@ extension Evaluator {
         if op == .atan2, context.options.compatibility == .prometheus2 { dropsName = false }
         var output: [StepSeries] = []
         var outputIndex: [Labels: Int] = [:]
-        var matchedSteps: [Labels: [Bool]] = [:]   // one-to-one: steps at which a signature was used
+        var matchedSteps: [Int: [Bool]] = [:]   // one-to-one: steps at which a match group was used
         for m in many.indices {
-            let sig = signature(many[m].labels, matching)
-            guard let partners = oneBySignature[sig] else { continue }
-            for r in partners {
+            guard let sig = oneGroups.find(many[m].labels) else { continue }
+            for r in oneGroups.members[sig] {
                 let labels = resultLabels(many[m].labels, one[r].labels, matching)
                 var slot = outputIndex[labels]
                 for step in 0..<steps where many[m].present[step] && one[r].present[step] {
@@ -191,12 +189,7 @@ extension Evaluator {
         }
         var result = output
         let dropsName = !op.isComparison || returnBool
-        func sides(_ series: [StepSeries]) -> [Labels: [Int]] {
-            var map: [Labels: [Int]] = [:]
-            for (i, s) in series.enumerated() { map[signature(s.labels, matching), default: []].append(i) }
-            return map
-        }
-        let leftBySignature = sides(lhs), rightBySignature = sides(rhs)
+        let leftGroups = groups(lhs, matching), rightGroups = groups(rhs, matching)
         var index: [Labels: Int] = [:]
         for (i, s) in result.enumerated() { index[s.labels] = i }
         func emit(_ labels: Labels, _ step: Int, _ left: Double, _ right: Double, dropName: Bool) {
@@ -217,7 +210,7 @@ extension Evaluator {
         }
         if let fillRight = matching.fillRight {
             for series in lhs {
-                let partners = rightBySignature[signature(series.labels, matching)] ?? []
+                let partners = partners(series.labels, in: rightGroups)
                 let labels = fillLabels(series.labels, matching, fromLeft: true)
                 for step in 0..<steps where series.present[step] && !partners.contains(where: { rhs[$0].present[step] }) {
                     emit(labels, step, series.values[step], fillRight, dropName: series.dropName)
@@ -227,7 +220,7 @@ extension Evaluator {
         if let fillLeft = matching.fillLeft {
             // A result whose left side is a stand-in takes the right series' labels without the name.
             for series in rhs {
-                let partners = leftBySignature[signature(series.labels, matching)] ?? []
+                let partners = partners(series.labels, in: leftGroups)
                 let labels = fillLabels(series.labels, matching, fromLeft: false)
                 for step in 0..<steps where series.present[step] && !partners.contains(where: { lhs[$0].present[step] }) {
                     emit(labels, step, fillLeft, series.values[step], dropName: true)
@@ -246,7 +239,7 @@ extension Evaluator {
             for name in matching.include { shaped = shaped.setting(name, to: "") }
             return shaped
         }
-        return signature(labels, matching)
+        return matchSubset(matching).extract(labels)
     }
 
     /// Joins series that share a label set into one; two values at the same step are an error.
