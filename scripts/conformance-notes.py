@@ -8,8 +8,6 @@ import sys
 REASONS = [
     # (file or None, substring of the detail or None, reason)
     (None, "native histograms are not supported", "native histograms are not stored yet; the block's load is rejected"),
-    ("histograms.test", "histogram_quantiles", "`histogram_quantiles()` is not implemented"),
-    ("histograms.test", "warn annotations", "`histogram_fraction` does not yet warn about float input"),
     ("type_and_unit.test", None, "the harness expects an empty `__unit__` label to be kept, which label sets here never hold"),
 ]
 

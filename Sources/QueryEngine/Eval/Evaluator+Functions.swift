@@ -82,7 +82,11 @@ extension Evaluator {
             return .vector(try mapSamples(arguments[0]) { v, _ in Self.datePart(name, seconds: v) })
         case "histogram_quantile":
             return try histogramQuantile(arguments, position: position)
-        case "histogram_fraction", "histogram_count", "histogram_sum", "histogram_avg", "histogram_stddev", "histogram_stdvar":
+        case "histogram_quantiles":
+            return try histogramQuantiles(arguments, position: position)
+        case "histogram_fraction":
+            return try histogramFraction(arguments)
+        case "histogram_count", "histogram_sum", "histogram_avg", "histogram_stddev", "histogram_stdvar":
             // These read native histograms only; float samples give no result.
             for argument in arguments { _ = try eval(argument) }
             return .vector([])

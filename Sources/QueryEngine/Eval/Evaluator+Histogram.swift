@@ -2,26 +2,22 @@ import ObsCore
 
 /// `histogram_quantile` over classic histograms: series that differ only in `le` form one histogram.
 extension Evaluator {
-    func histogramQuantile(_ arguments: [Expr], position: Int) throws(PromQLError) -> EvalValue {
-        let quantiles = try scalar(arguments[0])
-        let input = try vector(arguments[1])
-        let location = context.location(position)
-        for q in quantiles where q.isNaN || q < 0 || q > 1 {
-            context.annotations.warn("quantile value should be between 0 and 1, got \(goFloat(q))",
-                                     at: context.location(startPosition(arguments[0])))
-        }
-        struct Histogram {
-            var labels: Labels
-            var members: [(bound: Double, series: Int)] = []
-        }
+    /// One classic histogram: the bucket series that share all labels but `le`.
+    struct ClassicHistogram {
+        var labels: Labels
+        var members: [(bound: Double, series: Int)] = []
+    }
+
+    /// Groups bucket series into histograms, warning about series without a usable `le`.
+    func classicHistograms(_ input: [StepSeries], argument: Expr) -> [ClassicHistogram] {
         var index: [Labels: Int] = [:]
-        var histograms: [Histogram] = []
+        var histograms: [ClassicHistogram] = []
         for (i, series) in input.enumerated() {
             let le = series.labels["le"] ?? ""
             guard let bound = parseBound(le) else {
                 let metric = series.labels.metricName ?? ""
                 context.annotations.warn("bucket label \"le\" is missing or has a malformed value of \"\(le)\" for metric name \"\(metric)\"",
-                                         at: context.location(startPosition(arguments[1])))
+                                         at: context.location(startPosition(argument)))
                 continue
             }
             let key = series.labels.removing(["le"])
@@ -29,28 +25,101 @@ extension Evaluator {
                 histograms[h].members.append((bound, i))
             } else {
                 index[key] = histograms.count
-                histograms.append(Histogram(labels: key, members: [(bound, i)]))
+                histograms.append(ClassicHistogram(labels: key, members: [(bound, i)]))
             }
         }
-        var result: [StepSeries] = []
-        for histogram in histograms {
-            var out = StepSeries(labels: histogram.labels, steps: steps, dropName: true)
-            var buckets: [(bound: Double, count: Double)] = []
+        return histograms
+    }
+
+    /// Runs `body` on each histogram's buckets at each step where it has any.
+    func forEachBucketSet(_ histograms: [ClassicHistogram], _ input: [StepSeries],
+                          _ body: (Int, Int, inout [(bound: Double, count: Double)]) throws(PromQLError) -> Void) throws(PromQLError) {
+        var buckets: [(bound: Double, count: Double)] = []
+        for (h, histogram) in histograms.enumerated() {
             for step in 0..<steps {
                 buckets.removeAll(keepingCapacity: true)
                 for member in histogram.members where input[member.series].present[step] {
                     buckets.append((member.bound, input[member.series].values[step]))
                 }
-                guard !buckets.isEmpty else { continue }
-                let (value, forcedMonotonic) = Self.bucketQuantile(quantiles[step], &buckets)
-                if forcedMonotonic {
-                    context.annotations.info("input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"\(histogram.labels.metricName ?? "")\"", at: location)
-                }
-                out.set(step, value)
+                if !buckets.isEmpty { try body(h, step, &buckets) }
             }
-            if !out.isEmpty { result.append(out) }
         }
-        return .vector(result)
+    }
+
+    func warnQuantileRange(_ values: [Double], at argument: Expr) {
+        for q in values where q.isNaN || q < 0 || q > 1 {
+            context.annotations.warn("quantile value should be between 0 and 1, got \(goFloat(q))",
+                                     at: context.location(startPosition(argument)))
+        }
+    }
+
+    func histogramQuantile(_ arguments: [Expr], position: Int) throws(PromQLError) -> EvalValue {
+        let quantiles = try scalar(arguments[0])
+        let input = try vector(arguments[1])
+        warnQuantileRange(quantiles, at: arguments[0])
+        let histograms = classicHistograms(input, argument: arguments[1])
+        var outputs = histograms.map { StepSeries(labels: $0.labels, steps: steps, dropName: true) }
+        try forEachBucketSet(histograms, input) { h, step, buckets in
+            let (value, forced) = Self.bucketQuantile(quantiles[step], &buckets)
+            if forced { noteForcedMonotonic(histograms[h], position: position) }
+            outputs[h].set(step, value)
+        }
+        return .vector(outputs.filter { !$0.isEmpty })
+    }
+
+    /// `histogram_quantiles(v, "label", q1, q2, …)`: one series per quantile, told apart by `label`.
+    func histogramQuantiles(_ arguments: [Expr], position: Int) throws(PromQLError) -> EvalValue {
+        let input = try vector(arguments[0])
+        let label = try string(arguments[1])
+        guard isValidLabelName(label, legacy: context.options.compatibility == .prometheus2) else {
+            throw .execution("invalid label name \(JSONText.quote(label))")
+        }
+        var quantiles: [[Double]] = []
+        for argument in arguments.dropFirst(2) {
+            let values = try scalar(argument)
+            warnQuantileRange(values, at: argument)
+            quantiles.append(values)
+        }
+        let histograms = classicHistograms(input, argument: arguments[0])
+        var outputs: [StepSeries] = []
+        for q in quantiles {
+            let text = openMetricsFloat(q[0])
+            outputs += histograms.map { StepSeries(labels: $0.labels.setting(label, to: text), steps: steps, dropName: true) }
+        }
+        try forEachBucketSet(histograms, input) { h, step, buckets in
+            for (k, q) in quantiles.enumerated() {
+                var copy = buckets
+                let (value, forced) = Self.bucketQuantile(q[step], &copy)
+                if forced { noteForcedMonotonic(histograms[h], position: position) }
+                outputs[k * histograms.count + h].set(step, value)
+            }
+        }
+        return .vector(try mergeSameLabels(outputs.filter { !$0.isEmpty }))
+    }
+
+    /// `histogram_fraction(lower, upper, v)` over classic buckets: the share of observations
+    /// between the bounds, interpolating linearly inside buckets.
+    func histogramFraction(_ arguments: [Expr]) throws(PromQLError) -> EvalValue {
+        let lower = try scalar(arguments[0])
+        let upper = try scalar(arguments[1])
+        let input = try vector(arguments[2])
+        let histograms = classicHistograms(input, argument: arguments[2])
+        var outputs = histograms.map { StepSeries(labels: $0.labels, steps: steps, dropName: true) }
+        try forEachBucketSet(histograms, input) { h, step, buckets in
+            outputs[h].set(step, Self.bucketFraction(lower[step], upper[step], &buckets))
+        }
+        return .vector(outputs.filter { !$0.isEmpty })
+    }
+
+    private func noteForcedMonotonic(_ histogram: ClassicHistogram, position: Int) {
+        context.annotations.info("input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"\(histogram.labels.metricName ?? "")\"",
+                                 at: context.location(position))
+    }
+
+    /// A quantile as an OpenMetrics label value: integers keep a `.0`.
+    private func openMetricsFloat(_ value: Double) -> String {
+        let text = formatValue(value)
+        return value.isFinite && value == value.rounded() ? text + ".0" : text
     }
 
     private func parseBound(_ text: String) -> Double? {
@@ -111,6 +180,42 @@ extension Evaluator {
             rank -= merged[b - 1].count
         }
         return (bucketStart + (bucketEnd - bucketStart) * (rank / count), forced)
+    }
+}
+
+extension Evaluator {
+    /// The share of a classic histogram's observations between `lower` and `upper`.
+    static func bucketFraction(_ lower: Double, _ upper: Double, _ buckets: inout [(bound: Double, count: Double)]) -> Double {
+        buckets.sort { $0.bound < $1.bound }
+        guard let last = buckets.last, last.bound == .infinity else { return .nan }
+        var merged: [(bound: Double, count: Double)] = []
+        for bucket in buckets {
+            if let tail = merged.last, tail.bound == bucket.bound {
+                merged[merged.count - 1].count += bucket.count
+            } else {
+                merged.append(bucket)
+            }
+        }
+        for i in merged.indices.dropFirst() where merged[i].count < merged[i - 1].count { merged[i].count = merged[i - 1].count }
+        let total = merged[merged.count - 1].count
+        if total == 0 || lower.isNaN || upper.isNaN { return .nan }
+        if lower >= upper { return 0 }
+        func rank(at value: Double) -> Double {
+            var previousBound = -Double.infinity, previousCount = 0.0
+            for (i, bucket) in merged.enumerated() {
+                if value <= bucket.bound {
+                    if value <= previousBound { return previousCount }
+                    // The first bucket starts at zero when its bound is positive; +Inf is not interpolated.
+                    let start = i == 0 ? (bucket.bound > 0 ? 0 : bucket.bound) : previousBound
+                    if bucket.bound.isInfinite || value <= start { return previousCount }
+                    return previousCount + (bucket.count - previousCount) * (value - start) / (bucket.bound - start)
+                }
+                previousBound = bucket.bound
+                previousCount = bucket.count
+            }
+            return total
+        }
+        return (min(rank(at: upper), total) - min(rank(at: lower), total)) / total
     }
 }
 

@@ -46,6 +46,7 @@ public struct Function: Sendable {
             Function("holt_winters", [.matrix, .scalar, .scalar], .vector),
             Function("histogram_quantile", [.scalar, .vector], .vector),
             Function("histogram_fraction", [.scalar, .scalar, .vector], .vector),
+            Function("histogram_quantiles", [.vector, .string, .scalar], .vector, variadic: -1),
             Function("label_replace", [.vector, .string, .string, .string, .string], .vector),
             Function("label_join", [.vector, .string, .string, .string], .vector, variadic: -1),
             Function("sort_by_label", [.vector, .string], .vector, variadic: -1),
