@@ -36,8 +36,8 @@ struct QueryRoutes {
         let time = try parameters.time("time", default: WallClock.milliseconds())
         let engine = try engine(for: parameters)
         let store = try stores.metrics()
-        let result = try await run { try engine.instantQuery(query, at: time, on: store) }
-        return Response.json(QueryJSON.envelope(result))
+        // The answer is encoded on the blocking pool too: large results take a while to write.
+        return Response.json(try await run { QueryJSON.envelope(try engine.instantQuery(query, at: time, on: store)) })
     }
 
     func range(_ request: Request) async throws -> Response {
@@ -57,8 +57,9 @@ struct QueryRoutes {
         }
         let engine = try engine(for: parameters)
         let store = try stores.metrics()
-        let result = try await run { try engine.rangeQuery(query, start: start, end: end, step: step, on: store) }
-        return Response.json(QueryJSON.envelope(result))
+        return Response.json(try await run {
+            QueryJSON.envelope(try engine.rangeQuery(query, start: start, end: end, step: step, on: store))
+        })
     }
 
     func format(_ request: Request) async throws -> Response {
@@ -112,7 +113,7 @@ struct QueryRoutes {
     }
 
     /// Runs a query on the blocking pool and maps engine errors to the API's error types.
-    private func run(_ body: @escaping @Sendable () throws -> QueryResult) async throws -> QueryResult {
+    private func run(_ body: @escaping @Sendable () throws -> String) async throws -> String {
         do {
             return try await NIOThreadPool.singleton.runIfActive(body)
         } catch let error as PromQLError {

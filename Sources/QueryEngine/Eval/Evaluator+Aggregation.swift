@@ -199,7 +199,9 @@ public func formatValue(_ value: Double) -> String {
     if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
     if value == 0 { return value.sign == .minus ? "-0" : "0" }
     if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-    let text = "\(value)"
+    let text = value.description
+    // Swift's shortest form is Go's unless it uses an exponent.
+    if !text.utf8.contains(UInt8(ascii: "e")) { return text }
     let negative = text.hasPrefix("-")
     let unsigned = negative ? String(text.dropFirst()) : text
     var mantissa = unsigned

@@ -236,15 +236,27 @@ extension Evaluator {
         let keepsName = name == "last_over_time" || name == "first_over_time"
         var result: [StepSeries] = []
         result.reserveCapacity(input.series.count)
+        let countsResets = name == "rate" || name == "increase"
+        var resetsBefore: [Int32] = []
         for series in input.series {
             var out = StepSeries(labels: series.labels, steps: steps, dropName: keepsName ? series.dropName : true)
+            if countsResets {
+                // Running count of counter resets, so each window knows in O(1) whether it has any.
+                resetsBefore.removeAll(keepingCapacity: true)
+                var count: Int32 = 0
+                for (i, v) in series.values.enumerated() {
+                    if i > 0, v < series.values[i - 1] { count += 1 }
+                    resetsBefore.append(count)
+                }
+            }
             var cursor = WindowCursor()
             for step in 0..<steps {
                 guard cursor.advance(series, input: input, step: step) > 0 else { continue }
                 let end = input.windowEnd(step)
-                let window = Window(timestamps: series.timestamps[cursor.lower..<cursor.upper],
+                var window = Window(timestamps: series.timestamps[cursor.lower..<cursor.upper],
                                     values: series.values[cursor.lower..<cursor.upper],
                                     start: end - input.range, end: end, range: input.range, stepTime: time(step))
+                if countsResets { window.mayHaveResets = resetsBefore[cursor.upper - 1] != resetsBefore[cursor.lower] }
                 if let value = kernel(window, step) { out.set(step, value) }
             }
             if !out.isEmpty { result.append(out) }
@@ -375,10 +387,18 @@ extension Evaluator {
             throw .execution("invalid destination label name in label_replace(): \(destination)")
         }
         var series = try vector(arguments[0])
+        // Many series share a source value (one instance, many devices): match each value once.
+        var replacements: [String: String?] = [:]
         for i in series.indices {
             let value = series[i].labels[source] ?? ""
-            guard let match = try? regex.wholeMatch(in: value) else { continue }
-            let expanded = expandTemplate(replacement, match: match)
+            let replaced: String?
+            if let known = replacements[value] {
+                replaced = known
+            } else {
+                replaced = (try? regex.wholeMatch(in: value)).flatMap { $0 }.map { expandTemplate(replacement, match: $0) }
+                replacements[value] = replaced
+            }
+            guard let expanded = replaced else { continue }
             series[i].labels = series[i].labels.setting(destination, to: expanded)
             if destination == Labels.metricName { series[i].dropName = false }
         }

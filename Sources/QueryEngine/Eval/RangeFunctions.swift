@@ -9,6 +9,9 @@ struct Window {
     var range: Int64
     /// The evaluation time of the step, before `offset` and `@` moved the window.
     var stepTime: Int64
+    /// False when the caller knows no value in the window drops below its predecessor, so counter
+    /// functions can skip looking for resets.
+    var mayHaveResets = true
 
     var count: Int { values.count }
     var firstIndex: Int { values.startIndex }
@@ -95,7 +98,7 @@ enum RangeFunctions {
         guard w.count >= 2 else { return nil }
         let firstValue = w.values[w.firstIndex]
         var result = w.values[w.lastIndex] - firstValue
-        if isCounter {
+        if isCounter && w.mayHaveResets {
             var last = firstValue
             for v in w.values {
                 if v < last { result += last }
