@@ -63,6 +63,10 @@ import Testing
         let parsed = try await http(.GET, base + "/api/v1/parse_query?query=x%5B5m%5D")
         #expect((parsed.json?["data"] as? [String: Any])?["type"] as? String == "matrixSelector")
         #expect((try await http(.GET, base + "/api/v1/metadata")).status == 200)
+        let runtime = (try await http(.GET, base + "/api/v1/status/runtimeinfo")).json?["data"] as? [String: Any]
+        #expect(runtime?["reloadConfigSuccess"] as? Bool == true)
+        #expect((runtime?["startTime"] as? String)?.hasSuffix("Z") == true)
+        #expect(runtime?["storageRetention"] as? String == "15d")
         #expect((try await http(.GET, base + "/api/v1/query_exemplars?query=x&start=0&end=1")).json?["data"] as? [Any] != nil)
 
         // obsctl: instant as a table, range as JSON and as a chart, errors with exit 1.

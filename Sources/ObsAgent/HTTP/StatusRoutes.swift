@@ -1,3 +1,4 @@
+import Foundation
 import ObsCore
 import Hummingbird
 
@@ -52,9 +53,34 @@ struct StatusRoutes {
         router.get("/api/v1/status/config") { _, _ in
             Response.json(APIEnvelope.success("{\"yaml\":\(JSONText.quote(state.config.text))}"))
         }
+        router.get("/api/v1/status/runtimeinfo") { _, _ in
+            Response.json(APIEnvelope.success(runtimeInfo()))
+        }
         router.get("/api/v1/status/flags") { _, _ in
             let fields = state.flags.map { "\(JSONText.quote($0.0)):\(JSONText.quote($0.1))" }
             return Response.json(APIEnvelope.success("{" + fields.joined(separator: ",") + "}"))
         }
+    }
+
+    /// Prometheus's runtime information; the Go runtime fields carry this process's equivalents
+    /// (threads for goroutines, online CPUs for GOMAXPROCS).
+    func runtimeInfo() -> String {
+        let retention = state.flags.first { $0.0 == "storage.tsdb.retention.time" }?.1 ?? ""
+        let cwd = FileManager.default.currentDirectoryPath
+        let threads = ProcessMetrics.threadCount()
+        let fields = [
+            "\"startTime\":\(JSONText.quote(TimeParsing.rfc3339String(seconds: state.startTime)))",
+            "\"CWD\":\(JSONText.quote(cwd))",
+            "\"reloadConfigSuccess\":\(state.lastReloadSuccessful)",
+            "\"lastConfigTime\":\(JSONText.quote(TimeParsing.rfc3339String(seconds: state.lastConfigTime)))",
+            "\"corruptionCount\":0",
+            "\"goroutineCount\":\(threads)",
+            "\"GOMAXPROCS\":\(ProcessInfo.processInfo.activeProcessorCount)",
+            "\"GOMEMLIMIT\":9223372036854775807",
+            "\"GOGC\":\"\"",
+            "\"GODEBUG\":\"\"",
+            "\"storageRetention\":\(JSONText.quote(retention))",
+        ]
+        return "{" + fields.joined(separator: ",") + "}"
     }
 }

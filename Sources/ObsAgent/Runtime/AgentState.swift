@@ -47,6 +47,10 @@ final class AgentState: Sendable {
 
     var config: AgentConfig { current.withLock { $0 } }
 
+    /// Whether the last reload attempt succeeded, and when the configuration in force was loaded.
+    var lastReloadSuccessful: Bool { reloadSuccessful.value == 1 }
+    var lastConfigTime: Double { reloadTimestamp.value }
+
     var isReady: Bool { readyFlag.load(ordering: .acquiring) }
 
     func setReady(_ ready: Bool) {

@@ -61,6 +61,15 @@ enum ProcessMetrics {
                     virtualBytes: fields[20], residentPages: fields[21])
     }
 
+    /// Threads of this process (field 20 of `/proc/self/stat`).
+    static func threadCount() -> Int {
+        guard let bytes = try? FileIO.readFile("/proc/self/stat"),
+              let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return 0 }
+        let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
+        guard fields.count > 17 else { return 0 }
+        return Int(String(decoding: fields[17], as: UTF8.self)) ?? 0
+    }
+
     static func readBootTime() -> Double? {
         guard let bytes = try? FileIO.readFile("/proc/stat") else { return nil }
         for line in bytes.split(separator: UInt8(ascii: "\n")) where line.starts(with: "btime ".utf8) {

@@ -72,4 +72,31 @@ public enum TimeParsing {
         let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
         return era * 146_097 + dayOfEra - 719_468
     }
+
+    /// Unix seconds as RFC 3339 in UTC with millisecond precision: `2026-11-29T18:40:00.5Z`.
+    public static func rfc3339String(seconds: Double) -> String {
+        let millis = Int64((seconds * 1000).rounded(.down))
+        var days = millis >= 0 ? millis / 86_400_000 : (millis - 86_399_999) / 86_400_000
+        let dayMillis = millis - days * 86_400_000
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        days += 719_468
+        let era = (days >= 0 ? days : days - 146_096) / 146_097
+        let dayOfEra = days - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        let hours = dayMillis / 3_600_000, minutes = dayMillis / 60_000 % 60, secs = dayMillis / 1000 % 60
+        var text = "\(year)-\(two(month))-\(two(day))T\(two(hours)):\(two(minutes)):\(two(secs))"
+        let fraction = dayMillis % 1000
+        if fraction != 0 {
+            var digits = String(fraction + 1000).dropFirst()
+            while digits.hasSuffix("0") { digits = digits.dropLast() }
+            text += "." + digits
+        }
+        return text + "Z"
+    }
 }
