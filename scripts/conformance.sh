@@ -8,7 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${OBS_SHARED:-../shared}
 runner=$shared/conformance/promql/run.py
-python3 -c 'import cramjam' 2>/dev/null || python3 -m pip install --quiet cramjam
+python3 -c 'import cramjam' 2>/dev/null || python3 -c 'import snappy' 2>/dev/null \
+  || { echo "conformance: no snappy binding for python3; run scripts/install-deps.sh" >&2; exit 1; }
+
 bin=$(swift build --show-bin-path)/obs-agent
 [[ -x "$bin" ]] || { echo "conformance: $bin is not built" >&2; exit 1; }
 server="$bin --web.listen-address=127.0.0.1:{port} --storage.path={datadir} --config.file={config}"

@@ -17,3 +17,16 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}"
 fi
+
+# The PromQL conformance harness (../shared/conformance/promql) needs a snappy binding.
+if ! python3 -c 'import cramjam' 2>/dev/null && ! python3 -c 'import snappy' 2>/dev/null; then
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    sudo_cmd=()
+    [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq python3-pip
+  fi
+  # Debian's system Python refuses plain pip installs (PEP 668); a user install is enough here.
+  python3 -m pip install --quiet cramjam 2>/dev/null \
+    || python3 -m pip install --quiet --user --break-system-packages cramjam
+fi
