@@ -137,16 +137,7 @@ extension Evaluator {
         if q.isNaN { return (.nan, false) }
         if q < 0 { return (-.infinity, false) }
         if q > 1 { return (.infinity, false) }
-        buckets.sort { $0.bound < $1.bound }
-        guard let last = buckets.last, last.bound == .infinity else { return (.nan, false) }
-        var merged: [(bound: Double, count: Double)] = []
-        for bucket in buckets {
-            if let tail = merged.last, tail.bound == bucket.bound {
-                merged[merged.count - 1].count += bucket.count
-            } else {
-                merged.append(bucket)
-            }
-        }
+        guard var merged = coalesced(&buckets) else { return (.nan, false) }
         var forced = false
         var previous = merged[0].count
         for i in 1..<merged.count {
@@ -184,10 +175,10 @@ extension Evaluator {
 }
 
 extension Evaluator {
-    /// The share of a classic histogram's observations between `lower` and `upper`.
-    static func bucketFraction(_ lower: Double, _ upper: Double, _ buckets: inout [(bound: Double, count: Double)]) -> Double {
+    /// Buckets sorted by upper bound with equal bounds added up; nil without a `+Inf` bucket.
+    static func coalesced(_ buckets: inout [(bound: Double, count: Double)]) -> [(bound: Double, count: Double)]? {
         buckets.sort { $0.bound < $1.bound }
-        guard let last = buckets.last, last.bound == .infinity else { return .nan }
+        guard let last = buckets.last, last.bound == .infinity else { return nil }
         var merged: [(bound: Double, count: Double)] = []
         for bucket in buckets {
             if let tail = merged.last, tail.bound == bucket.bound {
@@ -196,6 +187,12 @@ extension Evaluator {
                 merged.append(bucket)
             }
         }
+        return merged
+    }
+
+    /// The share of a classic histogram's observations between `lower` and `upper`.
+    static func bucketFraction(_ lower: Double, _ upper: Double, _ buckets: inout [(bound: Double, count: Double)]) -> Double {
+        guard var merged = coalesced(&buckets) else { return .nan }
         for i in merged.indices.dropFirst() where merged[i].count < merged[i - 1].count { merged[i].count = merged[i - 1].count }
         let total = merged[merged.count - 1].count
         if total == 0 || lower.isNaN || upper.isNaN { return .nan }

@@ -535,17 +535,8 @@ private struct Parser {
         }
         try modifier(&self)
         try expect(.leftParen, "aggregation")
-        var arguments: [Expr] = []
         let parameterPosition = current.position
-        while current.kind != .rightParen {
-            arguments.append(try expression(minPrecedence: 0))
-            if current.kind == .comma {
-                _ = advance()
-            } else if current.kind != .rightParen {
-                throw PromQLError.parse(current.position, "unexpected \(describe(current)) in aggregation, expected \",\" or \")\"")
-            }
-        }
-        _ = advance()
+        let arguments = try argumentList("aggregation") { _ in false }
         if !explicitGrouping { try modifier(&self) }
         let expected = op.parameterType == nil ? 1 : 2
         guard arguments.count == expected else {
@@ -567,24 +558,31 @@ private struct Parser {
                                     position: opToken.position, parameterPosition: parameterPosition))
     }
 
+    /// Comma-separated expressions up to and including the closing parenthesis.
+    /// `emptySelectorAllowed(i)` says whether argument `i` may be a selector matching everything.
+    mutating func argumentList(_ context: String, emptySelectorAllowed: (Int) -> Bool) throws(PromQLError) -> [Expr] {
+        var arguments: [Expr] = []
+        while current.kind != .rightParen {
+            allowEmptySelector = emptySelectorAllowed(arguments.count)
+            defer { allowEmptySelector = false }
+            arguments.append(try expression(minPrecedence: 0))
+            if current.kind == .comma {
+                _ = advance()
+            } else if current.kind != .rightParen {
+                throw PromQLError.parse(current.position, "unexpected \(describe(current)) in \(context), expected \",\" or \")\"")
+            }
+        }
+        _ = advance()
+        return arguments
+    }
+
     mutating func call() throws(PromQLError) -> Expr {
         let nameToken = advance()
         guard let function = Function.named(nameToken.text) else {
             throw PromQLError.parse(nameToken.position, "unknown function with name \"\(nameToken.text)\"")
         }
         try expect(.leftParen, "function call")
-        var arguments: [Expr] = []
-        while current.kind != .rightParen {
-            allowEmptySelector = function.name == "info" && arguments.count == 1
-            defer { allowEmptySelector = false }
-            arguments.append(try expression(minPrecedence: 0))
-            if current.kind == .comma {
-                _ = advance()
-            } else if current.kind != .rightParen {
-                throw PromQLError.parse(current.position, "unexpected \(describe(current)) in function call, expected \",\" or \")\"")
-            }
-        }
-        _ = advance()
+        let arguments = try argumentList("function call") { index in function.name == "info" && index == 1 }
         let declared = function.argumentTypes.count
         if function.variadic == 0 {
             guard arguments.count == declared else {
