@@ -143,7 +143,10 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
         var parts: [any MetricsQuerier] = blocks.withLock { $0 }
             .filter { $0.meta.maxTime > minTime && $0.meta.minTime <= maxTime }
             .map { $0.querier(minTime: minTime, maxTime: maxTime) }
-        parts.append(HeadQuerier(head: head, minTime: minTime, maxTime: maxTime))
+        // The head holds nothing older than its lower bound; a range entirely below it is all in blocks.
+        if maxTime >= head.minValidTime || parts.isEmpty {
+            parts.append(HeadQuerier(head: head, minTime: minTime, maxTime: maxTime))
+        }
         return MergedQuerier(parts: parts)
     }
 
