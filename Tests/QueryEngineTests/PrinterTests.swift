@@ -33,3 +33,24 @@ import Testing
         #expect(throws: PromQLError.self) { try PromQLParser.parse("5m1h") }
     }
 }
+
+/// Multi-line `format_query` output, from Formatting/pretty.txt: cases separated by `---`, each the
+/// input on its first line and the expected output on the following ones.
+@Suite struct PrettyPrinterTests {
+    static let cases: [(String, String)] = {
+        let url = Bundle.module.url(forResource: "Formatting/pretty", withExtension: "txt")!
+        let text = try! String(contentsOf: url, encoding: .utf8)
+        return text.components(separatedBy: "\n---\n").map { block in
+            let lines = block.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            return (lines[0], lines.dropFirst().joined(separator: "\n").trimmingCharacters(in: .newlines))
+        }
+    }()
+
+    @Test(arguments: cases)
+    func splitsLongExpressions(_ input: String, _ expected: String) throws {
+        let pretty = PromQLPrinter.pretty(try PromQLParser.parse(input))
+        #expect(pretty == expected)
+        // The multi-line form means the same expression.
+        #expect(PromQLPrinter.format(try PromQLParser.parse(pretty)) == PromQLPrinter.format(try PromQLParser.parse(input)))
+    }
+}

@@ -67,7 +67,7 @@ struct QueryRoutes {
         let query = try parameters.query()
         do {
             let expr = try PromQLParser.parse(query)
-            return Response.json(APIEnvelope.success(JSONText.quote(PromQLPrinter.format(expr))))
+            return Response.json(APIEnvelope.success(JSONText.quote(PromQLPrinter.pretty(expr))))
         } catch {
             throw APIError(.badData, "invalid parameter \"query\": \(error)")
         }

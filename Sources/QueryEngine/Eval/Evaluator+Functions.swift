@@ -198,8 +198,9 @@ extension Evaluator {
         if name == "holt_winters" || name == "double_exponential_smoothing" {
             for step in 0..<steps {
                 let sf = scalars[0][step], tf = scalars[1][step]
-                if !(sf > 0 && sf < 1) { throw .execution("invalid smoothing factor. Expected: 0 < sf < 1, got: \(goFloat(sf))") }
-                if !(tf > 0 && tf < 1) { throw .execution("invalid trend factor. Expected: 0 < tf < 1, got: \(goFloat(tf))") }
+                // Prometheus prints these with Go's %f.
+                if !(sf > 0 && sf < 1) { throw .execution("invalid smoothing factor. Expected: 0 < sf < 1, got: \(String(format: "%f", sf))") }
+                if !(tf > 0 && tf < 1) { throw .execution("invalid trend factor. Expected: 0 < tf < 1, got: \(String(format: "%f", tf))") }
             }
         }
         if name == "quantile_over_time" {

@@ -30,26 +30,32 @@ public enum PromQLPrinter {
         case let .binary(binary):
             var op = binary.op.rawValue
             if binary.returnBool { op += " bool" }
-            if let matching = binary.matching, matching.on || !matching.labels.isEmpty {
-                op += " \(matching.on ? "on" : "ignoring") (\(matching.labels.joined(separator: ", ")))"
-                switch matching.cardinality {
-                case .manyToOne: op += " group_left (\(matching.include.joined(separator: ", ")))"
-                case .oneToMany: op += " group_right (\(matching.include.joined(separator: ", ")))"
-                case .oneToOne: break
-                }
-            }
-            if let matching = binary.matching {
-                if let l = matching.fillLeft, let r = matching.fillRight, l == r || (l.isNaN && r.isNaN) {
-                    op += " fill (\(goG(l)))"
-                } else {
-                    if let l = matching.fillLeft { op += " fill_left (\(goG(l)))" }
-                    if let r = matching.fillRight { op += " fill_right (\(goG(r)))" }
-                }
-            }
+            op += matchingText(binary.matching)
             return "\(format(binary.lhs)) \(op) \(format(binary.rhs))"
         case let .negate(inner): return "-" + format(inner)
         case let .paren(inner): return "(" + format(inner) + ")"
         }
+    }
+
+    /// ` on (a) group_left (b) fill (0)` and the like; empty for plain matching.
+    static func matchingText(_ matching: VectorMatching?) -> String {
+        guard let matching else { return "" }
+        var text = ""
+        if matching.on || !matching.labels.isEmpty {
+            text += " \(matching.on ? "on" : "ignoring") (\(matching.labels.joined(separator: ", ")))"
+            switch matching.cardinality {
+            case .manyToOne: text += " group_left (\(matching.include.joined(separator: ", ")))"
+            case .oneToMany: text += " group_right (\(matching.include.joined(separator: ", ")))"
+            case .oneToOne: break
+            }
+        }
+        if let l = matching.fillLeft, let r = matching.fillRight, l == r || (l.isNaN && r.isNaN) {
+            text += " fill (\(goG(l)))"
+        } else {
+            if let l = matching.fillLeft { text += " fill_left (\(goG(l)))" }
+            if let r = matching.fillRight { text += " fill_right (\(goG(r)))" }
+        }
+        return text
     }
 
     static func selectorText(_ selector: VectorSelector) -> String {
@@ -205,6 +211,49 @@ extension PromQLPrinter {
             return "{\"type\":\"unaryExpr\",\"op\":\"-\",\"expr\":\(treeJSON(inner))}"
         case let .paren(inner):
             return "{\"type\":\"parenExpr\",\"expr\":\(treeJSON(inner))}"
+        }
+    }
+}
+
+extension PromQLPrinter {
+    /// Lines longer than this are split, as Prometheus's `format_query` does.
+    static let lineLimit = 100
+
+    /// The canonical form spread over several lines where a node's one-line form is longer than
+    /// 100 characters: binary operands, aggregation and call arguments and parenthesised
+    /// expressions each go on their own, indented line (what `/api/v1/format_query` answers).
+    public static func pretty(_ expr: Expr) -> String { pretty(expr, level: 0) }
+
+    static func pretty(_ expr: Expr, level: Int) -> String {
+        let pad = String(repeating: "  ", count: level)
+        let flat = format(expr)
+        switch expr {
+        case let .aggregate(aggregate) where flat.count > lineLimit:
+            var text = pad + aggregate.op.rawValue
+            if aggregate.without {
+                text += " without (\(aggregate.grouping.joined(separator: ", "))) "
+            } else if !aggregate.grouping.isEmpty {
+                text += " by (\(aggregate.grouping.joined(separator: ", "))) "
+            }
+            text += "(\n"
+            if let parameter = aggregate.parameter { text += pretty(parameter, level: level + 1) + ",\n" }
+            return text + pretty(aggregate.expr, level: level + 1) + "\n" + pad + ")"
+        case let .binary(binary) where flat.count > lineLimit:
+            var op = binary.op.rawValue + (binary.returnBool ? " bool" : "")
+            op += matchingText(binary.matching)
+            return pretty(binary.lhs, level: level + 1) + "\n" + pad + op + "\n" + pretty(binary.rhs, level: level + 1)
+        case let .call(function, arguments, _) where flat.count > lineLimit:
+            let body = arguments.map { pretty($0, level: level + 1) }.joined(separator: ",\n")
+            return pad + function.name + "(\n" + body + "\n" + pad + ")"
+        case let .paren(inner) where flat.count > lineLimit:
+            return pad + "(\n" + pretty(inner, level: level + 1) + "\n" + pad + ")"
+        case let .subquery(inner, range, step, modifiers) where flat.count > lineLimit:
+            return pretty(inner, level: level) + "[\(format(range)):\(step.map(format) ?? "")]" + modifiersText(modifiers)
+        case let .negate(inner):
+            let child = pretty(inner, level: level).trimmingCharacters(in: .whitespaces)
+            return pad + "-" + child
+        default:
+            return pad + flat
         }
     }
 }
