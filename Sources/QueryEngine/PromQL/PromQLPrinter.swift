@@ -135,24 +135,30 @@ public enum PromQLPrinter {
         return (negative ? "-" : "") + "\(magnitude / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
     }
 
-    /// Go's `%v` for a float: shortest digits, exponent form below 1e-4 and from 1e21.
+    /// Go's `%v` for a float: shortest digits, exponent form below 1e-4 and from 1e6 (`1e+06`).
     static func goG(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
         if value == 0 { return value.sign == .minus ? "-0" : "0" }
-        let exponent = Int(Foundation.log10(abs(value)).rounded(.down))
-        if exponent < -4 || exponent >= 21 {
-            var text = "\(value)"
-            if let e = text.firstIndex(of: "e") {
-                var mantissa = String(text[..<e])
-                if mantissa.hasSuffix(".0") { mantissa.removeLast(2) }
-                let power = Int(text[text.index(after: e)...]) ?? 0
-                let digits = String(abs(power))
-                text = mantissa + "e" + (power < 0 ? "-" : "+") + (digits.count < 2 ? "0" + digits : digits)
-            }
-            return text
+        // Shortest round-trip digits and the position of the decimal point.
+        let text = value.magnitude.description
+        var mantissa = Substring(text), power = 0
+        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            mantissa = text[..<e]
+            power = Int(text[text.index(after: e)...]) ?? 0
         }
-        return formatValue(value)
+        let dot = mantissa.firstIndex(of: ".") ?? mantissa.endIndex
+        var digits = Array(mantissa.filter { $0 != "." })
+        var point = mantissa.distance(from: mantissa.startIndex, to: dot) + power
+        while digits.count > 1, digits.first == "0" { digits.removeFirst(); point -= 1 }
+        while digits.count > 1, digits.last == "0" { digits.removeLast() }
+        let exponent = point - 1
+        guard exponent < -4 || exponent >= 6 else { return formatValue(value) }
+        var out = value < 0 ? "-" : ""
+        out.append(digits[0])
+        if digits.count > 1 { out += "." + String(digits[1...]) }
+        let magnitude = String(abs(exponent))
+        return out + "e" + (exponent < 0 ? "-" : "+") + (magnitude.count < 2 ? "0" + magnitude : magnitude)
     }
 }
 
