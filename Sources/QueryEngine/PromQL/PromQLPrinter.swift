@@ -6,7 +6,10 @@ import ObsCore
 public enum PromQLPrinter {
     public static func format(_ expr: Expr) -> String {
         switch expr {
-        case let .number(value, _): return goG(value)
+        case let .number(value, text):
+            // A duration used as a number (`x * 5m`) prints as the duration, like Prometheus.
+            if let text, isDurationLiteral(text) { return (value < 0 ? "-" : "") + durationText(Int64((abs(value) * 1000).rounded())) }
+            return goG(value)
         case let .string(text): return JSONText.quote(text)
         case let .duration(duration): return format(duration)
         case let .vectorSelector(selector):
@@ -35,6 +38,12 @@ public enum PromQLPrinter {
         case let .negate(inner): return "-" + format(inner)
         case let .paren(inner): return "(" + format(inner) + ")"
         }
+    }
+
+    static func isDurationLiteral(_ text: String) -> Bool {
+        let body = text.hasPrefix("-") ? text.dropFirst() : Substring(text)
+        guard let first = body.utf8.first, let last = body.utf8.last, isDigit(first), isLetter(last) else { return false }
+        return !body.lowercased().hasPrefix("0x")
     }
 
     /// ` on (a) group_left (b) fill (0)` and the like; empty for plain matching.
