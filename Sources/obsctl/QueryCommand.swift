@@ -22,7 +22,7 @@ struct InstantQueryCommand: AsyncParsableCommand {
     @Argument(help: "The PromQL expression.")
     var expression: String
 
-    @Option(help: "Evaluation time: Unix seconds, RFC 3339, or 'now' (default).")
+    @Option(help: "Evaluation time: Unix seconds, RFC 3339 or 'now'.")
     var time = "now"
 
     func validate() throws {
@@ -48,7 +48,7 @@ struct RangeQueryCommand: AsyncParsableCommand {
     @Option(help: "Range start: Unix seconds, RFC 3339 or 'now'.")
     var start: String?
 
-    @Option(help: "Range end (default now).")
+    @Option(help: "Range end: Unix seconds, RFC 3339 or 'now'.")
     var end = "now"
 
     @Option(help: "How far back from --end to start, e.g. 1h (instead of --start; default 1h).")
