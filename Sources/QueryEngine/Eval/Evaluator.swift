@@ -265,6 +265,9 @@ final class Evaluator {
             let first = (ends.first ?? 0) - range
             var subStart = step * (first / step)
             if subStart < first + context.windowStartOffset { subStart += step }
+            // Every inner step costs memory per series before any sample is counted: bound them first.
+            let innerSteps = ((ends.last ?? 0) - subStart) / step + 1
+            if innerSteps > context.options.maxSamples { throw .tooManySamples(context.options.maxSamples) }
             let nested = Evaluator(context: context, start: subStart, end: max(ends.last ?? 0, subStart - step),
                                    interval: step)
             var series: [RangeSeries] = []

@@ -46,6 +46,8 @@ public struct PromQLEngine: Sendable {
         guard expr.type == .scalar || expr.type == .vector else {
             throw PromQLError.execution("invalid expression type \"\(expr.type.documentedName)\" for range query, must be Scalar or instant Vector")
         }
+        guard step > 0, end >= start else { throw PromQLError.execution("invalid range: start \(start), end \(end), step \(step)") }
+        if (end - start) / step + 1 > Int64(options.maxSamples) { throw PromQLError.tooManySamples(options.maxSamples) }
         let context = QueryContext(queryable: store, options: options, start: start, end: end, step: step, query: query)
         let evaluator = Evaluator(context: context, start: start, end: end, interval: step)
         var series: [Series]
