@@ -33,7 +33,7 @@ struct QueryRoutes {
     func instant(_ request: Request) async throws -> Response {
         let parameters = try await APIParameters.read(request)
         let query = try parameters.query()
-        let time = try parameters.time("time", default: WallClock.milliseconds())
+        let time = try parameters.queryTime("time", default: WallClock.milliseconds())
         let engine = try engine(for: parameters)
         let store = try stores.metrics()
         // The answer is encoded on the blocking pool too: large results take a while to write.
@@ -45,8 +45,8 @@ struct QueryRoutes {
         let query = try parameters.query()
         guard parameters.first("start") != nil else { throw APIError(.badData, "invalid parameter \"start\": cannot parse \"\" to a valid timestamp") }
         guard parameters.first("end") != nil else { throw APIError(.badData, "invalid parameter \"end\": cannot parse \"\" to a valid timestamp") }
-        let start = try parameters.time("start", default: 0)
-        let end = try parameters.time("end", default: 0)
+        let start = try parameters.queryTime("start", default: 0)
+        let end = try parameters.queryTime("end", default: 0)
         guard end >= start else { throw APIError(.badData, "invalid parameter \"end\": end timestamp must not be before start time") }
         let step = try parameters.duration("step")
         guard step > 0 else {
@@ -134,6 +134,15 @@ extension APIParameters {
             throw APIError(.badData, "invalid parameter \"query\": 1:1: parse error: no expression found in input")
         }
         return query
+    }
+
+    /// A time for the query engine, which works within ±2^53 ms of the epoch.
+    func queryTime(_ name: String, default fallback: Int64) throws -> Int64 {
+        let value = try time(name, default: fallback)
+        guard abs(value) <= 1 << 53 else {
+            throw APIError(.badData, "invalid parameter \"\(name)\": cannot parse \"\(first(name) ?? "")\" to a valid timestamp")
+        }
+        return value
     }
 
     /// A duration parameter in milliseconds: float seconds (`15`, `0.5`) or a Prometheus duration (`1m`).

@@ -60,9 +60,14 @@ final class QueryContext {
         if Task.isCancelled { throw .canceled }
     }
 
+    /// Durations and timestamps are kept within ±2^53 ms (285,000 years), so that no sum or
+    /// difference of two of them can overflow.
+    static let timeBound: Int64 = 1 << 53
+
     func milliseconds(_ duration: DurationExpr) -> Int64 {
         let ms = duration.milliseconds(step: queryStep, range: queryEnd - queryStart)
-        return ms.isFinite ? Int64(ms.rounded()) : 0
+        guard ms.isFinite else { return 0 }
+        return Int64(max(-Double(Self.timeBound), min(Double(Self.timeBound), ms.rounded())))
     }
 
     /// `line:column` of a byte offset, for annotation suffixes.

@@ -12,6 +12,7 @@ public struct PromQLEngine: Sendable {
     /// Evaluates `query` at one instant (milliseconds).
     public func instantQuery(_ query: String, at time: Int64, on store: any MetricsQueryable) throws(PromQLError) -> QueryResult {
         let expr = try PromQLParser.parse(query)
+        try Self.checkTime(time)
         let context = QueryContext(queryable: store, options: options, start: time, end: time, step: 0, query: query)
         let evaluator = Evaluator(context: context, start: time, end: time, interval: 1)
         let value: QueryValue
@@ -46,6 +47,8 @@ public struct PromQLEngine: Sendable {
         guard expr.type == .scalar || expr.type == .vector else {
             throw PromQLError.execution("invalid expression type \"\(expr.type.documentedName)\" for range query, must be Scalar or instant Vector")
         }
+        try Self.checkTime(start)
+        try Self.checkTime(end)
         guard step > 0, end >= start else { throw PromQLError.execution("invalid range: start \(start), end \(end), step \(step)") }
         if (end - start) / step + 1 > Int64(options.maxSamples) { throw PromQLError.tooManySamples(options.maxSamples) }
         let context = QueryContext(queryable: store, options: options, start: start, end: end, step: step, query: query)
@@ -67,6 +70,13 @@ public struct PromQLEngine: Sendable {
         }
         series.sort { $0.labels < $1.labels }
         return QueryResult(value: .matrix(series), warnings: context.annotations.warnings, infos: context.annotations.infos)
+    }
+
+    /// The engine's arithmetic on times is only safe within ±2^53 ms.
+    public static func checkTime(_ time: Int64) throws(PromQLError) {
+        guard abs(time) <= QueryContext.timeBound else {
+            throw PromQLError.execution("timestamp out of range: \(time)")
+        }
     }
 
     /// Drops the names that delayed name removal kept, then joins series whose label sets now

@@ -3,6 +3,9 @@ import ObsCore
 /// Parses and type-checks PromQL. Precedence climbing over the lexer's tokens; errors name the line
 /// and column and read like Prometheus's. Pure; thread-safe.
 public enum PromQLParser {
+    /// Deepest expression tree accepted; real queries stay far below it.
+    public static let maximumDepth = 400
+
     public static func parse(_ text: String) throws(PromQLError) -> Expr {
         let bytes = Array(text.utf8)
         do throws(PromQLError) {
@@ -41,6 +44,35 @@ private struct Parser {
     var index = 0
     /// `info()`'s second argument is a set of label matchers that may all match the empty string.
     var allowEmptySelector = false
+    /// Current recursion of the descent, bounded so that parsing itself cannot exhaust the stack.
+    var nesting = 0
+    /// Depth of the expression (and of the duration expression) built last. Evaluating, printing
+    /// and even releasing a tree recurse over it, so no tree deeper than the limit is ever built.
+    var lastDepth = 0
+    var lastDurationDepth = 0
+
+    mutating func made(_ expr: Expr, depth: Int) throws(PromQLError) -> Expr {
+        guard depth <= PromQLParser.maximumDepth else {
+            throw PromQLError.parse(current.position, "expression is nested more than \(PromQLParser.maximumDepth) levels deep")
+        }
+        lastDepth = depth
+        return expr
+    }
+
+    mutating func made(_ duration: DurationExpr, depth: Int) throws(PromQLError) -> DurationExpr {
+        guard depth <= PromQLParser.maximumDepth else {
+            throw PromQLError.parse(current.position, "expression is nested more than \(PromQLParser.maximumDepth) levels deep")
+        }
+        lastDurationDepth = depth
+        return duration
+    }
+
+    mutating func enter() throws(PromQLError) {
+        nesting += 1
+        if nesting > PromQLParser.maximumDepth {
+            throw PromQLError.parse(current.position, "expression is nested more than \(PromQLParser.maximumDepth) levels deep")
+        }
+    }
 
     init(tokens: [Token]) { self.tokens = tokens }
 
@@ -105,7 +137,10 @@ private struct Parser {
     }
 
     mutating func expression(minPrecedence: Int) throws(PromQLError) -> Expr {
+        try enter()
+        defer { nesting -= 1 }
         var lhs = try unary()
+        var lhsDepth = lastDepth
         while let op = binaryOperator(), op.precedence >= minPrecedence {
             let opToken = advance()
             var returnBool = false
@@ -127,8 +162,11 @@ private struct Parser {
             }
             try fillModifiers(&matching)
             let rhs = try expression(minPrecedence: op.isRightAssociative ? op.precedence : op.precedence + 1)
-            lhs = try makeBinary(op, lhs, rhs, returnBool: returnBool, matching: matching, at: opToken.position)
+            let binary = try makeBinary(op, lhs, rhs, returnBool: returnBool, matching: matching, at: opToken.position)
+            lhs = try made(binary, depth: max(lhsDepth, lastDepth) + 1)
+            lhsDepth = lastDepth
         }
+        lastDepth = lhsDepth
         return lhs
     }
 
@@ -200,13 +238,15 @@ private struct Parser {
         }
         if token.kind == .add { return operand }
         if case let .number(value, text) = operand {
-            return .number(-value, text: text.map { "-" + $0 })
+            return try made(.number(-value, text: text.map { "-" + $0 }), depth: 1)
         }
-        return .negate(operand)
+        return try made(.negate(operand), depth: lastDepth + 1)
     }
 
     mutating func postfix() throws(PromQLError) -> Expr {
         var expr = try primary()
+        var depth = lastDepth
+        defer { lastDepth = depth }
         while true {
             switch current.kind {
             case .leftBracket:
@@ -221,7 +261,8 @@ private struct Parser {
                         throw PromQLError.parse(bracket.position, "subquery is only allowed on instant vector, got \(expr.type.documentedName) instead")
                     }
                     try checkPositive(range, at: bracket.position, what: "subquery range")
-                    expr = .subquery(expr, range: range, step: step, modifiers: TimeModifiers())
+                    expr = try made(.subquery(expr, range: range, step: step, modifiers: TimeModifiers()), depth: depth + 1)
+                    depth = lastDepth
                 } else {
                     try expect(.rightBracket, "matrix selector")
                     guard case let .vectorSelector(selector) = expr else {
@@ -309,7 +350,7 @@ private struct Parser {
         let token = advance()
         let seconds = sign * (token.kind == .duration ? token.number / 1000 : token.number)
         let millis = (seconds * 1000).rounded()
-        guard seconds.isFinite, millis >= Double(Int64.min), millis <= Double(Int64.max) else {
+        guard seconds.isFinite, abs(millis) <= Double(QueryContext.timeBound) else {
             throw PromQLError.parse(token.position, "timestamp out of bounds for @ modifier: \(seconds)")
         }
         return .timestamp(Int64(millis))
@@ -322,7 +363,7 @@ private struct Parser {
         if current.kind == .sub || current.kind == .add {
             let negative = advance().kind == .sub
             let term = try durationPrimary()
-            return negative ? .negate(term) : term
+            return negative ? try made(.negate(term), depth: lastDurationDepth + 1) : term
         }
         return try durationPrimary()
     }
@@ -342,19 +383,24 @@ private struct Parser {
     }
 
     mutating func durationExpression(minPrecedence: Int) throws(PromQLError) -> DurationExpr {
+        try enter()
+        defer { nesting -= 1 }
         var lhs: DurationExpr
         if current.kind == .sub || current.kind == .add {
             let negative = advance().kind == .sub
             let operand = try durationExpression(minPrecedence: BinaryOperator.pow.precedence)
-            lhs = negative ? .negate(operand) : operand
+            lhs = negative ? try made(.negate(operand), depth: lastDurationDepth + 1) : operand
         } else {
             lhs = try durationPrimary()
         }
+        var lhsDepth = lastDurationDepth
         while let op = durationOperator(), op.precedence >= minPrecedence {
             _ = advance()
             let rhs = try durationExpression(minPrecedence: op.isRightAssociative ? op.precedence : op.precedence + 1)
-            lhs = .binary(op, lhs, rhs)
+            lhs = try made(.binary(op, lhs, rhs), depth: max(lhsDepth, lastDurationDepth) + 1)
+            lhsDepth = lastDurationDepth
         }
+        lastDurationDepth = lhsDepth
         return lhs
     }
 
@@ -363,15 +409,15 @@ private struct Parser {
         switch token.kind {
         case .duration:
             _ = advance()
-            return .literal(milliseconds: token.number, text: token.text)
+            return try made(.literal(milliseconds: token.number, text: token.text), depth: 1)
         case .number:
             _ = advance()
-            return .number(token.number, text: token.text)
+            return try made(.number(token.number, text: token.text), depth: 1)
         case .leftParen:
             _ = advance()
             let inner = try durationExpression(minPrecedence: 0)
             try expect(.rightParen, "duration expression")
-            return .paren(inner)
+            return try made(.paren(inner), depth: lastDurationDepth + 1)
         case .identifier where following.kind == .leftParen:
             let word = token.text.lowercased()
             _ = advance()
@@ -379,13 +425,14 @@ private struct Parser {
             switch word {
             case "step", "range":
                 try expect(.rightParen, "\(word)()")
-                return word == "step" ? .step : .range
+                return try made(word == "step" ? .step : .range, depth: 1)
             case "min_of", "max_of":
                 let a = try durationExpression(minPrecedence: 0)
+                let aDepth = lastDurationDepth
                 try expect(.comma, "\(word)()")
                 let b = try durationExpression(minPrecedence: 0)
                 try expect(.rightParen, "\(word)()")
-                return word == "min_of" ? .minOf(a, b) : .maxOf(a, b)
+                return try made(word == "min_of" ? .minOf(a, b) : .maxOf(a, b), depth: max(aDepth, lastDurationDepth) + 1)
             default:
                 throw PromQLError.parse(token.position, "unexpected function \"\(token.text)\" in duration expression")
             }
@@ -401,18 +448,18 @@ private struct Parser {
         switch token.kind {
         case .number:
             _ = advance()
-            return .number(token.number, text: token.text)
+            return try made(.number(token.number, text: token.text), depth: 1)
         case .duration:
             _ = advance()
-            return .number(token.number / 1000, text: token.text)
+            return try made(.number(token.number / 1000, text: token.text), depth: 1)
         case .string:
             _ = advance()
-            return .string(token.text)
+            return try made(.string(token.text), depth: 1)
         case .leftParen:
             _ = advance()
             let inner = try expression(minPrecedence: 0)
             try expect(.rightParen, "paren expression")
-            return .paren(inner)
+            return try made(.paren(inner), depth: lastDepth + 1)
         case .leftBrace:
             return try selector(name: nil, at: token.position)
         case .identifier:
@@ -423,7 +470,8 @@ private struct Parser {
             }
             if following.kind == .leftParen {
                 if lower == "step" || lower == "range" || lower == "min_of" || lower == "max_of" {
-                    return .duration(try durationPrimary())
+                    let duration = try durationPrimary()
+                    return try made(.duration(duration), depth: lastDurationDepth + 1)
                 }
                 return try call()
             }
@@ -489,7 +537,7 @@ private struct Parser {
         guard allowEmptySelector || matchers.contains(where: { !$0.matchesEmpty }) else {
             throw PromQLError.parse(position, "vector selector must contain at least one non-empty matcher")
         }
-        return .vectorSelector(VectorSelector(name: metricName, matchers: matchers, position: position))
+        return try made(.vectorSelector(VectorSelector(name: metricName, matchers: matchers, position: position)), depth: 1)
     }
 
     func makeMatcher(_ kind: LabelMatcher.Kind, _ name: String, _ value: String, at position: Int) throws(PromQLError) -> LabelMatcher {
@@ -537,6 +585,7 @@ private struct Parser {
         try expect(.leftParen, "aggregation")
         let parameterPosition = current.position
         let arguments = try argumentList("aggregation") { _ in false }
+        let argumentDepth = lastDepth
         if !explicitGrouping { try modifier(&self) }
         let expected = op.parameterType == nil ? 1 : 2
         guard arguments.count == expected else {
@@ -553,19 +602,23 @@ private struct Parser {
                 throw PromQLError.parse(opToken.position, "expected type \(type.documentedName) in aggregation parameter, got \(arguments[0].type.documentedName)")
             }
         }
-        return .aggregate(Aggregate(op: op, expr: expr, parameter: parameter, grouping: grouping,
+        return try made(.aggregate(Aggregate(op: op, expr: expr, parameter: parameter, grouping: grouping,
                                     without: without, explicitGrouping: explicitGrouping,
-                                    position: opToken.position, parameterPosition: parameterPosition))
+                                    position: opToken.position, parameterPosition: parameterPosition)),
+                        depth: argumentDepth + 1)
     }
 
     /// Comma-separated expressions up to and including the closing parenthesis.
     /// `emptySelectorAllowed(i)` says whether argument `i` may be a selector matching everything.
     mutating func argumentList(_ context: String, emptySelectorAllowed: (Int) -> Bool) throws(PromQLError) -> [Expr] {
         var arguments: [Expr] = []
+        var deepest = 0
+        defer { lastDepth = deepest }
         while current.kind != .rightParen {
             allowEmptySelector = emptySelectorAllowed(arguments.count)
             defer { allowEmptySelector = false }
             arguments.append(try expression(minPrecedence: 0))
+            deepest = max(deepest, lastDepth)
             if current.kind == .comma {
                 _ = advance()
             } else if current.kind != .rightParen {
@@ -583,6 +636,7 @@ private struct Parser {
         }
         try expect(.leftParen, "function call")
         let arguments = try argumentList("function call") { index in function.name == "info" && index == 1 }
+        let argumentDepth = lastDepth
         let declared = function.argumentTypes.count
         if function.variadic == 0 {
             guard arguments.count == declared else {
@@ -605,7 +659,7 @@ private struct Parser {
             }
         }
         try checkRangeMode(function, arguments, at: nameToken.position)
-        return .call(function, arguments, position: nameToken.position)
+        return try made(.call(function, arguments, position: nameToken.position), depth: argumentDepth + 1)
     }
 
     func checkRangeMode(_ function: Function, _ arguments: [Expr], at position: Int) throws(PromQLError) {
