@@ -55,6 +55,7 @@ struct BitReader {
 
     var bitsLeft: Int { bytes.count * 8 - position }
 
+    @inline(__always)
     mutating func readBit() -> Bool? {
         guard position < bytes.count * 8 else { return nil }
         let byte = bytes[position >> 3]
@@ -63,6 +64,24 @@ struct BitReader {
         return bit == 1
     }
 
+    /// Counts `1` bits up to `limit` (at most 8) and consumes them, plus the `0` that ends a shorter
+    /// run: the prefix codes of XOR chunks in one read instead of one per bit.
+    @inline(__always)
+    mutating func readOnes(upTo limit: Int) -> Int? {
+        let available = min(limit + 1, bitsLeft)
+        guard available > 0 else { return nil }
+        let window = peek(available) << UInt64(64 - available)
+        let ones = min((~window).leadingZeroBitCount, limit)
+        if ones < limit {
+            guard ones < available else { return nil }
+            position += ones + 1
+        } else {
+            position += ones
+        }
+        return ones
+    }
+
+    @inline(__always)
     mutating func readBits(_ count: Int) -> UInt64? {
         guard count <= 64, bitsLeft >= count else { return nil }
         if count == 0 { return 0 }

@@ -143,12 +143,7 @@ struct XORIterator {
             lastDelta = Int64(bitPattern: d)
             timestamp &+= lastDelta
         default:
-            var prefix = 0
-            while prefix < 4 {
-                guard let bit = reader.readBit() else { return fail() }
-                if !bit { break }
-                prefix += 1
-            }
+            guard let prefix = reader.readOnes(upTo: 4) else { return fail() }
             var dod: Int64 = 0
             let width = switch prefix {
             case 0: 0
