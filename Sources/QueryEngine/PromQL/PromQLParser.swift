@@ -551,14 +551,20 @@ private struct Parser {
     mutating func labelList(_ context: String) throws(PromQLError) -> [String] {
         try expect(.leftParen, context)
         var labels: [String] = []
+        try commaSeparated(context) { (parser) throws(PromQLError) in
+            guard parser.current.kind == .identifier || parser.current.kind == .string,
+                  parser.current.kind == .string || !parser.current.text.contains(":") else {
+                throw PromQLError.parse(parser.current.position, "unexpected \(parser.describe(parser.current)) in \(context), expected label")
+            }
+            labels.append(parser.advance().text)
+        }
+        return labels
+    }
+
+    /// Calls `element` for each comma-separated item up to the closing parenthesis, and consumes it.
+    mutating func commaSeparated(_ context: String, _ element: (inout Parser) throws(PromQLError) -> Void) throws(PromQLError) {
         while current.kind != .rightParen {
-            guard current.kind == .identifier || current.kind == .string else {
-                throw PromQLError.parse(current.position, "unexpected \(describe(current)) in \(context), expected label")
-            }
-            if current.kind == .identifier, current.text.contains(":") {
-                throw PromQLError.parse(current.position, "unexpected \(describe(current)) in \(context), expected label")
-            }
-            labels.append(advance().text)
+            try element(&self)
             if current.kind == .comma {
                 _ = advance()
             } else if current.kind != .rightParen {
@@ -566,7 +572,6 @@ private struct Parser {
             }
         }
         _ = advance()
-        return labels
     }
 
     mutating func aggregation(_ op: AggregateOperator) throws(PromQLError) -> Expr {
@@ -613,19 +618,13 @@ private struct Parser {
     mutating func argumentList(_ context: String, emptySelectorAllowed: (Int) -> Bool) throws(PromQLError) -> [Expr] {
         var arguments: [Expr] = []
         var deepest = 0
-        defer { lastDepth = deepest }
-        while current.kind != .rightParen {
-            allowEmptySelector = emptySelectorAllowed(arguments.count)
-            defer { allowEmptySelector = false }
-            arguments.append(try expression(minPrecedence: 0))
-            deepest = max(deepest, lastDepth)
-            if current.kind == .comma {
-                _ = advance()
-            } else if current.kind != .rightParen {
-                throw PromQLError.parse(current.position, "unexpected \(describe(current)) in \(context), expected \",\" or \")\"")
-            }
+        try commaSeparated(context) { (parser) throws(PromQLError) in
+            parser.allowEmptySelector = emptySelectorAllowed(arguments.count)
+            defer { parser.allowEmptySelector = false }
+            arguments.append(try parser.expression(minPrecedence: 0))
+            deepest = max(deepest, parser.lastDepth)
         }
-        _ = advance()
+        lastDepth = deepest
         return arguments
     }
 
