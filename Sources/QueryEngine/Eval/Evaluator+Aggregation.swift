@@ -162,8 +162,7 @@ extension Evaluator {
     /// `count_values`: the value becomes a label, set before grouping, so that a grouping label of
     /// the same name is replaced by it.
     func countValues(_ label: String, _ input: [StepSeries], _ aggregate: Aggregate) -> [StepSeries] {
-        var index: [Labels: Int] = [:]
-        var output: [StepSeries] = []
+        var output = SeriesByLabels(steps: steps)
         let names = Set(aggregate.grouping)
         for series in input {
             for step in 0..<steps where series.present[step] {
@@ -176,19 +175,11 @@ extension Evaluator {
                 } else {
                     key = Labels(sortedUnchecked: labels.pairs.filter { $0.name == label || names.contains($0.name) })
                 }
-                let slot: Int
-                if let existing = index[key] {
-                    slot = existing
-                } else {
-                    slot = output.count
-                    index[key] = slot
-                    output.append(StepSeries(labels: key, steps: steps))
-                }
-                output[slot].values[step] += 1
-                output[slot].present[step] = true
+                let slot = output.slot(key, dropName: false)
+                output.series[slot].set(step, output.series[slot].values[step] + 1)
             }
         }
-        return output
+        return output.series
     }
 }
 

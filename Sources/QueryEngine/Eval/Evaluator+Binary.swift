@@ -187,26 +187,16 @@ extension Evaluator {
             // Prometheus swaps the sides for group_right before it applies the fill values.
             swap(&matching.fillLeft, &matching.fillRight)
         }
-        var result = output
+        var result = SeriesByLabels(steps: steps, starting: output)
         let dropsName = !op.isComparison || returnBool
         let leftGroups = groups(lhs, matching), rightGroups = groups(rhs, matching)
-        var index: [Labels: Int] = [:]
-        for (i, s) in result.enumerated() { index[s.labels] = i }
         func emit(_ labels: Labels, _ step: Int, _ left: Double, _ right: Double, dropName: Bool) {
             var value = op.applyScalars(left, right)!
             if op.isComparison && !returnBool {
                 if value == 0 { return }
                 value = left
             }
-            let slot: Int
-            if let existing = index[labels] {
-                slot = existing
-            } else {
-                slot = result.count
-                index[labels] = slot
-                result.append(StepSeries(labels: labels, steps: steps, dropName: dropsName || dropName))
-            }
-            result[slot].set(step, value)
+            result.set(labels, step, value, dropName: dropsName || dropName)
         }
         if let fillRight = matching.fillRight {
             for series in lhs {
@@ -227,7 +217,7 @@ extension Evaluator {
                 }
             }
         }
-        return result
+        return result.series
     }
 
     /// Labels for a result made with a fill value: those of the series that is present, shaped the
@@ -244,22 +234,7 @@ extension Evaluator {
 
     /// Joins series that share a label set into one; two values at the same step are an error.
     func mergeSameLabels(_ series: [StepSeries]) throws(PromQLError) -> [StepSeries] {
-        var index: [Labels: Int] = [:]
-        var merged: [StepSeries] = []
-        merged.reserveCapacity(series.count)
-        for s in series {
-            if let i = index[s.labels] {
-                for step in 0..<steps where s.present[step] {
-                    if merged[i].present[step] { throw .execution("vector cannot contain metrics with the same labelset") }
-                    merged[i].set(step, s.values[step])
-                }
-                merged[i].dropName = merged[i].dropName || s.dropName
-            } else {
-                index[s.labels] = merged.count
-                merged.append(s)
-            }
-        }
-        return merged
+        try StepSeries.merging(series, steps: steps)
     }
 }
 

@@ -33,18 +33,9 @@ extension Evaluator {
         }
         let dataNames = Set(dataMatchers.map(\.name))
         let emptyAllowed = dataMatchers.allSatisfy { $0.matchesEmpty }
-        var output: [StepSeries] = []
-        var index: [Labels: Int] = [:]
+        var output = SeriesByLabels(steps: steps)
         func emit(_ labels: Labels, _ step: Int, _ value: Double, dropName: Bool) {
-            let slot: Int
-            if let existing = index[labels] {
-                slot = existing
-            } else {
-                slot = output.count
-                index[labels] = slot
-                output.append(StepSeries(labels: labels, steps: steps, dropName: dropName))
-            }
-            output[slot].set(step, value)
+            output.set(labels, step, value, dropName: dropName)
         }
         for series in base {
             let name = series.labels.metricName ?? ""
@@ -83,7 +74,7 @@ extension Evaluator {
                 emit(labels, step, series.values[step], dropName: series.dropName)
             }
         }
-        return .vector(output.filter { !$0.isEmpty })
+        return .vector(output.series.filter { !$0.isEmpty })
     }
 
     /// The `@` and `offset` with which an expression reads its data, followed into its first

@@ -82,22 +82,12 @@ public struct PromQLEngine: Sendable {
     /// Drops the names that delayed name removal kept, then joins series whose label sets now
     /// coincide; two values at one step are an error.
     private func finish(_ series: [StepSeries], steps: Int) throws(PromQLError) -> [StepSeries] {
-        var index: [Labels: Int] = [:]
-        var result: [StepSeries] = []
-        result.reserveCapacity(series.count)
-        for var s in series {
-            if s.isEmpty { continue }
-            if s.dropName { s.labels = s.labels.removing(Labels.nameAndMetadata) }
-            if let i = index[s.labels] {
-                for step in 0..<steps where s.present[step] {
-                    if result[i].present[step] { throw PromQLError.execution("vector cannot contain metrics with the same labelset") }
-                    result[i].set(step, s.values[step])
-                }
-            } else {
-                index[s.labels] = result.count
-                result.append(s)
-            }
+        let named = series.compactMap { s -> StepSeries? in
+            guard !s.isEmpty else { return nil }
+            var copy = s
+            if s.dropName { copy.labels = s.labels.removing(Labels.nameAndMetadata) }
+            return copy
         }
-        return result
+        return try StepSeries.merging(named, steps: steps)
     }
 }

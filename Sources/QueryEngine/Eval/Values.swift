@@ -68,6 +68,53 @@ struct StepSeries {
     }
 
     var isEmpty: Bool { !present.contains(true) }
+
+    /// Joins series that share a label set into one, in order of first appearance; two values at
+    /// the same step are Prometheus's duplicate-labelset error.
+    static func merging(_ series: [StepSeries], steps: Int) throws(PromQLError) -> [StepSeries] {
+        var index: [Labels: Int] = [:]
+        var merged: [StepSeries] = []
+        merged.reserveCapacity(series.count)
+        for s in series {
+            if let i = index[s.labels] {
+                for step in 0..<steps where s.present[step] {
+                    if merged[i].present[step] { throw .execution("vector cannot contain metrics with the same labelset") }
+                    merged[i].set(step, s.values[step])
+                }
+                merged[i].dropName = merged[i].dropName || s.dropName
+            } else {
+                index[s.labels] = merged.count
+                merged.append(s)
+            }
+        }
+        return merged
+    }
+}
+
+/// Result series gathered by label set, in order of first appearance, for operators whose output
+/// series are only known as values arrive (fills, `count_values`, `info`).
+struct SeriesByLabels {
+    let steps: Int
+    var series: [StepSeries]
+    private var index: [Labels: Int] = [:]
+
+    init(steps: Int, starting series: [StepSeries] = []) {
+        self.steps = steps
+        self.series = series
+        for (i, s) in series.enumerated() { index[s.labels] = i }
+    }
+
+    /// The position of the series with `labels`, created (with `dropName`) when new.
+    mutating func slot(_ labels: Labels, dropName: Bool) -> Int {
+        if let existing = index[labels] { return existing }
+        index[labels] = series.count
+        series.append(StepSeries(labels: labels, steps: steps, dropName: dropName))
+        return series.count - 1
+    }
+
+    mutating func set(_ labels: Labels, _ step: Int, _ value: Double, dropName: Bool) {
+        series[slot(labels, dropName: dropName)].set(step, value)
+    }
 }
 
 /// Raw samples of one series over a window, for range functions: the evaluated form of a matrix

@@ -370,16 +370,10 @@ private struct Parser {
 
     // MARK: Duration expressions
 
+    /// Duration expressions take the arithmetic operators only.
     func durationOperator() -> BinaryOperator? {
-        switch current.kind {
-        case .add: .add
-        case .sub: .sub
-        case .mul: .mul
-        case .div: .div
-        case .mod: .mod
-        case .pow: .pow
-        default: nil
-        }
+        guard current.kind != .identifier, let op = binaryOperator(), !op.isComparison else { return nil }
+        return op
     }
 
     mutating func durationExpression(minPrecedence: Int) throws(PromQLError) -> DurationExpr {
