@@ -107,6 +107,20 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
             case let .samples(batch):
                 gathered.append(contentsOf: batch)
                 if gathered.count >= Self.replayGroupSize { flush() }
+            case let .histograms(batch):
+                // Rare next to floats: applied in place, after the floats gathered before them.
+                flush()
+                applying.wait()
+                let minValid = head.minValidTime
+                var applied = 0
+                for sample in batch where sample.timestamp >= minValid {
+                    guard let series = byRef[sample.ref] else { continue }
+                    if series.appendHistogramChecked(timestamp: sample.timestamp, histogram: sample.histogram) == .appended {
+                        applied += 1
+                        head.noteSample(at: sample.timestamp)
+                    }
+                }
+                totals.withLock { $0.samples += applied }
             case let .deletions(entries):
                 flush()
                 applying.wait()

@@ -8,7 +8,9 @@ struct HeadAppender: MetricsAppender {
     let head: Head
     let wal: WAL
     let counters: StoreCounters
-    private var pending: [(series: MemSeries, timestamp: Int64, value: Double)] = []
+    /// Samples in arrival order; `histogram` is a position in `pendingHistograms`, −1 for a float.
+    private var pending: [Pending] = []
+    private var pendingHistograms: [FloatHistogram] = []
     /// Newest timestamp and its value bits per series in this batch, for ordering checks against
     /// samples not yet in the head. The series being appended to right now is kept in `current`
     /// instead, so a run of samples of one series (how remote write and scrapes arrive) costs no
@@ -21,6 +23,14 @@ struct HeadAppender: MetricsAppender {
         var timestamp: Int64
         var bits: UInt64
         var inOrder: Bool
+        var isHistogram = false
+    }
+
+    struct Pending {
+        var series: MemSeries
+        var timestamp: Int64
+        var value: Double
+        var histogram: Int32 = -1
     }
 
     init(head: Head, wal: WAL, counters: StoreCounters) {
@@ -37,25 +47,17 @@ struct HeadAppender: MetricsAppender {
         }
         // Fast path: the next, newer sample of the series appended just before.
         if let ref, let run = current, run.series.ref == ref, run.newest.inOrder, timestamp > run.newest.timestamp {
-            pending.append((run.series, timestamp, value))
+            pending.append(Pending(series: run.series, timestamp: timestamp, value: value))
             current = (run.series, Newest(timestamp: timestamp, bits: value.bitPattern, inOrder: true))
             return ref
         }
-        let series: MemSeries
-        if let ref, let run = current, run.series.ref == ref {
-            series = run.series
-        } else if let ref, let known = head.series(ref: ref), known.labels == labels {
-            series = known
-        } else {
-            guard !labels.isEmpty else { throw AppendError.invalidLabels(labels: labels, reason: "empty label set") }
-            series = head.getOrCreate(labels).series
-        }
+        let series = try resolve(labels, ref: ref)
         let previous = current.flatMap { $0.series === series ? $0.newest : nil } ?? batchLast[series.ref]
         let floor = head.outOfOrderFloor
         var inOrder = previous?.inOrder ?? false
         if let previous, timestamp <= previous.timestamp {
             if timestamp == previous.timestamp {
-                if value.bitPattern == previous.bits { return series.ref }
+                if value.bitPattern == previous.bits && !previous.isHistogram { return series.ref }
                 counters.duplicate.inc()
                 throw AppendError.duplicateTimestamp(labels: labels, timestamp: timestamp)
             }
@@ -84,11 +86,57 @@ struct HeadAppender: MetricsAppender {
                 throw AppendError.duplicateTimestamp(labels: labels, timestamp: timestamp)
             }
         }
-        pending.append((series, timestamp, value))
+        pending.append(Pending(series: series, timestamp: timestamp, value: value))
         if let run = current, run.series !== series { batchLast[run.series.ref] = run.newest }
         let candidate = Newest(timestamp: timestamp, bits: value.bitPattern, inOrder: inOrder)
         let newest = previous.map { timestamp > $0.timestamp ? candidate : $0 } ?? candidate
         current = (series, newest)
+        return series.ref
+    }
+
+    private func resolve(_ labels: Labels, ref: SeriesRef?) throws(AppendError) -> MemSeries {
+        if let ref, let run = current, run.series.ref == ref { return run.series }
+        if let ref, let known = head.series(ref: ref), known.labels == labels { return known }
+        guard !labels.isEmpty else { throw AppendError.invalidLabels(labels: labels, reason: "empty label set") }
+        return head.getOrCreate(labels).series
+    }
+
+    @discardableResult
+    mutating func appendHistogram(_ labels: Labels, ref: SeriesRef?, timestamp: Int64,
+                                  histogram: FloatHistogram) throws(AppendError) -> SeriesRef {
+        if timestamp < head.minValidTime {
+            counters.tooOld.inc()
+            throw AppendError.tooOld(labels: labels, timestamp: timestamp)
+        }
+        let series = try resolve(labels, ref: ref)
+        let previous = current.flatMap { $0.series === series ? $0.newest : nil } ?? batchLast[series.ref]
+        if let previous, timestamp <= previous.timestamp {
+            if timestamp == previous.timestamp {
+                counters.duplicate.inc()
+                throw AppendError.duplicateTimestamp(labels: labels, timestamp: timestamp)
+            }
+            counters.outOfOrder.inc()
+            throw AppendError.outOfOrder(labels: labels, timestamp: timestamp)
+        }
+        if !(previous?.inOrder ?? false) {
+            switch series.checkHistogram(timestamp: timestamp, histogram: histogram, outOfOrderFloor: head.outOfOrderFloor) {
+            case .append, .appendOutOfOrder: break
+            case .duplicateOK: return series.ref
+            case .outOfOrder:
+                counters.outOfOrder.inc()
+                throw AppendError.outOfOrder(labels: labels, timestamp: timestamp)
+            case .tooOld:
+                counters.tooOld.inc()
+                throw AppendError.tooOld(labels: labels, timestamp: timestamp)
+            case .duplicateConflict:
+                counters.duplicate.inc()
+                throw AppendError.duplicateTimestamp(labels: labels, timestamp: timestamp)
+            }
+        }
+        pending.append(Pending(series: series, timestamp: timestamp, value: 0, histogram: Int32(pendingHistograms.count)))
+        pendingHistograms.append(histogram)
+        if let run = current, run.series !== series { batchLast[run.series.ref] = run.newest }
+        current = (series, Newest(timestamp: timestamp, bits: 0, inOrder: true, isHistogram: true))
         return series.ref
     }
 
@@ -103,15 +151,22 @@ struct HeadAppender: MetricsAppender {
         while !batch.isEmpty {
             let newSeries = try await log(batch)
             lateSeries += newSeries
-            var retry: [(series: MemSeries, timestamp: Int64, value: Double)] = []
+            var retry: [Pending] = []
             let floor = head.outOfOrderFloor
             for entry in batch {
-                switch entry.series.appendChecked(timestamp: entry.timestamp, value: entry.value, outOfOrderFloor: floor) {
+                let result = entry.histogram < 0
+                    ? entry.series.appendChecked(timestamp: entry.timestamp, value: entry.value, outOfOrderFloor: floor)
+                    : entry.series.appendHistogramChecked(timestamp: entry.timestamp,
+                                                          histogram: pendingHistograms[Int(entry.histogram)])
+                switch result {
                 case .appended:
                     appended += 1
                     head.noteSample(at: entry.timestamp)
                 case .rejected: counters.outOfOrder.inc()  // a concurrent writer got there first
-                case .removed: retry.append((head.getOrCreate(entry.series.labels).series, entry.timestamp, entry.value))
+                case .removed:
+                    var moved = entry
+                    moved.series = head.getOrCreate(entry.series.labels).series
+                    retry.append(moved)
                 }
             }
             batch = retry
@@ -123,7 +178,7 @@ struct HeadAppender: MetricsAppender {
 
     /// Writes the series records of not-yet-logged series and the samples to the WAL; returns how
     /// many series records were written.
-    private func log(_ batch: [(series: MemSeries, timestamp: Int64, value: Double)]) async throws -> Int {
+    private func log(_ batch: [Pending]) async throws -> Int {
         var newSeries: [(ref: SeriesRef, labels: Labels)] = []
         var seen = Set<SeriesRef>()
         for entry in batch where !entry.series.logged.load(ordering: .acquiring) && seen.insert(entry.series.ref).inserted {
@@ -131,7 +186,23 @@ struct HeadAppender: MetricsAppender {
         }
         var records: [WALRecord] = []
         if !newSeries.isEmpty { records.append(.series(newSeries)) }
-        records.append(.samples(batch.map { WALSample(ref: $0.series.ref, timestamp: $0.timestamp, value: $0.value) }))
+        // Floats and histograms go into separate records, cut where the kind changes so that replay
+        // applies them in arrival order.
+        var start = 0
+        while start < batch.count {
+            let isHistogram = batch[start].histogram >= 0
+            var end = start + 1
+            while end < batch.count && (batch[end].histogram >= 0) == isHistogram { end += 1 }
+            let run = batch[start..<end]
+            if isHistogram {
+                records.append(.histograms(run.map {
+                    WALHistogram(ref: $0.series.ref, timestamp: $0.timestamp, histogram: pendingHistograms[Int($0.histogram)])
+                }))
+            } else {
+                records.append(.samples(run.map { WALSample(ref: $0.series.ref, timestamp: $0.timestamp, value: $0.value) }))
+            }
+            start = end
+        }
         let wal = self.wal
         let frozen = records
         try await NIOThreadPool.singleton.runIfActive { try wal.log(frozen) }
@@ -141,6 +212,7 @@ struct HeadAppender: MetricsAppender {
 
     mutating func rollback() {
         pending.removeAll(keepingCapacity: true)
+        pendingHistograms.removeAll()
         batchLast.removeAll(keepingCapacity: true)
         current = nil
     }

@@ -20,8 +20,12 @@ final class MemSeries: Sendable {
     struct State: Sendable {
         var closed: [ClosedChunk] = []
         var open = XORAppender()
+        /// The open chunk while the series is taking histograms (then `open` is empty).
+        var openHistograms: HistogramChunkAppender?
         var lastTime: Int64 = .min
         var lastValueBits: UInt64 = 0
+        /// The newest sample's histogram, `nil` when it was a float.
+        var lastHistogram: FloatHistogram?
         var sampleCount = 0
         /// Set when truncation dropped the series from the head; appends must go to a new series.
         var removed = false
@@ -33,7 +37,7 @@ final class MemSeries: Sendable {
         func verdict(_ timestamp: Int64, _ value: Double, _ floor: Int64?) -> Verdict {
             if timestamp > lastTime { return .append }
             if timestamp == lastTime {
-                return value.bitPattern == lastValueBits ? .duplicateOK : .duplicateConflict
+                return lastHistogram == nil && value.bitPattern == lastValueBits ? .duplicateOK : .duplicateConflict
             }
             guard let floor else { return .outOfOrder }
             guard timestamp >= floor else { return .tooOld }
@@ -49,13 +53,12 @@ final class MemSeries: Sendable {
         mutating func append(_ timestamp: Int64, _ value: Double, _ floor: Int64?) -> Bool {
             switch verdict(timestamp, value, floor) {
             case .append:
-                if open.isFull {
-                    closed.append(ClosedChunk(bytes: open.bytes, minTime: open.minTime, maxTime: open.maxTime))
-                    open = XORAppender()
-                }
+                if openHistograms != nil { closeOpenChunk() }
+                if open.isFull { closeOpenChunk() }
                 open.append(timestamp: timestamp, value: value)
                 lastTime = timestamp
                 lastValueBits = value.bitPattern
+                lastHistogram = nil
             case .appendOutOfOrder:
                 outOfOrder.insert((timestamp, value.bitPattern), at: outOfOrderIndex(timestamp))
             default:
@@ -63,6 +66,44 @@ final class MemSeries: Sendable {
             }
             sampleCount += 1
             return true
+        }
+
+        /// Histograms are appended in order only; an older one is out of order whatever the window.
+        func histogramVerdict(_ timestamp: Int64, _ histogram: FloatHistogram, _ floor: Int64?) -> Verdict {
+            if timestamp > lastTime { return .append }
+            if timestamp == lastTime {
+                return lastHistogram?.sameValue(as: histogram) == true ? .duplicateOK : .duplicateConflict
+            }
+            if let floor, timestamp < floor { return .tooOld }
+            return .outOfOrder
+        }
+
+        mutating func appendHistogram(_ timestamp: Int64, _ histogram: FloatHistogram, _ floor: Int64?) -> Bool {
+            guard histogramVerdict(timestamp, histogram, floor) == .append else { return false }
+            if open.count > 0 || openHistograms?.isFull == true { closeOpenChunk() }
+            if openHistograms == nil { openHistograms = HistogramChunkAppender() }
+            openHistograms!.append(timestamp: timestamp, histogram: histogram)
+            lastTime = timestamp
+            lastHistogram = histogram
+            sampleCount += 1
+            return true
+        }
+
+        /// Moves the open chunk, whichever kind, to the closed ones.
+        mutating func closeOpenChunk() {
+            if let chunk = openHistograms {
+                closed.append(ClosedChunk(bytes: chunk.bytes, minTime: chunk.minTime, maxTime: chunk.maxTime))
+                openHistograms = nil
+            }
+            if open.count > 0 {
+                closed.append(ClosedChunk(bytes: open.bytes, minTime: open.minTime, maxTime: open.maxTime))
+                open = XORAppender()
+            }
+        }
+
+        var openChunk: (bytes: [UInt8], minTime: Int64, maxTime: Int64)? {
+            if let chunk = openHistograms { return chunk.count > 0 ? (chunk.bytes, chunk.minTime, chunk.maxTime) : nil }
+            return open.count > 0 ? (open.bytes, open.minTime, open.maxTime) : nil
         }
 
         /// Position of the first out-of-order sample at or after `time`.
@@ -96,6 +137,17 @@ final class MemSeries: Sendable {
     @discardableResult
     func append(timestamp: Int64, value: Double, outOfOrderFloor: Int64? = nil) -> Bool {
         appendChecked(timestamp: timestamp, value: value, outOfOrderFloor: outOfOrderFloor) == .appended
+    }
+
+    func checkHistogram(timestamp: Int64, histogram: FloatHistogram, outOfOrderFloor: Int64?) -> Verdict {
+        state.withLock { $0.histogramVerdict(timestamp, histogram, outOfOrderFloor) }
+    }
+
+    func appendHistogramChecked(timestamp: Int64, histogram: FloatHistogram, outOfOrderFloor: Int64? = nil) -> AppendResult {
+        state.withLock { state in
+            if state.removed { return .removed }
+            return state.appendHistogram(timestamp, histogram, outOfOrderFloor) ? .appended : .rejected
+        }
     }
 
     /// Appends a run of samples under one lock (WAL replay); returns how many were taken and the
@@ -140,7 +192,7 @@ final class MemSeries: Sendable {
                 if first >= minTime || last <= maxTime { certain = true }
             }
             for chunk in state.closed { take(chunk.bytes, chunk.minTime, chunk.maxTime) }
-            if state.open.count > 0 { take(state.open.bytes, state.open.minTime, state.open.maxTime) }
+            if let open = state.openChunk { take(open.bytes, open.minTime, open.maxTime) }
             return (result, certain)
         }
     }
@@ -148,13 +200,13 @@ final class MemSeries: Sendable {
     var lastTime: Int64 { state.withLock { $0.lastTime } }
 
     func stateChunkCount() -> Int {
-        state.withLock { $0.closed.count + ($0.open.count > 0 ? 1 : 0) }
+        state.withLock { $0.closed.count + ($0.openChunk != nil ? 1 : 0) }
     }
 
     /// Timestamp of the oldest sample still in memory, or `nil` if there is none.
     var firstTime: Int64? {
         state.withLock { state in
-            let inOrder = state.closed.first?.minTime ?? (state.open.count > 0 ? state.open.minTime : nil)
+            let inOrder = state.closed.first?.minTime ?? state.openChunk?.minTime
             guard let oldest = state.outOfOrder.first?.timestamp else { return inOrder }
             return min(inOrder ?? .max, oldest)
         }
@@ -186,7 +238,7 @@ final class MemSeries: Sendable {
     func delete(_ deleted: Intervals) {
         state.withLock { state in
             var all: [[UInt8]] = state.closed.map(\.bytes)
-            if state.open.count > 0 { all.append(state.open.bytes) }
+            if let open = state.openChunk { all.append(open.bytes) }
             state.outOfOrder.removeAll { deleted.contains($0.timestamp) }
             var iterator = DeletionFilterIterator(ChunkListIterator(chunks: all, minTime: .min, maxTime: .max), deleted: deleted)
             var builder = ChunkBuilder()
@@ -194,6 +246,7 @@ final class MemSeries: Sendable {
             // Everything left becomes closed chunks; the next append starts a new open one.
             state.closed = builder.finish().map { ClosedChunk(bytes: $0.bytes, minTime: $0.minTime, maxTime: $0.maxTime) }
             state.open = XORAppender()
+            state.openHistograms = nil
             state.sampleCount = builder.samples
         }
     }
@@ -206,7 +259,7 @@ final class MemSeries: Sendable {
             state.outOfOrder.removeAll { $0.timestamp < time }
             // Decided under the lock, so no append can land in between and be lost with the series.
             state.removed = state.closed.isEmpty && state.outOfOrder.isEmpty
-                && (state.open.count == 0 || state.open.maxTime < time)
+                && (state.openChunk.map { $0.maxTime < time } ?? true)
             return state.removed
         }
     }

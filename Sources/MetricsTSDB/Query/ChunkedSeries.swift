@@ -18,13 +18,17 @@ struct ChunkedSeries: StoredSeries {
     }
 }
 
-/// Iterates consecutive chunks of one series, restricted to `[minTime, maxTime]`.
+/// Iterates consecutive chunks of one series, restricted to `[minTime, maxTime]`. Float (XOR) and
+/// histogram chunks may alternate; the first byte of a chunk tells them apart.
 struct ChunkListIterator: SampleIterator {
     private let chunks: [[UInt8]]
     private let minTime: Int64
     private let maxTime: Int64
     private var index = -1
-    private var current: XORIterator?
+    private var current = XORIterator([])
+    private var currentHistograms: HistogramChunkIterator?
+    /// True while standing on a sample.
+    private var live = false
     private var started = false
 
     init(chunks: [[UInt8]], minTime: Int64, maxTime: Int64) {
@@ -33,8 +37,13 @@ struct ChunkListIterator: SampleIterator {
         self.maxTime = maxTime
     }
 
-    var timestamp: Int64 { current?.timestamp ?? .min }
-    var value: Double { current?.value ?? .nan }
+    var timestamp: Int64 {
+        guard live else { return .min }
+        return currentHistograms?.timestamp ?? current.timestamp
+    }
+
+    var value: Double { live && currentHistograms == nil ? current.value : .nan }
+    var histogram: FloatHistogram? { live ? currentHistograms?.histogram : nil }
 
     mutating func next() -> Bool {
         if !started {
@@ -46,22 +55,33 @@ struct ChunkListIterator: SampleIterator {
 
     mutating func seek(_ target: Int64) -> Bool {
         let goal = max(target, minTime)
-        if started, current != nil, timestamp >= goal { return timestamp <= maxTime }
+        if started, live, timestamp >= goal { return timestamp <= maxTime }
         started = true
-        if current == nil && !advance() { return false }
+        if !live && !advance() { return false }
         while timestamp < goal {
             if !advance() { return false }
         }
         return timestamp <= maxTime
     }
 
-    mutating func collect(upTo limit: Int64, timestamps: inout [Int64], values: inout [Double]) -> Bool {
+    mutating func collect(upTo limit: Int64, timestamps: inout [Int64], values: inout [Double],
+                          histograms: inout [FloatHistogram?]?) -> Bool {
         let end = min(limit, maxTime)
-        while current != nil {
-            let t = current!.timestamp
-            if t > end { return t <= maxTime }
-            timestamps.append(t)
-            values.append(current!.value)
+        while live {
+            if let chunk = currentHistograms {
+                let t = chunk.timestamp
+                if t > end { return t <= maxTime }
+                if histograms == nil { histograms = Array(repeating: nil, count: timestamps.count) }
+                histograms!.append(chunk.histogram)
+                timestamps.append(t)
+                values.append(0)
+            } else {
+                let t = current.timestamp
+                if t > end { return t <= maxTime }
+                timestamps.append(t)
+                values.append(current.value)
+                histograms?.append(nil)
+            }
             if !advance() { return false }
         }
         return false
@@ -71,13 +91,24 @@ struct ChunkListIterator: SampleIterator {
     private mutating func advance() -> Bool {
         while true {
             // Mutated in place: copying the iterator out and back costs a retain and release per sample.
-            if current?.next() == true { return true }
+            if currentHistograms != nil {
+                if currentHistograms!.next() { live = true; return true }
+            } else if index >= 0, current.next() {
+                live = true
+                return true
+            }
             index += 1
             guard index < chunks.count else {
-                current = nil
+                live = false
+                currentHistograms = nil
                 return false
             }
-            current = XORIterator(chunks[index])
+            if chunks[index].first == HistogramChunkAppender.tag {
+                currentHistograms = HistogramChunkIterator(chunks[index])
+            } else {
+                currentHistograms = nil
+                current = XORIterator(chunks[index])
+            }
         }
     }
 }

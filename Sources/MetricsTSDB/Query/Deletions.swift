@@ -53,6 +53,7 @@ struct DeletionFilterIterator: SampleIterator {
 
     var timestamp: Int64 { base.timestamp }
     var value: Double { base.value }
+    var histogram: FloatHistogram? { base.histogram }
 
     mutating func next() -> Bool {
         while base.next() {

@@ -45,6 +45,7 @@ struct MergeIterator<First: SampleIterator, Second: SampleIterator>: SampleItera
 
     var timestamp: Int64 { useFirst ? first.timestamp : second.timestamp }
     var value: Double { useFirst ? first.value : second.value }
+    var histogram: FloatHistogram? { useFirst ? first.histogram : second.histogram }
 
     mutating func next() -> Bool {
         if !started {

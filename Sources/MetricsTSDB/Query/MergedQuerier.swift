@@ -60,6 +60,7 @@ struct ChainedIterator: SampleIterator {
 
     var timestamp: Int64 { parts[index].timestamp }
     var value: Double { parts[index].value }
+    var histogram: FloatHistogram? { parts[index].histogram }
 
     mutating func next() -> Bool {
         while index < parts.count {
@@ -79,9 +80,12 @@ struct ChainedIterator: SampleIterator {
         return false
     }
 
-    mutating func collect(upTo maxTime: Int64, timestamps: inout [Int64], values: inout [Double]) -> Bool {
+    mutating func collect(upTo maxTime: Int64, timestamps: inout [Int64], values: inout [Double],
+                          histograms: inout [FloatHistogram?]?) -> Bool {
         while true {
-            if parts[index].collect(upTo: maxTime, timestamps: &timestamps, values: &values) { return true }
+            if parts[index].collect(upTo: maxTime, timestamps: &timestamps, values: &values, histograms: &histograms) {
+                return true
+            }
             // This part ran out below `maxTime`: continue with the next one that has samples.
             repeat {
                 index += 1

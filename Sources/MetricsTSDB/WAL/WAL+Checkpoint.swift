@@ -33,6 +33,9 @@ extension WAL {
                 case let .samples(batch):
                     let kept = batch.filter { $0.timestamp >= minTime && keep($0.ref) }
                     if !kept.isEmpty { try checkpoint.write(Self.frame(.samples(kept))) }
+                case let .histograms(batch):
+                    let kept = batch.filter { $0.timestamp >= minTime && keep($0.ref) }
+                    if !kept.isEmpty { try checkpoint.write(Self.frame(.histograms(kept))) }
                 case let .deletions(entries):
                     let kept = entries.filter { $0.maxTime >= minTime && keep($0.ref) }
                     if !kept.isEmpty { try checkpoint.write(Self.frame(.deletions(kept))) }

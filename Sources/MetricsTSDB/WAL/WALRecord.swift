@@ -7,11 +7,13 @@ enum WALRecord: Equatable {
     case samples([WALSample])
     /// Samples of a series deleted in `[minTime, maxTime]`.
     case deletions([(ref: SeriesRef, minTime: Int64, maxTime: Int64)])
+    case histograms([WALHistogram])
 
     static func == (lhs: WALRecord, rhs: WALRecord) -> Bool {
         switch (lhs, rhs) {
         case let (.series(a), .series(b)): a.elementsEqual(b) { $0.ref == $1.ref && $0.labels == $1.labels }
         case let (.samples(a), .samples(b)): a == b
+        case let (.histograms(a), .histograms(b)): a == b
         case let (.deletions(a), .deletions(b)):
             a.elementsEqual(b) { $0.ref == $1.ref && $0.minTime == $1.minTime && $0.maxTime == $1.maxTime }
         default: false
@@ -22,6 +24,7 @@ enum WALRecord: Equatable {
         case series = 1
         case samples = 2
         case deletions = 3
+        case histograms = 4
     }
 
     var kind: Kind {
@@ -29,6 +32,7 @@ enum WALRecord: Equatable {
         case .series: .series
         case .samples: .samples
         case .deletions: .deletions
+        case .histograms: .histograms
         }
     }
 
@@ -53,6 +57,17 @@ enum WALRecord: Equatable {
                 buffer.writeVarint(entry.ref)
                 buffer.writeSignedVarint(entry.minTime)
                 buffer.writeSignedVarint(entry.maxTime)
+            }
+        case let .histograms(samples):
+            buffer.writeVarint(UInt64(samples.count))
+            var encoder = HistogramEncoder()
+            var bytes: [UInt8] = []
+            for sample in samples {
+                bytes.removeAll(keepingCapacity: true)
+                HistogramEncoder.writeVarint(sample.ref, into: &bytes)
+                HistogramEncoder.writeVarint(Varint.zigZag(sample.timestamp), into: &bytes)
+                encoder.encode(sample.histogram, into: &bytes)
+                buffer.writeBytes(bytes)
             }
         case let .samples(samples):
             buffer.writeVarint(UInt64(samples.count))
@@ -121,6 +136,17 @@ enum WALRecord: Equatable {
             var entries: [(ref: SeriesRef, minTime: Int64, maxTime: Int64)] = []
             for _ in 0..<count { entries.append((try cursor.varint(), try cursor.signedVarint(), try cursor.signedVarint())) }
             return .deletions(entries)
+        case .histograms:
+            let count = try cursor.varint()
+            guard count <= remaining(cursor) else { throw cursor.corrupt("histogram count \(count) too large") }
+            var decoder = HistogramDecoder()
+            var samples: [WALHistogram] = []
+            for _ in 0..<count {
+                let ref = try cursor.varint()
+                let timestamp = try cursor.signedVarint()
+                samples.append(WALHistogram(ref: ref, timestamp: timestamp, histogram: try decoder.decode(&cursor)))
+            }
+            return .histograms(samples)
         case nil:
             throw cursor.corrupt("unknown record type \(kind)")
         }
@@ -135,4 +161,10 @@ struct WALSample: Equatable {
     static func == (lhs: WALSample, rhs: WALSample) -> Bool {
         lhs.ref == rhs.ref && lhs.timestamp == rhs.timestamp && lhs.value.bitPattern == rhs.value.bitPattern
     }
+}
+
+struct WALHistogram: Equatable {
+    var ref: SeriesRef
+    var timestamp: Int64
+    var histogram: FloatHistogram
 }

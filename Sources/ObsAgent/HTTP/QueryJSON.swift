@@ -31,8 +31,13 @@ enum QueryJSON {
                 if i > 0 { out += "," }
                 out += "{\"metric\":"
                 labels(sample.labels, into: &out)
-                out += ",\"value\":"
-                pair(sample.point, into: &out)
+                if let h = sample.histogram {
+                    out += ",\"histogram\":"
+                    histogram(HistogramPoint(t: sample.point.t, h: h), into: &out)
+                } else {
+                    out += ",\"value\":"
+                    pair(sample.point, into: &out)
+                }
                 out += "}"
             }
             out += "]}"
@@ -42,12 +47,24 @@ enum QueryJSON {
                 if i > 0 { out += "," }
                 out += "{\"metric\":"
                 labels(s.labels, into: &out)
-                out += ",\"values\":["
-                for (j, point) in s.points.enumerated() {
-                    if j > 0 { out += "," }
-                    pair(point, into: &out)
+                // As Prometheus: each list only when the series has points of that kind.
+                if !s.points.isEmpty || s.histograms.isEmpty {
+                    out += ",\"values\":["
+                    for (j, point) in s.points.enumerated() {
+                        if j > 0 { out += "," }
+                        pair(point, into: &out)
+                    }
+                    out += "]"
                 }
-                out += "]}"
+                if !s.histograms.isEmpty {
+                    out += ",\"histograms\":["
+                    for (j, point) in s.histograms.enumerated() {
+                        if j > 0 { out += "," }
+                        histogram(point, into: &out)
+                    }
+                    out += "]"
+                }
+                out += "}"
             }
             out += "]}"
         }
@@ -70,6 +87,30 @@ enum QueryJSON {
         out += ",\""
         out += formatValue(point.f)
         out += "\"]"
+    }
+
+    /// `[t, {"count","sum","buckets":[[rule,"lower","upper","count"],…]}]`, buckets from the most
+    /// negative up, empty ones left out. Rules: 0 `(l,u]`, 1 `[l,u)`, 3 `[l,u]`.
+    static func histogram(_ point: HistogramPoint, into out: inout String) {
+        let h = point.h
+        out += "[" + timestamp(point.t) + ",{\"count\":\"" + formatValue(h.count) + "\",\"sum\":\""
+        out += formatValue(h.sum) + "\""
+        var buckets: [String] = []
+        func add(_ rule: Int, _ lower: Double, _ upper: Double, _ count: Double) {
+            guard count != 0 else { return }
+            buckets.append("[\(rule),\"\(formatValue(lower))\",\"\(formatValue(upper))\",\"\(formatValue(count))\"]")
+        }
+        for bucket in h.negative.reversed() {
+            let (lower, upper) = h.bounds(ofPositive: bucket.index)
+            add(1, -upper, -lower, bucket.count)
+        }
+        add(3, -h.zeroThreshold, h.zeroThreshold, h.zeroCount)
+        for bucket in h.positive {
+            let (lower, upper) = h.bounds(ofPositive: bucket.index)
+            add(0, lower, upper, bucket.count)
+        }
+        if !buckets.isEmpty { out += ",\"buckets\":[" + buckets.joined(separator: ",") + "]" }
+        out += "}]"
     }
 
     /// Milliseconds as decimal seconds without trailing zeros: 1500 → 1.5, -500 → -0.5.

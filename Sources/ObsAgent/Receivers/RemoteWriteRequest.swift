@@ -2,16 +2,16 @@ import NIOCore
 import ObsCore
 
 /// A decoded Prometheus remote-write 1.0 `WriteRequest` (`prometheus.WriteRequest`, field numbers from
-/// the protocol's `remote.proto` and `types.proto`): series with their float samples. Exemplars and
-/// metadata are read past; native histograms are counted so the receiver can report them.
+/// the protocol's `remote.proto` and `types.proto`): series with their float samples and native
+/// histograms. Exemplars and metadata are read past.
 struct RemoteWriteRequest {
     struct Series {
         var labels: [Label]
         var samples: [(timestamp: Int64, value: Double)]
+        var histograms: [(timestamp: Int64, histogram: FloatHistogram)] = []
     }
 
     var series: [Series] = []
-    var histogramCount = 0
     var metadataCount = 0
 
     static let codec = "remote write"
@@ -23,7 +23,7 @@ struct RemoteWriteRequest {
             switch (number, type) {
             case (1, .lengthDelimited):
                 var message = try reader.message()
-                series.append(try Self.decodeSeries(&message, histograms: &histogramCount))
+                series.append(try Self.decodeSeries(&message))
             case (3, .lengthDelimited):
                 _ = try reader.lengthDelimited()
                 metadataCount += 1
@@ -33,7 +33,7 @@ struct RemoteWriteRequest {
         }
     }
 
-    private static func decodeSeries(_ reader: inout ProtobufReader, histograms: inout Int) throws -> Series {
+    private static func decodeSeries(_ reader: inout ProtobufReader) throws -> Series {
         var result = Series(labels: [], samples: [])
         while let (number, type) = try reader.nextField() {
             switch (number, type) {
@@ -61,8 +61,8 @@ struct RemoteWriteRequest {
                 }
                 result.samples.append((timestamp, value))
             case (4, .lengthDelimited):
-                _ = try reader.lengthDelimited()
-                histograms += 1
+                var message = try reader.message()
+                result.histograms.append(try RemoteWriteHistogram.decode(&message))
             default:
                 try reader.skip(type)
             }

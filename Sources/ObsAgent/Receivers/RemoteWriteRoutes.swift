@@ -15,7 +15,6 @@ struct RemoteWriteRoutes {
     struct Counters {
         let stored: Counter
         let rejected: Counter
-        let histogramsDropped: Counter
 
         init(_ metrics: MetricsRegistry) {
             let samples = metrics.counter(
@@ -23,9 +22,6 @@ struct RemoteWriteRoutes {
                 labelNames: ["result"])
             stored = samples.labels("stored")
             rejected = samples.labels("rejected")
-            histogramsDropped = metrics.counter(
-                "obs_remote_write_histograms_dropped_total",
-                help: "Native histogram series received over remote write and not stored.").labels()
         }
     }
 
@@ -71,6 +67,16 @@ struct RemoteWriteRoutes {
                         firstProblem = firstProblem ?? error.description
                     }
                 }
+                for sample in series.histograms {
+                    do {
+                        ref = try appender.appendHistogram(labels, ref: ref, timestamp: sample.timestamp,
+                                                           histogram: sample.histogram)
+                        stored += 1
+                    } catch {
+                        rejected += 1
+                        firstProblem = firstProblem ?? error.description
+                    }
+                }
             }
         }
         do {
@@ -81,10 +87,6 @@ struct RemoteWriteRoutes {
         }
         counters.stored.inc(Double(stored))
         counters.rejected.inc(Double(rejected))
-        if write.histogramCount > 0 {
-            counters.histogramsDropped.inc(Double(write.histogramCount))
-            firstProblem = firstProblem ?? "native histograms are not supported: \(write.histogramCount) histogram series were dropped"
-        }
         if let firstProblem {
             logger.debug("Remote write samples rejected", metadata: ["rejected": "\(rejected)", "first": "\(firstProblem)"])
             let more = rejected > 1 ? " (and \(rejected - 1) more rejected samples)" : ""

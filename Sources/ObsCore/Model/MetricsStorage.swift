@@ -32,6 +32,12 @@ public protocol MetricsAppender {
     @discardableResult
     mutating func append(_ labels: Labels, ref: SeriesRef?, timestamp: Int64, value: Double) throws(AppendError) -> SeriesRef
 
+    /// Adds a native histogram sample; the same rules as `append`, and a series may hold floats at
+    /// some times and histograms at others.
+    @discardableResult
+    mutating func appendHistogram(_ labels: Labels, ref: SeriesRef?, timestamp: Int64,
+                                  histogram: FloatHistogram) throws(AppendError) -> SeriesRef
+
     /// Makes every accepted sample durable and visible. When it returns, a crash loses none of them.
     mutating func commit() async throws
 
@@ -53,19 +59,34 @@ public protocol SampleIterator {
     /// The current sample, valid after `next` or `seek` returned true.
     var timestamp: Int64 { get }
     var value: Double { get }
+    /// The current sample's histogram, or `nil` for a float sample (then `value` holds it).
+    var histogram: FloatHistogram? { get }
 
-    /// Appends the current sample and those after it up to `maxTime` to the two arrays, and returns
+    /// Appends the current sample and those after it up to `maxTime` to the arrays, and returns
     /// whether samples remain after `maxTime` (the iterator then stands on the first of them).
+    /// A histogram sample goes into `histograms` at its position (created on the first one, floats
+    /// get `nil` there) with 0 in `values`; `histograms` stays `nil` while only floats were seen.
     /// Call only after `next` or `seek` returned true. One call per series instead of one dynamic
     /// call per sample: engines read whole windows this way.
-    mutating func collect(upTo maxTime: Int64, timestamps: inout [Int64], values: inout [Double]) -> Bool
+    mutating func collect(upTo maxTime: Int64, timestamps: inout [Int64], values: inout [Double],
+                          histograms: inout [FloatHistogram?]?) -> Bool
 }
 
 extension SampleIterator {
-    public mutating func collect(upTo maxTime: Int64, timestamps: inout [Int64], values: inout [Double]) -> Bool {
+    public var histogram: FloatHistogram? { nil }
+
+    public mutating func collect(upTo maxTime: Int64, timestamps: inout [Int64], values: inout [Double],
+                                 histograms: inout [FloatHistogram?]?) -> Bool {
         while timestamp <= maxTime {
+            if let h = histogram {
+                if histograms == nil { histograms = Array(repeating: nil, count: timestamps.count) }
+                histograms!.append(h)
+                values.append(0)
+            } else {
+                histograms?.append(nil)
+                values.append(value)
+            }
             timestamps.append(timestamp)
-            values.append(value)
             if !next() { return false }
         }
         return true

@@ -114,7 +114,14 @@ final class Evaluator {
             case let .scalar(values): return .scalar(values.map { -$0 })
             case var .vector(series):
                 for i in series.indices {
-                    for s in 0..<steps where series[i].present[s] { series[i].values[s] = -series[i].values[s] }
+                    for s in 0..<steps where series[i].present[s] {
+                        if var h = series[i].histogram(s) {
+                            h.scale(by: -1)
+                            series[i].set(s, histogram: h)
+                        } else {
+                            series[i].values[s] = -series[i].values[s]
+                        }
+                    }
                     series[i].dropName = true
                 }
                 return .vector(series)
@@ -133,6 +140,7 @@ final class Evaluator {
                 for (i, t) in series.timestamps.enumerated() where t >= lower + context.windowStartOffset && t <= upper { keep.append(i) }
                 copy.timestamps = keep.map { series.timestamps[$0] }
                 copy.values = keep.map { series.values[$0] }
+                copy.histograms = series.histograms.map { all in keep.map { all[$0] } }
                 return copy
             }, range: input.range)
         case let .call(function, arguments, position):
@@ -184,9 +192,10 @@ final class Evaluator {
         for stored in found {
             ts.removeAll(keepingCapacity: true)
             vs.removeAll(keepingCapacity: true)
+            var hs: [FloatHistogram?]? = nil
             var iterator = stored.makeIterator()
             if iterator.seek(first - lookback + open) {
-                _ = iterator.collect(upTo: last + lookahead, timestamps: &ts, values: &vs)
+                _ = iterator.collect(upTo: last + lookahead, timestamps: &ts, values: &vs, histograms: &hs)
             }
             if ts.isEmpty { continue }
             var out = StepSeries(labels: stored.labels, steps: steps)
@@ -198,7 +207,14 @@ final class Evaluator {
                 while after < ts.count, ts[after] <= t { after += 1 }
                 guard after > 0 else { continue }
                 let lastT = ts[after - 1], lastV = vs[after - 1]
-                guard lastT >= t - lookback + open, !isStaleMarker(lastV) else { continue }
+                guard lastT >= t - lookback + open else { continue }
+                if let h = hs?[after - 1], !reportTimestamps {
+                    guard !isStaleMarker(h.sum) else { continue }
+                    out.set(step, histogram: h)
+                    count += 1
+                    continue
+                }
+                guard !isStaleMarker(lastV) else { continue }
                 var value = reportTimestamps ? Double(lastT) / 1000 : lastV
                 if selector.smoothed, lastT < t, after < ts.count, ts[after] <= t + lookback, !isStaleMarker(vs[after]) {
                     value = interpolate(lastT, lastV, ts[after], vs[after], at: t, counter: false)
@@ -241,24 +257,28 @@ final class Evaluator {
             series.reserveCapacity(found.count)
             for stored in found {
                 var timestamps: [Int64] = [], values: [Double] = []
+                var histograms: [FloatHistogram?]? = nil
                 var iterator = stored.makeIterator()
                 if iterator.seek(minTime) {
-                    _ = iterator.collect(upTo: maxTime, timestamps: &timestamps, values: &values)
+                    _ = iterator.collect(upTo: maxTime, timestamps: &timestamps, values: &values, histograms: &histograms)
                 }
                 // Range selectors leave stale markers out.
-                if let firstStale = values.firstIndex(where: isStaleMarker) {
+                let stale = { (i: Int) in isStaleMarker(histograms?[i]?.sum ?? values[i]) }
+                if let firstStale = values.indices.first(where: stale) {
                     var kept = firstStale
-                    for i in firstStale..<values.count where !isStaleMarker(values[i]) {
+                    for i in firstStale..<values.count where !stale(i) {
                         timestamps[kept] = timestamps[i]
                         values[kept] = values[i]
+                        if let all = histograms { histograms![kept] = all[i] }
                         kept += 1
                     }
                     timestamps.removeLast(timestamps.count - kept)
                     values.removeLast(values.count - kept)
+                    if let all = histograms { histograms!.removeLast(all.count - kept) }
                 }
                 if timestamps.isEmpty { continue }
                 try context.checkLimits(adding: timestamps.count)
-                series.append(RangeSeries(labels: stored.labels, timestamps: timestamps, values: values))
+                series.append(RangeSeries(labels: stored.labels, timestamps: timestamps, values: values, histograms: histograms))
             }
             return RangeInput(series: series, range: range, ends: ends, mode: mode, windowStartOffset: context.windowStartOffset)
         case let .subquery(inner, rangeExpr, stepExpr, modifiers):
@@ -281,12 +301,14 @@ final class Evaluator {
                 case let .vector(results):
                     for result in results {
                         var timestamps: [Int64] = [], values: [Double] = []
+                        var histograms: [FloatHistogram?]? = result.histograms == nil ? nil : []
                         for s in 0..<nested.steps where result.present[s] {
                             timestamps.append(nested.time(s))
                             values.append(result.values[s])
+                            histograms?.append(result.histogram(s))
                         }
                         series.append(RangeSeries(labels: result.labels, timestamps: timestamps, values: values,
-                                                  dropName: result.dropName))
+                                                  dropName: result.dropName, histograms: histograms))
                     }
                 case let .scalar(values):
                     series.append(RangeSeries(labels: .empty, timestamps: (0..<nested.steps).map { nested.time($0) },

@@ -24,13 +24,20 @@ public struct PromQLEngine: Sendable {
         case let .vector(series):
             let cleaned = try finish(series, steps: 1)
             value = .vector(cleaned.compactMap { s in
-                s.present[0] ? Sample(labels: s.labels, point: Point(t: time, f: s.values[0])) : nil
+                s.present[0] ? Sample(labels: s.labels, point: Point(t: time, f: s.values[0]), histogram: s.histogram(0)) : nil
             })
         case let .matrix(series, _):
             var result = series.map { s in
-                Series(labels: s.dropName ? s.labels.removing(Labels.nameAndMetadata) : s.labels,
-                       points: zip(s.timestamps, s.values).map { Point(t: $0, f: $1) })
-            }.filter { !$0.points.isEmpty }
+                var out = Series(labels: s.dropName ? s.labels.removing(Labels.nameAndMetadata) : s.labels, points: [])
+                for i in s.timestamps.indices {
+                    if let h = s.histograms?[i] {
+                        out.histograms.append(HistogramPoint(t: s.timestamps[i], h: h))
+                    } else {
+                        out.points.append(Point(t: s.timestamps[i], f: s.values[i]))
+                    }
+                }
+                return out
+            }.filter { !$0.points.isEmpty || !$0.histograms.isEmpty }
             result.sort { $0.labels < $1.labels }
             for i in result.indices.dropFirst() where result[i].labels == result[i - 1].labels {
                 throw PromQLError.execution("vector cannot contain metrics with the same labelset")
@@ -59,12 +66,16 @@ public struct PromQLEngine: Sendable {
             series = [Series(labels: .empty, points: values.enumerated().map { Point(t: evaluator.time($0.offset), f: $0.element) })]
         case let .vector(results):
             series = try finish(results, steps: evaluator.steps).map { s in
-                var points: [Point] = []
+                var out = Series(labels: s.labels, points: [])
                 for step in 0..<evaluator.steps where s.present[step] {
-                    points.append(Point(t: evaluator.time(step), f: s.values[step]))
+                    if let h = s.histogram(step) {
+                        out.histograms.append(HistogramPoint(t: evaluator.time(step), h: h))
+                    } else {
+                        out.points.append(Point(t: evaluator.time(step), f: s.values[step]))
+                    }
                 }
-                return Series(labels: s.labels, points: points)
-            }.filter { !$0.points.isEmpty }
+                return out
+            }.filter { !$0.points.isEmpty || !$0.histograms.isEmpty }
         default:
             throw PromQLError.execution("invalid expression type for range query")
         }

@@ -11,16 +11,42 @@ public struct Point: Sendable, Equatable {
     }
 }
 
-/// A labelled value of an instant-vector result.
+/// One native histogram sample of a result series.
+public struct HistogramPoint: Sendable, Equatable {
+    public var t: Int64
+    public var h: FloatHistogram
+
+    public init(t: Int64, h: FloatHistogram) {
+        self.t = t
+        self.h = h
+    }
+}
+
+/// A labelled value of an instant-vector result: a float, or a histogram when `histogram` is set.
 public struct Sample: Sendable, Equatable {
     public var labels: Labels
     public var point: Point
+    public var histogram: FloatHistogram?
+
+    public init(labels: Labels, point: Point, histogram: FloatHistogram? = nil) {
+        self.labels = labels
+        self.point = point
+        self.histogram = histogram
+    }
 }
 
-/// A labelled run of points of a range-query or range-vector result.
+/// A labelled run of points of a range-query or range-vector result; float and histogram points
+/// are listed apart, as the Prometheus API does.
 public struct Series: Sendable, Equatable {
     public var labels: Labels
     public var points: [Point]
+    public var histograms: [HistogramPoint] = []
+
+    public init(labels: Labels, points: [Point], histograms: [HistogramPoint] = []) {
+        self.labels = labels
+        self.points = points
+        self.histograms = histograms
+    }
 }
 
 /// What a query returns, in the four shapes of the Prometheus API.
@@ -47,6 +73,9 @@ struct StepSeries {
     var present: [Bool]
     /// Prometheus's delayed name removal: the name is kept for matching and dropped at the end.
     var dropName = false
+    /// Histogram values by step, `nil` while the series holds only floats. A step with a histogram
+    /// is `present` and its `values` slot is unused.
+    var histograms: [FloatHistogram?]?
 
     init(labels: Labels, steps: Int, dropName: Bool = false) {
         self.labels = labels
@@ -65,7 +94,41 @@ struct StepSeries {
     @inline(__always) mutating func set(_ step: Int, _ value: Double) {
         values[step] = value
         present[step] = true
+        if histograms != nil { histograms![step] = nil }
     }
+
+    mutating func set(_ step: Int, histogram: FloatHistogram) {
+        if histograms == nil { histograms = Array(repeating: nil, count: values.count) }
+        histograms![step] = histogram
+        present[step] = true
+    }
+
+    /// The histogram at `step`, if that step holds one.
+    @inline(__always) func histogram(_ step: Int) -> FloatHistogram? {
+        histograms?[step]
+    }
+
+    /// Whether `step` holds a float (present and not a histogram).
+    @inline(__always) func hasFloat(_ step: Int) -> Bool {
+        present[step] && (histograms == nil || histograms![step] == nil)
+    }
+
+    mutating func clear(_ step: Int) {
+        present[step] = false
+        if histograms != nil { histograms![step] = nil }
+    }
+
+    /// The series with its histogram steps removed, for operators that read floats only.
+    var floatsOnly: StepSeries {
+        guard let histograms else { return self }
+        var copy = self
+        for (step, h) in histograms.enumerated() where h != nil { copy.present[step] = false }
+        copy.histograms = nil
+        return copy
+    }
+
+    /// Whether any step holds a histogram.
+    var hasHistograms: Bool { histograms?.contains { $0 != nil } ?? false }
 
     var isEmpty: Bool { !present.contains(true) }
 
@@ -79,7 +142,7 @@ struct StepSeries {
             if let i = index[s.labels] {
                 for step in 0..<steps where s.present[step] {
                     if merged[i].present[step] { throw .execution("vector cannot contain metrics with the same labelset") }
-                    merged[i].set(step, s.values[step])
+                    if let h = s.histogram(step) { merged[i].set(step, histogram: h) } else { merged[i].set(step, s.values[step]) }
                 }
                 merged[i].dropName = merged[i].dropName || s.dropName
             } else {
@@ -124,6 +187,22 @@ struct RangeSeries {
     var timestamps: [Int64]
     var values: [Double]
     var dropName = false
+    /// Histogram samples at their positions, `nil` when the series has only floats.
+    var histograms: [FloatHistogram?]? = nil
+
+    /// The float samples only.
+    var floatsOnly: RangeSeries {
+        guard let histograms else { return self }
+        var copy = self
+        copy.histograms = nil
+        copy.timestamps = []
+        copy.values = []
+        for i in timestamps.indices where histograms[i] == nil {
+            copy.timestamps.append(timestamps[i])
+            copy.values.append(values[i])
+        }
+        return copy
+    }
 }
 
 /// What evaluating an expression node gives.
