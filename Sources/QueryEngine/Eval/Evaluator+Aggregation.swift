@@ -15,7 +15,17 @@ extension Evaluator {
                 parameter = try scalar(expr)
             }
         }
-        let input = try vector(aggregate.expr)
+        var input = try vector(aggregate.expr)
+        switch aggregate.op {
+        case .min, .max, .stddev, .stdvar, .quantile, .topk, .bottomk, .countValues:
+            // These read floats only; histogram samples are dropped with an info.
+            if input.contains(where: \.hasHistograms) {
+                context.annotations.info("ignored histogram in \(aggregate.op.rawValue) aggregation", at: context.location(aggregate.position))
+                input = input.map(\.floatsOnly)
+            }
+        default:
+            break
+        }
         let groups = group(input, aggregate)
         switch aggregate.op {
         case .topk, .bottomk, .limitk, .limitRatio:
@@ -36,7 +46,15 @@ extension Evaluator {
         var buffer: [Double] = []
         for group in groups {
             var out = StepSeries(labels: group.labels, steps: steps, dropName: group.dropName)
+            let hasHistograms = group.members.contains { input[$0].histograms != nil }
             for step in 0..<steps {
+                if hasHistograms, aggregate.op == .sum || aggregate.op == .avg,
+                   group.members.contains(where: { input[$0].histogram(step) != nil }) {
+                    if let h = aggregateHistograms(group, input, step: step, average: aggregate.op == .avg, position: aggregate.position) {
+                        out.set(step, histogram: h)
+                    }
+                    continue
+                }
                 switch aggregate.op {
                 case .sum:
                     var sum = KahanSum(), any = false
@@ -80,6 +98,39 @@ extension Evaluator {
             if !out.isEmpty { result.append(out) }
         }
         return .vector(result)
+    }
+
+    /// `sum` or `avg` of a group at a step where it has histograms: nothing (with a warning) when
+    /// floats are mixed in or the histograms cannot be added.
+    func aggregateHistograms(_ group: Group, _ input: [StepSeries], step: Int, average: Bool, position: Int) -> FloatHistogram? {
+        let location = context.location(position)
+        var points: [FloatHistogram] = []
+        for m in group.members where input[m].present[step] {
+            guard let h = input[m].histogram(step) else {
+                context.annotations.warn("encountered a mix of histograms and floats for aggregation", at: location)
+                return nil
+            }
+            points.append(h)
+        }
+        let metric = group.labels.metricName ?? input[group.members[0]].labels.metricName ?? ""
+        guard var total = points.first else { return nil }
+        var conflicting = false
+        for h in points.dropFirst() {
+            do {
+                let notes = try total.add(h)
+                conflicting = conflicting || notes.conflictingResetHints
+                if notes.reconciledCustomBuckets {
+                    context.annotations.info("mismatched custom buckets were reconciled during aggregation", at: location)
+                }
+            } catch {
+                context.annotations.warn("vector contains a mix of histograms with exponential and custom buckets schemas for metric name \"\(metric)\"",
+                                         at: location)
+                return nil
+            }
+        }
+        if conflicting { context.annotations.warn("conflicting counter resets during histogram aggregation", at: location) }
+        if average { total.divide(by: Double(points.count)) }
+        return total
     }
 
     struct Group {
@@ -150,7 +201,7 @@ extension Evaluator {
                     }
                 }
                 for m in chosen {
-                    output[m].set(step, input[m].values[step])
+                    if let h = input[m].histogram(step) { output[m].set(step, histogram: h) } else { output[m].set(step, input[m].values[step]) }
                     if steps == 1 { order.append(m) }
                 }
             }

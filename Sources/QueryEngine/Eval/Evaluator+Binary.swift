@@ -11,15 +11,19 @@ extension Evaluator {
         case let (.scalar(l), .scalar(r)):
             return .scalar((0..<steps).map { op.applyScalars(l[$0], r[$0]) ?? .nan })
         case let (.vector(v), .scalar(s)):
-            return .vector(vectorScalar(op, v, s, scalarOnLeft: false, returnBool: binary.returnBool))
+            return .vector(vectorScalar(op, v, s, scalarOnLeft: false, returnBool: binary.returnBool,
+                                        location: context.location(startPosition(binary.lhs))))
         case let (.scalar(s), .vector(v)):
-            return .vector(vectorScalar(op, v, s, scalarOnLeft: true, returnBool: binary.returnBool))
+            return .vector(vectorScalar(op, v, s, scalarOnLeft: true, returnBool: binary.returnBool,
+                                        location: context.location(startPosition(binary.lhs))))
         case let (.vector(l), .vector(r)):
             let matching = binary.matching ?? VectorMatching()
             switch op {
             case .and, .unless: return .vector(andUnless(l, r, matching, keepMatched: op == .and))
             case .or: return .vector(try or(l, r, matching))
-            default: return .vector(try vectorVector(op, l, r, matching, returnBool: binary.returnBool))
+            default:
+                return .vector(try vectorVector(op, l, r, matching, returnBool: binary.returnBool,
+                                                location: context.location(startPosition(binary.lhs))))
             }
         default:
             throw .execution("binary expression must contain only scalar and instant vector types")
@@ -27,11 +31,24 @@ extension Evaluator {
     }
 
     func vectorScalar(_ op: BinaryOperator, _ vector: [StepSeries], _ scalar: [Double], scalarOnLeft: Bool,
-                      returnBool: Bool) -> [StepSeries] {
+                      returnBool: Bool, location: String) -> [StepSeries] {
         var result = vector
         let dropsName = !op.isComparison || returnBool
         for i in result.indices {
             if dropsName { result[i].dropName = true }
+            if result[i].histograms != nil {
+                let series = result[i]
+                let metric = series.labels.metricName ?? ""
+                for step in 0..<steps where series.present[step] {
+                    let mine = operand(series, step), other = Operand.float(scalar[step])
+                    let outcome = scalarOnLeft
+                        ? applyWithHistograms(op, other, mine, returnBool: returnBool, metric: metric, at: location)
+                        : applyWithHistograms(op, mine, other, returnBool: returnBool, metric: metric, at: location)
+                    // A comparison without `bool` keeps the vector's own sample.
+                    if let outcome { result[i].set(step, op.isComparison && !returnBool ? mine : outcome) } else { result[i].clear(step) }
+                }
+                continue
+            }
             for step in 0..<steps where result[i].present[step] {
                 let v = result[i].values[step], s = scalar[step]
                 let value = scalarOnLeft ? op.applyScalars(s, v)! : op.applyScalars(v, s)!
@@ -94,7 +111,7 @@ extension Evaluator {
     }
 
     func vectorVector(_ op: BinaryOperator, _ lhs: [StepSeries], _ rhs: [StepSeries], _ matching: VectorMatching,
-                      returnBool: Bool) throws(PromQLError) -> [StepSeries] {
+                      returnBool: Bool, location: String) throws(PromQLError) -> [StepSeries] {
         // The "many" side is iterated; the "one" side is looked up by signature.
         let oneToMany = matching.cardinality == .oneToMany
         let many = oneToMany ? rhs : lhs
@@ -123,6 +140,7 @@ extension Evaluator {
             for r in oneGroups.members[sig] {
                 let labels = resultLabels(many[m].labels, one[r].labels, matching)
                 var slot = outputIndex[labels]
+                let withHistograms = many[m].histograms != nil || one[r].histograms != nil
                 for step in 0..<steps where many[m].present[step] && one[r].present[step] {
                     let left = oneToMany ? one[r].values[step] : many[m].values[step]
                     let right = oneToMany ? many[m].values[step] : one[r].values[step]
@@ -132,8 +150,16 @@ extension Evaluator {
                         }
                         matchedSteps[sig, default: Array(repeating: false, count: steps)][step] = true
                     }
-                    var value = op.applyScalars(left, right)!
-                    if op.isComparison && !returnBool {
+                    var outcome: Operand?
+                    if withHistograms {
+                        let l = oneToMany ? operand(one[r], step) : operand(many[m], step)
+                        let rr = oneToMany ? operand(many[m], step) : operand(one[r], step)
+                        outcome = applyWithHistograms(op, l, rr, returnBool: returnBool,
+                                                      metric: many[m].labels.metricName ?? "", at: location)
+                        if outcome == nil { continue }
+                    }
+                    var value = withHistograms ? 0 : op.applyScalars(left, right)!
+                    if !withHistograms && op.isComparison && !returnBool {
                         if value == 0 { continue }
                         value = left
                     }
@@ -145,7 +171,7 @@ extension Evaluator {
                     if output[slot!].present[step] {
                         throw .execution("multiple matches for labels: grouping labels must ensure unique matches")
                     }
-                    output[slot!].set(step, value)
+                    if let outcome { output[slot!].set(step, outcome) } else { output[slot!].set(step, value) }
                 }
             }
         }

@@ -20,6 +20,7 @@ extension Evaluator {
         case "scalar":
             let series = try vector(arguments[0])
             return .scalar((0..<steps).map { step in
+                if series.contains(where: { $0.histogram(step) != nil }) { return .nan }
                 var found: Double?
                 var count = 0
                 for s in series where s.present[step] {
@@ -34,7 +35,7 @@ extension Evaluator {
                 for i in series.indices { series[i].dropName = true }
                 return .vector(series)
             }
-            return .vector(try mapSamples(arguments[0]) { _, step in Double(time(step)) / 1000 })
+            return .vector(try mapSamples(arguments[0], keepHistograms: true) { _, step in Double(time(step)) / 1000 })
         case "absent":
             let series = try vector(arguments[0])
             var out = StepSeries(labels: absentLabels(arguments[0]), steps: steps)
@@ -50,7 +51,7 @@ extension Evaluator {
             return try labelJoin(arguments)
         case "clamp", "clamp_min", "clamp_max":
             let bounds = try arguments.dropFirst().map { (arg) throws(PromQLError) in try scalar(arg) }
-            var series = try vector(arguments[0])
+            var series = try floatVector(arguments[0])
             for i in series.indices {
                 series[i].dropName = true
                 for step in 0..<steps where series[i].present[step] {
@@ -87,9 +88,7 @@ extension Evaluator {
         case "histogram_fraction":
             return try histogramFraction(arguments)
         case "histogram_count", "histogram_sum", "histogram_avg", "histogram_stddev", "histogram_stdvar":
-            // These read native histograms only; float samples give no result.
-            for argument in arguments { _ = try eval(argument) }
-            return .vector([])
+            return try histogramProperty(name, arguments[0])
         default:
             guard let math = Self.mathFunctions[name] else {
                 throw .execution("function \"\(name)\" is not supported")
@@ -119,15 +118,26 @@ extension Evaluator {
     }
 
     /// Applies `transform` to every sample of a vector argument; the result drops the metric name.
-    func mapSamples(_ expr: Expr, _ transform: (Double, Int) -> Double) throws(PromQLError) -> [StepSeries] {
-        var series = try vector(expr)
+    /// Histogram samples are left out, except with `keepHistograms`, where they become floats too.
+    func mapSamples(_ expr: Expr, keepHistograms: Bool = false, _ transform: (Double, Int) -> Double) throws(PromQLError) -> [StepSeries] {
+        var series = keepHistograms ? try vector(expr) : try floatVector(expr)
         for i in series.indices {
             series[i].dropName = true
+            series[i].histograms = nil
             for step in 0..<steps where series[i].present[step] {
                 series[i].values[step] = transform(series[i].values[step], step)
             }
         }
-        return series
+        return series.filter { !$0.isEmpty }
+    }
+
+    /// An instant vector with histogram samples left out, for operators that read floats only.
+    func floatVector(_ expr: Expr) throws(PromQLError) -> [StepSeries] {
+        try vector(expr).compactMap { s in
+            guard s.histograms != nil else { return s }
+            let floats = s.floatsOnly
+            return floats.isEmpty ? nil : floats
+        }
     }
 
     static let mathFunctions: [String: @Sendable (Double) -> Double] = [
@@ -227,7 +237,7 @@ extension Evaluator {
             throw .execution("function \"\(name)\" is not supported")
         }
         if name == "rate" || name == "increase" {
-            for series in input.series {
+            for series in input.series where !series.hasHistogramSamples {
                 if let metric = series.labels.metricName, !Self.looksLikeCounter(metric) {
                     context.annotations.info("metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"\(metric)\"",
                                              at: context.location(startPosition(arguments[matrixIndex])))
@@ -239,8 +249,23 @@ extension Evaluator {
         result.reserveCapacity(input.series.count)
         let countsResets = name == "rate" || name == "increase"
         var resetsBefore: [Int32] = []
+        let location = context.location(startPosition(arguments[matrixIndex]))
         for series in input.series {
             var out = StepSeries(labels: series.labels, steps: steps, dropName: keepsName ? series.dropName : true)
+            if series.histograms != nil {
+                var cursor = WindowCursor()
+                for step in 0..<steps {
+                    _ = cursor.advance(series, input: input, step: step)
+                    switch histogramWindow(name, series, lower: cursor.lower, upper: cursor.upper, step: step,
+                                           input: input, kernel: kernel, at: location) {
+                    case let .float(value)?: out.set(step, value)
+                    case let .histogram(h)?: out.set(step, histogram: h)
+                    case nil: break
+                    }
+                }
+                if !out.isEmpty { result.append(out) }
+                continue
+            }
             if countsResets {
                 // Running count of counter resets, so each window knows in O(1) whether it has any.
                 resetsBefore.removeAll(keepingCapacity: true)
@@ -273,7 +298,7 @@ extension Evaluator {
         let open = input.windowStartOffset
         let isCounter = name == "rate" || name == "increase"
         var result: [StepSeries] = []
-        for series in input.series {
+        for series in input.series.map(\.floatsOnly) {
             let ts = series.timestamps, vs = series.values
             var out = StepSeries(labels: series.labels, steps: steps, dropName: true)
             var lo = 0, hi = 0

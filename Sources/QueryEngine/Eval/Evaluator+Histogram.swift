@@ -55,8 +55,10 @@ extension Evaluator {
 
     func histogramQuantile(_ arguments: [Expr], position: Int) throws(PromQLError) -> EvalValue {
         let quantiles = try scalar(arguments[0])
-        let input = try vector(arguments[1])
+        let all = try vector(arguments[1])
+        let input = all.map(\.floatsOnly).filter { !$0.isEmpty }
         warnQuantileRange(quantiles, at: arguments[0])
+        let native = nativeHistogramMap(all) { h, step in NativeHistogramMath.quantile(quantiles[step], h) }
         let histograms = classicHistograms(input, argument: arguments[1])
         var outputs = histograms.map { StepSeries(labels: $0.labels, steps: steps, dropName: true) }
         try forEachBucketSet(histograms, input) { h, step, buckets in
@@ -64,12 +66,13 @@ extension Evaluator {
             if forced { noteForcedMonotonic(histograms[h], position: position) }
             outputs[h].set(step, value)
         }
-        return .vector(outputs.filter { !$0.isEmpty })
+        return .vector(try joinClassicAndNative(outputs.filter { !$0.isEmpty }, native, argument: arguments[1]))
     }
 
     /// `histogram_quantiles(v, "label", q1, q2, …)`: one series per quantile, told apart by `label`.
     func histogramQuantiles(_ arguments: [Expr], position: Int) throws(PromQLError) -> EvalValue {
-        let input = try vector(arguments[0])
+        let all = try vector(arguments[0])
+        let input = all.map(\.floatsOnly).filter { !$0.isEmpty }
         let label = try string(arguments[1])
         guard isValidLabelName(label, legacy: context.options.compatibility == .prometheus2) else {
             throw .execution("invalid label name \(JSONText.quote(label))")
@@ -82,9 +85,15 @@ extension Evaluator {
         }
         let histograms = classicHistograms(input, argument: arguments[0])
         var outputs: [StepSeries] = []
+        var native: [StepSeries] = []
         for q in quantiles {
             let text = openMetricsFloat(q[0])
             outputs += histograms.map { StepSeries(labels: $0.labels.setting(label, to: text), steps: steps, dropName: true) }
+            native += nativeHistogramMap(all) { h, step in NativeHistogramMath.quantile(q[step], h) }.map { s in
+                var copy = s
+                copy.labels = s.labels.setting(label, to: text)
+                return copy
+            }
         }
         try forEachBucketSet(histograms, input) { h, step, buckets in
             for (k, q) in quantiles.enumerated() {
@@ -94,7 +103,8 @@ extension Evaluator {
                 outputs[k * histograms.count + h].set(step, value)
             }
         }
-        return .vector(try mergeSameLabels(outputs.filter { !$0.isEmpty }))
+        let joined = try joinClassicAndNative(outputs.filter { !$0.isEmpty }, native, argument: arguments[0])
+        return .vector(try mergeSameLabels(joined))
     }
 
     /// `histogram_fraction(lower, upper, v)` over classic buckets: the share of observations
@@ -102,13 +112,15 @@ extension Evaluator {
     func histogramFraction(_ arguments: [Expr]) throws(PromQLError) -> EvalValue {
         let lower = try scalar(arguments[0])
         let upper = try scalar(arguments[1])
-        let input = try vector(arguments[2])
+        let all = try vector(arguments[2])
+        let input = all.map(\.floatsOnly).filter { !$0.isEmpty }
+        let native = nativeHistogramMap(all) { h, step in NativeHistogramMath.fraction(lower[step], upper[step], h) }
         let histograms = classicHistograms(input, argument: arguments[2])
         var outputs = histograms.map { StepSeries(labels: $0.labels, steps: steps, dropName: true) }
         try forEachBucketSet(histograms, input) { h, step, buckets in
             outputs[h].set(step, Self.bucketFraction(lower[step], upper[step], &buckets))
         }
-        return .vector(outputs.filter { !$0.isEmpty })
+        return .vector(try joinClassicAndNative(outputs.filter { !$0.isEmpty }, native, argument: arguments[2]))
     }
 
     private func noteForcedMonotonic(_ histogram: ClassicHistogram, position: Int) {

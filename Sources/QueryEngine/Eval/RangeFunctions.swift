@@ -105,6 +105,15 @@ enum RangeFunctions {
                 last = v
             }
         }
+        let factor = extrapolationFactor(w, isCounter: isCounter, isRate: isRate, legacy: legacy,
+                                         zeroPoint: result > 0 && firstValue >= 0 ? firstValue / result : nil)
+        return result * factor
+    }
+
+    /// What the change between the window's first and last sample is multiplied by: the
+    /// extrapolation towards the window's edges (not past a counter's zero point, given as the
+    /// first value over the change) and, for rates, the division by the range.
+    static func extrapolationFactor(_ w: Window, isCounter: Bool, isRate: Bool, legacy: Bool, zeroPoint: Double?) -> Double {
         let firstT = w.timestamps[w.firstIndex], lastT = w.timestamps[w.lastIndex]
         var durationToStart = Double(firstT - w.start) / 1000
         var durationToEnd = Double(w.end - lastT) / 1000
@@ -113,15 +122,15 @@ enum RangeFunctions {
         let threshold = averageInterval * 1.1
         // Prometheus 2 capped at the zero point first, then applied the half-interval rule.
         if !legacy, durationToStart >= threshold { durationToStart = averageInterval / 2 }
-        if isCounter, result > 0, firstValue >= 0 {
-            let durationToZero = sampledInterval * (firstValue / result)
+        if isCounter, let zeroPoint {
+            let durationToZero = sampledInterval * zeroPoint
             if durationToZero < durationToStart { durationToStart = durationToZero }
         }
         if legacy, durationToStart >= threshold { durationToStart = averageInterval / 2 }
         if durationToEnd >= threshold { durationToEnd = averageInterval / 2 }
         var factor = (sampledInterval + durationToStart + durationToEnd) / sampledInterval
         if isRate { factor /= Double(w.range) / 1000 }
-        return result * factor
+        return factor
     }
 
     /// `irate` and `idelta`: from the last two samples only.

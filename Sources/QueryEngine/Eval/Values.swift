@@ -190,6 +190,8 @@ struct RangeSeries {
     /// Histogram samples at their positions, `nil` when the series has only floats.
     var histograms: [FloatHistogram?]? = nil
 
+    var hasHistogramSamples: Bool { histograms?.contains { $0 != nil } ?? false }
+
     /// The float samples only.
     var floatsOnly: RangeSeries {
         guard let histograms else { return self }

@@ -1,0 +1,164 @@
+import ObsCore
+
+/// Range functions over series that hold native histograms (alone or mixed with floats).
+extension Evaluator {
+    /// What one step of a range function gives: a float, a histogram, or nothing.
+    enum RangeOutput {
+        case float(Double)
+        case histogram(FloatHistogram)
+    }
+
+    /// Evaluates `name` over the window `lower..<upper` of a series with histogram samples.
+    func histogramWindow(_ name: String, _ series: RangeSeries, lower: Int, upper: Int, step: Int,
+                         input: RangeInput, kernel: RangeFunctions.Kernel, at location: String) -> RangeOutput? {
+        let hs = series.histograms!
+        let metric = series.labels.metricName ?? ""
+        let end = input.windowEnd(step)
+        let indexes = Array(lower..<upper)
+        let floats = indexes.filter { hs[$0] == nil }
+        let histograms = indexes.filter { hs[$0] != nil }
+        func floatWindow(_ chosen: [Int]) -> Window {
+            Window(timestamps: ArraySlice(chosen.map { series.timestamps[$0] }), values: ArraySlice(chosen.map { series.values[$0] }),
+                   start: end - input.range, end: end, range: input.range, stepTime: time(step))
+        }
+        func mixed() -> RangeOutput? {
+            context.annotations.warn("encountered a mix of histograms and floats for metric name \"\(metric)\"", at: location)
+            return nil
+        }
+        switch name {
+        case "rate", "increase", "delta", "irate", "idelta", "sum_over_time", "avg_over_time":
+            if histograms.isEmpty { return kernel(floatWindow(floats), step).map(RangeOutput.float) }
+            if name == "irate" || name == "idelta" {
+                guard indexes.count >= 2 else { return nil }
+                guard let last = hs[upper - 1], let previous = hs[upper - 2] else { return mixed() }
+                return instantHistogramDelta(previous, last, interval: series.timestamps[upper - 1] - series.timestamps[upper - 2],
+                                             isRate: name == "irate", metric: metric, at: location).map(RangeOutput.histogram)
+            }
+            if !floats.isEmpty { return mixed() }
+            let points = histograms.map { hs[$0]! }
+            if name == "sum_over_time" || name == "avg_over_time" {
+                guard var total = sumHistograms(points, metric: metric, at: location, operation: "aggregation") else { return nil }
+                if name == "avg_over_time" { total.divide(by: Double(points.count)) }
+                return .histogram(total)
+            }
+            guard points.count >= 2,
+                  var change = histogramChange(points, isCounter: name != "delta", metric: metric, at: location) else { return nil }
+            let w = floatWindow(histograms)
+            let first = points[0].count
+            let zeroPoint = change.count > 0 && first >= 0 ? first / change.count : nil
+            change.scale(by: RangeFunctions.extrapolationFactor(w, isCounter: name != "delta", isRate: name == "rate",
+                                                                 legacy: context.options.closedWindows, zeroPoint: zeroPoint))
+            return .histogram(change)
+        case "last_over_time":
+            guard let i = indexes.last else { return nil }
+            return hs[i].map(RangeOutput.histogram) ?? .float(series.values[i])
+        case "first_over_time":
+            guard let i = indexes.first else { return nil }
+            return hs[i].map(RangeOutput.histogram) ?? .float(series.values[i])
+        case "count_over_time", "present_over_time", "ts_of_last_over_time", "ts_of_first_over_time":
+            return kernel(floatWindow(indexes), step).map(RangeOutput.float)
+        case "changes", "resets":
+            guard !indexes.isEmpty else { return nil }
+            var count = 0.0
+            for (a, b) in zip(indexes, indexes.dropFirst()) {
+                switch (hs[a], hs[b]) {
+                case (nil, nil):
+                    let x = series.values[a], y = series.values[b]
+                    if name == "resets" ? y < x : (x != y && !(x.isNaN && y.isNaN)) { count += 1 }
+                case let (x?, y?):
+                    if name == "resets" ? y.isCounterReset(after: x) : !y.sameValue(as: x) { count += 1 }
+                default:
+                    count += 1
+                }
+            }
+            return .float(count)
+        default:
+            guard !floats.isEmpty else { return nil }
+            if !histograms.isEmpty {
+                context.annotations.info("ignored histograms in a range containing both floats and histograms for metric name \"\(metric)\"",
+                                         at: location)
+            }
+            return kernel(floatWindow(floats), step).map(RangeOutput.float)
+        }
+    }
+
+    /// The sum of histograms, with Prometheus's annotations; nil when they cannot be added.
+    func sumHistograms(_ points: [FloatHistogram], metric: String, at location: String, operation: String) -> FloatHistogram? {
+        guard var total = points.first else { return nil }
+        for h in points.dropFirst() {
+            guard addHistogram(&total, h, negate: false, metric: metric, at: location, operation: operation) else { return nil }
+        }
+        return total
+    }
+
+    /// `total += h` (or `-=`), reporting what Prometheus reports; false when the two cannot be combined.
+    func addHistogram(_ total: inout FloatHistogram, _ h: FloatHistogram, negate: Bool, metric: String,
+                      at location: String, operation: String) -> Bool {
+        do {
+            let notes = try total.add(h, negate: negate)
+            if notes.reconciledCustomBuckets {
+                context.annotations.info("mismatched custom buckets were reconciled during \(operation)", at: location)
+            }
+            return true
+        } catch {
+            context.annotations.warn("vector contains a mix of histograms with exponential and custom buckets schemas for metric name \"\(metric)\"",
+                                     at: location)
+            return false
+        }
+    }
+
+    /// Last minus first of a run of histograms; for counters, every reset adds the value before it.
+    func histogramChange(_ points: [FloatHistogram], isCounter: Bool, metric: String, at location: String) -> FloatHistogram? {
+        let first = points[0], last = points[points.count - 1]
+        if isCounter {
+            if points.contains(where: { $0.resetHint == .gauge }) {
+                context.annotations.warn("this native histogram metric is not a counter: \"\(metric)\"", at: location)
+            }
+        } else if first.resetHint != .gauge || last.resetHint != .gauge {
+            context.annotations.warn("this native histogram metric is not a gauge: \"\(metric)\"", at: location)
+        }
+        let custom = first.usesCustomBuckets
+        if points.contains(where: { $0.usesCustomBuckets != custom }) {
+            context.annotations.warn("vector contains a mix of histograms with exponential and custom buckets schemas for metric name \"\(metric)\"",
+                                     at: location)
+            return nil
+        }
+        var result = last
+        if !custom, let lowest = points.map(\.schema).min() { result.reduceResolution(to: lowest) }
+        guard addHistogram(&result, first, negate: true, metric: metric, at: location, operation: "subtraction") else { return nil }
+        if isCounter {
+            for (previous, current) in zip(points, points.dropFirst()) where current.isCounterReset(after: previous) {
+                guard addHistogram(&result, previous, negate: false, metric: metric, at: location, operation: "subtraction") else { return nil }
+            }
+        }
+        result.resetHint = .gauge
+        return result
+    }
+
+    /// `irate`/`idelta` on the last two histograms of a window.
+    func instantHistogramDelta(_ previous: FloatHistogram, _ last: FloatHistogram, interval: Int64, isRate: Bool,
+                               metric: String, at location: String) -> FloatHistogram? {
+        if isRate {
+            if previous.resetHint == .gauge || last.resetHint == .gauge {
+                context.annotations.warn("this native histogram metric is not a counter: \"\(metric)\"", at: location)
+            }
+        } else if previous.resetHint != .gauge || last.resetHint != .gauge {
+            context.annotations.warn("this native histogram metric is not a gauge: \"\(metric)\"", at: location)
+        }
+        if previous.usesCustomBuckets != last.usesCustomBuckets {
+            context.annotations.warn("vector contains a mix of histograms with exponential and custom buckets schemas for metric name \"\(metric)\"",
+                                     at: location)
+            return nil
+        }
+        var result = last
+        if !(isRate && last.isCounterReset(after: previous)) {
+            guard addHistogram(&result, previous, negate: true, metric: metric, at: location, operation: "subtraction") else { return nil }
+        }
+        if isRate {
+            guard interval > 0 else { return nil }
+            result.divide(by: Double(interval) / 1000)
+        }
+        result.resetHint = .gauge
+        return result
+    }
+}
