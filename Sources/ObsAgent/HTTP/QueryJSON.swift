@@ -100,13 +100,18 @@ enum QueryJSON {
             guard count != 0 else { return }
             buckets.append("[\(rule),\"\(formatValue(lower))\",\"\(formatValue(upper))\",\"\(formatValue(count))\"]")
         }
+        // Buckets reaching into the zero bucket are shown clipped at its edge; the zero bucket
+        // itself only when populated.
+        let custom = h.usesCustomBuckets
         for bucket in h.negative.reversed() {
-            let (lower, upper) = h.bounds(ofPositive: bucket.index)
+            var (lower, upper) = h.bounds(ofPositive: bucket.index)
+            if !custom, lower > 0, lower < h.zeroThreshold { lower = h.zeroThreshold }
             add(1, -upper, -lower, bucket.count)
         }
-        add(3, -h.zeroThreshold, h.zeroThreshold, h.zeroCount)
+        if h.zeroCount > 0 { add(3, -h.zeroThreshold, h.zeroThreshold, h.zeroCount) }
         for bucket in h.positive {
-            let (lower, upper) = h.bounds(ofPositive: bucket.index)
+            var (lower, upper) = h.bounds(ofPositive: bucket.index)
+            if !custom, lower > 0, lower < h.zeroThreshold { lower = h.zeroThreshold }
             add(0, lower, upper, bucket.count)
         }
         if !buckets.isEmpty { out += ",\"buckets\":[" + buckets.joined(separator: ",") + "]" }

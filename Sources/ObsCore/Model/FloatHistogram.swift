@@ -91,7 +91,12 @@ public struct FloatHistogram: Sendable, Equatable {
         for i in negative.indices { negative[i].count *= factor }
     }
 
+    /// Division by zero leaves only the zero bucket, holding the infinite (or NaN) result.
     public mutating func divide(by divisor: Double) {
+        if divisor == 0 {
+            positive = []
+            negative = []
+        }
         zeroCount /= divisor
         count /= divisor
         sum /= divisor

@@ -113,9 +113,12 @@ extension Evaluator {
             points.append(h)
         }
         let metric = group.labels.metricName ?? input[group.members[0]].labels.metricName ?? ""
-        guard var total = points.first else { return nil }
+        guard !points.isEmpty else { return nil }
+        var total = HistogramSum()
         var conflicting = false
-        for h in points.dropFirst() {
+        // An average adds each histogram divided by the count, so that huge values do not overflow.
+        for var h in points {
+            if average { h.divide(by: Double(points.count)) }
             do {
                 let notes = try total.add(h)
                 conflicting = conflicting || notes.conflictingResetHints
@@ -129,8 +132,7 @@ extension Evaluator {
             }
         }
         if conflicting { context.annotations.warn("conflicting counter resets during histogram aggregation", at: location) }
-        if average { total.divide(by: Double(points.count)) }
-        return total
+        return total.value
     }
 
     struct Group {

@@ -20,10 +20,9 @@ extension Evaluator {
         case "scalar":
             let series = try vector(arguments[0])
             return .scalar((0..<steps).map { step in
-                if series.contains(where: { $0.histogram(step) != nil }) { return .nan }
                 var found: Double?
                 var count = 0
-                for s in series where s.present[step] {
+                for s in series where s.hasFloat(step) {
                     count += 1
                     found = s.values[step]
                 }
@@ -368,7 +367,7 @@ extension Evaluator {
     // MARK: Sorting and labels
 
     func sort(_ name: String, _ arguments: [Expr], position: Int) throws(PromQLError) -> EvalValue {
-        var series = try vector(arguments[0])
+        var series = name.hasPrefix("sort_by_label") ? try vector(arguments[0]) : try floatVector(arguments[0])
         if steps > 1 || context.queryStep > 0 {
             context.annotations.warn("sort is ineffective for range queries since results are always ordered by labels",
                                      at: context.location(position))

@@ -11,6 +11,7 @@ extension Evaluator {
     /// Evaluates `name` over the window `lower..<upper` of a series with histogram samples.
     func histogramWindow(_ name: String, _ series: RangeSeries, lower: Int, upper: Int, step: Int,
                          input: RangeInput, kernel: RangeFunctions.Kernel, at location: String) -> RangeOutput? {
+        guard lower < upper else { return nil }
         let hs = series.histograms!
         let metric = series.labels.metricName ?? ""
         let end = input.windowEnd(step)
@@ -37,9 +38,12 @@ extension Evaluator {
             if !floats.isEmpty { return mixed() }
             let points = histograms.map { hs[$0]! }
             if name == "sum_over_time" || name == "avg_over_time" {
-                guard var total = sumHistograms(points, metric: metric, at: location, operation: "aggregation") else { return nil }
-                if name == "avg_over_time" { total.divide(by: Double(points.count)) }
-                return .histogram(total)
+                let scaled = name == "sum_over_time" ? points : points.map { h in
+                    var copy = h
+                    copy.divide(by: Double(points.count))
+                    return copy
+                }
+                return sumHistograms(scaled, metric: metric, at: location, operation: "aggregation").map(RangeOutput.histogram)
             }
             guard points.count >= 2,
                   var change = histogramChange(points, isCounter: name != "delta", metric: metric, at: location) else { return nil }
@@ -84,11 +88,19 @@ extension Evaluator {
 
     /// The sum of histograms, with Prometheus's annotations; nil when they cannot be added.
     func sumHistograms(_ points: [FloatHistogram], metric: String, at location: String, operation: String) -> FloatHistogram? {
-        guard var total = points.first else { return nil }
-        for h in points.dropFirst() {
-            guard addHistogram(&total, h, negate: false, metric: metric, at: location, operation: operation) else { return nil }
+        var total = HistogramSum()
+        for h in points {
+            do {
+                if try total.add(h).reconciledCustomBuckets {
+                    context.annotations.info("mismatched custom buckets were reconciled during \(operation)", at: location)
+                }
+            } catch {
+                context.annotations.warn("vector contains a mix of histograms with exponential and custom buckets schemas for metric name \"\(metric)\"",
+                                         at: location)
+                return nil
+            }
         }
-        return total
+        return total.value
     }
 
     /// `total += h` (or `-=`), reporting what Prometheus reports; false when the two cannot be combined.

@@ -1,3 +1,5 @@
+import ObsCore
+
 /// Compensated summation (Neumaier's variant of Kahan's), as Prometheus uses for `sum`, `avg` and the
 /// `_over_time` functions so that results do not depend on the order of the inputs.
 struct KahanSum {
@@ -53,5 +55,37 @@ struct RunningMean {
     var value: Double {
         if incremental { return mean + meanCompensation }
         return sum.sum / count + sum.compensation / count
+    }
+}
+
+/// A running sum of histograms with compensated count, sum and zero bucket, so that `sum` and
+/// `sum_over_time` of histograms keep small values next to huge ones, as Prometheus's do.
+struct HistogramSum {
+    private(set) var total: FloatHistogram?
+    private var count = 0.0, sum = 0.0, zero = 0.0
+
+    /// Adds `h`; throws when exponential and custom buckets meet.
+    mutating func add(_ h: FloatHistogram) throws(FloatHistogram.CombineError) -> FloatHistogram.CombineNotes {
+        guard var t = total else {
+            total = h
+            return FloatHistogram.CombineNotes()
+        }
+        let before = (count: t.count, sum: t.sum, zero: t.zeroCount, threshold: t.zeroThreshold)
+        let notes = try t.add(h)
+        (t.count, count) = KahanSum.increment(h.count, before.count, count)
+        (t.sum, sum) = KahanSum.increment(h.sum, before.sum, sum)
+        if t.zeroThreshold == before.threshold && t.zeroThreshold == h.zeroThreshold {
+            (t.zeroCount, zero) = KahanSum.increment(h.zeroCount, before.zero, zero)
+        }
+        total = t
+        return notes
+    }
+
+    var value: FloatHistogram? {
+        guard var t = total else { return nil }
+        t.count += count
+        t.sum += sum
+        t.zeroCount += zero
+        return t
     }
 }

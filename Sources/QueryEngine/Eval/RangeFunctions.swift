@@ -81,6 +81,7 @@ enum RangeFunctions {
         case "stdvar_over_time": return { w, _ in variance(w.values) }
         case "mad_over_time": return { w, _ in
             let values = Array(w.values)
+            if values.contains(where: \.isNaN) { return .nan }
             let median = quantile(0.5, values)
             return quantile(0.5, values.map { abs($0 - median) })
         }
@@ -209,7 +210,8 @@ enum RangeFunctions {
         if input.isEmpty || q.isNaN { return .nan }
         if q < 0 { return -.infinity }
         if q > 1 { return .infinity }
-        let values = input.sorted { a, b in a < b || (b.isNaN && !a.isNaN) }
+        // NaN counts as the smallest value, as in Prometheus.
+        let values = input.sorted { a, b in a < b || (a.isNaN && !b.isNaN) }
         let n = Double(values.count)
         let rank = q * (n - 1)
         let lower = Swift.max(0, Int(rank.rounded(.down)))
