@@ -21,12 +21,18 @@ import Glibc
     /// What the writers saw acknowledged, shared between them.
     actor Ledger {
         var acknowledged: [String: [(Int64, Double)]] = [:]
+        /// Histogram series: timestamp and observation count of each acknowledged histogram.
+        var histograms: [String: [(Int64, Double)]] = [:]
         var batches = 0
 
         func record(_ batch: [WriteSeries]) {
             batches += 1
             for series in batch {
-                acknowledged[series.labels[0].1, default: []].append(contentsOf: series.samples)
+                if series.histograms.isEmpty {
+                    acknowledged[series.labels[0].1, default: []].append(contentsOf: series.samples)
+                } else {
+                    histograms[series.labels[0].1, default: []].append(contentsOf: series.histograms.map { ($0.timestamp, Double($0.count)) })
+                }
             }
         }
     }
@@ -39,7 +45,11 @@ import Glibc
                 return (timestamp, Double(timestamp) / 7 + Double(index))
             }
             return WriteSeries(labels: [("__name__", name), ("writer", "\(writer)")], samples: samples)
-        }
+        } + [WriteSeries(labels: [("__name__", "crash_test_histogram_w\(writer)")], samples: [],
+                         histograms: (0..<Int64(samplesPerSeries)).map { offset in
+                             let timestamp = (step * Int64(samplesPerSeries) + offset) * 1000
+                             return .simple(timestamp, counts: [step % 5, offset + 1, 2], sum: Double(timestamp))
+                         })]
     }
 
     @Test func acknowledgedSamplesSurviveKill9() async throws {
@@ -81,6 +91,7 @@ import Glibc
             if await ledger.batches > batchesBefore { killedWhileWriting += 1 }
 
             try verify(dataDirectory: dataDirectory, expected: await ledger.acknowledged, round: round)
+            try verify(dataDirectory: dataDirectory, expected: await ledger.histograms, round: round, histograms: true)
         }
         #expect(await ledger.batches > 0)
         #expect(killedWhileWriting >= Self.rounds / 2, "most kills should land during a write load")
@@ -88,7 +99,8 @@ import Glibc
 
     /// Opens the killed daemon's store in this process (replaying its WAL) and checks that every
     /// acknowledged sample is present with its exact value.
-    func verify(dataDirectory: String, expected: [String: [(Int64, Double)]], round: Int) throws {
+    /// With `histograms`, the expected values are the histograms' observation counts.
+    func verify(dataDirectory: String, expected: [String: [(Int64, Double)]], round: Int, histograms: Bool = false) throws {
         let store = try MetricsStore(directory: dataDirectory + "/metrics", metrics: MetricsRegistry(),
                                      logger: Logger(label: "verify"))
         defer { store.close() }
@@ -99,7 +111,10 @@ import Glibc
             var stored: [Int64: UInt64] = [:]
             if let series = selected.first {
                 var iterator = series.makeIterator()
-                while iterator.next() { stored[iterator.timestamp] = iterator.value.bitPattern }
+                while iterator.next() {
+                    let value = histograms ? iterator.histogram?.count ?? -1 : iterator.value
+                    stored[iterator.timestamp] = value.bitPattern
+                }
             }
             for (timestamp, value) in samples where stored[timestamp] != value.bitPattern {
                 missing += 1

@@ -7,7 +7,29 @@ import ObsCore
 struct WriteSeries {
     var labels: [(String, String)]
     var samples: [(Int64, Double)]
-    var histograms = 0
+    var histograms: [WriteHistogram] = []
+}
+
+/// An integer native histogram as remote write carries it: spans and bucket-count deltas.
+struct WriteHistogram {
+    var timestamp: Int64
+    var count: UInt64
+    var sum: Double
+    var schema: Int64 = 0
+    var spans: [(offset: Int64, length: UInt64)]
+    var deltas: [Int64]
+
+    /// Buckets `0..<counts.count` at `schema` 0 holding `counts`.
+    static func simple(_ timestamp: Int64, counts: [Int64], sum: Double) -> WriteHistogram {
+        var deltas: [Int64] = []
+        var previous: Int64 = 0
+        for count in counts {
+            deltas.append(count - previous)
+            previous = count
+        }
+        return WriteHistogram(timestamp: timestamp, count: UInt64(counts.reduce(0, +)), sum: sum,
+                              spans: [(0, UInt64(counts.count))], deltas: deltas)
+    }
 }
 
 func encodeWriteRequest(_ series: [WriteSeries]) -> ByteBuffer {
@@ -26,8 +48,22 @@ func encodeWriteRequest(_ series: [WriteSeries]) -> ByteBuffer {
                     sample.writeVarint(field: 2, UInt64(bitPattern: timestamp))
                 }
             }
-            for _ in 0..<entry.histograms {
-                timeSeries.writeMessage(field: 4) { histogram in histogram.writeVarint(field: 1, 3) }
+            for h in entry.histograms {
+                timeSeries.writeMessage(field: 4) { histogram in
+                    histogram.writeVarint(field: 1, h.count)
+                    histogram.writeFixed64(field: 3, h.sum.bitPattern)
+                    histogram.writeVarint(field: 4, Varint.zigZag(h.schema))
+                    for span in h.spans {
+                        histogram.writeMessage(field: 11) { message in
+                            message.writeVarint(field: 1, Varint.zigZag(span.offset))
+                            message.writeVarint(field: 2, span.length)
+                        }
+                    }
+                    var packed = ByteBuffer()
+                    for delta in h.deltas { packed.writeVarint(Varint.zigZag(delta)) }
+                    histogram.writeBytes(field: 12, packed)
+                    histogram.writeVarint(field: 15, UInt64(bitPattern: h.timestamp))
+                }
             }
         }
     }

@@ -60,8 +60,13 @@ enum RemoteWriteHistogram {
         return (timestamp, h)
     }
 
-    private static func problem(_ text: String) -> CoreError {
-        .corrupt(codec: RemoteWriteRequest.codec, detail: "invalid native histogram: " + text)
+    /// A histogram that decoded but cannot be stored; the rest of the request still can.
+    struct Invalid: Error {
+        var reason: String
+    }
+
+    private static func problem(_ text: String) -> Invalid {
+        Invalid(reason: "invalid native histogram: " + text)
     }
 
     /// Sparse buckets from spans and counts (absolute for float histograms, deltas for integer ones).

@@ -9,6 +9,8 @@ struct RemoteWriteRequest {
         var labels: [Label]
         var samples: [(timestamp: Int64, value: Double)]
         var histograms: [(timestamp: Int64, histogram: FloatHistogram)] = []
+        /// Why histograms of this series were refused.
+        var invalidHistograms: [String] = []
     }
 
     var series: [Series] = []
@@ -62,7 +64,11 @@ struct RemoteWriteRequest {
                 result.samples.append((timestamp, value))
             case (4, .lengthDelimited):
                 var message = try reader.message()
-                result.histograms.append(try RemoteWriteHistogram.decode(&message))
+                do {
+                    result.histograms.append(try RemoteWriteHistogram.decode(&message))
+                } catch let invalid as RemoteWriteHistogram.Invalid {
+                    result.invalidHistograms.append(invalid.reason)
+                }
             default:
                 try reader.skip(type)
             }

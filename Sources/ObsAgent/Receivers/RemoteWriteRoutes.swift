@@ -67,6 +67,8 @@ struct RemoteWriteRoutes {
                         firstProblem = firstProblem ?? error.description
                     }
                 }
+                rejected += series.invalidHistograms.count
+                firstProblem = firstProblem ?? series.invalidHistograms.first.map { "\($0) for series \(labels)" }
                 for sample in series.histograms {
                     do {
                         ref = try appender.appendHistogram(labels, ref: ref, timestamp: sample.timestamp,
