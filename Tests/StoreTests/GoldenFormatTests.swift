@@ -50,6 +50,17 @@ import Glibc
         #expect(decoded.map(\.1) == Self.samples.map(\.1.bitPattern))
     }
 
+    @Test func histogramChunkV1() throws {
+        var appender = HistogramChunkAppender()
+        for (i, h) in HistogramStoreTests.histograms.enumerated() {
+            appender.append(timestamp: Self.samples[i].0, histogram: h)
+        }
+        try check(appender.bytes, "chunk-histogram-v1.bin")
+        let decoded = HistogramStoreTests.decode(try FileIO.readFile(Self.directory + "/chunk-histogram-v1.bin") ?? [])
+        #expect(decoded.count == HistogramStoreTests.histograms.count)
+        #expect(zip(decoded, HistogramStoreTests.histograms).allSatisfy { $0.1.sameValue(as: $1) })
+    }
+
     static let walRecords: [WALRecord] = [
         .series([(SeriesRef(7), labels)]),
         .samples(samples.map { WALSample(ref: 7, timestamp: $0.0, value: $0.1) }),
