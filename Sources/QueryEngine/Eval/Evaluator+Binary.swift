@@ -10,6 +10,8 @@ extension Evaluator {
         switch (lhs, rhs) {
         case let (.scalar(l), .scalar(r)):
             return .scalar((0..<steps).map { op.applyScalars(l[$0], r[$0]) ?? .nan })
+        case let (.vector(v), .scalar(s)) where op.isTrim:
+            return .vector(trim(op, v, s, location: context.location(startPosition(binary.lhs))))
         case let (.vector(v), .scalar(s)):
             return .vector(vectorScalar(op, v, s, scalarOnLeft: false, returnBool: binary.returnBool,
                                         location: context.location(startPosition(binary.lhs))))

@@ -78,3 +78,24 @@ extension StepSeries {
         }
     }
 }
+
+extension Evaluator {
+    /// `v </ s` and `v >/ s`: each histogram keeps only its observations below (above) `s`; float
+    /// samples have no result. The metric name stays.
+    func trim(_ op: BinaryOperator, _ vector: [StepSeries], _ cutoff: [Double], location: String) -> [StepSeries] {
+        var result: [StepSeries] = []
+        for series in vector {
+            var out = StepSeries(labels: series.labels, steps: steps, dropName: series.dropName)
+            for step in 0..<steps where series.present[step] {
+                guard let h = series.histogram(step) else {
+                    context.annotations.info("incompatible sample types encountered for binary operator \"\(op.rawValue)\": float \(op.rawValue) float",
+                                             at: location)
+                    continue
+                }
+                out.set(step, histogram: NativeHistogramMath.trimmed(h, at: cutoff[step], keepBelow: op == .trimUpper))
+            }
+            if !out.isEmpty { result.append(out) }
+        }
+        return result
+    }
+}

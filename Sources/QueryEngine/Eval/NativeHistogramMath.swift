@@ -123,3 +123,84 @@ enum NativeHistogramMath {
         return sum.value / h.count
     }
 }
+
+extension NativeHistogramMath {
+    /// The observations of `h` below (`keepBelow`) or above `cutoff`. A bucket the cutoff cuts keeps
+    /// the interpolated share (log scale for exponential buckets, linear for custom buckets and the
+    /// zero bucket); a cut bucket with an infinite bound keeps all or nothing. When anything was
+    /// removed the sum is re-estimated from the kept buckets: each at its geometric mean
+    /// (arithmetic for custom buckets and the zero bucket), open-ended ones at their finite bound.
+    static func trimmed(_ h: FloatHistogram, at cutoff: Double, keepBelow: Bool) -> FloatHistogram {
+        guard !cutoff.isNaN else { return h }
+        var out = h
+        var removedAny = false
+        var sum = KahanSum()
+        var total = 0.0
+        let hasPositive = h.positive.contains { $0.count != 0 }, hasNegative = h.negative.contains { $0.count != 0 }
+
+        /// The kept count and its representative value for one bucket.
+        func keep(_ lowerBound: Double, _ upperBound: Double, _ count: Double, linear: Bool) -> Double {
+            guard count != 0 else { return 0 }
+            var lower = lowerBound, upper = upperBound
+            if lower == -.infinity && upper > 0 { lower = 0 }
+            let whole = keepBelow ? upper <= cutoff : lower >= cutoff
+            let none = keepBelow ? lower >= cutoff : upper <= cutoff
+            var kept = 0.0, from = lower, to = upper
+            if whole {
+                kept = count
+            } else if !none {
+                if lower == -.infinity || upper == .infinity {
+                    // Open-ended: the side that reaches the cutoff from the open end keeps everything.
+                    let keepsAll = keepBelow ? lower == -.infinity && upper != .infinity : upper == .infinity && lower != -.infinity
+                    if keepsAll { kept = count; if keepBelow { to = cutoff } else { from = cutoff } }
+                } else {
+                    let below: Double
+                    if linear {
+                        below = (cutoff - lower) / (upper - lower)
+                    } else if cutoff > 0 {
+                        below = (log2(cutoff) - log2(lower)) / (log2(upper) - log2(lower))
+                    } else {
+                        below = 1 - (log2(-cutoff) - log2(-upper)) / (log2(-lower) - log2(-upper))
+                    }
+                    kept = count * (keepBelow ? below : 1 - below)
+                    if keepBelow { to = cutoff } else { from = cutoff }
+                }
+            }
+            if kept != count { removedAny = true }
+            if kept != 0 {
+                let value: Double
+                if from == -.infinity { value = to } else if to == .infinity { value = from } else if linear || (from <= 0 && to >= 0) {
+                    value = (from + to) / 2
+                } else {
+                    let geometric = (from * to).squareRoot()
+                    value = to < 0 ? -geometric : geometric
+                }
+                sum.add(kept * value)
+                total += kept
+            }
+            return kept
+        }
+
+        let custom = h.usesCustomBuckets
+        for i in out.negative.indices {
+            let (lower, upper) = h.bounds(ofPositive: out.negative[i].index)
+            out.negative[i].count = keep(-upper, -lower, out.negative[i].count, linear: false)
+        }
+        if !custom {
+            var lower = -h.zeroThreshold, upper = h.zeroThreshold
+            if hasPositive && !hasNegative { lower = 0 }
+            if hasNegative && !hasPositive { upper = 0 }
+            out.zeroCount = keep(lower, upper, h.zeroCount, linear: true)
+        }
+        for i in out.positive.indices {
+            var (lower, upper) = h.bounds(ofPositive: out.positive[i].index)
+            if !custom && lower < h.zeroThreshold && upper > h.zeroThreshold { lower = h.zeroThreshold }
+            out.positive[i].count = keep(lower, upper, out.positive[i].count, linear: custom)
+        }
+        guard removedAny else { return h }
+        out.count = total
+        out.sum = sum.value
+        out.dropEmptyBuckets()
+        return out
+    }
+}

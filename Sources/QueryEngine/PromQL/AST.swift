@@ -135,6 +135,10 @@ public enum BinaryOperator: String, Sendable {
     case add = "+", sub = "-", mul = "*", div = "/", mod = "%", pow = "^", atan2
     case equal = "==", notEqual = "!=", greater = ">", less = "<", greaterEqual = ">=", lessEqual = "<="
     case and, or, unless
+    /// Native histogram trims: keep the observations below (`</`) or above (`>/`) a value.
+    case trimUpper = "</", trimLower = ">/"
+
+    var isTrim: Bool { self == .trimUpper || self == .trimLower }
 
     var isComparison: Bool {
         switch self {
@@ -152,7 +156,7 @@ public enum BinaryOperator: String, Sendable {
         case .and, .unless: 2
         case .equal, .notEqual, .greater, .less, .greaterEqual, .lessEqual: 3
         case .add, .sub: 4
-        case .mul, .div, .mod, .atan2: 5
+        case .mul, .div, .mod, .atan2, .trimUpper, .trimLower: 5
         case .pow: 6
         }
     }
@@ -175,7 +179,7 @@ public enum BinaryOperator: String, Sendable {
         case .less: a < b ? 1 : 0
         case .greaterEqual: a >= b ? 1 : 0
         case .lessEqual: a <= b ? 1 : 0
-        case .and, .or, .unless: nil
+        case .and, .or, .unless, .trimUpper, .trimLower: nil
         }
     }
 }

@@ -11,6 +11,7 @@ struct Token: Equatable {
         case comma, colon, at
         case assign          // =
         case equal, notEqual, less, greater, lessEqual, greaterEqual  // == != < > <= >=
+        case trimUpper, trimLower                                      // </ >/
         case regexMatch, regexNoMatch                                  // =~ !~
         case add, sub, mul, div, mod, pow
         case end
@@ -77,9 +78,11 @@ struct Lexer {
             throw PromQLError.parse(start, "unexpected character after '!': \(describe(following))")
         case UInt8(ascii: "<"):
             if following == UInt8(ascii: "=") { return pair(.lessEqual, "<=") }
+            if following == UInt8(ascii: "/") { return pair(.trimUpper, "</") }
             return single(.less)
         case UInt8(ascii: ">"):
             if following == UInt8(ascii: "=") { return pair(.greaterEqual, ">=") }
+            if following == UInt8(ascii: "/") { return pair(.trimLower, ">/") }
             return single(.greater)
         case 0x22, 0x27, 0x60:
             do {

@@ -131,6 +131,8 @@ private struct Parser {
         case .greater: .greater
         case .lessEqual: .lessEqual
         case .greaterEqual: .greaterEqual
+        case .trimUpper: .trimUpper
+        case .trimLower: .trimLower
         case .identifier: keywordOperators[current.text.lowercased()]
         default: nil
         }
