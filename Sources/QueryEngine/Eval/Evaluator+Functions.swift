@@ -230,7 +230,7 @@ extension Evaluator {
             return .vector(out.isEmpty ? [] : [out])
         }
         if input.mode != .normal {
-            return .vector(extendedRange(name, input))
+            return .vector(extendedRange(name, input, at: context.location(startPosition(arguments[matrixIndex]))))
         }
         guard let kernel = RangeFunctions.kernel(name, scalars: scalars, legacy: context.options.compatibility == .prometheus2) else {
             throw .execution("function \"\(name)\" is not supported")
@@ -292,12 +292,17 @@ extension Evaluator {
     /// `anchored` and `smoothed` windows: the value at the window's start comes from the sample
     /// before it (anchored) or from interpolating across it (smoothed), and `rate`, `increase` and
     /// `delta` take the plain difference, without extrapolation.
-    func extendedRange(_ name: String, _ input: RangeInput) -> [StepSeries] {
+    func extendedRange(_ name: String, _ input: RangeInput, at location: String) -> [StepSeries] {
         let lookback = context.options.lookbackDelta
         let open = input.windowStartOffset
         let isCounter = name == "rate" || name == "increase"
         var result: [StepSeries] = []
-        for series in input.series.map(\.floatsOnly) {
+        for series in input.series {
+            if series.histograms != nil {
+                let out = extendedHistogramRange(name, series, input, at: location)
+                if !out.isEmpty { result.append(out) }
+                continue
+            }
             let ts = series.timestamps, vs = series.values
             var out = StepSeries(labels: series.labels, steps: steps, dropName: true)
             var lo = 0, hi = 0

@@ -174,3 +174,148 @@ extension Evaluator {
         return result
     }
 }
+
+/// `anchored` and `smoothed` windows over series holding histograms.
+extension Evaluator {
+    /// A value of the boundary chain and whether it was interpolated (then only values, not
+    /// reset hints, tell a counter reset next to it).
+    struct ChainValue {
+        var operand: Operand
+        var interpolated = false
+    }
+
+    func extendedHistogramRange(_ name: String, _ series: RangeSeries, _ input: RangeInput, at location: String) -> StepSeries {
+        let lookback = context.options.lookbackDelta
+        let open = input.windowStartOffset
+        let isCounter = name == "rate" || name == "increase"
+        let ts = series.timestamps
+        let metric = series.labels.metricName ?? ""
+        func value(_ i: Int) -> Operand { series.histograms?[i].map(Operand.histogram) ?? .float(series.values[i]) }
+        var out = StepSeries(labels: series.labels, steps: steps, dropName: true)
+        var lo = 0, hi = 0
+        for step in 0..<steps {
+            let end = input.windowEnd(step), start = end - input.range
+            if step > 0, end < input.windowEnd(step - 1) { lo = 0; hi = 0 }
+            while lo < ts.count, ts[lo] < start + open { lo += 1 }
+            while hi < ts.count, ts[hi] <= end { hi += 1 }
+            var chain: [ChainValue] = []
+            if input.mode == .anchored {
+                guard lo < hi else { continue }
+                if lo > 0, ts[lo - 1] >= start - lookback + open { chain.append(ChainValue(operand: value(lo - 1))) }
+                for i in lo..<hi { chain.append(ChainValue(operand: value(i))) }
+            } else {
+                guard lo < ts.count, hi > 0 else { continue }
+                var left = ChainValue(operand: value(lo))
+                if lo > 0, ts[lo - 1] >= start - lookback + open {
+                    guard let v = interpolateOperands(ts[lo - 1], value(lo - 1), ts[lo], value(lo), at: start, counter: isCounter,
+                                                      metric: metric, location: location) else { continue }
+                    left = ChainValue(operand: v, interpolated: ts[lo - 1] < start)
+                }
+                var right = ChainValue(operand: value(hi - 1))
+                if hi < ts.count, ts[hi] <= end + lookback {
+                    guard let v = interpolateOperands(ts[hi - 1], value(hi - 1), ts[hi], value(hi), at: end, counter: isCounter,
+                                                      metric: metric, location: location) else { continue }
+                    right = ChainValue(operand: v, interpolated: ts[hi - 1] < end)
+                }
+                chain.append(left)
+                for i in lo..<max(lo, hi) where ts[i] < end { chain.append(ChainValue(operand: value(i))) }
+                chain.append(right)
+            }
+            if name == "changes" || name == "resets" {
+                var count = 0.0
+                for (a, b) in zip(chain, chain.dropFirst()) {
+                    switch (a.operand, b.operand) {
+                    case let (.float(x), .float(y)):
+                        if name == "resets" ? y < x : (x != y && !(x.isNaN && y.isNaN)) { count += 1 }
+                    case let (.histogram(x), .histogram(y)):
+                        if name == "resets" ? y.isCounterReset(after: x) : !y.sameValue(as: x) { count += 1 }
+                    default:
+                        count += 1
+                    }
+                }
+                out.set(step, count)
+                continue
+            }
+            var points: [FloatHistogram] = []
+            for item in chain {
+                guard case let .histogram(h) = item.operand else { break }
+                points.append(h)
+            }
+            guard points.count == chain.count else {
+                context.annotations.warn("encountered a mix of histograms and floats for metric name \"\(metric)\"", at: location)
+                continue
+            }
+            if isCounter {
+                if points.contains(where: { $0.resetHint == .gauge }) {
+                    context.annotations.warn("this native histogram metric is not a counter: \"\(metric)\"", at: location)
+                }
+            } else if points.first?.resetHint != .gauge || points.last?.resetHint != .gauge {
+                context.annotations.warn("this native histogram metric is not a gauge: \"\(metric)\"", at: location)
+            }
+            let custom = points[0].usesCustomBuckets
+            if points.contains(where: { $0.usesCustomBuckets != custom }) {
+                context.annotations.warn("vector contains a mix of histograms with exponential and custom buckets schemas for metric name \"\(metric)\"",
+                                         at: location)
+                continue
+            }
+            var result = points[points.count - 1]
+            guard addHistogram(&result, points[0], negate: true, metric: metric, at: location, operation: "subtraction") else { continue }
+            var failed = false
+            if isCounter {
+                for i in 1..<points.count {
+                    var before = points[i - 1], after = points[i]
+                    // Next to an interpolated value only the values tell a reset.
+                    if chain[i - 1].interpolated || chain[i].interpolated {
+                        before.resetHint = .unknown
+                        after.resetHint = .unknown
+                    }
+                    if after.isCounterReset(after: before),
+                       !addHistogram(&result, points[i - 1], negate: false, metric: metric, at: location, operation: "subtraction") {
+                        failed = true
+                    }
+                }
+            }
+            if failed { continue }
+            if name == "rate" { result.divide(by: Double(input.range) / 1000) }
+            result.resetHint = .gauge
+            out.set(step, histogram: result)
+        }
+        return out
+    }
+
+    /// The value at `t` between two samples: linear for floats and histograms; a counter histogram
+    /// that reset in between restarts from zero at the first sample's time. nil (with a warning)
+    /// for a float next to a histogram or exponential next to custom buckets.
+    func interpolateOperands(_ t1: Int64, _ v1: Operand, _ t2: Int64, _ v2: Operand, at t: Int64, counter: Bool,
+                             metric: String, location: String) -> Operand? {
+        switch (v1, v2) {
+        case let (.float(a), .float(b)):
+            return .float(interpolate(t1, a, t2, b, at: t, counter: counter))
+        case let (.histogram(a), .histogram(b)):
+            if t <= t1 { return v1 }
+            if a.usesCustomBuckets != b.usesCustomBuckets {
+                context.annotations.warn("vector contains a mix of histograms with exponential and custom buckets schemas for metric name \"\(metric)\"",
+                                         at: location)
+                return nil
+            }
+            let fraction = Double(t - t1) / Double(t2 - t1)
+            let isCounter = counter || (a.resetHint != .gauge && b.resetHint != .gauge)
+            if isCounter && b.isCounterReset(after: a) {
+                var scaled = b
+                scaled.scale(by: fraction)
+                scaled.resetHint = .reset
+                return .histogram(scaled)
+            }
+            var difference = b
+            guard addHistogram(&difference, a, negate: true, metric: metric, at: location, operation: "subtraction") else { return nil }
+            difference.scale(by: fraction)
+            var result = a
+            guard addHistogram(&result, difference, negate: false, metric: metric, at: location, operation: "addition") else { return nil }
+            result.resetHint = a.resetHint
+            return .histogram(result)
+        default:
+            context.annotations.warn("encountered a mix of histograms and floats for metric name \"\(metric)\"", at: location)
+            return nil
+        }
+    }
+}

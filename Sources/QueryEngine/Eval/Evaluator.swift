@@ -208,9 +208,19 @@ final class Evaluator {
                 guard after > 0 else { continue }
                 let lastT = ts[after - 1], lastV = vs[after - 1]
                 guard lastT >= t - lookback + open else { continue }
-                if let h = hs?[after - 1], !reportTimestamps {
-                    guard !isStaleMarker(h.sum) else { continue }
-                    out.set(step, histogram: h)
+                if let hs, !reportTimestamps {
+                    let current: Operand = hs[after - 1].map(Operand.histogram) ?? .float(lastV)
+                    if case let .histogram(h) = current, isStaleMarker(h.sum) { continue }
+                    if case let .float(v) = current, isStaleMarker(v) { continue }
+                    var result: Operand? = current
+                    if selector.smoothed, lastT < t, after < ts.count, ts[after] <= t + lookback {
+                        let next: Operand = hs[after].map(Operand.histogram) ?? .float(vs[after])
+                        result = interpolateOperands(lastT, current, ts[after], next, at: t, counter: false,
+                                                     metric: stored.labels.metricName ?? "",
+                                                     location: context.location(selector.position))
+                    }
+                    guard let result else { continue }
+                    out.set(step, result)
                     count += 1
                     continue
                 }
