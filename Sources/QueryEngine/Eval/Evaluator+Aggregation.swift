@@ -17,7 +17,7 @@ extension Evaluator {
         }
         var input = try vector(aggregate.expr)
         switch aggregate.op {
-        case .min, .max, .stddev, .stdvar, .quantile, .topk, .bottomk, .countValues:
+        case .min, .max, .stddev, .stdvar, .quantile, .topk, .bottomk:
             // These read floats only; histogram samples are dropped with an info.
             if input.contains(where: \.hasHistograms) {
                 context.annotations.info("ignored histogram in \(aggregate.op.rawValue) aggregation", at: context.location(aggregate.position))
@@ -219,7 +219,8 @@ extension Evaluator {
         let names = Set(aggregate.grouping)
         for series in input {
             for step in 0..<steps where series.present[step] {
-                let labels = series.labels.setting(label, to: formatValue(series.values[step]))
+                let text = series.histogram(step).map(PromQLPrinter.histogramText) ?? formatValue(series.values[step])
+                let labels = series.labels.setting(label, to: text)
                 let key: Labels
                 if aggregate.without {
                     key = Labels(sortedUnchecked: labels.pairs.filter {

@@ -58,7 +58,11 @@ extension Evaluator {
         let all = try vector(arguments[1])
         let input = all.map(\.floatsOnly).filter { !$0.isEmpty }
         warnQuantileRange(quantiles, at: arguments[0])
-        let native = nativeHistogramMap(all) { h, step in NativeHistogramMath.quantile(quantiles[step], h) }
+        let native = nativeHistogramMap(all) { h, step in
+            let value = NativeHistogramMath.quantile(quantiles[step], h)
+            noteNaNObservations(h, result: value, argument: arguments[1], label: nil)
+            return value
+        }
         let histograms = classicHistograms(input, argument: arguments[1])
         var outputs = histograms.map { StepSeries(labels: $0.labels, steps: steps, dropName: true) }
         try forEachBucketSet(histograms, input) { h, step, buckets in
@@ -89,7 +93,11 @@ extension Evaluator {
         for q in quantiles {
             let text = openMetricsFloat(q[0])
             outputs += histograms.map { StepSeries(labels: $0.labels.setting(label, to: text), steps: steps, dropName: true) }
-            native += nativeHistogramMap(all) { h, step in NativeHistogramMath.quantile(q[step], h) }.map { s in
+            native += nativeHistogramMap(all) { h, step in
+                let value = NativeHistogramMath.quantile(q[step], h)
+                noteNaNObservations(h, result: value, argument: arguments[0], label: nil)
+                return value
+            }.map { s in
                 var copy = s
                 copy.labels = s.labels.setting(label, to: text)
                 return copy
@@ -114,13 +122,41 @@ extension Evaluator {
         let upper = try scalar(arguments[1])
         let all = try vector(arguments[2])
         let input = all.map(\.floatsOnly).filter { !$0.isEmpty }
-        let native = nativeHistogramMap(all) { h, step in NativeHistogramMath.fraction(lower[step], upper[step], h) }
+        let native = nativeHistogramMap(all) { h, step in
+            if h.sum.isNaN && h.count > 0 {
+                context.annotations.info("input to histogram_fraction has NaN observations, which are excluded from all fractions for metric name \"\(metricName(of: arguments[2]) ?? "")\"",
+                                         at: context.location(startPosition(arguments[2])))
+            }
+            return NativeHistogramMath.fraction(lower[step], upper[step], h)
+        }
         let histograms = classicHistograms(input, argument: arguments[2])
         var outputs = histograms.map { StepSeries(labels: $0.labels, steps: steps, dropName: true) }
         try forEachBucketSet(histograms, input) { h, step, buckets in
             outputs[h].set(step, Self.bucketFraction(lower[step], upper[step], &buckets))
         }
         return .vector(try joinClassicAndNative(outputs.filter { !$0.isEmpty }, native, argument: arguments[2]))
+    }
+
+    /// Native histograms whose sum is NaN hold NaN observations; Prometheus says what that did to
+    /// the quantile.
+    private func noteNaNObservations(_ h: FloatHistogram, result: Double, argument: Expr, label: String?) {
+        guard h.sum.isNaN, h.count > 0 else { return }
+        let metric = metricName(of: argument) ?? ""
+        let effect = result.isNaN ? "result is NaN" : "result is skewed higher"
+        context.annotations.info("input to histogram_quantile has NaN observations, \(effect) for metric name \"\(metric)\"",
+                                 at: context.location(startPosition(argument)))
+    }
+
+    /// The metric name a selector argument asks for, for annotations.
+    func metricName(of expr: Expr) -> String? {
+        switch unwrapParens(expr) {
+        case let .vectorSelector(selector), let .matrixSelector(selector, _, _):
+            return selector.matchers.first { $0.name == Labels.metricName && $0.kind == .equal }?.value
+        case let .call(_, arguments, _):
+            return arguments.lazy.compactMap { self.metricName(of: $0) }.first
+        default:
+            return nil
+        }
     }
 
     private func noteForcedMonotonic(_ histogram: ClassicHistogram, position: Int) {

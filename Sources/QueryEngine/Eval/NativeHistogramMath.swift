@@ -61,7 +61,8 @@ enum NativeHistogramMath {
             }
         }
         count = min(count, h.count)
-        if count < rank { return bucket.upper }
+        // The rank lies beyond the buckets: in NaN observations when the sum is NaN.
+        if count < rank { return h.sum.isNaN ? .nan : bucket.upper }
         rank = forward ? rank - (count - bucket.count) : count - rank
         let fraction = rank / bucket.count
         if h.usesCustomBuckets || (bucket.lower <= 0 && bucket.upper >= 0) {

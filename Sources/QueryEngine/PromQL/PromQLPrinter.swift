@@ -144,6 +144,24 @@ public enum PromQLPrinter {
         return (negative ? "-" : "") + "\(magnitude / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
     }
 
+    /// A histogram as Prometheus prints it (`count_values` labels):
+    /// `{count:20, sum:10, [-2,-1):2, [-0.001,0.001]:2, (0.5,1]:1}`, populated buckets only.
+    static func histogramText(_ h: FloatHistogram) -> String {
+        var out = "{count:\(goG(h.count)), sum:\(goG(h.sum))"
+        for bucket in h.negative.reversed() where bucket.count != 0 {
+            let (lower, upper) = h.bounds(ofPositive: bucket.index)
+            out += ", [\(goG(-upper)),\(goG(-lower))):\(goG(bucket.count))"
+        }
+        if h.zeroCount != 0 {
+            out += ", [\(goG(-h.zeroThreshold)),\(goG(h.zeroThreshold))]:\(goG(h.zeroCount))"
+        }
+        for bucket in h.positive where bucket.count != 0 {
+            let (lower, upper) = h.bounds(ofPositive: bucket.index)
+            out += ", (\(goG(lower)),\(goG(upper))]:\(goG(bucket.count))"
+        }
+        return out + "}"
+    }
+
     /// Go's `%v` for a float: shortest digits, exponent form below 1e-4 and from 1e6 (`1e+06`).
     static func goG(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
