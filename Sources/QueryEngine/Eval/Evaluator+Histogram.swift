@@ -246,12 +246,16 @@ extension Evaluator {
         if total == 0 || lower.isNaN || upper.isNaN { return .nan }
         if lower >= upper { return 0 }
         func rank(at value: Double) -> Double {
+            if value == .infinity { return total }
             var previousBound = -Double.infinity, previousCount = 0.0
             for (i, bucket) in merged.enumerated() {
                 if value <= bucket.bound {
                     if value <= previousBound { return previousCount }
-                    // The first bucket starts at zero when its bound is positive; +Inf is not interpolated.
-                    let start = i == 0 ? (bucket.bound > 0 ? 0 : bucket.bound) : previousBound
+                    // The first bucket starts at zero when its bound is positive; otherwise its
+                    // observations sit at −∞, below any finite value. Those of the +Inf bucket sit at
+                    // +∞: infinite buckets are not interpolated.
+                    if i == 0 && bucket.bound <= 0 { return bucket.count }
+                    let start = i == 0 ? 0 : previousBound
                     if bucket.bound.isInfinite || value <= start { return previousCount }
                     return previousCount + (bucket.count - previousCount) * (value - start) / (bucket.bound - start)
                 }

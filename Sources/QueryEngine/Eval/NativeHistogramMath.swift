@@ -82,7 +82,7 @@ enum NativeHistogramMath {
             let linear = h.usesCustomBuckets || b.isZero
             func position(_ v: Double) -> Double {
                 if linear {
-                    if b.lower == -.infinity { return rank + (v <= 0 ? 0 : b.count * v / b.upper) }
+                    if b.lower == -.infinity { return rank + (b.upper <= 0 ? b.count : v <= 0 ? 0 : b.count * v / b.upper) }
                     if b.upper == .infinity { return rank }
                     return rank + b.count * (v - b.lower) / (b.upper - b.lower)
                 }
@@ -98,8 +98,11 @@ enum NativeHistogramMath {
             if lowerSet && upperSet { break }
             rank += b.count
         }
-        if !lowerSet || lowerRank > h.count { lowerRank = h.count }
-        if !upperSet || upperRank > h.count { upperRank = h.count }
+        // Unset ranks lie past every bucket; NaN observations (counted, in no bucket) stay excluded.
+        if !lowerSet { lowerRank = rank }
+        if !upperSet { upperRank = rank }
+        lowerRank = min(lowerRank, h.count)
+        upperRank = min(upperRank, h.count)
         return (upperRank - lowerRank) / h.count
     }
 
