@@ -81,9 +81,9 @@ extension Evaluator {
             }
             return .vector(try mapSamples(arguments[0]) { v, _ in Self.datePart(name, seconds: v) })
         case "histogram_quantile":
-            return try histogramQuantile(arguments, position: position)
+            return try histogramQuantile(arguments)
         case "histogram_quantiles":
-            return try histogramQuantiles(arguments, position: position)
+            return try histogramQuantiles(arguments)
         case "histogram_fraction":
             return try histogramFraction(arguments)
         case "histogram_count", "histogram_sum", "histogram_avg", "histogram_stddev", "histogram_stdvar":

@@ -53,7 +53,7 @@ extension Evaluator {
         }
     }
 
-    func histogramQuantile(_ arguments: [Expr], position: Int) throws(PromQLError) -> EvalValue {
+    func histogramQuantile(_ arguments: [Expr]) throws(PromQLError) -> EvalValue {
         let quantiles = try scalar(arguments[0])
         let all = try vector(arguments[1])
         let input = all.map(\.floatsOnly).filter { !$0.isEmpty }
@@ -67,14 +67,14 @@ extension Evaluator {
         var outputs = histograms.map { StepSeries(labels: $0.labels, steps: steps, dropName: true) }
         try forEachBucketSet(histograms, input) { h, step, buckets in
             let (value, forced) = Self.bucketQuantile(quantiles[step], &buckets)
-            if forced { noteForcedMonotonic(histograms[h], position: position) }
+            if forced { noteForcedMonotonic(histograms[h], position: startPosition(arguments[1])) }
             outputs[h].set(step, value)
         }
         return .vector(try joinClassicAndNative(outputs.filter { !$0.isEmpty }, native, argument: arguments[1]))
     }
 
     /// `histogram_quantiles(v, "label", q1, q2, …)`: one series per quantile, told apart by `label`.
-    func histogramQuantiles(_ arguments: [Expr], position: Int) throws(PromQLError) -> EvalValue {
+    func histogramQuantiles(_ arguments: [Expr]) throws(PromQLError) -> EvalValue {
         let all = try vector(arguments[0])
         let input = all.map(\.floatsOnly).filter { !$0.isEmpty }
         let label = try string(arguments[1])
@@ -107,7 +107,7 @@ extension Evaluator {
             for (k, q) in quantiles.enumerated() {
                 var copy = buckets
                 let (value, forced) = Self.bucketQuantile(q[step], &copy)
-                if forced { noteForcedMonotonic(histograms[h], position: position) }
+                if forced { noteForcedMonotonic(histograms[h], position: startPosition(arguments[0])) }
                 outputs[k * histograms.count + h].set(step, value)
             }
         }
