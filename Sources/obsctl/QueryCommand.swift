@@ -129,28 +129,51 @@ enum QueryOutput {
             let samples = result as? [[String: Any]] ?? []
             if samples.isEmpty { return "(no data)" }
             let rows = samples.map { sample -> [String] in
-                let value = (sample["value"] as? [Any])?.last as? String ?? ""
+                let value = (sample["value"] as? [Any])?.last as? String
+                    ?? ((sample["histogram"] as? [Any])?.last).flatMap(histogramText)?.text ?? ""
                 return [labelText(sample["metric"]), value]
             }
             return Render.table(header: ["SERIES", "VALUE"], rows: rows)
         default:
             let series = result as? [[String: Any]] ?? []
             if series.isEmpty { return "(no data)" }
-            let parsed = series.map { s -> (String, [(Double, Double)]) in
-                let values = (s["values"] as? [[Any]] ?? []).compactMap { pair -> (Double, Double)? in
+            // Histogram points chart by their observation count and list with their buckets.
+            let parsed = series.map { s -> (String, [(t: Double, v: Double, text: String)]) in
+                var points = (s["values"] as? [[Any]] ?? []).compactMap { pair -> (t: Double, v: Double, text: String)? in
                     guard pair.count == 2, let t = pair[0] as? Double ?? (pair[0] as? NSNumber)?.doubleValue,
                           let v = Double(pair[1] as? String ?? "") else { return nil }
-                    return (t, v)
+                    return (t, v, Render.text(v))
                 }
-                return (labelText(s["metric"]), values)
+                points += (s["histograms"] as? [[Any]] ?? []).compactMap { pair -> (t: Double, v: Double, text: String)? in
+                    guard pair.count == 2, let t = pair[0] as? Double ?? (pair[0] as? NSNumber)?.doubleValue,
+                          let h = histogramText(pair[1]) else { return nil }
+                    return (t, h.count, h.text)
+                }
+                points.sort { $0.t < $1.t }
+                return (labelText(s["metric"]), points)
             }
-            if format == .chart { return Chart.draw(parsed) }
+            if format == .chart { return Chart.draw(parsed.map { ($0.0, $0.1.map { ($0.t, $0.v) }) }) }
             var rows: [[String]] = []
-            for (labels, values) in parsed {
-                for (t, v) in values { rows.append([labels, QueryTime.seconds(Int64((t * 1000).rounded())), Render.text(v)]) }
+            for (labels, points) in parsed {
+                for p in points { rows.append([labels, QueryTime.seconds(Int64((p.t * 1000).rounded())), p.text]) }
             }
             return Render.table(header: ["SERIES", "TIME", "VALUE"], rows: rows)
         }
+    }
+
+    /// A native histogram from the API's JSON as `count=… sum=… (l,u]:n …`, and its count.
+    static func histogramText(_ object: Any) -> (count: Double, text: String)? {
+        guard let h = object as? [String: Any], let countText = h["count"] as? String, let count = Double(countText) else {
+            return nil
+        }
+        var text = "count=\(countText) sum=\(h["sum"] as? String ?? "")"
+        for bucket in h["buckets"] as? [[Any]] ?? [] where bucket.count == 4 {
+            let rule = (bucket[0] as? NSNumber)?.intValue ?? 0
+            let open = rule == 1 || rule == 3 ? "[" : "("
+            let close = rule == 0 || rule == 3 ? "]" : ")"
+            text += " \(open)\(bucket[1]),\(bucket[2])\(close):\(bucket[3])"
+        }
+        return (count, text)
     }
 
     static func labelText(_ metric: Any?) -> String {

@@ -106,6 +106,8 @@ import Testing
         #expect(stored.status == 204)
         let read = try await http(.GET, base + "/api/v1/query?query=h&time=2")
         #expect(read.body.contains(#""histogram":[2,{"count":"3","sum":"4.5","buckets":[[0,"0.5","1","1"],[0,"1","2","2"]]}]"#))
+        let shown = try await runTool("obsctl", ["query", "h", "--url", base, "--time", "2"])
+        #expect(shown.output.contains("count=3 sum=4.5 (0.5,1]:1 (1,2]:2"))
         var broken = WriteHistogram.simple(2000, counts: [1, 2], sum: 1)
         broken.spans = [(0, 3)]
         let histogram = try await remoteWrite(base, [
