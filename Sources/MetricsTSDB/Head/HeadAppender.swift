@@ -71,20 +71,10 @@ struct HeadAppender: MetricsAppender {
         } else if !(previous?.inOrder ?? false) {
             // A sample newer than an in-order sample of this batch needs no head check: that one
             // already passed it. Anything else asks the series.
-            switch series.check(timestamp: timestamp, value: value, outOfOrderFloor: floor) {
-            case .append: inOrder = true
-            case .appendOutOfOrder: break
-            case .duplicateOK: return series.ref
-            case .outOfOrder:
-                counters.outOfOrder.inc()
-                throw AppendError.outOfOrder(labels: labels, timestamp: timestamp)
-            case .tooOld:
-                counters.tooOld.inc()
-                throw AppendError.tooOld(labels: labels, timestamp: timestamp)
-            case .duplicateConflict:
-                counters.duplicate.inc()
-                throw AppendError.duplicateTimestamp(labels: labels, timestamp: timestamp)
-            }
+            let verdict = series.check(timestamp: timestamp, value: value, outOfOrderFloor: floor)
+            try enforce(verdict, labels, timestamp)
+            if verdict == .duplicateOK { return series.ref }
+            inOrder = verdict == .append
         }
         pending.append(Pending(series: series, timestamp: timestamp, value: value))
         if let run = current, run.series !== series { batchLast[run.series.ref] = run.newest }
@@ -92,6 +82,23 @@ struct HeadAppender: MetricsAppender {
         let newest = previous.map { timestamp > $0.timestamp ? candidate : $0 } ?? candidate
         current = (series, newest)
         return series.ref
+    }
+
+    /// Counts and throws the error of a verdict that refuses the sample.
+    private func enforce(_ verdict: MemSeries.Verdict, _ labels: Labels, _ timestamp: Int64) throws(AppendError) {
+        switch verdict {
+        case .append, .appendOutOfOrder, .duplicateOK:
+            return
+        case .outOfOrder:
+            counters.outOfOrder.inc()
+            throw AppendError.outOfOrder(labels: labels, timestamp: timestamp)
+        case .tooOld:
+            counters.tooOld.inc()
+            throw AppendError.tooOld(labels: labels, timestamp: timestamp)
+        case .duplicateConflict:
+            counters.duplicate.inc()
+            throw AppendError.duplicateTimestamp(labels: labels, timestamp: timestamp)
+        }
     }
 
     private func resolve(_ labels: Labels, ref: SeriesRef?) throws(AppendError) -> MemSeries {
@@ -119,19 +126,9 @@ struct HeadAppender: MetricsAppender {
             throw AppendError.outOfOrder(labels: labels, timestamp: timestamp)
         }
         if !(previous?.inOrder ?? false) {
-            switch series.checkHistogram(timestamp: timestamp, histogram: histogram, outOfOrderFloor: head.outOfOrderFloor) {
-            case .append, .appendOutOfOrder: break
-            case .duplicateOK: return series.ref
-            case .outOfOrder:
-                counters.outOfOrder.inc()
-                throw AppendError.outOfOrder(labels: labels, timestamp: timestamp)
-            case .tooOld:
-                counters.tooOld.inc()
-                throw AppendError.tooOld(labels: labels, timestamp: timestamp)
-            case .duplicateConflict:
-                counters.duplicate.inc()
-                throw AppendError.duplicateTimestamp(labels: labels, timestamp: timestamp)
-            }
+            let verdict = series.checkHistogram(timestamp: timestamp, histogram: histogram, outOfOrderFloor: head.outOfOrderFloor)
+            try enforce(verdict, labels, timestamp)
+            if verdict == .duplicateOK { return series.ref }
         }
         pending.append(Pending(series: series, timestamp: timestamp, value: 0, histogram: Int32(pendingHistograms.count)))
         pendingHistograms.append(histogram)

@@ -293,63 +293,7 @@ extension Evaluator {
     /// before it (anchored) or from interpolating across it (smoothed), and `rate`, `increase` and
     /// `delta` take the plain difference, without extrapolation.
     func extendedRange(_ name: String, _ input: RangeInput, at location: String) -> [StepSeries] {
-        let lookback = context.options.lookbackDelta
-        let open = input.windowStartOffset
-        let isCounter = name == "rate" || name == "increase"
-        var result: [StepSeries] = []
-        for series in input.series {
-            if series.histograms != nil {
-                let out = extendedHistogramRange(name, series, input, at: location)
-                if !out.isEmpty { result.append(out) }
-                continue
-            }
-            let ts = series.timestamps, vs = series.values
-            var out = StepSeries(labels: series.labels, steps: steps, dropName: true)
-            var lo = 0, hi = 0
-            for step in 0..<steps {
-                let end = input.windowEnd(step), start = end - input.range
-                if step > 0, end < input.windowEnd(step - 1) { lo = 0; hi = 0 }
-                while lo < ts.count, ts[lo] < start + open { lo += 1 }
-                while hi < ts.count, ts[hi] <= end { hi += 1 }
-                var chain: [Double] = []
-                if input.mode == .anchored {
-                    guard lo < hi else { continue }
-                    if lo > 0, ts[lo - 1] >= start - lookback + open { chain.append(vs[lo - 1]) }
-                    chain.append(contentsOf: vs[lo..<hi])
-                } else {
-                    // Smoothed: needs data after the window's start and at or before its end.
-                    guard lo < ts.count, hi > 0 else { continue }
-                    let left = lo > 0 && ts[lo - 1] >= start - lookback + open
-                        ? interpolate(ts[lo - 1], vs[lo - 1], ts[lo], vs[lo], at: start, counter: isCounter)
-                        : vs[lo]
-                    let right = hi < ts.count && ts[hi] <= end + lookback
-                        ? interpolate(ts[hi - 1], vs[hi - 1], ts[hi], vs[hi], at: end, counter: isCounter)
-                        : vs[hi - 1]
-                    chain.append(left)
-                    for i in lo..<max(lo, hi) where ts[i] < end { chain.append(vs[i]) }
-                    chain.append(right)
-                }
-                var value: Double
-                switch name {
-                case "changes", "resets":
-                    var count = 0.0
-                    for i in chain.indices.dropFirst() {
-                        let a = chain[i - 1], b = chain[i]
-                        if name == "resets" ? b < a : (a != b && !(a.isNaN && b.isNaN)) { count += 1 }
-                    }
-                    value = count
-                default:
-                    value = chain[chain.count - 1] - chain[0]
-                    if isCounter {
-                        for i in chain.indices.dropFirst() where chain[i] < chain[i - 1] { value += chain[i - 1] }
-                    }
-                    if name == "rate" { value /= Double(input.range) / 1000 }
-                }
-                out.set(step, value)
-            }
-            if !out.isEmpty { result.append(out) }
-        }
-        return result
+        input.series.map { extendedRangeSeries(name, $0, input, at: location) }.filter { !$0.isEmpty }
     }
 
     static func looksLikeCounter(_ name: String) -> Bool {

@@ -175,7 +175,7 @@ extension Evaluator {
     }
 }
 
-/// `anchored` and `smoothed` windows over series holding histograms.
+/// `anchored` and `smoothed` windows, over floats and histograms alike.
 extension Evaluator {
     /// A value of the boundary chain and whether it was interpolated (then only values, not
     /// reset hints, tell a counter reset next to it).
@@ -184,7 +184,7 @@ extension Evaluator {
         var interpolated = false
     }
 
-    func extendedHistogramRange(_ name: String, _ series: RangeSeries, _ input: RangeInput, at location: String) -> StepSeries {
+    func extendedRangeSeries(_ name: String, _ series: RangeSeries, _ input: RangeInput, at location: String) -> StepSeries {
         let lookback = context.options.lookbackDelta
         let open = input.windowStartOffset
         let isCounter = name == "rate" || name == "increase"
@@ -236,10 +236,22 @@ extension Evaluator {
                 out.set(step, count)
                 continue
             }
-            var points: [FloatHistogram] = []
+            var points: [FloatHistogram] = [], floats: [Double] = []
             for item in chain {
-                guard case let .histogram(h) = item.operand else { break }
-                points.append(h)
+                switch item.operand {
+                case let .histogram(h): points.append(h)
+                case let .float(v): floats.append(v)
+                }
+            }
+            if floats.count == chain.count {
+                // Floats carry no hints: a drop is a reset.
+                var value = floats[floats.count - 1] - floats[0]
+                if isCounter {
+                    for i in floats.indices.dropFirst() where floats[i] < floats[i - 1] { value += floats[i - 1] }
+                }
+                if name == "rate" { value /= Double(input.range) / 1000 }
+                out.set(step, value)
+                continue
             }
             guard points.count == chain.count else {
                 context.annotations.warn("encountered a mix of histograms and floats for metric name \"\(metric)\"", at: location)
