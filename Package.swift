@@ -58,11 +58,13 @@ let package = Package(
         .target(name: "TraceCollector", dependencies: ["ObsCore"], swiftSettings: strict),
         .target(name: "QueryEngine", dependencies: ["ObsCore"], swiftSettings: strict),
         .target(name: "Alerting", dependencies: ["ObsCore", "QueryEngine"], swiftSettings: strict),
+        // Scraping: discovery, relabeling, exposition parsing, scrape loops.
+        .target(name: "Scrape", dependencies: ["ObsCore"], swiftSettings: strict),
 
         .executableTarget(
             name: "ObsAgent",
             dependencies: [
-                "ObsCore", "ObsYAML", "MetricsTSDB", "LogIngest", "TraceCollector", "QueryEngine", "Alerting",
+                "ObsCore", "ObsYAML", "MetricsTSDB", "LogIngest", "TraceCollector", "QueryEngine", "Alerting", "Scrape",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -84,6 +86,7 @@ let package = Package(
         ),
 
         .testTarget(name: "CoreTests", dependencies: ["ObsCore"]),
+        .testTarget(name: "ScrapeTests", dependencies: ["ObsCore", "Scrape"], resources: [.copy("Fixtures")]),
         .testTarget(name: "QueryEngineTests", dependencies: ["ObsCore", "QueryEngine"], resources: [.copy("Formatting")]),
         .testTarget(
             name: "StoreTests",
