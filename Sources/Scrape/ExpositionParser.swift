@@ -1,0 +1,415 @@
+import Foundation
+import ObsCore
+
+/// What a scrape answered in: Prometheus text 0.0.4 or OpenMetrics 1.0.
+public enum ExpositionFormat: Sendable {
+    case prometheusText
+    case openMetrics
+
+    /// The format a `Content-Type` names; Prometheus text for anything else, as Prometheus does.
+    public init(contentType: String?) {
+        let type = contentType?.lowercased() ?? ""
+        self = type.hasPrefix("application/openmetrics-text") ? .openMetrics : .prometheusText
+    }
+}
+
+/// A metric family's type from `# TYPE`.
+public enum MetricType: String, Sendable {
+    case counter, gauge, histogram, summary, untyped, unknown, gaugehistogram, stateset, info
+}
+
+/// Why an exposition could not be read: the line and what was wrong, as the scrape's error.
+public struct ExpositionError: Error, Sendable, CustomStringConvertible, Equatable {
+    public var line: Int
+    public var message: String
+    public var description: String { "line \(line): \(message)" }
+}
+
+/// A pull parser over the bytes of one scrape. Allocates nothing per sample: a sample's series is
+/// a byte range (the cache key of the scrape loop) and its labels are ranges too, turned into
+/// strings only when `labels()` is asked for (a series the loop has not seen before).
+public struct ExpositionParser: ~Copyable {
+    public enum Entry: Equatable {
+        /// The current sample: read it through `seriesKey`, `value`, `timestamp`, `labels()`.
+        case sample
+        case help(name: String, text: String)
+        case type(name: String, type: MetricType)
+        case unit(name: String, unit: String)
+    }
+
+    private let bytes: UnsafeRawBufferPointer
+    private let format: ExpositionFormat
+    private var offset = 0
+    private var lineNumber = 0
+    private var sawEOF = false
+
+    // The current sample.
+    public private(set) var seriesKey: Range<Int> = 0..<0
+    public private(set) var value: Double = 0
+    /// Milliseconds, when the exposition gave one.
+    public private(set) var timestamp: Int64?
+    private var nameRange: Range<Int> = 0..<0
+    private var nameEscaped = false
+    /// Label name and value ranges of the current sample; values with escapes are flagged.
+    private var labelRanges: [(name: Range<Int>, value: Range<Int>, escaped: Bool)] = []
+    /// The family whose `_created` samples are skipped (counters, histograms, summaries).
+    private var familyWithCreated: String?
+
+    /// `bytes` must outlive the parser.
+    public init(_ bytes: UnsafeRawBufferPointer, format: ExpositionFormat) {
+        self.bytes = bytes
+        self.format = format
+        labelRanges.reserveCapacity(16)
+    }
+
+    /// The next entry, nil at the end. Throws on the first malformed line.
+    public mutating func next() throws(ExpositionError) -> Entry? {
+        while offset < bytes.count {
+            lineNumber += 1
+            let start = offset
+            var end = start
+            while end < bytes.count && bytes[end] != 0x0A { end += 1 }
+            offset = end + 1
+            if sawEOF { throw fail("unexpected data after # EOF") }
+            if start == end {
+                if format == .openMetrics { throw fail("unexpected empty line") }
+                continue
+            }
+            if bytes[start] == UInt8(ascii: "#") {
+                if let entry = try comment(start, end) { return entry }
+                continue
+            }
+            if format == .prometheusText && isBlank(start, end) { continue }
+            try sample(start, end)
+            if isSkippedCreated() { continue }
+            return .sample
+        }
+        if format == .openMetrics && !sawEOF { throw ExpositionError(line: lineNumber, message: "data does not end with # EOF") }
+        return nil
+    }
+
+    /// The current sample's metric name.
+    public var metricName: String { text(nameRange, escaped: nameEscaped) }
+
+    /// The current sample's labels, metric name included as `__name__`.
+    public func labels() -> [Label] {
+        var result: [Label] = [Label(Labels.metricName, metricName)]
+        for range in labelRanges {
+            result.append(Label(text(range.name, escaped: false), text(range.value, escaped: range.escaped)))
+        }
+        return result
+    }
+
+    // MARK: Lines
+
+    private func isBlank(_ start: Int, _ end: Int) -> Bool {
+        (start..<end).allSatisfy { bytes[$0] == 0x20 || bytes[$0] == 0x09 || bytes[$0] == 0x0D }
+    }
+
+    private func fail(_ message: String) -> ExpositionError {
+        ExpositionError(line: lineNumber, message: message)
+    }
+
+    /// `# HELP`, `# TYPE`, `# UNIT`, `# EOF`; other comments are skipped (text format only).
+    private mutating func comment(_ start: Int, _ end: Int) throws(ExpositionError) -> Entry? {
+        var i = start + 1
+        if format == .openMetrics && end - start == 5 && matches(i, " EOF") {
+            sawEOF = true
+            return nil
+        }
+        guard i < end, bytes[i] == 0x20 || format == .openMetrics else { return nil }
+        while i < end && bytes[i] == 0x20 { i += 1 }
+        let keywordStart = i
+        while i < end && bytes[i] != 0x20 { i += 1 }
+        let keyword = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[keywordStart..<i]), as: UTF8.self)
+        guard keyword == "HELP" || keyword == "TYPE" || keyword == "UNIT" else {
+            if format == .openMetrics { throw fail("invalid comment \"# \(keyword)\": only HELP, TYPE, UNIT and EOF are allowed") }
+            return nil
+        }
+        guard i < end else { throw fail("# \(keyword) without a metric name") }
+        i += 1
+        let nameStart = i
+        while i < end && bytes[i] != 0x20 { i += 1 }
+        let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[nameStart..<i]), as: UTF8.self)
+        guard isValidMetricName(nameStart..<i) else { throw fail("invalid metric name \"\(name)\" in # \(keyword)") }
+        let rest = i < end ? String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(i + 1)..<end]), as: UTF8.self) : ""
+        switch keyword {
+        case "HELP":
+            return .help(name: name, text: Self.unescapeHelp(rest))
+        case "TYPE":
+            guard let type = MetricType(rawValue: rest.trimmingCharacters(in: .whitespaces)),
+                  format == .openMetrics || ["counter", "gauge", "histogram", "summary", "untyped"].contains(type.rawValue)
+            else { throw fail("invalid metric type \"\(rest)\" for \(name)") }
+            familyWithCreated = [.counter, .histogram, .summary, .gaugehistogram].contains(type) ? name : nil
+            return .type(name: name, type: type)
+        default:
+            guard format == .openMetrics else { return nil }
+            return .unit(name: name, unit: rest)
+        }
+    }
+
+    /// OpenMetrics `_created` samples carry a start time, not a value to store.
+    private func isSkippedCreated() -> Bool {
+        guard format == .openMetrics, let family = familyWithCreated else { return false }
+        let suffix = "_created".utf8
+        guard nameRange.count == family.utf8.count + suffix.count else { return false }
+        return bytes[nameRange].starts(with: family.utf8) && bytes[nameRange].suffix(suffix.count).elementsEqual(suffix)
+    }
+
+    private mutating func sample(_ start: Int, _ end: Int) throws(ExpositionError) {
+        var i = start
+        labelRanges.removeAll(keepingCapacity: true)
+        nameEscaped = false
+        if bytes[i] == UInt8(ascii: "{") {
+            // `{"utf8.name", label="v"} 1`: the quoted name comes first inside the braces.
+            i += 1
+            guard i < end, bytes[i] == 0x22 else { throw fail("expected a quoted metric name after \"{\"") }
+            let (range, escaped) = try quoted(&i, end)
+            nameRange = range
+            nameEscaped = escaped
+            try labelList(&i, end, first: false)
+        } else {
+            let nameStart = i
+            while i < end && isNameByte(bytes[i], first: i == nameStart) { i += 1 }
+            guard i > nameStart else { throw fail("\(describe(start)) is not a valid start token") }
+            nameRange = nameStart..<i
+            if i < end && bytes[i] == UInt8(ascii: "{") {
+                i += 1
+                try labelList(&i, end, first: true)
+            }
+        }
+        seriesKey = start..<i
+        guard i < end, bytes[i] == 0x20 || bytes[i] == 0x09 else { throw fail("expected a space and a value after the series, got \(describe(i))") }
+        while i < end && (bytes[i] == 0x20 || bytes[i] == 0x09) { i += 1 }
+        let valueStart = i
+        while i < end && bytes[i] != 0x20 && bytes[i] != 0x09 && bytes[i] != 0x0D { i += 1 }
+        guard let parsed = number(valueStart..<i) else { throw fail("invalid value \(describe(valueStart, until: i))") }
+        value = parsed
+        while i < end && (bytes[i] == 0x20 || bytes[i] == 0x09) { i += 1 }
+        timestamp = nil
+        if i < end && bytes[i] != 0x0D && bytes[i] != UInt8(ascii: "#") {
+            let stampStart = i
+            while i < end && bytes[i] != 0x20 && bytes[i] != 0x09 && bytes[i] != 0x0D { i += 1 }
+            timestamp = try parseTimestamp(stampStart..<i)
+            while i < end && (bytes[i] == 0x20 || bytes[i] == 0x09) { i += 1 }
+        }
+        if i < end && bytes[i] == UInt8(ascii: "#") {
+            // An exemplar (OpenMetrics): checked for shape, kept out of the sample.
+            guard format == .openMetrics else { throw fail("unexpected \"#\" after the sample value") }
+            try exemplar(i, end)
+            return
+        }
+        if i < end && bytes[i] == 0x0D && i + 1 == end { return }
+        guard i == end else { throw fail("unexpected \(describe(i)) after the sample") }
+    }
+
+    private mutating func parseTimestamp(_ range: Range<Int>) throws(ExpositionError) -> Int64 {
+        if format == .openMetrics {
+            guard let seconds = number(range), seconds.isFinite else { throw fail("invalid timestamp \(describe(range.lowerBound, until: range.upperBound))") }
+            return Int64((seconds * 1000).rounded())
+        }
+        var result: Int64 = 0
+        var negative = false
+        var i = range.lowerBound
+        if i < range.upperBound && bytes[i] == UInt8(ascii: "-") { negative = true; i += 1 }
+        guard i < range.upperBound else { throw fail("invalid timestamp") }
+        while i < range.upperBound {
+            let digit = bytes[i] &- 0x30
+            guard digit < 10 else { throw fail("invalid timestamp \(describe(range.lowerBound, until: range.upperBound))") }
+            let (times, overflowA) = result.multipliedReportingOverflow(by: 10)
+            let (plus, overflowB) = times.addingReportingOverflow(Int64(digit))
+            guard !overflowA && !overflowB else { throw fail("timestamp out of range") }
+            result = plus
+            i += 1
+        }
+        return negative ? -result : result
+    }
+
+    private mutating func exemplar(_ start: Int, _ end: Int) throws(ExpositionError) {
+        var i = start + 1
+        guard i < end, bytes[i] == 0x20 else { throw fail("expected a space after \"#\" of an exemplar") }
+        i += 1
+        guard i < end, bytes[i] == UInt8(ascii: "{") else { throw fail("expected exemplar labels") }
+        let saved = labelRanges
+        i += 1
+        try labelList(&i, end, first: true)
+        labelRanges = saved
+        guard i < end, bytes[i] == 0x20 else { throw fail("expected a space and a value after exemplar labels") }
+        i += 1
+        let valueStart = i
+        while i < end && bytes[i] != 0x20 && bytes[i] != 0x0D { i += 1 }
+        guard number(valueStart..<i) != nil else { throw fail("invalid exemplar value") }
+    }
+
+    // MARK: Labels
+
+    /// Reads `name="value", …}` up to and past the closing brace (OpenMetrics rejects a trailing comma).
+    private mutating func labelList(_ i: inout Int, _ end: Int, first: Bool) throws(ExpositionError) {
+        var expectLabel = first
+        while true {
+            guard i < end else { throw fail("unterminated label set") }
+            if bytes[i] == UInt8(ascii: "}") {
+                i += 1
+                return
+            }
+            if !expectLabel {
+                guard bytes[i] == UInt8(ascii: ",") else { throw fail("expected \",\" or \"}\" in the label set, got \(describe(i))") }
+                i += 1
+                if i < end && bytes[i] == UInt8(ascii: "}") {
+                    if format == .openMetrics { throw fail("trailing comma in the label set") }
+                    i += 1
+                    return
+                }
+            }
+            expectLabel = false
+            while i < end && bytes[i] == 0x20 { i += 1 }
+            let name: Range<Int>
+            if i < end && bytes[i] == 0x22 {
+                name = try quoted(&i, end).range
+            } else {
+                let nameStart = i
+                while i < end && isLabelNameByte(bytes[i], first: i == nameStart) { i += 1 }
+                guard i > nameStart else { throw fail("expected a label name, got \(describe(i))") }
+                name = nameStart..<i
+            }
+            while i < end && bytes[i] == 0x20 { i += 1 }
+            guard i < end, bytes[i] == UInt8(ascii: "=") else { throw fail("expected \"=\" after label name, got \(describe(i))") }
+            i += 1
+            while i < end && bytes[i] == 0x20 { i += 1 }
+            guard i < end, bytes[i] == 0x22 else { throw fail("expected a quoted label value, got \(describe(i))") }
+            let (value, escaped) = try quoted(&i, end)
+            for other in labelRanges where bytes[other.name].elementsEqual(bytes[name]) {
+                throw fail("duplicate label name \"\(text(name, escaped: false))\"")
+            }
+            labelRanges.append((name, value, escaped))
+            while i < end && bytes[i] == 0x20 { i += 1 }
+        }
+    }
+
+    /// A double-quoted string starting at `i`; returns the range inside the quotes.
+    private func quoted(_ i: inout Int, _ end: Int) throws(ExpositionError) -> (range: Range<Int>, escaped: Bool) {
+        i += 1
+        let start = i
+        var escaped = false
+        while i < end {
+            switch bytes[i] {
+            case 0x22:
+                let range = start..<i
+                i += 1
+                return (range, escaped)
+            case UInt8(ascii: "\\"):
+                guard i + 1 < end, [UInt8(ascii: "\\"), 0x22, UInt8(ascii: "n")].contains(bytes[i + 1]) else {
+                    throw fail("invalid escape sequence in a quoted string")
+                }
+                escaped = true
+                i += 2
+            default:
+                i += 1
+            }
+        }
+        throw fail("unterminated quoted string")
+    }
+
+    private func text(_ range: Range<Int>, escaped: Bool) -> String {
+        let raw = UnsafeRawBufferPointer(rebasing: bytes[range])
+        guard escaped else { return String(decoding: raw, as: UTF8.self) }
+        var out: [UInt8] = []
+        out.reserveCapacity(raw.count)
+        var i = 0
+        while i < raw.count {
+            if raw[i] == UInt8(ascii: "\\"), i + 1 < raw.count {
+                out.append(raw[i + 1] == UInt8(ascii: "n") ? 0x0A : raw[i + 1])
+                i += 2
+            } else {
+                out.append(raw[i])
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func unescapeHelp(_ text: String) -> String {
+        guard text.contains("\\") else { return text }
+        var out = ""
+        var escape = false
+        for character in text {
+            if escape {
+                out.append(character == "n" ? "\n" : character)
+                escape = false
+            } else if character == "\\" {
+                escape = true
+            } else {
+                out.append(character)
+            }
+        }
+        return out
+    }
+
+    // MARK: Bytes
+
+    private func isNameByte(_ byte: UInt8, first: Bool) -> Bool {
+        (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || byte == 0x5F || byte == 0x3A
+            || (!first && byte >= 0x30 && byte <= 0x39)
+    }
+
+    private func isLabelNameByte(_ byte: UInt8, first: Bool) -> Bool {
+        byte != 0x3A && isNameByte(byte, first: first)
+    }
+
+    private func isValidMetricName(_ range: Range<Int>) -> Bool {
+        !range.isEmpty && range.allSatisfy { isNameByte(bytes[$0], first: $0 == range.lowerBound) }
+    }
+
+    private func matches(_ i: Int, _ literal: String) -> Bool {
+        let utf8 = literal.utf8
+        return i + utf8.count <= bytes.count && bytes[i..<(i + utf8.count)].elementsEqual(utf8)
+    }
+
+    /// Go's `ParseFloat` forms Prometheus accepts: decimals, exponents, hex floats, `NaN`, `±Inf`.
+    private func number(_ range: Range<Int>) -> Double? {
+        guard !range.isEmpty, range.count < 64 else { return nil }
+        // Integers are the common case: no allocation, no strtod.
+        var i = range.lowerBound
+        var negative = false
+        if bytes[i] == UInt8(ascii: "-") || bytes[i] == UInt8(ascii: "+") {
+            negative = bytes[i] == UInt8(ascii: "-")
+            i += 1
+        }
+        if i < range.upperBound && range.upperBound - i <= 15 {
+            var integer: Int64 = 0
+            var j = i
+            while j < range.upperBound, bytes[j] &- 0x30 < 10 {
+                integer = integer * 10 + Int64(bytes[j] &- 0x30)
+                j += 1
+            }
+            if j == range.upperBound { return negative ? -Double(integer) : Double(integer) }
+        }
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+        // Go's ParseFloat takes these names in any case.
+        switch text.lowercased() {
+        case "nan": return .nan
+        case "inf", "+inf", "infinity", "+infinity": return .infinity
+        case "-inf", "-infinity": return -.infinity
+        default: break
+        }
+        // strtod would also take forms Go refuses (`nan(…)`, spaces); hex floats stay allowed.
+        let lowered = text.lowercased()
+        guard !lowered.contains(" "), !lowered.contains("n"), !lowered.contains("i") else { return nil }
+        return text.withCString { pointer -> Double? in
+            var endPointer: UnsafeMutablePointer<CChar>?
+            let value = strtod(pointer, &endPointer)
+            guard let endPointer, endPointer.pointee == 0, endPointer != UnsafeMutablePointer(mutating: pointer) else { return nil }
+            return value
+        }
+    }
+
+    private func describe(_ i: Int, until end: Int? = nil) -> String {
+        guard i < bytes.count, bytes[i] != 0x0A else { return "end of line" }
+        var stop = end ?? i + 1
+        if end == nil {
+            // A whole token: up to the next separator.
+            while stop < bytes.count && ![0x20, 0x0A, 0x09, UInt8(ascii: ","), UInt8(ascii: "}")].contains(bytes[stop]) && stop - i < 40 { stop += 1 }
+        }
+        return "\"" + String(decoding: UnsafeRawBufferPointer(rebasing: bytes[i..<min(stop, bytes.count)]), as: UTF8.self) + "\""
+    }
+}
