@@ -59,7 +59,17 @@ let package = Package(
         .target(name: "QueryEngine", dependencies: ["ObsCore"], swiftSettings: strict),
         .target(name: "Alerting", dependencies: ["ObsCore", "QueryEngine"], swiftSettings: strict),
         // Scraping: discovery, relabeling, exposition parsing, scrape loops.
-        .target(name: "Scrape", dependencies: ["ObsCore"], swiftSettings: strict),
+        .target(
+            name: "Scrape",
+            dependencies: [
+                "ObsCore", "ObsYAML",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
 
         .executableTarget(
             name: "ObsAgent",

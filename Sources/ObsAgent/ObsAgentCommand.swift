@@ -6,6 +6,7 @@ import MetricsTSDB
 import ObsCore
 import ObsYAML
 import QueryEngine
+import Scrape
 import ServiceLifecycle
 
 #if canImport(Glibc)
@@ -158,6 +159,8 @@ struct ObsAgentCommand: AsyncParsableCommand {
         SeriesRoutes(stores: stores).register(on: router)
         QueryRoutes(stores: stores, state: state, engine: PromQLEngine(options: queryOptions())).register(on: router)
         AdminRoutes(stores: stores, enabled: enableAdminAPI).register(on: router)
+        let scrapes = ScrapeManager(store: { try? stores.metrics() }, logger: Logger(label: "scrape"))
+        TargetRoutes(scrapes: scrapes).register(on: router)
         RemoteWriteRoutes(
             stores: stores, maxBodySize: bodyLimit, maxDecodedSize: Int(ByteSize(maxDecodedSize)!.bytes),
             counters: .init(metrics), logger: Logger(label: "remote-write")
@@ -179,6 +182,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
                     StorageService(directory: directory, options: storeOptions(), stores: stores, state: state,
                                    logger: Logger(label: "storage")),
                     server,
+                    ScrapeService(manager: scrapes, state: state),
                     ReloadSignalService(state: state),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],

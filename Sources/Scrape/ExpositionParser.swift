@@ -22,7 +22,7 @@ public enum MetricType: String, Sendable {
 public struct ExpositionError: Error, Sendable, CustomStringConvertible, Equatable {
     public var line: Int
     public var message: String
-    public var description: String { "line \(line): \(message)" }
+    public var description: String { line > 0 ? "line \(line): \(message)" : message }
 }
 
 /// A pull parser over the bytes of one scrape. Allocates nothing per sample: a sample's series is
@@ -87,6 +87,9 @@ public struct ExpositionParser: ~Copyable {
         if format == .openMetrics && !sawEOF { throw ExpositionError(line: lineNumber, message: "data does not end with # EOF") }
         return nil
     }
+
+    /// The bytes of the current sample's series (name and labels as written), a cache key.
+    public var seriesBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: bytes[seriesKey]) }
 
     /// The current sample's metric name.
     public var metricName: String { text(nameRange, escaped: nameEscaped) }

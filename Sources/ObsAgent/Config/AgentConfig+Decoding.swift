@@ -1,4 +1,5 @@
 import ObsCore
+import Scrape
 import ObsYAML
 
 extension AgentConfig {
@@ -68,7 +69,16 @@ extension StorageConfig {
 extension ScrapeConfig {
     static let keys = [
         "job_name", "scrape_interval", "scrape_timeout", "metrics_path", "scheme", "honor_labels",
-        "honor_timestamps", "params", "static_configs",
+        "honor_timestamps", "track_timestamps_staleness", "params", "static_configs", "file_sd_configs",
+        "relabel_configs", "metric_relabel_configs", "sample_limit", "label_limit", "label_name_length_limit",
+        "label_value_length_limit", "body_size_limit",
+    ] + notYetSupported
+
+    /// Prometheus keys that are recognised but not built yet: refused with a clear message rather
+    /// than as unknown keys.
+    static let notYetSupported = [
+        "kubernetes_sd_configs", "basic_auth", "authorization", "bearer_token", "bearer_token_file", "tls_config",
+        "proxy_url", "oauth2",
     ]
 
     init(yaml: YAMLValue, global: GlobalConfig) throws(ConfigError) {
@@ -105,6 +115,69 @@ extension ScrapeConfig {
         staticConfigs = try map["static_configs"]?.sequence().map { (entry) throws(ConfigError) in
             try StaticConfig(yaml: entry)
         } ?? []
+        for key in Self.notYetSupported where map[key] != nil {
+            throw map.error(at: key, "\(key) is not supported by obs-agent yet")
+        }
+        trackTimestampsStaleness = try map.decode("track_timestamps_staleness", default: false)
+        sampleLimit = try map.decode("sample_limit", default: 0)
+        labelLimit = try map.decode("label_limit", default: 0)
+        labelNameLengthLimit = try map.decode("label_name_length_limit", default: 0)
+        labelValueLengthLimit = try map.decode("label_value_length_limit", default: 0)
+        for key in ["sample_limit", "label_limit", "label_name_length_limit", "label_value_length_limit"] {
+            if let value: Int = try map.decode(key), value < 0 { throw map.error(at: key, "\(key) must not be negative") }
+        }
+        bodySizeLimit = try map.decode("body_size_limit", default: ByteSize(bytes: 0))
+        relabelConfigs = try map["relabel_configs"]?.sequence().map { (entry) throws(ConfigError) in try RelabelStep(yaml: entry) } ?? []
+        metricRelabelConfigs = try map["metric_relabel_configs"]?.sequence().map { (entry) throws(ConfigError) in
+            try RelabelStep(yaml: entry)
+        } ?? []
+        fileSDConfigs = try map["file_sd_configs"]?.sequence().map { (entry) throws(ConfigError) in
+            let sd = try entry.mapping(allowedKeys: ["files", "refresh_interval"])
+            let files: [String] = try sd.require("files")
+            for (i, file) in files.enumerated() {
+                guard file.hasSuffix(".json") || file.hasSuffix(".yml") || file.hasSuffix(".yaml") else {
+                    throw sd.error(at: "files", "path \"\(file)\" (entry \(i)) must end in .json, .yml or .yaml")
+                }
+            }
+            return FileSDConfig(files: files, refreshInterval: try sd.decode("refresh_interval", default: .seconds(300)))
+        } ?? []
+    }
+}
+
+extension RelabelStep {
+    static let keys = ["source_labels", "separator", "target_label", "regex", "modulus", "replacement", "action"]
+
+    init(yaml: YAMLValue) throws(ConfigError) {
+        let map = try yaml.mapping(allowedKeys: Self.keys)
+        sourceLabels = try map.decode("source_labels", default: [])
+        separator = try map.decode("separator", default: ";")
+        targetLabel = try map.decode("target_label", default: "")
+        regex = try map.decode("regex", default: "(.*)")
+        let modulusValue: Int = try map.decode("modulus", default: 0)
+        guard modulusValue >= 0 else { throw map.error(at: "modulus", "modulus must not be negative") }
+        modulus = UInt64(modulusValue)
+        replacement = try map.decode("replacement", default: "$1")
+        action = try map.decode("action", default: "replace").lowercased()
+        // Checked here so that the error names the file and line.
+        _ = try step(map)
+    }
+
+    /// The runnable step; throws a located error for a bad action, regex or combination.
+    func step(_ map: YAMLMapping? = nil) throws(ConfigError) -> RelabelConfig {
+        func fail(_ key: String, _ message: String) -> ConfigError {
+            map?.error(at: key, message) ?? ConfigError(file: "", line: nil, column: nil, key: key, message: message)
+        }
+        guard let kind = RelabelConfig.Action(rawValue: action) else { throw fail("action", "unknown relabel action \"\(action)\"") }
+        let compiled: RelabelRegex
+        do {
+            compiled = try RelabelRegex(regex)
+        } catch {
+            throw fail("regex", "\(error)")
+        }
+        let config = RelabelConfig(action: kind, sourceLabels: sourceLabels, separator: separator, targetLabel: targetLabel,
+                                   regex: compiled, modulus: modulus, replacement: replacement)
+        if let problem = config.problem { throw fail("action", problem) }
+        return config
     }
 }
 

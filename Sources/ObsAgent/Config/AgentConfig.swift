@@ -1,4 +1,5 @@
 import ObsCore
+import Scrape
 import ObsYAML
 
 /// The daemon's configuration file, in Prometheus's layout so a user can paste theirs.
@@ -33,8 +34,7 @@ struct StorageConfig: Sendable, Equatable {
     var outOfOrderTimeWindow = PrometheusDuration(milliseconds: 0)
 }
 
-/// One entry of `scrape_configs:`. The keys read here are those the scrape loop honours; discovery
-/// beyond `static_configs` and relabeling are added with the scrape subsystem.
+/// One entry of `scrape_configs:`, with the keys the scrape subsystem honours.
 struct ScrapeConfig: Sendable, Equatable {
     var jobName: String
     var scrapeInterval: PrometheusDuration
@@ -45,6 +45,32 @@ struct ScrapeConfig: Sendable, Equatable {
     var honorTimestamps = true
     var params: [String: [String]] = [:]
     var staticConfigs: [StaticConfig] = []
+    var trackTimestampsStaleness = false
+    var sampleLimit = 0
+    var labelLimit = 0
+    var labelNameLengthLimit = 0
+    var labelValueLengthLimit = 0
+    var bodySizeLimit = ByteSize(bytes: 0)
+    var relabelConfigs: [RelabelStep] = []
+    var metricRelabelConfigs: [RelabelStep] = []
+    var fileSDConfigs: [FileSDConfig] = []
+}
+
+/// `file_sd_configs:` entry.
+struct FileSDConfig: Sendable, Equatable {
+    var files: [String]
+    var refreshInterval: PrometheusDuration
+}
+
+/// One `relabel_configs` step as written, kept for comparing configurations on reload.
+struct RelabelStep: Sendable, Equatable {
+    var action = "replace"
+    var sourceLabels: [String] = []
+    var separator = ";"
+    var targetLabel = ""
+    var regex = "(.*)"
+    var modulus: UInt64 = 0
+    var replacement = "$1"
 }
 
 /// One entry of `static_configs:`: targets as `host:port` plus labels added to all of them.

@@ -22,12 +22,6 @@ struct QueryRoutes {
             router.on("/api/v1/parse_query", method: method) { request, _ in try await parse(request) }
             router.on("/api/v1/query_exemplars", method: method) { request, _ in try await exemplars(request) }
         }
-        router.get("/api/v1/metadata") { request, _ in
-            _ = try await APIParameters.read(request)
-            // Metric metadata (HELP/TYPE) is not stored; the answer is the empty map Prometheus gives
-            // for a server that has none.
-            return Response.json(APIEnvelope.success("{}"))
-        }
     }
 
     func instant(_ request: Request) async throws -> Response {

@@ -1,0 +1,196 @@
+import ObsCore
+
+/// Turns one scrape's body into appended samples for one target, remembering series between
+/// scrapes so that a steady-state scrape neither parses labels nor hashes label sets again, and so
+/// that series that vanish get staleness markers. One per target; used by one scrape at a time.
+public final class ScrapeCache {
+    struct Entry {
+        let key: [UInt8]
+        /// The labels to store under, nil when `metric_relabel_configs` drop the series.
+        let labels: Labels?
+        var ref: SeriesRef?
+        /// The scrape that last saw the series.
+        var lastSeen: Int
+    }
+
+    private var entries: [Entry] = []
+    /// Entry positions by a hash of their series bytes.
+    private var byHash: [UInt64: [Int]] = [:]
+    private var iteration = 0
+    /// Labels and references of the synthetic series (`up`, …), made once.
+    private var reportRefs: [String: SeriesRef] = [:]
+    /// `# HELP` and `# TYPE` seen, by metric family, for the metadata APIs.
+    public private(set) var metadata: [String: (type: String, help: String, unit: String)] = [:]
+
+    public init() {}
+
+    /// What one scrape appended.
+    public struct Outcome: Sendable {
+        public var scraped = 0
+        public var postRelabeling = 0
+        public var seriesAdded = 0
+        public var problem: String?
+    }
+
+    /// Parses `body` and appends its samples at `timestamp` (unless the exposition carries its own
+    /// and the job honours them). On a parse error or a broken limit, appends nothing and reports
+    /// the problem; the caller then rolls back and marks the target down.
+    public func append(_ body: UnsafeRawBufferPointer, format: ExpositionFormat, timestamp: Int64, target: ScrapeTarget,
+                       job: ScrapeJob, into appender: inout any MetricsAppender) -> Outcome {
+        iteration += 1
+        var outcome = Outcome()
+        var parser = ExpositionParser(body, format: format)
+        var metadataSeen: [String: (type: String, help: String, unit: String)] = [:]
+        do throws(ExpositionError) {
+            while let entry = try parser.next() {
+                switch entry {
+                case let .help(name, text): metadataSeen[name, default: ("unknown", "", "")].help = text
+                case let .type(name, type): metadataSeen[name, default: ("unknown", "", "")].type = type.rawValue
+                case let .unit(name, unit): metadataSeen[name, default: ("unknown", "", "")].unit = unit
+                case .sample:
+                    outcome.scraped += 1
+                    let index = try lookup(&parser, target: target, job: job, outcome: &outcome)
+                    guard let labels = entries[index].labels else { continue }
+                    outcome.postRelabeling += 1
+                    if job.sampleLimit > 0 && outcome.postRelabeling > job.sampleLimit {
+                        outcome.problem = "sample limit exceeded"
+                        return outcome
+                    }
+                    let time = job.honorTimestamps ? parser.timestamp ?? timestamp : timestamp
+                    do {
+                        entries[index].ref = try appender.append(labels, ref: entries[index].ref, timestamp: time, value: parser.value)
+                    } catch {
+                        // Out of order, duplicate or too old: the sample is skipped, the scrape goes on.
+                    }
+                }
+            }
+        } catch {
+            outcome.problem = error.description
+            return outcome
+        }
+        for (name, entry) in metadataSeen { metadata[name] = entry }
+        appendStaleMarkers(olderThan: iteration, at: timestamp, into: &appender)
+        return outcome
+    }
+
+    /// The cache entry for the parser's current series, created (labels parsed, relabeled and
+    /// checked against the limits) on first sight.
+    private func lookup(_ parser: inout ExpositionParser, target: ScrapeTarget, job: ScrapeJob,
+                        outcome: inout Outcome) throws(ExpositionError) -> Int {
+        let hash = parser.withSeriesBytes { Self.fnv1a($0) }
+        if let candidates = byHash[hash] {
+            for index in candidates where parser.withSeriesBytes({ $0.elementsEqual(entries[index].key) }) {
+                entries[index].lastSeen = iteration
+                return index
+            }
+        }
+        let labels = try makeLabels(parser.labels(), target: target, job: job)
+        let index = entries.count
+        entries.append(Entry(key: parser.withSeriesBytes { Array($0) }, labels: labels, ref: nil, lastSeen: iteration))
+        byHash[hash, default: []].append(index)
+        if labels != nil { outcome.seriesAdded += 1 }
+        return index
+    }
+
+    /// Scraped labels joined with the target's: the target wins unless `honor_labels`, and a
+    /// scraped label it overrides is kept as `exported_<name>`. Then `metric_relabel_configs` and
+    /// the label limits.
+    private func makeLabels(_ scraped: [Label], target: ScrapeTarget, job: ScrapeJob) throws(ExpositionError) -> Labels? {
+        var merged: [String: String] = [:]
+        for label in scraped { merged[label.name] = label.value }
+        for label in target.labels {
+            if job.honorLabels {
+                if merged[label.name] == nil || merged[label.name] == "" { merged[label.name] = label.value }
+            } else {
+                if let existing = merged[label.name], !existing.isEmpty {
+                    var exported = "exported_" + label.name
+                    while merged[exported] != nil { exported = "exported_" + exported }
+                    merged[exported] = existing
+                }
+                merged[label.name] = label.value
+            }
+        }
+        guard let relabeled = Relabeler.apply(job.metricRelabelConfigs, to: Labels(merged.map { Label($0.key, $0.value) })) else {
+            return nil
+        }
+        guard relabeled.metricName?.isEmpty == false else { return nil }
+        if job.labelLimit > 0 && relabeled.count > job.labelLimit {
+            throw ExpositionError(line: 0, message: "label_limit exceeded (metric: \(relabeled.metricName ?? ""), number of labels: \(relabeled.count), limit: \(job.labelLimit))")
+        }
+        for label in relabeled {
+            if job.labelNameLengthLimit > 0 && label.name.utf8.count > job.labelNameLengthLimit {
+                throw ExpositionError(line: 0, message: "label_name_length_limit exceeded (metric: \(relabeled.metricName ?? ""), label name: \(label.name), length: \(label.name.utf8.count), limit: \(job.labelNameLengthLimit))")
+            }
+            if job.labelValueLengthLimit > 0 && label.value.utf8.count > job.labelValueLengthLimit {
+                throw ExpositionError(line: 0, message: "label_value_length_limit exceeded (metric: \(relabeled.metricName ?? ""), label name: \(label.name), value: \"\(label.value)\", length: \(label.value.utf8.count), limit: \(job.labelValueLengthLimit))")
+            }
+        }
+        return relabeled
+    }
+
+    /// Series seen by the previous scrape and not by this one get a staleness marker.
+    private func appendStaleMarkers(olderThan current: Int, at timestamp: Int64, into appender: inout any MetricsAppender) {
+        for index in entries.indices where entries[index].lastSeen == current - 1 {
+            guard let labels = entries[index].labels else { continue }
+            _ = try? appender.append(labels, ref: entries[index].ref, timestamp: timestamp, value: staleMarker)
+        }
+        // Series gone for a while are forgotten, so the cache follows the target's churn.
+        if entries.count > 1000 && entries.contains(where: { current - $0.lastSeen > 10 }) { compact(keepingAfter: current - 10) }
+    }
+
+    /// A failed scrape or a target that went away: every series of the last scrape goes stale.
+    public func markAllStale(at timestamp: Int64, into appender: inout any MetricsAppender) {
+        iteration += 1
+        appendStaleMarkers(olderThan: iteration, at: timestamp, into: &appender)
+    }
+
+    private func compact(keepingAfter floor: Int) {
+        entries.removeAll { $0.lastSeen < floor }
+        byHash.removeAll(keepingCapacity: true)
+        for (index, entry) in entries.enumerated() { byHash[Self.fnv1a(entry.key), default: []].append(index) }
+    }
+
+    /// Appends `up`, `scrape_duration_seconds` and the sample counts with the target's labels.
+    public func appendReport(_ outcome: Outcome, up: Bool, duration: Double, timestamp: Int64, target: ScrapeTarget,
+                             into appender: inout any MetricsAppender) {
+        let values: [(String, Double)] = [
+            ("up", up ? 1 : 0),
+            ("scrape_duration_seconds", duration),
+            ("scrape_samples_scraped", Double(outcome.scraped)),
+            ("scrape_samples_post_metric_relabeling", Double(outcome.postRelabeling)),
+            ("scrape_series_added", Double(outcome.seriesAdded)),
+        ]
+        for (name, value) in values {
+            let labels = target.labels.setting(Labels.metricName, to: name)
+            if let ref = try? appender.append(labels, ref: reportRefs[name], timestamp: timestamp, value: value) {
+                reportRefs[name] = ref
+            }
+        }
+    }
+
+    /// The synthetic series go stale with the target.
+    public func appendReportStaleness(timestamp: Int64, target: ScrapeTarget, into appender: inout any MetricsAppender) {
+        for name in ["up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added"] {
+            _ = try? appender.append(target.labels.setting(Labels.metricName, to: name), ref: reportRefs[name],
+                                     timestamp: timestamp, value: staleMarker)
+        }
+    }
+
+    static func fnv1a(_ bytes: some Sequence<UInt8>) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        return hash
+    }
+}
+
+/// Prometheus's staleness marker: a NaN with this exact bit pattern.
+let staleMarker = Double(bitPattern: 0x7FF0_0000_0000_0002)
+
+extension ExpositionParser {
+    func withSeriesBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        body(seriesBytes)
+    }
+}
