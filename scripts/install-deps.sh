@@ -3,7 +3,8 @@
 # apt-get when something is missing.
 set -euo pipefail
 
-packages=(pkg-config libsnappy-dev zlib1g-dev libsqlite3-dev)
+# prometheus-node-exporter is a real exporter for the scrape integration test.
+packages=(pkg-config libsnappy-dev zlib1g-dev libsqlite3-dev prometheus-node-exporter)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -66,7 +66,7 @@ public struct RelabelRegex: @unchecked Sendable {
         do {
             regex = try Regex("^(?:" + source + ")$").dotMatchesNewlines(true)
         } catch {
-            throw CoreError.corrupt(codec: "regex", detail: "invalid regular expression \"\(source)\": \(error)")
+            throw RelabelRegexError(description: "invalid regular expression \"\(source)\": \(error)")
         }
         matchesEverything = source == "(.*)"
     }
@@ -80,6 +80,10 @@ public struct RelabelRegex: @unchecked Sendable {
     func matches(_ value: String) -> Bool {
         matchesEverything || wholeMatch(value) != nil
     }
+}
+
+public struct RelabelRegexError: Error, CustomStringConvertible {
+    public var description: String
 }
 
 /// Applies relabeling steps to a label set.

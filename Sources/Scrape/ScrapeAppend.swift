@@ -2,8 +2,9 @@ import ObsCore
 
 /// Turns one scrape's body into appended samples for one target, remembering series between
 /// scrapes so that a steady-state scrape neither parses labels nor hashes label sets again, and so
-/// that series that vanish get staleness markers. One per target; used by one scrape at a time.
-public final class ScrapeCache {
+/// that series that vanish get staleness markers. One per target, used by one task at a time (its
+/// scrape loop, then the loop's final staleness write), hence the unchecked sendability.
+public final class ScrapeCache: @unchecked Sendable {
     struct Entry {
         let key: [UInt8]
         /// The labels to store under, nil when `metric_relabel_configs` drop the series.

@@ -187,13 +187,16 @@ public final class ScrapeManager: Sendable {
             // After a long stall, skip the missed slots rather than scraping back to back.
             while next <= WallClock.milliseconds() { next += job.interval }
         }
-        // The target went away: its series end now.
-        if lastTimestamp != nil, let store = store() {
-            var appender = store.appender()
-            let timestamp = max(WallClock.milliseconds(), (lastTimestamp ?? 0) + 1)
-            cache.markAllStale(at: timestamp, into: &appender)
-            cache.appendReportStaleness(timestamp: timestamp, target: target, into: &appender)
-            try? await appender.commit()
+        // The target went away: its series end now. Written from a fresh task, because this one is
+        // cancelled and storage refuses work from cancelled tasks.
+        if let lastTimestamp, let store = store() {
+            await Task {
+                var appender = store.appender()
+                let timestamp = max(WallClock.milliseconds(), lastTimestamp + 1)
+                cache.markAllStale(at: timestamp, into: &appender)
+                cache.appendReportStaleness(timestamp: timestamp, target: target, into: &appender)
+                try? await appender.commit()
+            }.value
         }
     }
 
