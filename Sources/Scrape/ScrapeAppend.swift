@@ -12,6 +12,9 @@ public final class ScrapeCache: @unchecked Sendable {
         var ref: SeriesRef?
         /// The scrape that last saw the series.
         var lastSeen: Int
+        /// The exposition gave the last sample its own timestamp: such series get no staleness
+        /// marker unless the job asks for `track_timestamps_staleness`.
+        var explicitTimestamp = false
     }
 
     private var entries: [Entry] = []
@@ -58,6 +61,7 @@ public final class ScrapeCache: @unchecked Sendable {
                         return outcome
                     }
                     let time = job.honorTimestamps ? parser.timestamp ?? timestamp : timestamp
+                    entries[index].explicitTimestamp = job.honorTimestamps && parser.timestamp != nil && !job.trackTimestampsStaleness
                     do {
                         entries[index].ref = try appender.append(labels, ref: entries[index].ref, timestamp: time, value: parser.value)
                     } catch {
@@ -131,7 +135,7 @@ public final class ScrapeCache: @unchecked Sendable {
 
     /// Series seen by the previous scrape and not by this one get a staleness marker.
     private func appendStaleMarkers(olderThan current: Int, at timestamp: Int64, into appender: inout any MetricsAppender) {
-        for index in entries.indices where entries[index].lastSeen == current - 1 {
+        for index in entries.indices where entries[index].lastSeen == current - 1 && !entries[index].explicitTimestamp {
             guard let labels = entries[index].labels else { continue }
             _ = try? appender.append(labels, ref: entries[index].ref, timestamp: timestamp, value: staleMarker)
         }
