@@ -9,7 +9,9 @@ extension MetricsStore {
     /// Returns the number of blocks written.
     @discardableResult
     public func compact() throws -> Int {
-        try withCompactionLock {
+        // Buffered (scrape) commits reach the disk at least this often.
+        try wal.syncBuffered()
+        return try withCompactionLock {
             var written = 0
             while let bounds = head.timeBounds(), bounds.max - bounds.min >= options.blockRange * 3 / 2 {
                 let start = Self.floor(bounds.min, options.blockRange)

@@ -153,6 +153,10 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
         HeadAppender(head: head, wal: wal, counters: counters)
     }
 
+    public func bufferedAppender() -> any MetricsAppender {
+        HeadAppender(head: head, wal: wal, counters: counters, syncsWAL: false)
+    }
+
     public func querier(minTime: Int64, maxTime: Int64) throws -> any MetricsQuerier {
         var parts: [any MetricsQuerier] = blocks.withLock { $0 }
             .filter { $0.meta.maxTime > minTime && $0.meta.minTime <= maxTime }

@@ -14,7 +14,7 @@ public enum ExpositionFormat: Sendable {
 }
 
 /// A metric family's type from `# TYPE`.
-public enum MetricType: String, Sendable {
+public enum MetricType: String, Sendable, CaseIterable {
     case counter, gauge, histogram, summary, untyped, unknown, gaugehistogram, stateset, info
 }
 
@@ -124,31 +124,40 @@ public struct ExpositionParser: ~Copyable {
         while i < end && bytes[i] == 0x20 { i += 1 }
         let keywordStart = i
         while i < end && bytes[i] != 0x20 { i += 1 }
-        let keyword = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[keywordStart..<i]), as: UTF8.self)
-        guard keyword == "HELP" || keyword == "TYPE" || keyword == "UNIT" else {
-            if format == .openMetrics { throw fail("invalid comment \"# \(keyword)\": only HELP, TYPE, UNIT and EOF are allowed") }
+        let keyword = bytes[keywordStart..<i]
+        let isHelp = keyword.elementsEqual("HELP".utf8), isType = keyword.elementsEqual("TYPE".utf8)
+        let isUnit = keyword.elementsEqual("UNIT".utf8)
+        guard isHelp || isType || isUnit else {
+            if format == .openMetrics {
+                throw fail("invalid comment \"# \(String(decoding: UnsafeRawBufferPointer(rebasing: keyword), as: UTF8.self))\": only HELP, TYPE, UNIT and EOF are allowed")
+            }
             return nil
         }
-        guard i < end else { throw fail("# \(keyword) without a metric name") }
+        let label = isHelp ? "HELP" : isType ? "TYPE" : "UNIT"
+        guard i < end else { throw fail("# \(label) without a metric name") }
         i += 1
         let nameStart = i
         while i < end && bytes[i] != 0x20 { i += 1 }
         let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[nameStart..<i]), as: UTF8.self)
-        guard isValidMetricName(nameStart..<i) else { throw fail("invalid metric name \"\(name)\" in # \(keyword)") }
-        let rest = i < end ? String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(i + 1)..<end]), as: UTF8.self) : ""
-        switch keyword {
-        case "HELP":
-            return .help(name: name, text: Self.unescapeHelp(rest))
-        case "TYPE":
-            guard let type = MetricType(rawValue: rest.trimmingCharacters(in: .whitespaces)),
-                  format == .openMetrics || ["counter", "gauge", "histogram", "summary", "untyped"].contains(type.rawValue)
-            else { throw fail("invalid metric type \"\(rest)\" for \(name)") }
+        guard isValidMetricName(nameStart..<i) else { throw fail("invalid metric name \"\(name)\" in # \(label)") }
+        var restStart = i < end ? i + 1 : end
+        var restEnd = end
+        if isHelp {
+            return .help(name: name, text: Self.unescapeHelp(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[restStart..<restEnd]), as: UTF8.self)))
+        }
+        while restStart < restEnd && (bytes[restStart] == 0x20 || bytes[restStart] == 0x09) { restStart += 1 }
+        while restEnd > restStart && (bytes[restEnd - 1] == 0x20 || bytes[restEnd - 1] == 0x09 || bytes[restEnd - 1] == 0x0D) { restEnd -= 1 }
+        let rest = bytes[restStart..<restEnd]
+        if isType {
+            let allowed: [MetricType] = format == .openMetrics ? MetricType.allCases : [.counter, .gauge, .histogram, .summary, .untyped]
+            guard let type = allowed.first(where: { rest.elementsEqual($0.rawValue.utf8) }) else {
+                throw fail("invalid metric type \"\(String(decoding: UnsafeRawBufferPointer(rebasing: rest), as: UTF8.self))\" for \(name)")
+            }
             familyWithCreated = [.counter, .histogram, .summary, .gaugehistogram].contains(type) ? name : nil
             return .type(name: name, type: type)
-        default:
-            guard format == .openMetrics else { return nil }
-            return .unit(name: name, unit: rest)
         }
+        guard format == .openMetrics else { return nil }
+        return .unit(name: name, unit: String(decoding: UnsafeRawBufferPointer(rebasing: rest), as: UTF8.self))
     }
 
     /// OpenMetrics `_created` samples carry a start time, not a value to store.
@@ -331,13 +340,18 @@ public struct ExpositionParser: ~Copyable {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// `\\` and `\n` (and, harmlessly, `\"`) in HELP text; other backslashes stay.
     static func unescapeHelp(_ text: String) -> String {
-        guard text.contains("\\") else { return text }
+        guard text.utf8.contains(UInt8(ascii: "\\")) else { return text }
         var out = ""
         var escape = false
         for character in text {
             if escape {
-                out.append(character == "n" ? "\n" : character)
+                switch character {
+                case "n": out.append("\n")
+                case "\\", "\"": out.append(character)
+                default: out.append("\\"); out.append(character)
+                }
                 escape = false
             } else if character == "\\" {
                 escape = true
@@ -387,21 +401,34 @@ public struct ExpositionParser: ~Copyable {
             }
             if j == range.upperBound { return negative ? -Double(integer) : Double(integer) }
         }
-        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
         // Go's ParseFloat takes these names in any case.
-        switch text.lowercased() {
-        case "nan": return .nan
-        case "inf", "+inf", "infinity", "+infinity": return .infinity
-        case "-inf", "-infinity": return -.infinity
+        let lowered = bytes[range].map { $0 | 0x20 }
+        switch lowered {
+        case Array("nan".utf8): return .nan
+        case Array("inf".utf8), Array("+inf".utf8), Array("infinity".utf8), Array("+infinity".utf8): return .infinity
+        case Array("-inf".utf8), Array("-infinity".utf8): return -.infinity
         default: break
         }
-        // strtod would also take forms Go refuses (`nan(…)`, spaces); hex floats stay allowed.
-        let lowered = text.lowercased()
-        guard !lowered.contains(" "), !lowered.contains("n"), !lowered.contains("i") else { return nil }
-        return text.withCString { pointer -> Double? in
+        // strtod would also take forms Go refuses (`nan(…)`, spaces): only number characters pass.
+        let hex = lowered.count > 2 && (lowered.starts(with: Array("0x".utf8)) || lowered.dropFirst().starts(with: Array("0x".utf8)))
+        for byte in bytes[range] {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "+"), UInt8(ascii: "-"),
+                 UInt8(ascii: "e"), UInt8(ascii: "E"): continue
+            case UInt8(ascii: "x"), UInt8(ascii: "X"), UInt8(ascii: "p"), UInt8(ascii: "P"),
+                 UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"):
+                if hex { continue }
+                return nil
+            default:
+                return nil
+            }
+        }
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: range.count + 1) { buffer -> Double? in
+            for (i, byte) in bytes[range].enumerated() { buffer[i] = CChar(bitPattern: byte) }
+            buffer[range.count] = 0
             var endPointer: UnsafeMutablePointer<CChar>?
-            let value = strtod(pointer, &endPointer)
-            guard let endPointer, endPointer.pointee == 0, endPointer != UnsafeMutablePointer(mutating: pointer) else { return nil }
+            let value = strtod(buffer.baseAddress!, &endPointer)
+            guard let endPointer, endPointer == buffer.baseAddress! + range.count, range.count > 0 else { return nil }
             return value
         }
     }

@@ -1,3 +1,4 @@
+import Foundation
 import ObsCore
 
 /// Turns one scrape's body into appended samples for one target, remembering series between
@@ -15,11 +16,13 @@ public final class ScrapeCache: @unchecked Sendable {
         /// The exposition gave the last sample its own timestamp: such series get no staleness
         /// marker unless the job asks for `track_timestamps_staleness`.
         var explicitTimestamp = false
+        /// The next entry whose key has the same hash, -1 at the end of the chain.
+        var nextSameHash = -1
     }
 
     private var entries: [Entry] = []
-    /// Entry positions by a hash of their series bytes.
-    private var byHash: [UInt64: [Int]] = [:]
+    /// The first entry with a given hash of its series bytes; others are chained through the entries.
+    private var byHash: [UInt64: Int] = [:]
     private var iteration = 0
     /// Labels and references of the synthetic series (`up`, …), made once.
     private var reportRefs: [String: SeriesRef] = [:]
@@ -83,16 +86,22 @@ public final class ScrapeCache: @unchecked Sendable {
     private func lookup(_ parser: inout ExpositionParser, target: ScrapeTarget, job: ScrapeJob,
                         outcome: inout Outcome) throws(ExpositionError) -> Int {
         let hash = parser.withSeriesBytes { Self.fnv1a($0) }
-        if let candidates = byHash[hash] {
-            for index in candidates where parser.withSeriesBytes({ $0.elementsEqual(entries[index].key) }) {
-                entries[index].lastSeen = iteration
-                return index
+        var candidate = byHash[hash] ?? -1
+        while candidate >= 0 {
+            let matches = parser.withSeriesBytes { bytes in
+                entries[candidate].key.withUnsafeBytes { key in key.count == bytes.count && memcmp(key.baseAddress!, bytes.baseAddress!, key.count) == 0 }
             }
+            if matches {
+                entries[candidate].lastSeen = iteration
+                return candidate
+            }
+            candidate = entries[candidate].nextSameHash
         }
         let labels = try makeLabels(parser.labels(), target: target, job: job)
         let index = entries.count
-        entries.append(Entry(key: parser.withSeriesBytes { Array($0) }, labels: labels, ref: nil, lastSeen: iteration))
-        byHash[hash, default: []].append(index)
+        entries.append(Entry(key: parser.withSeriesBytes { Array($0) }, labels: labels, ref: nil, lastSeen: iteration,
+                             nextSameHash: byHash[hash] ?? -1))
+        byHash[hash] = index
         if labels != nil { outcome.seriesAdded += 1 }
         return index
     }
@@ -152,7 +161,11 @@ public final class ScrapeCache: @unchecked Sendable {
     private func compact(keepingAfter floor: Int) {
         entries.removeAll { $0.lastSeen < floor }
         byHash.removeAll(keepingCapacity: true)
-        for (index, entry) in entries.enumerated() { byHash[Self.fnv1a(entry.key), default: []].append(index) }
+        for index in entries.indices {
+            let hash = Self.fnv1a(entries[index].key)
+            entries[index].nextSameHash = byHash[hash] ?? -1
+            byHash[hash] = index
+        }
     }
 
     /// Appends `up`, `scrape_duration_seconds` and the sample counts with the target's labels.

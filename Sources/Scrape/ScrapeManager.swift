@@ -191,7 +191,7 @@ public final class ScrapeManager: Sendable {
         // cancelled and storage refuses work from cancelled tasks.
         if let lastTimestamp, let store = store() {
             await Task {
-                var appender = store.appender()
+                var appender = store.bufferedAppender()
                 let timestamp = max(WallClock.milliseconds(), lastTimestamp + 1)
                 cache.markAllStale(at: timestamp, into: &appender)
                 cache.appendReportStaleness(timestamp: timestamp, target: target, into: &appender)
@@ -206,7 +206,7 @@ public final class ScrapeManager: Sendable {
         let started = clock.now
         var problem: String?
         var outcome = ScrapeCache.Outcome()
-        var appender = store.appender()
+        var appender = store.bufferedAppender()
         do {
             let (body, format) = try await fetch(target.url, job: job)
             outcome = body.withUnsafeReadableBytes { bytes in

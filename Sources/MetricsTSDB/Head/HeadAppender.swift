@@ -33,10 +33,14 @@ struct HeadAppender: MetricsAppender {
         var histogram: Int32 = -1
     }
 
-    init(head: Head, wal: WAL, counters: StoreCounters) {
+    /// Whether `commit` waits for the WAL to reach the disk (false for buffered appenders).
+    let syncsWAL: Bool
+
+    init(head: Head, wal: WAL, counters: StoreCounters, syncsWAL: Bool = true) {
         self.head = head
         self.wal = wal
         self.counters = counters
+        self.syncsWAL = syncsWAL
     }
 
     @discardableResult
@@ -103,7 +107,8 @@ struct HeadAppender: MetricsAppender {
 
     private func resolve(_ labels: Labels, ref: SeriesRef?) throws(AppendError) -> MemSeries {
         if let ref, let run = current, run.series.ref == ref { return run.series }
-        if let ref, let known = head.series(ref: ref), known.labels == labels { return known }
+        // References are never reused, so a known reference is the series it names.
+        if let ref, let known = head.series(ref: ref) { return known }
         guard !labels.isEmpty else { throw AppendError.invalidLabels(labels: labels, reason: "empty label set") }
         return head.getOrCreate(labels).series
     }
@@ -202,7 +207,12 @@ struct HeadAppender: MetricsAppender {
         }
         let wal = self.wal
         let frozen = records
-        try await NIOThreadPool.singleton.runIfActive { try wal.log(frozen) }
+        if syncsWAL {
+            try await NIOThreadPool.singleton.runIfActive { try wal.log(frozen) }
+        } else {
+            // A write to the page cache: quick enough to stay on this thread.
+            try wal.log(frozen, sync: false)
+        }
         for entry in batch { entry.series.logged.store(true, ordering: .releasing) }
         return newSeries.count
     }

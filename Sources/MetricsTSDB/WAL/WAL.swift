@@ -34,6 +34,8 @@ final class WAL: Sendable {
         var fd: Int32 = -1
         var segment = 0
         var size = 0
+        /// Buffered commits wrote since the last sync.
+        var unsynced = false
     }
 
     struct ReplayReport: Equatable {
@@ -230,13 +232,17 @@ final class WAL: Sendable {
         guard fsync(fd) == 0 else { throw CoreError.io(operation: "fsync", path: path, errno: errno) }
         try FileIO.syncDirectory(directory)
         writer.withLock { state in
-            if state.fd >= 0 { close(state.fd) }
+            if state.fd >= 0 {
+                // A closed segment holds no buffered commit that is not on disk.
+                if state.unsynced { fdatasync(state.fd) }
+                close(state.fd)
+            }
             state = Writer(fd: fd, segment: number, size: Self.magic.count)
         }
     }
 
-    /// Appends `records` and fsyncs. Blocking.
-    func log(_ records: [WALRecord]) throws {
+    /// Appends `records` and, with `sync`, fsyncs (with everything written before). Blocking.
+    func log(_ records: [WALRecord], sync: Bool = true) throws {
         guard !records.isEmpty else { return }
         var bytes: [UInt8] = []
         for record in records { bytes += Self.frame(record) }
@@ -256,7 +262,21 @@ final class WAL: Sendable {
                 throw error
             }
             state.size += bytes.count
+            guard sync else {
+                state.unsynced = true
+                return
+            }
             guard fdatasync(state.fd) == 0 else { throw CoreError.io(operation: "fdatasync", path: path, errno: errno) }
+            state.unsynced = false
+        }
+    }
+
+    /// Syncs what buffered commits wrote since the last sync. Blocking.
+    func syncBuffered() throws {
+        try writer.withLock { state in
+            guard state.unsynced, state.fd >= 0 else { return }
+            guard fdatasync(state.fd) == 0 else { throw CoreError.io(operation: "fdatasync", path: path(ofSegment: state.segment), errno: errno) }
+            state.unsynced = false
         }
     }
 

@@ -48,6 +48,15 @@ public protocol MetricsAppender {
 /// Where appenders come from.
 public protocol MetricsAppendable: Sendable {
     func appender() -> any MetricsAppender
+
+    /// An appender whose `commit` hands the WAL to the kernel without waiting for the disk: a
+    /// killed process loses nothing, a crashed machine may lose the last seconds. For sources with
+    /// no client waiting on an acknowledgement (scrapes); the store syncs such writes periodically.
+    func bufferedAppender() -> any MetricsAppender
+}
+
+extension MetricsAppendable {
+    public func bufferedAppender() -> any MetricsAppender { appender() }
 }
 
 /// Walks one series' samples in time order. Not thread-safe.
