@@ -175,13 +175,18 @@ public final class ScrapeManager: Sendable {
         var next = now - (now % job.interval) + offset
         if next < now { next += job.interval }
         var lastTimestamp: Int64?
+        // One appender for the loop's life: its buffers keep their capacity from scrape to scrape.
+        var appender: (any MetricsAppender)?
         while !Task.isCancelled {
             let wait = next - WallClock.milliseconds()
             if wait > 0 {
                 do { try await Task.sleep(for: .milliseconds(wait)) } catch { break }
             }
             let timestamp = WallClock.milliseconds()
-            await scrape(key: key, job: job, target: target, cache: cache, timestamp: timestamp)
+            if appender == nil { appender = store()?.bufferedAppender() }
+            if appender != nil {
+                await scrape(key: key, job: job, target: target, cache: cache, timestamp: timestamp, appender: &appender!)
+            }
             lastTimestamp = timestamp
             next += job.interval
             // After a long stall, skip the missed slots rather than scraping back to back.
@@ -200,13 +205,12 @@ public final class ScrapeManager: Sendable {
         }
     }
 
-    private func scrape(key: String, job: ScrapeJob, target: ScrapeTarget, cache: ScrapeCache, timestamp: Int64) async {
-        guard let store = store() else { return }
+    private func scrape(key: String, job: ScrapeJob, target: ScrapeTarget, cache: ScrapeCache, timestamp: Int64,
+                        appender: inout any MetricsAppender) async {
         let clock = ContinuousClock()
         let started = clock.now
         var problem: String?
         var outcome = ScrapeCache.Outcome()
-        var appender = store.bufferedAppender()
         do {
             let (body, format) = try await fetch(target.url, job: job)
             outcome = body.withUnsafeReadableBytes { bytes in
@@ -225,6 +229,7 @@ public final class ScrapeManager: Sendable {
         do {
             try await appender.commit()
         } catch {
+            appender.rollback()
             logger.error("Storing scraped samples failed", metadata: ["target": "\(target.url)", "err": "\(error)"])
         }
         if let problem {

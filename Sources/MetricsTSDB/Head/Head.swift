@@ -14,6 +14,9 @@ final class Head: Sendable {
 
     private let stripes: [Stripe]
     private let index = Mutex(PostingsIndex())
+    /// Series by reference for appends that bring one: an array lookup under its own lock, so the
+    /// append path neither hashes nor contends with index users.
+    private let byRef = Mutex(RefTable())
     private let nextRef = Atomic<UInt64>(1)
     private let strings = StringInterner()
     /// Samples before this time belong to persisted blocks: appends below it are out of bounds and
@@ -62,7 +65,10 @@ final class Head: Sendable {
             table[hash, default: []].append(series)
             return (series, true)
         }
-        if created { index.withLock { $0.add(series) } }
+        if created {
+            index.withLock { $0.add(series) }
+            byRef.withLock { $0[series.ref] = series }
+        }
         return (series, created)
     }
 
@@ -124,6 +130,7 @@ final class Head: Sendable {
                 if table[hash]?.isEmpty == true { table[hash] = nil }
             }
             index.withLock { $0.remove(series) }
+            byRef.withLock { $0[series.ref] = nil }
             removed += 1
         }
         if removed > 0 { strings.retain(only: allSeries().map(\.labels)) }
@@ -131,7 +138,7 @@ final class Head: Sendable {
     }
 
     func series(ref: SeriesRef) -> MemSeries? {
-        index.withLock { $0.series[ref] }
+        byRef.withLock { $0[ref] }
     }
 
     var seriesCount: Int { index.withLock { $0.series.count } }
