@@ -48,7 +48,7 @@ public final class ScrapeManager: Sendable {
         var running: [String: Running] = [:]
         var status: [String: TargetStatus] = [:]
         var dropped: [DroppedTarget] = []
-        var metadata: [String: [String: (type: String, help: String, unit: String)]] = [:]
+        var metadata: [String: [String: MetricMetadata]] = [:]
     }
 
     private let state = Mutex(State())
@@ -119,7 +119,7 @@ public final class ScrapeManager: Sendable {
     }
 
     /// Metadata (`# TYPE`, `# HELP`, `# UNIT`) per target key, then per metric family.
-    public func metadata() -> [(target: TargetStatus, families: [String: (type: String, help: String, unit: String)])] {
+    public func metadata() -> [(target: TargetStatus, families: [String: MetricMetadata])] {
         state.withLock { state in
             state.metadata.compactMap { key, families in state.status[key].map { ($0, families) } }
         }
@@ -170,7 +170,7 @@ public final class ScrapeManager: Sendable {
     private func loop(key: String, job: ScrapeJob, target: ScrapeTarget) async {
         let cache = ScrapeCache()
         // Targets are spread over the interval by a stable hash, as Prometheus does.
-        let offset = Int64(ScrapeCache.fnv1a(key.utf8) % UInt64(job.interval))
+        let offset = Int64(ScrapeCache.hash(Array(key.utf8)) % UInt64(job.interval))
         let now = WallClock.milliseconds()
         var next = now - (now % job.interval) + offset
         if next < now { next += job.interval }
@@ -235,14 +235,14 @@ public final class ScrapeManager: Sendable {
         if let problem {
             logger.debug("Scrape failed", metadata: ["target": "\(target.url)", "err": "\(problem)"])
         }
-        let families = cache.metadata
+        let families = cache.takeMetadataChange() ? cache.metadata : nil
         state.withLock { state in
             guard state.status[key] != nil else { return }
             state.status[key]!.health = problem == nil ? "up" : "down"
             state.status[key]!.lastError = problem ?? ""
             state.status[key]!.lastScrape = timestamp
             state.status[key]!.lastDuration = duration
-            state.metadata[key] = families
+            if let families { state.metadata[key] = families }
         }
     }
 

@@ -59,7 +59,7 @@ struct TargetRoutes {
                 return value
             }
             // Each family once per distinct (type, help, unit), as Prometheus lists them.
-            var byMetric: [String: [(type: String, help: String, unit: String)]] = [:]
+            var byMetric: [String: [MetricMetadata]] = [:]
             for (_, families) in scrapes.metadata() {
                 for (name, family) in families where metric == nil || metric == name {
                     if !(byMetric[name] ?? []).contains(where: { $0 == family }) { byMetric[name, default: []].append(family) }
