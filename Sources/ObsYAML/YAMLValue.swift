@@ -43,6 +43,19 @@ public struct YAMLValue {
         return scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
     }
 
+    /// The node as a mapping of any keys, for files whose schema belongs to another tool (a
+    /// kubeconfig): unknown keys are ignored rather than refused.
+    public func looseMapping() throws(ConfigError) -> [String: YAMLValue] {
+        if isNull { return [:] }
+        guard case let .mapping(mapping) = node else { throw error("expected a mapping, got \(kind)") }
+        var entries: [String: YAMLValue] = [:]
+        for (keyNode, valueNode) in mapping {
+            guard case let .scalar(key) = keyNode else { continue }
+            entries[key.string] = YAMLValue(node: valueNode, file: file, path: childPath(key.string))
+        }
+        return entries
+    }
+
     /// The node as a mapping whose keys must all be in `allowedKeys`.
     public func mapping(allowedKeys: [String]) throws(ConfigError) -> YAMLMapping {
         if isNull { return YAMLMapping(entries: [:], order: [], owner: self) }

@@ -67,8 +67,12 @@ public struct ExpositionParser: ~Copyable {
         while offset < bytes.count {
             lineNumber += 1
             let start = offset
-            var end = start
-            while end < bytes.count && bytes[end] != 0x0A { end += 1 }
+            let end: Int
+            if let newline = memchr(bytes.baseAddress! + start, 0x0A, bytes.count - start) {
+                end = bytes.baseAddress!.distance(to: UnsafeRawPointer(newline))
+            } else {
+                end = bytes.count
+            }
             offset = end + 1
             if sawEOF { throw fail("unexpected data after # EOF") }
             if start == end {
@@ -290,7 +294,8 @@ public struct ExpositionParser: ~Copyable {
             while i < end && bytes[i] == 0x20 { i += 1 }
             guard i < end, bytes[i] == 0x22 else { throw fail("expected a quoted label value, got \(describe(i))") }
             let (value, escaped) = try quoted(&i, end)
-            for other in labelRanges where bytes[other.name].elementsEqual(bytes[name]) {
+            for other in labelRanges where other.name.count == name.count
+                && memcmp(bytes.baseAddress! + other.name.lowerBound, bytes.baseAddress! + name.lowerBound, name.count) == 0 {
                 throw fail("duplicate label name \"\(text(name, escaped: false))\"")
             }
             labelRanges.append((name, value, escaped))

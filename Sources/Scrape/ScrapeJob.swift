@@ -25,6 +25,7 @@ public struct ScrapeJob: Sendable {
     public var staticGroups: [TargetGroup] = []
     /// `file_sd_configs`: file patterns and how often to re-read them (milliseconds).
     public var fileDiscovery: [(files: [String], refreshInterval: Int64)] = []
+    public var kubernetesDiscovery: [KubernetesSDConfig] = []
 
     public init(name: String, interval: Int64, timeout: Int64) {
         self.name = name

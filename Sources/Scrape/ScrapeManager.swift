@@ -49,6 +49,8 @@ public final class ScrapeManager: Sendable {
         var status: [String: TargetStatus] = [:]
         var dropped: [DroppedTarget] = []
         var metadata: [String: [String: MetricMetadata]] = [:]
+        /// Running Kubernetes discoveries, by job and position in its config.
+        var kubernetes: [String: (config: KubernetesSDConfig, task: Task<Void, Never>)] = [:]
     }
 
     private let state = Mutex(State())
@@ -71,7 +73,8 @@ public final class ScrapeManager: Sendable {
     public func apply(_ jobs: [ScrapeJob]) {
         state.withLock { state in
             state.jobs = jobs
-            state.groups = [:]
+            // Kubernetes groups survive a reload; their discoveries keep running if unchanged.
+            state.groups = state.groups.mapValues { $0.filter { $0.key.hasPrefix("kubernetes:") } }
             for job in jobs {
                 for (i, group) in job.staticGroups.enumerated() {
                     var copy = group
@@ -81,6 +84,40 @@ public final class ScrapeManager: Sendable {
             }
         }
         fileDiscovery.configure(jobs)
+        startKubernetes(jobs)
+        sync()
+    }
+
+    /// Keeps unchanged Kubernetes discoveries running (and their groups), starts new ones and stops
+    /// those no longer configured.
+    private func startKubernetes(_ jobs: [ScrapeJob]) {
+        var wanted: [String: (job: String, config: KubernetesSDConfig)] = [:]
+        for job in jobs {
+            for (i, config) in job.kubernetesDiscovery.enumerated() { wanted["kubernetes:\(job.name):\(i)"] = (job.name, config) }
+        }
+        state.withLock { state in
+            for (source, running) in state.kubernetes where wanted[source]?.config != running.config {
+                running.task.cancel()
+                state.kubernetes[source] = nil
+                state.groups = state.groups.mapValues { $0.filter { !$0.key.hasPrefix(source + "/") } }
+            }
+            for (source, entry) in wanted where state.kubernetes[source] == nil {
+                let discovery = KubernetesDiscovery(config: entry.config, source: source, logger: logger) { [weak self] groups in
+                    self?.replaceGroups(job: entry.job, source: source, with: groups)
+                }
+                state.kubernetes[source] = (entry.config, Task { await discovery.run() })
+            }
+        }
+    }
+
+    /// Replaces the groups one discovery gave a job.
+    private func replaceGroups(job: String, source: String, with groups: [TargetGroup]) {
+        state.withLock { state in
+            guard state.kubernetes[source] != nil else { return }
+            var current = (state.groups[job] ?? [:]).filter { !$0.key.hasPrefix(source + "/") }
+            for group in groups { current[group.source] = group }
+            state.groups[job] = current
+        }
         sync()
     }
 
@@ -101,8 +138,9 @@ public final class ScrapeManager: Sendable {
             try? await Task.sleep(for: .seconds(1))
         }
         let tasks = state.withLock { state in
-            let tasks = state.running.values.map(\.task)
+            let tasks = state.running.values.map(\.task) + state.kubernetes.values.map(\.task)
             state.running = [:]
+            state.kubernetes = [:]
             return tasks
         }
         for task in tasks { task.cancel() }

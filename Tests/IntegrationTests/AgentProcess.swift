@@ -33,7 +33,7 @@ final class AgentProcess: @unchecked Sendable {
     }
 
     /// Starts the agent with `arguments` plus a private data dir and an ephemeral loopback port.
-    init(arguments: [String], directory: String? = nil, dataDirectory: String? = nil) throws {
+    init(arguments: [String], directory: String? = nil, dataDirectory: String? = nil, environment: [String: String] = [:]) throws {
         self.directory = directory ?? Self.temporaryDirectory()
         logPath = self.directory + "/agent-\(UUID().uuidString.prefix(8)).log"
         FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -43,6 +43,9 @@ final class AgentProcess: @unchecked Sendable {
             "--web.listen-address=127.0.0.1:0",
         ] + arguments
         process.currentDirectoryURL = URL(fileURLWithPath: self.directory)
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let log = FileHandle(forWritingAtPath: logPath)!
         process.standardOutput = log
         process.standardError = log

@@ -1,3 +1,4 @@
+import Foundation
 import ObsCore
 import Scrape
 import ObsYAML
@@ -71,13 +72,13 @@ extension ScrapeConfig {
         "job_name", "scrape_interval", "scrape_timeout", "metrics_path", "scheme", "honor_labels",
         "honor_timestamps", "track_timestamps_staleness", "params", "static_configs", "file_sd_configs",
         "relabel_configs", "metric_relabel_configs", "sample_limit", "label_limit", "label_name_length_limit",
-        "label_value_length_limit", "body_size_limit",
+        "label_value_length_limit", "body_size_limit", "kubernetes_sd_configs",
     ] + notYetSupported
 
     /// Prometheus keys that are recognised but not built yet: refused with a clear message rather
     /// than as unknown keys.
     static let notYetSupported = [
-        "kubernetes_sd_configs", "basic_auth", "authorization", "bearer_token", "bearer_token_file", "tls_config",
+        "basic_auth", "authorization", "bearer_token", "bearer_token_file", "tls_config",
         "proxy_url", "oauth2",
     ]
 
@@ -140,6 +141,9 @@ extension ScrapeConfig {
                 }
             }
             return FileSDConfig(files: files, refreshInterval: try sd.decode("refresh_interval", default: .seconds(300)))
+        } ?? []
+        kubernetesSDConfigs = try map["kubernetes_sd_configs"]?.sequence().map { (entry) throws(ConfigError) in
+            try KubernetesSDConfig(yaml: entry)
         } ?? []
     }
 }
@@ -218,5 +222,50 @@ extension StaticConfig {
             guard let number = Int(port), (0...65535).contains(number) else { return false }
         }
         return true
+    }
+}
+
+extension KubernetesSDConfig {
+    /// Prometheus's keys. Selector values may name environment variables as `$(NAME)` or
+    /// `${NAME}`, so one DaemonSet config can say `spec.nodeName=$(NODE_NAME)`.
+    init(yaml: YAMLValue) throws(ConfigError) {
+        let map = try yaml.mapping(allowedKeys: ["role", "api_server", "kubeconfig_file", "namespaces", "selectors"])
+        let roleName: String = try map.require("role")
+        guard let role = Role(rawValue: roleName.lowercased()) else {
+            throw map.error(at: "role", "unsupported role \"\(roleName)\" (obs-agent discovers pod and node)")
+        }
+        self.init(role: role)
+        apiServer = try map.decode("api_server")
+        if let server = apiServer, !(server.hasPrefix("http://") || server.hasPrefix("https://")) {
+            throw map.error(at: "api_server", "api_server must be an http or https URL, got \"\(server)\"")
+        }
+        kubeconfigFile = try map.decode("kubeconfig_file")
+        if apiServer != nil && kubeconfigFile != nil {
+            throw map.error(at: "kubeconfig_file", "cannot use 'kubeconfig_file' and 'api_server' simultaneously")
+        }
+        if let namespaces = map["namespaces"] {
+            let names = try namespaces.mapping(allowedKeys: ["names", "own_namespace"])
+            self.namespaces = try names.decode("names", default: [])
+        }
+        for selector in try map["selectors"]?.sequence() ?? [] {
+            let entry = try selector.mapping(allowedKeys: ["role", "label", "field"])
+            let selectorRole: String = try entry.require("role")
+            guard selectorRole.lowercased() == role.rawValue else {
+                throw entry.error(at: "role", "selector role \"\(selectorRole)\" does not match the discovery role \"\(role.rawValue)\"")
+            }
+            if let label: String = try entry.decode("label") { labelSelector = Self.expandEnvironment(label) }
+            if let field: String = try entry.decode("field") { fieldSelector = Self.expandEnvironment(field) }
+        }
+    }
+
+    static func expandEnvironment(_ text: String) -> String {
+        var out = text
+        for (open, close) in [("$(", ")"), ("${", "}")] {
+            while let start = out.range(of: open), let end = out.range(of: close, range: start.upperBound..<out.endIndex) {
+                let name = String(out[start.upperBound..<end.lowerBound])
+                out.replaceSubrange(start.lowerBound..<end.upperBound, with: ProcessInfo.processInfo.environment[name] ?? "")
+            }
+        }
+        return out
     }
 }

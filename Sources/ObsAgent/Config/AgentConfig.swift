@@ -54,6 +54,7 @@ struct ScrapeConfig: Sendable, Equatable {
     var relabelConfigs: [RelabelStep] = []
     var metricRelabelConfigs: [RelabelStep] = []
     var fileSDConfigs: [FileSDConfig] = []
+    var kubernetesSDConfigs: [KubernetesSDConfig] = []
 }
 
 /// `file_sd_configs:` entry.

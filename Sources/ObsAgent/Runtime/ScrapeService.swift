@@ -42,6 +42,7 @@ extension AgentConfig {
                             source: "static")
             }
             job.fileDiscovery = config.fileSDConfigs.map { ($0.files, $0.refreshInterval.milliseconds) }
+            job.kubernetesDiscovery = config.kubernetesSDConfigs
             return job
         }
     }

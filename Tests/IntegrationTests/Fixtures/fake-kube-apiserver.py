@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""A stand-in for the Kubernetes API server: answers list and watch for pods and nodes with recorded
+objects, the way the real one does. The pod watch adds a pod after a second and deletes one a
+second later. Every request line is appended to the log file given as the second argument.
+
+Usage: fake-kube-apiserver.py PORT LOGFILE
+"""
+import json
+import os
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlparse, parse_qs
+
+
+def pod(name, ip, scrape, port="9102", phase="Running"):
+    annotations = {"prometheus.io/scrape": "true", "prometheus.io/port": port} if scrape else {}
+    return {
+        "kind": "Pod", "apiVersion": "v1",
+        "metadata": {
+            "name": name, "namespace": "shop", "uid": "uid-" + name, "resourceVersion": "100",
+            "labels": {"app": "web", "app.kubernetes.io/part-of": "shop"}, "annotations": annotations,
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-5d8f", "controller": True}],
+        },
+        "spec": {
+            "nodeName": "node-a",
+            "containers": [{"name": "web", "image": "shop/web:1.2", "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]}],
+        },
+        "status": {
+            "phase": phase, "podIP": ip, "hostIP": "10.0.0.10",
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "containerStatuses": [{"name": "web", "containerID": "containerd://abc" + name}],
+        },
+    }
+
+
+NODE = {
+    "kind": "Node", "apiVersion": "v1",
+    "metadata": {"name": "node-a", "labels": {"kubernetes.io/os": "linux"}, "resourceVersion": "7"},
+    "spec": {"providerID": "kind://docker/kind/node-a"},
+    "status": {
+        "addresses": [{"type": "InternalIP", "address": "10.0.0.10"}, {"type": "Hostname", "address": "node-a"}],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+    },
+}
+
+LOG = sys.argv[2]
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        with open(LOG, "a") as log:
+            log.write(self.path + "\n")
+        url = urlparse(self.path)
+        query = parse_qs(url.query)
+        watching = query.get("watch") == ["true"]
+        if url.path == "/api/v1/pods":
+            if watching:
+                return self.stream([("ADDED", pod("web-3", "10.0.0.3", True)), ("DELETED", pod("web-1", "10.0.0.1", True))])
+            return self.send_json({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "100"},
+                                   "items": [pod("web-1", "10.0.0.1", True), pod("db-1", "10.0.0.2", False),
+                                             pod("job-1", "10.0.0.4", True, phase="Succeeded")]})
+        if url.path == "/api/v1/nodes":
+            if watching:
+                return self.stream([])
+            return self.send_json({"kind": "NodeList", "apiVersion": "v1", "metadata": {"resourceVersion": "7"}, "items": [NODE]})
+        self.send_json({"kind": "Status", "status": "Failure", "code": 404}, status=404)
+
+    def send_json(self, body, status=200):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def stream(self, events):
+        # A watch: one JSON event per line, the connection held open, as the API server does.
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        try:
+            for kind, obj in events:
+                time.sleep(1)
+                self.wfile.write((json.dumps({"type": kind, "object": obj}) + "\n").encode())
+                self.wfile.flush()
+            time.sleep(60)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+# Never outlive a test run that lost track of this process.
+threading.Timer(120, lambda: os._exit(0)).start()
+ThreadingHTTPServer.daemon_threads = True
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
