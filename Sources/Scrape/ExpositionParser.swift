@@ -32,6 +32,9 @@ public struct ExpositionParser: ~Copyable {
     public enum Entry: Equatable {
         /// The current sample: read it through `seriesKey`, `value`, `timestamp`, `labels()`.
         case sample
+        /// With `lazyMetadata`: a HELP, TYPE or UNIT line, whose entry `metadataEntry()` builds.
+        /// `lineBytes` tell whether it changed since the last scrape.
+        case metadata
         case help(name: String, text: String)
         case type(name: String, type: MetricType)
         case unit(name: String, unit: String)
@@ -53,7 +56,12 @@ public struct ExpositionParser: ~Copyable {
     /// Label name and value ranges of the current sample; values with escapes are flagged.
     private var labelRanges: [(name: Range<Int>, value: Range<Int>, escaped: Bool)] = []
     /// The family whose `_created` samples are skipped (counters, histograms, summaries).
-    private var familyWithCreated: String?
+    private var familyWithCreated: Range<Int>?
+    /// The current comment line, its kind, name and text ranges, and its type.
+    public private(set) var lineRange: Range<Int> = 0..<0
+    private var comment: (keyword: UInt8, name: Range<Int>, text: Range<Int>, type: MetricType?) = (0, 0..<0, 0..<0, nil)
+    /// Return `.metadata` for HELP/TYPE/UNIT lines instead of building their strings.
+    public var lazyMetadata = false
 
     /// `bytes` must outlive the parser.
     public init(_ bytes: UnsafeRawBufferPointer, format: ExpositionFormat) {
@@ -142,34 +150,52 @@ public struct ExpositionParser: ~Copyable {
         i += 1
         let nameStart = i
         while i < end && bytes[i] != 0x20 { i += 1 }
-        let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[nameStart..<i]), as: UTF8.self)
-        guard isValidMetricName(nameStart..<i) else { throw fail("invalid metric name \"\(name)\" in # \(label)") }
+        let nameRange = nameStart..<i
+        guard isValidMetricName(nameRange) else { throw fail("invalid metric name \"\(text(nameRange, escaped: false))\" in # \(label)") }
         var restStart = i < end ? i + 1 : end
         var restEnd = end
-        if isHelp {
-            return .help(name: name, text: Self.unescapeHelp(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[restStart..<restEnd]), as: UTF8.self)))
+        if !isHelp {
+            while restStart < restEnd && (bytes[restStart] == 0x20 || bytes[restStart] == 0x09) { restStart += 1 }
+            while restEnd > restStart && (bytes[restEnd - 1] == 0x20 || bytes[restEnd - 1] == 0x09 || bytes[restEnd - 1] == 0x0D) { restEnd -= 1 }
         }
-        while restStart < restEnd && (bytes[restStart] == 0x20 || bytes[restStart] == 0x09) { restStart += 1 }
-        while restEnd > restStart && (bytes[restEnd - 1] == 0x20 || bytes[restEnd - 1] == 0x09 || bytes[restEnd - 1] == 0x0D) { restEnd -= 1 }
-        let rest = bytes[restStart..<restEnd]
+        var type: MetricType?
         if isType {
+            let rest = bytes[restStart..<restEnd]
             let allowed: [MetricType] = format == .openMetrics ? MetricType.allCases : [.counter, .gauge, .histogram, .summary, .untyped]
-            guard let type = allowed.first(where: { rest.elementsEqual($0.rawValue.utf8) }) else {
-                throw fail("invalid metric type \"\(String(decoding: UnsafeRawBufferPointer(rebasing: rest), as: UTF8.self))\" for \(name)")
+            guard let found = allowed.first(where: { rest.elementsEqual($0.rawValue.utf8) }) else {
+                throw fail("invalid metric type \"\(text(restStart..<restEnd, escaped: false))\" for \(text(nameRange, escaped: false))")
             }
-            familyWithCreated = [.counter, .histogram, .summary, .gaugehistogram].contains(type) ? name : nil
-            return .type(name: name, type: type)
+            type = found
+            familyWithCreated = [.counter, .histogram, .summary, .gaugehistogram].contains(found) ? nameRange : nil
         }
-        guard format == .openMetrics else { return nil }
-        return .unit(name: name, unit: String(decoding: UnsafeRawBufferPointer(rebasing: rest), as: UTF8.self))
+        if isUnit && format != .openMetrics { return nil }
+        lineRange = start..<end
+        comment = (keywordStart < end ? bytes[keywordStart] : 0, nameRange, restStart..<restEnd, type)
+        return lazyMetadata ? .metadata : metadataEntry()
     }
+
+    /// The HELP, TYPE or UNIT entry of the current comment line.
+    public func metadataEntry() -> Entry {
+        let name = text(comment.name, escaped: false)
+        switch comment.keyword {
+        case UInt8(ascii: "H"):
+            return .help(name: name, text: Self.unescapeHelp(text(comment.text, escaped: false)))
+        case UInt8(ascii: "T"):
+            return .type(name: name, type: comment.type ?? .unknown)
+        default:
+            return .unit(name: name, unit: text(comment.text, escaped: false))
+        }
+    }
+
+    /// The bytes of the current comment line.
+    public var lineBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: bytes[lineRange]) }
 
     /// OpenMetrics `_created` samples carry a start time, not a value to store.
     private func isSkippedCreated() -> Bool {
         guard format == .openMetrics, let family = familyWithCreated else { return false }
         let suffix = "_created".utf8
-        guard nameRange.count == family.utf8.count + suffix.count else { return false }
-        return bytes[nameRange].starts(with: family.utf8) && bytes[nameRange].suffix(suffix.count).elementsEqual(suffix)
+        guard nameRange.count == family.count + suffix.count else { return false }
+        return bytes[nameRange].starts(with: bytes[family]) && bytes[nameRange].suffix(suffix.count).elementsEqual(suffix)
     }
 
     private mutating func sample(_ start: Int, _ end: Int) throws(ExpositionError) {

@@ -30,6 +30,8 @@ public final class ScrapeCache: @unchecked Sendable {
     public private(set) var metadata: [String: MetricMetadata] = [:]
     /// Set when a scrape changed `metadata`; cleared by `takeMetadataChange`.
     private var metadataChanged = false
+    /// Hashes of the comment lines of the last successful scrape.
+    private var knownComments = Set<UInt64>()
 
     public init() {}
 
@@ -49,10 +51,27 @@ public final class ScrapeCache: @unchecked Sendable {
         iteration += 1
         var outcome = Outcome()
         var parser = ExpositionParser(body, format: format)
+        parser.lazyMetadata = true
+        var comments = Set<UInt64>()
         do throws(ExpositionError) {
             while let entry = try parser.next() {
                 switch entry {
-                // Compared in place: a steady target changes nothing and copies nothing.
+                // A comment line seen unchanged in the last scrape is skipped without building strings.
+                case .metadata:
+                    let hash = Self.hash(parser.lineBytes)
+                    comments.insert(hash)
+                    if knownComments.contains(hash) { continue }
+                    switch parser.metadataEntry() {
+                    case let .help(name, text):
+                        metadata[name, default: MetricMetadata()].help = text
+                    case let .type(name, type):
+                        metadata[name, default: MetricMetadata()].type = type.rawValue
+                    case let .unit(name, unit):
+                        metadata[name, default: MetricMetadata()].unit = unit
+                    default:
+                        break
+                    }
+                    metadataChanged = true
                 case let .help(name, text):
                     if metadata[name]?.help != text { metadata[name, default: MetricMetadata()].help = text; metadataChanged = true }
                 case let .type(name, type):
@@ -81,6 +100,7 @@ public final class ScrapeCache: @unchecked Sendable {
             outcome.problem = error.description
             return outcome
         }
+        knownComments = comments
         appendStaleMarkers(olderThan: iteration, at: timestamp, into: &appender)
         return outcome
     }

@@ -31,6 +31,7 @@ import Testing
                         lines.append("help \(name) " + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n"))
                     case let .type(name, type): lines.append("type \(name) \(type.rawValue)")
                     case let .unit(name, unit): lines.append("unit \(name) \(unit)")
+                    case .metadata: lines.append("unexpected lazy metadata")
                     }
                 }
             } catch {
@@ -69,6 +70,20 @@ import Testing
                 #expect(error.description == expected)
             }
         }
+    }
+
+    /// With lazy metadata the parser hands back comment lines whose entries build on request.
+    @Test func lazyMetadataBuildsTheSameEntries() throws {
+        let bytes = Array("# HELP a Some help.\n# TYPE a counter\na_total 1\n".utf8)
+        var entries: [ExpositionParser.Entry] = []
+        bytes.withUnsafeBytes { raw in
+            var parser = ExpositionParser(raw, format: .prometheusText)
+            parser.lazyMetadata = true
+            while let entry = try? parser.next() {
+                entries.append(entry == .metadata ? parser.metadataEntry() : entry)
+            }
+        }
+        #expect(entries == [.help(name: "a", text: "Some help."), .type(name: "a", type: .counter), .sample])
     }
 
     @Test func fixturesAreFound() {
