@@ -17,6 +17,10 @@ struct HeadAppender: MetricsAppender {
     /// dictionary or lock traffic after its first sample.
     /// `inOrder` says the newest sample passed the head's in-order check, so anything newer will too.
     private var batchLast: [SeriesRef: Newest] = [:]
+    /// Buffered (scrape) appenders skip `batchLast`: a scrape holds each series once, and a series
+    /// repeated in one exposition is still caught when the batch is applied (the later sample is
+    /// refused there and counted as out of order), in the same order on replay.
+    private var tracksBatch: Bool { syncsWAL }
     private var current: (series: MemSeries, newest: Newest)?
 
     struct Newest {
@@ -56,7 +60,7 @@ struct HeadAppender: MetricsAppender {
             return ref
         }
         let series = try resolve(labels, ref: ref)
-        let previous = current.flatMap { $0.series === series ? $0.newest : nil } ?? batchLast[series.ref]
+        let previous = current.flatMap { $0.series === series ? $0.newest : nil } ?? (tracksBatch ? batchLast[series.ref] : nil)
         let floor = head.outOfOrderFloor
         var inOrder = previous?.inOrder ?? false
         if let previous, timestamp <= previous.timestamp {
@@ -81,7 +85,7 @@ struct HeadAppender: MetricsAppender {
             inOrder = verdict == .append
         }
         pending.append(Pending(series: series, timestamp: timestamp, value: value))
-        if let run = current, run.series !== series { batchLast[run.series.ref] = run.newest }
+        if tracksBatch, let run = current, run.series !== series { batchLast[run.series.ref] = run.newest }
         let candidate = Newest(timestamp: timestamp, bits: value.bitPattern, inOrder: inOrder)
         let newest = previous.map { timestamp > $0.timestamp ? candidate : $0 } ?? candidate
         current = (series, newest)
@@ -121,7 +125,7 @@ struct HeadAppender: MetricsAppender {
             throw AppendError.tooOld(labels: labels, timestamp: timestamp)
         }
         let series = try resolve(labels, ref: ref)
-        let previous = current.flatMap { $0.series === series ? $0.newest : nil } ?? batchLast[series.ref]
+        let previous = current.flatMap { $0.series === series ? $0.newest : nil } ?? (tracksBatch ? batchLast[series.ref] : nil)
         if let previous, timestamp <= previous.timestamp {
             if timestamp == previous.timestamp {
                 counters.duplicate.inc()
@@ -137,7 +141,7 @@ struct HeadAppender: MetricsAppender {
         }
         pending.append(Pending(series: series, timestamp: timestamp, value: 0, histogram: Int32(pendingHistograms.count)))
         pendingHistograms.append(histogram)
-        if let run = current, run.series !== series { batchLast[run.series.ref] = run.newest }
+        if tracksBatch, let run = current, run.series !== series { batchLast[run.series.ref] = run.newest }
         current = (series, Newest(timestamp: timestamp, bits: 0, inOrder: true, isHistogram: true))
         return series.ref
     }
