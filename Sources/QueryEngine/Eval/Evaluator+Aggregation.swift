@@ -113,26 +113,7 @@ extension Evaluator {
             points.append(h)
         }
         let metric = group.labels.metricName ?? input[group.members[0]].labels.metricName ?? ""
-        guard !points.isEmpty else { return nil }
-        var total = HistogramSum()
-        var conflicting = false
-        // An average adds each histogram divided by the count, so that huge values do not overflow.
-        for var h in points {
-            if average { h.divide(by: Double(points.count)) }
-            do {
-                let notes = try total.add(h)
-                conflicting = conflicting || notes.conflictingResetHints
-                if notes.reconciledCustomBuckets {
-                    context.annotations.info("mismatched custom buckets were reconciled during aggregation", at: location)
-                }
-            } catch {
-                context.annotations.warn("vector contains a mix of histograms with exponential and custom buckets schemas for metric name \"\(metric)\"",
-                                         at: location)
-                return nil
-            }
-        }
-        if conflicting { context.annotations.warn("conflicting counter resets during histogram aggregation", at: location) }
-        return total.value
+        return sumHistograms(points, metric: metric, at: location, operation: "aggregation", average: average, reportsConflicts: true)
     }
 
     struct Group {

@@ -38,12 +38,8 @@ extension Evaluator {
             if !floats.isEmpty { return mixed() }
             let points = histograms.map { hs[$0]! }
             if name == "sum_over_time" || name == "avg_over_time" {
-                let scaled = name == "sum_over_time" ? points : points.map { h in
-                    var copy = h
-                    copy.divide(by: Double(points.count))
-                    return copy
-                }
-                return sumHistograms(scaled, metric: metric, at: location, operation: "aggregation").map(RangeOutput.histogram)
+                return sumHistograms(points, metric: metric, at: location, operation: "aggregation",
+                                     average: name == "avg_over_time").map(RangeOutput.histogram)
             }
             guard points.count >= 2,
                   var change = histogramChange(points, isCounter: name != "delta", metric: metric, at: location) else { return nil }
@@ -86,12 +82,19 @@ extension Evaluator {
         }
     }
 
-    /// The sum of histograms, with Prometheus's annotations; nil when they cannot be added.
-    func sumHistograms(_ points: [FloatHistogram], metric: String, at location: String, operation: String) -> FloatHistogram? {
+    /// The sum (or, with `average`, the mean) of histograms, with Prometheus's annotations; nil
+    /// when they cannot be added. A mean adds each histogram divided by the count, so that huge
+    /// values do not overflow. `reportsConflicts` warns when reset hints collide (aggregations).
+    func sumHistograms(_ points: [FloatHistogram], metric: String, at location: String, operation: String,
+                       average: Bool = false, reportsConflicts: Bool = false) -> FloatHistogram? {
         var total = HistogramSum()
-        for h in points {
+        var conflicting = false
+        for var h in points {
+            if average { h.divide(by: Double(points.count)) }
             do {
-                if try total.add(h).reconciledCustomBuckets {
+                let notes = try total.add(h)
+                conflicting = conflicting || notes.conflictingResetHints
+                if notes.reconciledCustomBuckets {
                     context.annotations.info("mismatched custom buckets were reconciled during \(operation)", at: location)
                 }
             } catch {
@@ -99,6 +102,9 @@ extension Evaluator {
                                          at: location)
                 return nil
             }
+        }
+        if conflicting && reportsConflicts {
+            context.annotations.warn("conflicting counter resets during histogram aggregation", at: location)
         }
         return total.value
     }
