@@ -13,7 +13,8 @@ extension MetricsStore {
         try wal.syncBuffered()
         return try withCompactionLock {
             var written = 0
-            while let bounds = head.timeBounds(), bounds.max - bounds.min >= options.blockRange * 3 / 2 {
+            while head.maySpan(options.blockRange * 3 / 2), let bounds = head.timeBounds(),
+                  bounds.max - bounds.min >= options.blockRange * 3 / 2 {
                 let start = Self.floor(bounds.min, options.blockRange)
                 let end = start + options.blockRange
                 try persistHead(from: start, to: end)

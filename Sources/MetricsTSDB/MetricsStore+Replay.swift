@@ -27,12 +27,12 @@ extension MetricsStore {
 
     /// Applies one group of samples (one shard of it, when split across threads).
     static func replay(_ batch: [WALSample], shard: Int, of shards: Int, table: RefTable, floor: Int64?,
-                               minValid: Int64) -> (count: Int, newest: Int64, unknown: Int) {
+                               minValid: Int64) -> (count: Int, oldest: Int64, newest: Int64, unknown: Int) {
         // Raw buffer access: slicing the shared array would bump its reference count once per run,
         // from every shard's thread at once.
         batch.withUnsafeBufferPointer { samples in
             var count = 0, unknown = 0
-            var newest = Int64.min
+            var newest = Int64.min, oldest = Int64.max
             var start = 0
             while start < samples.count {
                 let ref = samples[start].ref
@@ -49,8 +49,9 @@ extension MetricsStore {
                                           minValid: minValid, outOfOrderFloor: floor)
                 count += taken.count
                 newest = max(newest, taken.newest)
+                oldest = min(oldest, taken.oldest)
             }
-            return (count, newest, unknown)
+            return (count, oldest, newest, unknown)
         }
     }
 }

@@ -92,7 +92,7 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
             applier.async(group: applying) {
                 let result = Self.replay(Self.groupedBySeries(group), shard: 0, of: 1, table: table, floor: floor,
                                          minValid: minValid)
-                head.noteSample(at: result.newest)
+                head.noteSamples(oldest: result.oldest, newest: result.newest)
                 totals.withLock { $0 = ($0.samples + result.count, $0.unknown + result.unknown) }
             }
             gathered = []

@@ -62,6 +62,11 @@ public struct ExpositionParser: ~Copyable {
     private var comment: (keyword: UInt8, name: Range<Int>, text: Range<Int>, type: MetricType?) = (0, 0..<0, 0..<0, nil)
     /// Return `.metadata` for HELP/TYPE/UNIT lines instead of building their strings.
     public var lazyMetadata = false
+    /// Only find where a sample's label set ends; `labels()` reads and checks it. A scrape loop
+    /// sets this: a series it has seen is identified by its bytes, which were checked then.
+    public var lazyLabels = false
+    /// Where the current sample's unread label set starts (after `{`), nil once read or absent.
+    private var unreadLabels: Int?
 
     /// `bytes` must outlive the parser.
     public init(_ bytes: UnsafeRawBufferPointer, format: ExpositionFormat) {
@@ -106,8 +111,15 @@ public struct ExpositionParser: ~Copyable {
     /// The current sample's metric name.
     public var metricName: String { text(nameRange, escaped: nameEscaped) }
 
-    /// The current sample's labels, metric name included as `__name__`.
-    public func labels() -> [Label] {
+    /// The current sample's labels, metric name included as `__name__`. Throws the label set's
+    /// syntax error when `lazyLabels` deferred reading it.
+    public mutating func labels() throws(ExpositionError) -> [Label] {
+        if let start = unreadLabels {
+            var i = start
+            try labelList(&i, seriesKey.upperBound, first: true)
+            guard i == seriesKey.upperBound else { throw fail("unexpected \(describe(i)) in the label set") }
+            unreadLabels = nil
+        }
         var result: [Label] = [Label(Labels.metricName, metricName)]
         for range in labelRanges {
             result.append(Label(text(range.name, escaped: false), text(range.value, escaped: range.escaped)))
@@ -137,8 +149,8 @@ public struct ExpositionParser: ~Copyable {
         let keywordStart = i
         while i < end && bytes[i] != 0x20 { i += 1 }
         let keyword = bytes[keywordStart..<i]
-        let isHelp = keyword.elementsEqual("HELP".utf8), isType = keyword.elementsEqual("TYPE".utf8)
-        let isUnit = keyword.elementsEqual("UNIT".utf8)
+        let word = keyword.count == 4 ? bytes.loadUnaligned(fromByteOffset: keywordStart, as: UInt32.self) : 0
+        let isHelp = word == Self.help, isType = word == Self.type, isUnit = word == Self.unit
         guard isHelp || isType || isUnit else {
             if format == .openMetrics {
                 throw fail("invalid comment \"# \(String(decoding: UnsafeRawBufferPointer(rebasing: keyword), as: UTF8.self))\": only HELP, TYPE, UNIT and EOF are allowed")
@@ -160,9 +172,9 @@ public struct ExpositionParser: ~Copyable {
         }
         var type: MetricType?
         if isType {
-            let rest = bytes[restStart..<restEnd]
-            let allowed: [MetricType] = format == .openMetrics ? MetricType.allCases : [.counter, .gauge, .histogram, .summary, .untyped]
-            guard let found = allowed.first(where: { rest.elementsEqual($0.rawValue.utf8) }) else {
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[restStart..<restEnd])
+            let allowed = format == .openMetrics ? Self.openMetricsTypes : Self.textTypes
+            guard let found = allowed.first(where: { $0.name.count == rest.count && $0.name.elementsEqual(rest) })?.type else {
                 throw fail("invalid metric type \"\(text(restStart..<restEnd, escaped: false))\" for \(text(nameRange, escaped: false))")
             }
             type = found
@@ -173,6 +185,16 @@ public struct ExpositionParser: ~Copyable {
         comment = (keywordStart < end ? bytes[keywordStart] : 0, nameRange, restStart..<restEnd, type)
         return lazyMetadata ? .metadata : metadataEntry()
     }
+
+    /// The comment keywords as four-byte words.
+    private static let help = word("HELP"), type = word("TYPE"), unit = word("UNIT")
+    private static func word(_ text: String) -> UInt32 {
+        Array(text.utf8).withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
+    }
+
+    /// The types each format allows, spelled as bytes.
+    private static let openMetricsTypes = MetricType.allCases.map { (name: Array($0.rawValue.utf8), type: $0) }
+    private static let textTypes = openMetricsTypes.filter { [.counter, .gauge, .histogram, .summary, .untyped].contains($0.type) }
 
     /// The HELP, TYPE or UNIT entry of the current comment line.
     public func metadataEntry() -> Entry {
@@ -201,6 +223,7 @@ public struct ExpositionParser: ~Copyable {
     private mutating func sample(_ start: Int, _ end: Int) throws(ExpositionError) {
         var i = start
         labelRanges.removeAll(keepingCapacity: true)
+        unreadLabels = nil
         nameEscaped = false
         if bytes[i] == UInt8(ascii: "{") {
             // `{"utf8.name", label="v"} 1`: the quoted name comes first inside the braces.
@@ -217,10 +240,44 @@ public struct ExpositionParser: ~Copyable {
             nameRange = nameStart..<i
             if i < end && bytes[i] == UInt8(ascii: "{") {
                 i += 1
-                try labelList(&i, end, first: true)
+                if lazyLabels {
+                    unreadLabels = i
+                    do {
+                        try skipLabelSet(&i, end)
+                    } catch {
+                        try reportLabelError()
+                        throw error
+                    }
+                } else {
+                    try labelList(&i, end, first: true)
+                }
             }
         }
         seriesKey = start..<i
+        do {
+            try sampleValue(i, end)
+        } catch {
+            // A line wrong in both places reports its label set first, lazily read or not.
+            try reportLabelError()
+            throw error
+        }
+    }
+
+    /// Throws the error of an unread label set, if it has one.
+    private mutating func reportLabelError() throws(ExpositionError) {
+        guard var i = unreadLabels else { return }
+        let end = lineEnd(from: i)
+        try labelList(&i, end, first: true)
+    }
+
+    private func lineEnd(from i: Int) -> Int {
+        guard let newline = memchr(bytes.baseAddress! + i, 0x0A, bytes.count - i) else { return bytes.count }
+        return bytes.baseAddress!.distance(to: UnsafeRawPointer(newline))
+    }
+
+    /// The value, timestamp and exemplar after the series, from `i` to the line's `end`.
+    private mutating func sampleValue(_ start: Int, _ end: Int) throws(ExpositionError) {
+        var i = start
         guard i < end, bytes[i] == 0x20 || bytes[i] == 0x09 else { throw fail("expected a space and a value after the series, got \(describe(i))") }
         while i < end && (bytes[i] == 0x20 || bytes[i] == 0x09) { i += 1 }
         let valueStart = i
@@ -329,6 +386,23 @@ public struct ExpositionParser: ~Copyable {
         }
     }
 
+    /// Moves past the `}` closing a label set, minding quotes and escapes only.
+    private func skipLabelSet(_ i: inout Int, _ end: Int) throws(ExpositionError) {
+        var quoted = false
+        while i < end {
+            let byte = bytes[i]
+            i += 1
+            if quoted {
+                if byte == UInt8(ascii: "\\") { i += 1 } else if byte == 0x22 { quoted = false }
+            } else if byte == 0x22 {
+                quoted = true
+            } else if byte == UInt8(ascii: "}") {
+                return
+            }
+        }
+        throw fail(quoted ? "unterminated quoted string" : "unterminated label set")
+    }
+
     /// A double-quoted string starting at `i`; returns the range inside the quotes.
     private func quoted(_ i: inout Int, _ end: Int) throws(ExpositionError) -> (range: Range<Int>, escaped: Bool) {
         i += 1
@@ -416,22 +490,7 @@ public struct ExpositionParser: ~Copyable {
     /// Go's `ParseFloat` forms Prometheus accepts: decimals, exponents, hex floats, `NaN`, `±Inf`.
     private func number(_ range: Range<Int>) -> Double? {
         guard !range.isEmpty, range.count < 64 else { return nil }
-        // Integers are the common case: no allocation, no strtod.
-        var i = range.lowerBound
-        var negative = false
-        if bytes[i] == UInt8(ascii: "-") || bytes[i] == UInt8(ascii: "+") {
-            negative = bytes[i] == UInt8(ascii: "-")
-            i += 1
-        }
-        if i < range.upperBound && range.upperBound - i <= 15 {
-            var integer: Int64 = 0
-            var j = i
-            while j < range.upperBound, bytes[j] &- 0x30 < 10 {
-                integer = integer * 10 + Int64(bytes[j] &- 0x30)
-                j += 1
-            }
-            if j == range.upperBound { return negative ? -Double(integer) : Double(integer) }
-        }
+        if let decimal = plainDecimal(range) { return decimal }
         // Go's ParseFloat takes these names in any case.
         let lowered = bytes[range].map { $0 | 0x20 }
         switch lowered {
@@ -462,6 +521,64 @@ public struct ExpositionParser: ~Copyable {
             guard let endPointer, endPointer == buffer.baseAddress! + range.count, range.count > 0 else { return nil }
             return value
         }
+    }
+
+    /// Exact powers of ten a double holds.
+    private static let powersOfTen: [Double] = (0...22).map { exponent in (0..<exponent).reduce(1.0) { value, _ in value * 10 } }
+
+    /// Plain decimals (`-12`, `3.25`, `1e-3`) with at most 15 significant digits and a small
+    /// exponent: one exact integer and one exact power of ten, so a single multiplication or
+    /// division rounds correctly (Clinger's fast path). Anything else is left to `strtod`.
+    private func plainDecimal(_ range: Range<Int>) -> Double? {
+        var i = range.lowerBound
+        let end = range.upperBound
+        var negative = false
+        if bytes[i] == UInt8(ascii: "-") || bytes[i] == UInt8(ascii: "+") {
+            negative = bytes[i] == UInt8(ascii: "-")
+            i += 1
+        }
+        var mantissa: Int64 = 0
+        var digits = 0
+        var scale = 0
+        var sawDigit = false
+        while i < end, bytes[i] &- 0x30 < 10 {
+            if mantissa != 0 || bytes[i] != 0x30 { digits += 1 }
+            mantissa = mantissa &* 10 &+ Int64(bytes[i] &- 0x30)
+            sawDigit = true
+            i += 1
+        }
+        if i < end && bytes[i] == UInt8(ascii: ".") {
+            i += 1
+            while i < end, bytes[i] &- 0x30 < 10 {
+                if mantissa != 0 || bytes[i] != 0x30 { digits += 1 }
+                mantissa = mantissa &* 10 &+ Int64(bytes[i] &- 0x30)
+                scale -= 1
+                sawDigit = true
+                i += 1
+            }
+        }
+        guard sawDigit, digits <= 15 else { return nil }
+        if i < end && (bytes[i] | 0x20) == UInt8(ascii: "e") {
+            i += 1
+            var exponentNegative = false
+            if i < end && (bytes[i] == UInt8(ascii: "-") || bytes[i] == UInt8(ascii: "+")) {
+                exponentNegative = bytes[i] == UInt8(ascii: "-")
+                i += 1
+            }
+            var exponent = 0
+            var exponentDigits = 0
+            while i < end, bytes[i] &- 0x30 < 10, exponentDigits < 4 {
+                exponent = exponent * 10 + Int(bytes[i] &- 0x30)
+                exponentDigits += 1
+                i += 1
+            }
+            guard exponentDigits > 0 else { return nil }
+            scale += exponentNegative ? -exponent : exponent
+        }
+        guard i == end, scale >= -22, scale <= 22 else { return nil }
+        var value = Double(mantissa)
+        value = scale < 0 ? value / Self.powersOfTen[-scale] : value * Self.powersOfTen[scale]
+        return negative ? -value : value
     }
 
     private func describe(_ i: Int, until end: Int? = nil) -> String {

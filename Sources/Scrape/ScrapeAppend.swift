@@ -52,6 +52,7 @@ public final class ScrapeCache: @unchecked Sendable {
         var outcome = Outcome()
         var parser = ExpositionParser(body, format: format)
         parser.lazyMetadata = true
+        parser.lazyLabels = true
         var comments = Set<UInt64>()
         do throws(ExpositionError) {
             while let entry = try parser.next() {

@@ -15,16 +15,17 @@ import Testing
     }
 
     /// Parses `bytes` into the listing format of the fixtures.
-    static func listing(_ bytes: [UInt8], format: ExpositionFormat) throws(ExpositionError) -> [String] {
+    static func listing(_ bytes: [UInt8], format: ExpositionFormat, lazyLabels: Bool = false) throws(ExpositionError) -> [String] {
         var lines: [String] = []
         var failure: ExpositionError?
         bytes.withUnsafeBytes { raw in
             var parser = ExpositionParser(raw, format: format)
+            parser.lazyLabels = lazyLabels
             do throws(ExpositionError) {
                 while let entry = try parser.next() {
                     switch entry {
                     case .sample:
-                        var line = "sample \(braced(Labels(parser.labels()))) \(render(parser.value))"
+                        var line = "sample \(braced(Labels(try parser.labels()))) \(render(parser.value))"
                         if let t = parser.timestamp { line += " @\(t)" }
                         lines.append(line)
                     case let .help(name, text):
@@ -53,19 +54,20 @@ import Testing
         return "\(value)"
     }
 
-    @Test(arguments: fixtures) func fixture(_ name: String) throws {
+    /// Every fixture parses the same with the label sets read lazily, as the scrape loop reads them.
+    @Test(arguments: fixtures, [false, true]) func fixture(_ name: String, lazyLabels: Bool) throws {
         let path = Self.directory + "/" + name
         let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
         let format: ExpositionFormat = name.hasSuffix(".om") ? .openMetrics : .prometheusText
         let base = String(path[..<path.lastIndex(of: ".")!])
         if name.hasPrefix("good-") {
             let expected = try String(contentsOfFile: base + ".expected", encoding: .utf8).split(separator: "\n").map(String.init)
-            #expect(try Self.listing(bytes, format: format) == expected)
+            #expect(try Self.listing(bytes, format: format, lazyLabels: lazyLabels) == expected)
         } else {
             let expected = try String(contentsOfFile: base + ".error", encoding: .utf8).trimmingCharacters(in: .newlines)
-            #expect(throws: ExpositionError.self) { try Self.listing(bytes, format: format) }
+            #expect(throws: ExpositionError.self) { try Self.listing(bytes, format: format, lazyLabels: lazyLabels) }
             do {
-                _ = try Self.listing(bytes, format: format)
+                _ = try Self.listing(bytes, format: format, lazyLabels: lazyLabels)
             } catch {
                 #expect(error.description == expected)
             }
@@ -84,6 +86,32 @@ import Testing
             }
         }
         #expect(entries == [.help(name: "a", text: "Some help."), .type(name: "a", type: .counter), .sample])
+    }
+
+    /// Decimal values read without strtod round exactly as strtod does.
+    @Test func decimalsRoundLikeStrtod() throws {
+        var generator = SystemRandomNumberGenerator()
+        var texts: [String] = ["0", "-0", "1", "0.1", "3.14159", "1e22", "1e-22", "123456789012345", "1234567890123456",
+                               "0.000000000000000000000001", "9007199254740993", "1.7976931348623157e308", "5e-324", ".5", "5.", "+2.5E+3"]
+        for _ in 0..<5000 {
+            let digits = String((0..<Int.random(in: 1...17, using: &generator)).map { _ in Character(String(Int.random(in: 0...9, using: &generator))) })
+            let point = Int.random(in: 0...digits.count, using: &generator)
+            var text = String(digits.prefix(point)) + "." + String(digits.dropFirst(point))
+            if Bool.random(using: &generator) { text += "e\(Int.random(in: -30...30, using: &generator))" }
+            if Bool.random(using: &generator) { text = "-" + text }
+            texts.append(text)
+        }
+        let body = Array(texts.enumerated().map { "m{i=\"\($0.offset)\"} \($0.element)\n" }.joined().utf8)
+        var parsed: [Double] = []
+        body.withUnsafeBytes { raw in
+            var parser = ExpositionParser(raw, format: .prometheusText)
+            while let entry = try? parser.next() { if entry == .sample { parsed.append(parser.value) } }
+        }
+        #expect(parsed.count == texts.count)
+        for (text, value) in zip(texts, parsed) {
+            let expected = Double(text.hasPrefix("+") ? String(text.dropFirst()) : text)!
+            #expect(value.bitPattern == expected.bitPattern, "\(text)")
+        }
     }
 
     @Test func fixturesAreFound() {

@@ -24,6 +24,9 @@ final class Head: Sendable {
     private let minValid = Atomic<Int64>(.min)
     /// Newest sample time appended so far, the reference point of the out-of-order window.
     private let maxSeen = Atomic<Int64>(.min)
+    /// Oldest sample time appended so far (never raised by truncation): with `maxSeen`, an upper
+    /// bound of the head's span that costs nothing to read.
+    private let minSeen = Atomic<Int64>(.max)
     /// Out-of-order window in milliseconds; 0 rejects every sample older than its series' newest.
     private let outOfOrderWindow = Atomic<Int64>(0)
 
@@ -88,13 +91,33 @@ final class Head: Sendable {
     }
 
     func noteSample(at time: Int64) {
+        noteSamples(oldest: time, newest: time)
+    }
+
+    /// Records the time range of samples just added to the head.
+    func noteSamples(oldest: Int64, newest: Int64) {
         var current = maxSeen.load(ordering: .relaxed)
-        while time > current {
+        while newest > current {
             let (exchanged, original) = maxSeen.compareExchange(
-                expected: current, desired: time, successOrdering: .relaxed, failureOrdering: .relaxed)
+                expected: current, desired: newest, successOrdering: .relaxed, failureOrdering: .relaxed)
             if exchanged { break }
             current = original
         }
+        current = minSeen.load(ordering: .relaxed)
+        while oldest < current {
+            let (exchanged, original) = minSeen.compareExchange(
+                expected: current, desired: oldest, successOrdering: .relaxed, failureOrdering: .relaxed)
+            if exchanged { break }
+            current = original
+        }
+    }
+
+    /// Whether the head may span at least `range` milliseconds. A false answer is certain and
+    /// free; a true one is confirmed with `timeBounds()`, which visits every series.
+    func maySpan(_ range: Int64) -> Bool {
+        let newest = maxSeen.load(ordering: .relaxed), oldest = minSeen.load(ordering: .relaxed)
+        guard newest != .min, oldest != .max else { return false }
+        return newest - max(oldest, minValidTime) >= range
     }
 
     func setMinValidTime(_ time: Int64) {

@@ -151,6 +151,7 @@ struct HeadAppender: MetricsAppender {
         var batch = pending
         var appended = 0
         var lateSeries = 0
+        var oldest = Int64.max, newest = Int64.min
         // Usually one pass. A series that head truncation dropped while this batch was being built
         // gets a new series in the head, and its samples are logged again under the new reference
         // before anything is acknowledged.
@@ -167,7 +168,8 @@ struct HeadAppender: MetricsAppender {
                 switch result {
                 case .appended:
                     appended += 1
-                    head.noteSample(at: entry.timestamp)
+                    oldest = min(oldest, entry.timestamp)
+                    newest = max(newest, entry.timestamp)
                 case .rejected: counters.outOfOrder.inc()  // a concurrent writer got there first
                 case .removed:
                     var moved = entry
@@ -177,6 +179,7 @@ struct HeadAppender: MetricsAppender {
             }
             batch = retry
         }
+        if appended > 0 { head.noteSamples(oldest: oldest, newest: newest) }
         counters.samplesAppended.inc(Double(appended))
         counters.seriesCreated.inc(Double(lateSeries))
         rollback()

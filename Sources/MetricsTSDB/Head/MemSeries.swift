@@ -151,19 +151,20 @@ final class MemSeries: Sendable {
     }
 
     /// Appends a run of samples under one lock (WAL replay); returns how many were taken and the
-    /// newest timestamp among them.
+    /// oldest and newest timestamps among them.
     func append(run samples: UnsafeBufferPointer<WALSample>, minValid: Int64, outOfOrderFloor: Int64?)
-        -> (count: Int, newest: Int64)
+        -> (count: Int, oldest: Int64, newest: Int64)
     {
         state.withLock { state in
             var count = 0
-            var newest = Int64.min
+            var newest = Int64.min, oldest = Int64.max
             for sample in samples where sample.timestamp >= minValid
                 && state.append(sample.timestamp, sample.value, outOfOrderFloor) {
                 count += 1
                 newest = max(newest, sample.timestamp)
+                oldest = min(oldest, sample.timestamp)
             }
-            return (count, newest)
+            return (count, oldest, newest)
         }
     }
 
