@@ -99,7 +99,7 @@ let package = Package(
         ),
 
         // Micro-benchmarks run in release mode (exposition parser throughput).
-        .executableTarget(name: "obs-bench", dependencies: ["Scrape"], swiftSettings: strict),
+        .executableTarget(name: "obs-bench", dependencies: ["Scrape", "MetricsTSDB", "ObsCore", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
 
         .testTarget(name: "CoreTests", dependencies: ["ObsCore"]),
         .testTarget(name: "ScrapeTests", dependencies: ["ObsCore", "Scrape"], resources: [.copy("Fixtures")]),

@@ -129,11 +129,11 @@ public struct ExpositionParser: ~Copyable {
 
     // MARK: Lines
 
-    private func isBlank(_ start: Int, _ end: Int) -> Bool {
+    private mutating func isBlank(_ start: Int, _ end: Int) -> Bool {
         (start..<end).allSatisfy { bytes[$0] == 0x20 || bytes[$0] == 0x09 || bytes[$0] == 0x0D }
     }
 
-    private func fail(_ message: String) -> ExpositionError {
+    private mutating func fail(_ message: String) -> ExpositionError {
         ExpositionError(line: lineNumber, message: message)
     }
 
@@ -213,7 +213,7 @@ public struct ExpositionParser: ~Copyable {
     public var lineBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: bytes[lineRange]) }
 
     /// OpenMetrics `_created` samples carry a start time, not a value to store.
-    private func isSkippedCreated() -> Bool {
+    private mutating func isSkippedCreated() -> Bool {
         guard format == .openMetrics, let family = familyWithCreated else { return false }
         let suffix = "_created".utf8
         guard nameRange.count == family.count + suffix.count else { return false }
@@ -235,7 +235,7 @@ public struct ExpositionParser: ~Copyable {
             try labelList(&i, end, first: false)
         } else {
             let nameStart = i
-            while i < end && isNameByte(bytes[i], first: i == nameStart) { i += 1 }
+            while i < end && Self.isNameByte(bytes[i], first: i == nameStart) { i += 1 }
             guard i > nameStart else { throw fail("\(describe(start)) is not a valid start token") }
             nameRange = nameStart..<i
             if i < end && bytes[i] == UInt8(ascii: "{") {
@@ -270,7 +270,7 @@ public struct ExpositionParser: ~Copyable {
         try labelList(&i, end, first: true)
     }
 
-    private func lineEnd(from i: Int) -> Int {
+    private mutating func lineEnd(from i: Int) -> Int {
         guard let newline = memchr(bytes.baseAddress! + i, 0x0A, bytes.count - i) else { return bytes.count }
         return bytes.baseAddress!.distance(to: UnsafeRawPointer(newline))
     }
@@ -367,7 +367,7 @@ public struct ExpositionParser: ~Copyable {
                 name = try quoted(&i, end).range
             } else {
                 let nameStart = i
-                while i < end && isLabelNameByte(bytes[i], first: i == nameStart) { i += 1 }
+                while i < end && Self.isLabelNameByte(bytes[i], first: i == nameStart) { i += 1 }
                 guard i > nameStart else { throw fail("expected a label name, got \(describe(i))") }
                 name = nameStart..<i
             }
@@ -387,7 +387,7 @@ public struct ExpositionParser: ~Copyable {
     }
 
     /// Moves past the `}` closing a label set, minding quotes and escapes only.
-    private func skipLabelSet(_ i: inout Int, _ end: Int) throws(ExpositionError) {
+    private mutating func skipLabelSet(_ i: inout Int, _ end: Int) throws(ExpositionError) {
         var quoted = false
         while i < end {
             let byte = bytes[i]
@@ -404,7 +404,7 @@ public struct ExpositionParser: ~Copyable {
     }
 
     /// A double-quoted string starting at `i`; returns the range inside the quotes.
-    private func quoted(_ i: inout Int, _ end: Int) throws(ExpositionError) -> (range: Range<Int>, escaped: Bool) {
+    private mutating func quoted(_ i: inout Int, _ end: Int) throws(ExpositionError) -> (range: Range<Int>, escaped: Bool) {
         i += 1
         let start = i
         var escaped = false
@@ -469,26 +469,29 @@ public struct ExpositionParser: ~Copyable {
 
     // MARK: Bytes
 
-    private func isNameByte(_ byte: UInt8, first: Bool) -> Bool {
+    // Helpers that read `self` are mutating so that they take the parser by address: called as
+    // plain methods from the mutating parsing code, each call copied the whole parser.
+
+    private static func isNameByte(_ byte: UInt8, first: Bool) -> Bool {
         (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || byte == 0x5F || byte == 0x3A
             || (!first && byte >= 0x30 && byte <= 0x39)
     }
 
-    private func isLabelNameByte(_ byte: UInt8, first: Bool) -> Bool {
-        byte != 0x3A && isNameByte(byte, first: first)
+    private static func isLabelNameByte(_ byte: UInt8, first: Bool) -> Bool {
+        byte != 0x3A && Self.isNameByte(byte, first: first)
     }
 
-    private func isValidMetricName(_ range: Range<Int>) -> Bool {
-        !range.isEmpty && range.allSatisfy { isNameByte(bytes[$0], first: $0 == range.lowerBound) }
+    private mutating func isValidMetricName(_ range: Range<Int>) -> Bool {
+        !range.isEmpty && range.allSatisfy { Self.isNameByte(bytes[$0], first: $0 == range.lowerBound) }
     }
 
-    private func matches(_ i: Int, _ literal: String) -> Bool {
+    private mutating func matches(_ i: Int, _ literal: String) -> Bool {
         let utf8 = literal.utf8
         return i + utf8.count <= bytes.count && bytes[i..<(i + utf8.count)].elementsEqual(utf8)
     }
 
     /// Go's `ParseFloat` forms Prometheus accepts: decimals, exponents, hex floats, `NaN`, `±Inf`.
-    private func number(_ range: Range<Int>) -> Double? {
+    private mutating func number(_ range: Range<Int>) -> Double? {
         guard !range.isEmpty, range.count < 64 else { return nil }
         if let decimal = plainDecimal(range) { return decimal }
         // Go's ParseFloat takes these names in any case.
@@ -529,7 +532,7 @@ public struct ExpositionParser: ~Copyable {
     /// Plain decimals (`-12`, `3.25`, `1e-3`) with at most 15 significant digits and a small
     /// exponent: one exact integer and one exact power of ten, so a single multiplication or
     /// division rounds correctly (Clinger's fast path). Anything else is left to `strtod`.
-    private func plainDecimal(_ range: Range<Int>) -> Double? {
+    private mutating func plainDecimal(_ range: Range<Int>) -> Double? {
         var i = range.lowerBound
         let end = range.upperBound
         var negative = false
@@ -581,7 +584,7 @@ public struct ExpositionParser: ~Copyable {
         return negative ? -value : value
     }
 
-    private func describe(_ i: Int, until end: Int? = nil) -> String {
+    private mutating func describe(_ i: Int, until end: Int? = nil) -> String {
         guard i < bytes.count, bytes[i] != 0x0A else { return "end of line" }
         var stop = end ?? i + 1
         if end == nil {

@@ -6,6 +6,79 @@ import ObsCore
 /// that series that vanish get staleness markers. One per target, used by one task at a time (its
 /// scrape loop, then the loop's final staleness write), hence the unchecked sendability.
 public final class ScrapeCache: @unchecked Sendable {
+    private var state = ScrapeCacheState()
+
+    public init() {}
+
+    /// What one scrape appended.
+    public struct Outcome: Sendable {
+        public var scraped = 0
+        public var postRelabeling = 0
+        public var seriesAdded = 0
+        public var problem: String?
+    }
+
+    /// `# HELP`, `# TYPE` and `# UNIT` seen, by metric family, for the metadata APIs.
+    public var metadata: [String: MetricMetadata] { state.metadata }
+
+    /// Parses `body` and appends its samples at `timestamp` (unless the exposition carries its own
+    /// and the job honours them). On a parse error or a broken limit, appends nothing and reports
+    /// the problem; the caller then rolls back and marks the target down.
+    public func append<Appender: MetricsAppender>(_ body: UnsafeRawBufferPointer, format: ExpositionFormat, timestamp: Int64,
+                                                  target: ScrapeTarget, job: ScrapeJob, into appender: inout Appender) -> Outcome {
+        state.append(body, format: format, timestamp: timestamp, target: target, job: job, into: &appender)
+    }
+
+    /// A failed scrape or a target that went away: every series of the last scrape goes stale.
+    public func markAllStale(at timestamp: Int64, into appender: inout any MetricsAppender) {
+        state.markAllStale(at: timestamp, into: &appender)
+    }
+
+    /// Appends `up`, `scrape_duration_seconds` and the sample counts with the target's labels.
+    public func appendReport(_ outcome: Outcome, up: Bool, duration: Double, timestamp: Int64, target: ScrapeTarget,
+                             into appender: inout any MetricsAppender) {
+        state.appendReport(outcome, up: up, duration: duration, timestamp: timestamp, target: target, into: &appender)
+    }
+
+    /// The synthetic series go stale with the target.
+    public func appendReportStaleness(timestamp: Int64, target: ScrapeTarget, into appender: inout any MetricsAppender) {
+        state.appendReportStaleness(timestamp: timestamp, target: target, into: &appender)
+    }
+
+    /// Whether `metadata` changed since the last call.
+    public func takeMetadataChange() -> Bool {
+        state.takeMetadataChange()
+    }
+
+    /// A fast 64-bit hash of series bytes, eight bytes a step (not for anything adversarial: a
+    /// collision only costs a comparison).
+    static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
+        var i = 0
+        while i + 8 <= bytes.count {
+            h = (h ^ bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
+            h ^= h >> 32
+            i += 8
+        }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while i < bytes.count {
+            tail |= UInt64(bytes[i]) << shift
+            shift += 8
+            i += 1
+        }
+        h = (h ^ tail) &* 0xC4CE_B9FE_1A85_EC53
+        return h ^ (h >> 29)
+    }
+
+    static func hash(_ bytes: [UInt8]) -> UInt64 {
+        bytes.withUnsafeBytes { hash($0) }
+    }
+}
+
+/// The state behind `ScrapeCache`, a value so that a scrape works on it through one exclusive
+/// access instead of one checked access per field use.
+struct ScrapeCacheState {
     struct Entry {
         let key: [UInt8]
         /// The labels to store under, nil when `metric_relabel_configs` drop the series.
@@ -27,41 +100,37 @@ public final class ScrapeCache: @unchecked Sendable {
     /// Labels and references of the synthetic series (`up`, …), made once.
     private var reportRefs: [String: SeriesRef] = [:]
     /// `# HELP`, `# TYPE` and `# UNIT` seen, by metric family, for the metadata APIs.
-    public private(set) var metadata: [String: MetricMetadata] = [:]
+    private(set) var metadata: [String: MetricMetadata] = [:]
     /// Set when a scrape changed `metadata`; cleared by `takeMetadataChange`.
     private var metadataChanged = false
-    /// Hashes of the comment lines of the last successful scrape.
-    private var knownComments = Set<UInt64>()
+    /// Hashes of the comment lines of the last successful scrape, in order: an exposition repeats
+    /// its comments in the same order, so each is compared with the one at the same position.
+    private var knownComments: [UInt64] = []
+    private var comments: [UInt64] = []
 
-    public init() {}
 
-    /// What one scrape appended.
-    public struct Outcome: Sendable {
-        public var scraped = 0
-        public var postRelabeling = 0
-        public var seriesAdded = 0
-        public var problem: String?
-    }
+    typealias Outcome = ScrapeCache.Outcome
 
     /// Parses `body` and appends its samples at `timestamp` (unless the exposition carries its own
     /// and the job honours them). On a parse error or a broken limit, appends nothing and reports
     /// the problem; the caller then rolls back and marks the target down.
-    public func append(_ body: UnsafeRawBufferPointer, format: ExpositionFormat, timestamp: Int64, target: ScrapeTarget,
-                       job: ScrapeJob, into appender: inout any MetricsAppender) -> Outcome {
+    mutating func append<Appender: MetricsAppender>(_ body: UnsafeRawBufferPointer, format: ExpositionFormat, timestamp: Int64, target: ScrapeTarget,
+                       job: ScrapeJob, into appender: inout Appender) -> Outcome {
         iteration += 1
         var outcome = Outcome()
         var parser = ExpositionParser(body, format: format)
         parser.lazyMetadata = true
         parser.lazyLabels = true
-        var comments = Set<UInt64>()
+        comments.removeAll(keepingCapacity: true)
         do throws(ExpositionError) {
             while let entry = try parser.next() {
                 switch entry {
                 // A comment line seen unchanged in the last scrape is skipped without building strings.
                 case .metadata:
-                    let hash = Self.hash(parser.lineBytes)
-                    comments.insert(hash)
-                    if knownComments.contains(hash) { continue }
+                    let hash = ScrapeCache.hash(parser.lineBytes)
+                    let position = comments.count
+                    comments.append(hash)
+                    if position < knownComments.count && knownComments[position] == hash { continue }
                     switch parser.metadataEntry() {
                     case let .help(name, text):
                         metadata[name, default: MetricMetadata()].help = text
@@ -101,16 +170,16 @@ public final class ScrapeCache: @unchecked Sendable {
             outcome.problem = error.description
             return outcome
         }
-        knownComments = comments
+        swap(&knownComments, &comments)
         appendStaleMarkers(olderThan: iteration, at: timestamp, into: &appender)
         return outcome
     }
 
     /// The cache entry for the parser's current series, created (labels parsed, relabeled and
     /// checked against the limits) on first sight.
-    private func lookup(_ parser: inout ExpositionParser, target: ScrapeTarget, job: ScrapeJob,
+    private mutating func lookup(_ parser: inout ExpositionParser, target: ScrapeTarget, job: ScrapeJob,
                         outcome: inout Outcome) throws(ExpositionError) -> Int {
-        let hash = parser.withSeriesBytes { Self.hash($0) }
+        let hash = parser.withSeriesBytes { ScrapeCache.hash($0) }
         var candidate = byHash[hash] ?? -1
         while candidate >= 0 {
             let matches = parser.withSeriesBytes { bytes in
@@ -134,7 +203,7 @@ public final class ScrapeCache: @unchecked Sendable {
     /// Scraped labels joined with the target's: the target wins unless `honor_labels`, and a
     /// scraped label it overrides is kept as `exported_<name>`. Then `metric_relabel_configs` and
     /// the label limits.
-    private func makeLabels(_ scraped: [Label], target: ScrapeTarget, job: ScrapeJob) throws(ExpositionError) -> Labels? {
+    private mutating func makeLabels(_ scraped: [Label], target: ScrapeTarget, job: ScrapeJob) throws(ExpositionError) -> Labels? {
         var merged: [String: String] = [:]
         for label in scraped { merged[label.name] = label.value }
         for label in target.labels {
@@ -168,7 +237,7 @@ public final class ScrapeCache: @unchecked Sendable {
     }
 
     /// Series seen by the previous scrape and not by this one get a staleness marker.
-    private func appendStaleMarkers(olderThan current: Int, at timestamp: Int64, into appender: inout any MetricsAppender) {
+    private mutating func appendStaleMarkers<Appender: MetricsAppender>(olderThan current: Int, at timestamp: Int64, into appender: inout Appender) {
         for index in entries.indices where entries[index].lastSeen == current - 1 && !entries[index].explicitTimestamp {
             guard let labels = entries[index].labels else { continue }
             _ = try? appender.append(labels, ref: entries[index].ref, timestamp: timestamp, value: staleMarker)
@@ -178,23 +247,23 @@ public final class ScrapeCache: @unchecked Sendable {
     }
 
     /// A failed scrape or a target that went away: every series of the last scrape goes stale.
-    public func markAllStale(at timestamp: Int64, into appender: inout any MetricsAppender) {
+    mutating func markAllStale(at timestamp: Int64, into appender: inout any MetricsAppender) {
         iteration += 1
         appendStaleMarkers(olderThan: iteration, at: timestamp, into: &appender)
     }
 
-    private func compact(keepingAfter floor: Int) {
+    private mutating func compact(keepingAfter floor: Int) {
         entries.removeAll { $0.lastSeen < floor }
         byHash.removeAll(keepingCapacity: true)
         for index in entries.indices {
-            let hash = Self.hash(entries[index].key)
+            let hash = ScrapeCache.hash(entries[index].key)
             entries[index].nextSameHash = byHash[hash] ?? -1
             byHash[hash] = index
         }
     }
 
     /// Appends `up`, `scrape_duration_seconds` and the sample counts with the target's labels.
-    public func appendReport(_ outcome: Outcome, up: Bool, duration: Double, timestamp: Int64, target: ScrapeTarget,
+    mutating func appendReport(_ outcome: Outcome, up: Bool, duration: Double, timestamp: Int64, target: ScrapeTarget,
                              into appender: inout any MetricsAppender) {
         let values: [(String, Double)] = [
             ("up", up ? 1 : 0),
@@ -212,7 +281,7 @@ public final class ScrapeCache: @unchecked Sendable {
     }
 
     /// The synthetic series go stale with the target.
-    public func appendReportStaleness(timestamp: Int64, target: ScrapeTarget, into appender: inout any MetricsAppender) {
+    mutating func appendReportStaleness(timestamp: Int64, target: ScrapeTarget, into appender: inout any MetricsAppender) {
         for name in ["up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added"] {
             _ = try? appender.append(target.labels.setting(Labels.metricName, to: name), ref: reportRefs[name],
                                      timestamp: timestamp, value: staleMarker)
@@ -220,42 +289,18 @@ public final class ScrapeCache: @unchecked Sendable {
     }
 
     /// Whether `metadata` changed since the last call.
-    public func takeMetadataChange() -> Bool {
+    mutating func takeMetadataChange() -> Bool {
         defer { metadataChanged = false }
         return metadataChanged
     }
 
-    /// A fast 64-bit hash of series bytes, eight bytes a step (not for anything adversarial: a
-    /// collision only costs a comparison).
-    static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
-        var i = 0
-        while i + 8 <= bytes.count {
-            h = (h ^ bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD
-            h ^= h >> 32
-            i += 8
-        }
-        var tail: UInt64 = 0
-        var shift: UInt64 = 0
-        while i < bytes.count {
-            tail |= UInt64(bytes[i]) << shift
-            shift += 8
-            i += 1
-        }
-        h = (h ^ tail) &* 0xC4CE_B9FE_1A85_EC53
-        return h ^ (h >> 29)
-    }
-
-    static func hash(_ bytes: [UInt8]) -> UInt64 {
-        bytes.withUnsafeBytes { hash($0) }
-    }
 }
 
 /// Prometheus's staleness marker: a NaN with this exact bit pattern.
 let staleMarker = Double(bitPattern: 0x7FF0_0000_0000_0002)
 
 extension ExpositionParser {
-    func withSeriesBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+    mutating func withSeriesBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
         body(seriesBytes)
     }
 }

@@ -1,10 +1,17 @@
 import Foundation
+import Logging
+import MetricsTSDB
+import ObsCore
 import Scrape
 
-// Exposition parser throughput on one core: parses a file (or a generated node-exporter-like
-// exposition) repeatedly and reports MB/s and samples/s.
+// Scrape-path throughput on one core.
 //
-//   swift build -c release --product obs-bench && .build/release/obs-bench [file] [seconds]
+//   swift build -c release --product obs-bench
+//   .build/release/obs-bench parse [file] [seconds]    exposition parser alone (MB/s, samples/s)
+//   .build/release/obs-bench append [file] [seconds]   parser, scrape cache and head append with WAL
+//                                                      writes, as one scrape loop does it
+//
+// Without a file, a generated node-exporter-like exposition is used.
 
 func generated() -> [UInt8] {
     var text = ""
@@ -19,7 +26,28 @@ func generated() -> [UInt8] {
     return Array(text.utf8)
 }
 
-let arguments = CommandLine.arguments.dropFirst()
+/// Measures wall time from `start` and prints throughput.
+struct Meter {
+    let label: String
+    let start = ContinuousClock.now
+    var handledBytes = 0
+    var samples = 0
+
+    var elapsed: Double {
+        let d = (ContinuousClock.now - start).components
+        return Double(d.seconds) + Double(d.attoseconds) / 1e18
+    }
+
+    func report(inputBytes: Int) {
+        let elapsed = elapsed
+        print(String(format: "%@: input %d bytes; %.1f MB/s, %.2f M samples/s (%.3f µs per sample) over %.1f s",
+                     label, inputBytes, Double(handledBytes) / elapsed / 1e6, Double(samples) / elapsed / 1e6,
+                     elapsed * 1e6 / Double(samples), elapsed))
+    }
+}
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+let mode = arguments.first == "append" || arguments.first == "parse" ? arguments.removeFirst() : "parse"
 let bytes: [UInt8]
 if let path = arguments.first, FileManager.default.fileExists(atPath: path) {
     bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
@@ -27,23 +55,41 @@ if let path = arguments.first, FileManager.default.fileExists(atPath: path) {
     bytes = generated()
 }
 let seconds = Double(arguments.dropFirst().first ?? "") ?? 5
-var parsed = 0
-var samples = 0
-let clock = ContinuousClock()
-let start = clock.now
-var elapsed = 0.0
-while elapsed < seconds {
-    for _ in 0..<100 {
-        bytes.withUnsafeBytes { raw in
-            var parser = ExpositionParser(raw, format: .prometheusText)
-            while let entry = try? parser.next() {
-                if entry == .sample { samples += 1 }
-            }
+
+switch mode {
+case "append":
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("obs-bench-\(getpid())").path
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let store = try await MetricsStore.open(directory: directory, metrics: MetricsRegistry(), logger: Logger(label: "obs-bench"))
+    let cache = ScrapeCache()
+    let job = ScrapeJob(name: "bench", interval: 15_000, timeout: 10_000)
+    let target = ScrapeTarget.build(["__address__": "127.0.0.1:9100"], group: TargetGroup(targets: [], source: "bench"), job: job).target!
+    var appender = store.bufferedAppender()
+    var timestamp = WallClock.milliseconds()
+    var meter = Meter(label: "append")
+    while meter.elapsed < seconds {
+        timestamp += 15_000
+        let outcome = bytes.withUnsafeBytes { raw in
+            cache.append(raw, format: .prometheusText, timestamp: timestamp, target: target, job: job, into: &appender)
         }
-        parsed += bytes.count
+        try await appender.commit()
+        meter.samples += outcome.scraped
+        meter.handledBytes += bytes.count
     }
-    let d = (clock.now - start).components
-    elapsed = Double(d.seconds) + Double(d.attoseconds) / 1e18
+    meter.report(inputBytes: bytes.count)
+    store.close()
+default:
+    var meter = Meter(label: "parse")
+    while meter.elapsed < seconds {
+        for _ in 0..<20 {
+            bytes.withUnsafeBytes { raw in
+                var parser = ExpositionParser(raw, format: .prometheusText)
+                while let entry = try? parser.next() {
+                    if entry == .sample { meter.samples += 1 }
+                }
+            }
+            meter.handledBytes += bytes.count
+        }
+    }
+    meter.report(inputBytes: bytes.count)
 }
-print(String(format: "input %d bytes; %.1f MB/s, %.2f M samples/s over %.1f s",
-             bytes.count, Double(parsed) / elapsed / 1e6, Double(samples) / elapsed / 1e6, elapsed))

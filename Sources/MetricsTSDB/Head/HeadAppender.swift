@@ -92,8 +92,11 @@ struct HeadAppender: MetricsAppender {
         return series.ref
     }
 
+    // `enforce` and `resolve` are mutating only so that they take `self` by address: as plain
+    // methods called from the mutating `append`, the compiler copied the whole appender per call.
+
     /// Counts and throws the error of a verdict that refuses the sample.
-    private func enforce(_ verdict: MemSeries.Verdict, _ labels: Labels, _ timestamp: Int64) throws(AppendError) {
+    private mutating func enforce(_ verdict: MemSeries.Verdict, _ labels: Labels, _ timestamp: Int64) throws(AppendError) {
         switch verdict {
         case .append, .appendOutOfOrder, .duplicateOK:
             return
@@ -109,7 +112,7 @@ struct HeadAppender: MetricsAppender {
         }
     }
 
-    private func resolve(_ labels: Labels, ref: SeriesRef?) throws(AppendError) -> MemSeries {
+    private mutating func resolve(_ labels: Labels, ref: SeriesRef?) throws(AppendError) -> MemSeries {
         if let ref, let run = current, run.series.ref == ref { return run.series }
         // References are never reused, so a known reference is the series it names.
         if let ref, let known = head.series(ref: ref) { return known }

@@ -29,11 +29,11 @@ struct StorageService: Service {
         // Compacts until the group shuts down; by then the HTTP server has drained its requests.
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                try await NIOThreadPool.singleton.runIfActive { try metrics.compact() }
+                _ = try await NIOThreadPool.singleton.runIfActive { try metrics.compact() }
             } catch {
                 logger.error("Compaction failed; will retry", metadata: ["err": "\(error)"])
             }
-            _ = try? await cancelOnGracefulShutdown { try await Task.sleep(for: compactionInterval) }
+            _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: compactionInterval) }
         }
         state.setReady(false)
         stores.setMetrics(nil)
