@@ -80,7 +80,9 @@ public final class ScrapeCache: @unchecked Sendable {
 /// access instead of one checked access per field use.
 struct ScrapeCacheState {
     struct Entry {
-        let key: [UInt8]
+        /// The series bytes as scraped, at `keyStart..<keyStart + keyCount` in `keyBytes`.
+        var keyStart: Int
+        let keyCount: Int
         /// The labels to store under, nil when `metric_relabel_configs` drop the series.
         let labels: Labels?
         var ref: SeriesRef?
@@ -94,6 +96,12 @@ struct ScrapeCacheState {
     }
 
     private var entries: [Entry] = []
+    /// Every entry's series bytes, back to back in first-seen order, which is the exposition's
+    /// order: a steady-state scrape reads them front to back.
+    private var keyBytes: [UInt8] = []
+    /// The entry the next sample most likely belongs to: the one after the last hit. Targets
+    /// expose their series in the same order every time, so most lookups end here without a hash.
+    private var predicted = 0
     /// The first entry with a given hash of its series bytes; others are chained through the entries.
     private var byHash: [UInt64: Int] = [:]
     private var iteration = 0
@@ -117,6 +125,7 @@ struct ScrapeCacheState {
     mutating func append<Appender: MetricsAppender>(_ body: UnsafeRawBufferPointer, format: ExpositionFormat, timestamp: Int64, target: ScrapeTarget,
                        job: ScrapeJob, into appender: inout Appender) -> Outcome {
         iteration += 1
+        predicted = 0
         var outcome = Outcome()
         var parser = ExpositionParser(body, format: format)
         parser.lazyMetadata = true
@@ -179,23 +188,30 @@ struct ScrapeCacheState {
     /// checked against the limits) on first sight.
     private mutating func lookup(_ parser: inout ExpositionParser, target: ScrapeTarget, job: ScrapeJob,
                         outcome: inout Outcome) throws(ExpositionError) -> Int {
-        let hash = parser.withSeriesBytes { ScrapeCache.hash($0) }
-        var candidate = byHash[hash] ?? -1
-        while candidate >= 0 {
-            let matches = parser.withSeriesBytes { bytes in
-                entries[candidate].key.withUnsafeBytes { key in key.count == bytes.count && memcmp(key.baseAddress!, bytes.baseAddress!, key.count) == 0 }
+        let found = parser.withSeriesBytes { bytes -> (index: Int?, hash: UInt64) in
+            if predicted < entries.count && keyMatches(predicted, bytes) { return (predicted, 0) }
+            let hash = ScrapeCache.hash(bytes)
+            var candidate = byHash[hash] ?? -1
+            while candidate >= 0 {
+                if keyMatches(candidate, bytes) { return (candidate, hash) }
+                candidate = entries[candidate].nextSameHash
             }
-            if matches {
-                entries[candidate].lastSeen = iteration
-                return candidate
-            }
-            candidate = entries[candidate].nextSameHash
+            return (nil, hash)
         }
+        if let index = found.index {
+            entries[index].lastSeen = iteration
+            predicted = index + 1
+            return index
+        }
+        let hash = found.hash
         let labels = try makeLabels(parser.labels(), target: target, job: job)
         let index = entries.count
-        entries.append(Entry(key: parser.withSeriesBytes { Array($0) }, labels: labels, ref: nil, lastSeen: iteration,
-                             nextSameHash: byHash[hash] ?? -1))
+        let keyStart = keyBytes.count
+        parser.withSeriesBytes { keyBytes.append(contentsOf: $0) }
+        entries.append(Entry(keyStart: keyStart, keyCount: keyBytes.count - keyStart, labels: labels, ref: nil,
+                             lastSeen: iteration, nextSameHash: byHash[hash] ?? -1))
         byHash[hash] = index
+        predicted = index + 1
         if labels != nil { outcome.seriesAdded += 1 }
         return index
     }
@@ -252,14 +268,25 @@ struct ScrapeCacheState {
         appendStaleMarkers(olderThan: iteration, at: timestamp, into: &appender)
     }
 
+    private func keyMatches(_ index: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        let entry = entries[index]
+        guard entry.keyCount == bytes.count else { return false }
+        return keyBytes.withUnsafeBytes { memcmp($0.baseAddress! + entry.keyStart, bytes.baseAddress!, bytes.count) == 0 }
+    }
+
     private mutating func compact(keepingAfter floor: Int) {
         entries.removeAll { $0.lastSeen < floor }
+        var kept: [UInt8] = []
         byHash.removeAll(keepingCapacity: true)
         for index in entries.indices {
-            let hash = ScrapeCache.hash(entries[index].key)
+            let start = entries[index].keyStart
+            let hash = keyBytes.withUnsafeBytes { ScrapeCache.hash(UnsafeRawBufferPointer(rebasing: $0[start..<start + entries[index].keyCount])) }
+            entries[index].keyStart = kept.count
+            kept.append(contentsOf: keyBytes[start..<start + entries[index].keyCount])
             entries[index].nextSameHash = byHash[hash] ?? -1
             byHash[hash] = index
         }
+        keyBytes = kept
     }
 
     /// Appends `up`, `scrape_duration_seconds` and the sample counts with the target's labels.

@@ -1,0 +1,94 @@
+import ObsCore
+@testable import Scrape
+import Testing
+
+/// An appender that records what it is given and hands out one reference per label set.
+struct RecordingAppender: MetricsAppender {
+    struct Sample: Equatable {
+        var labels: Labels
+        var timestamp: Int64
+        var value: Double
+        var ref: SeriesRef?
+    }
+
+    var samples: [Sample] = []
+    var refs: [Labels: SeriesRef] = [:]
+
+    mutating func append(_ labels: Labels, ref: SeriesRef?, timestamp: Int64, value: Double) throws(AppendError) -> SeriesRef {
+        let assigned = refs[labels] ?? SeriesRef(refs.count + 1)
+        refs[labels] = assigned
+        samples.append(Sample(labels: labels, timestamp: timestamp, value: value, ref: ref))
+        return assigned
+    }
+
+    mutating func appendHistogram(_ labels: Labels, ref: SeriesRef?, timestamp: Int64, histogram: FloatHistogram) throws(AppendError) -> SeriesRef {
+        try append(labels, ref: ref, timestamp: timestamp, value: histogram.sum)
+    }
+
+    mutating func commit() async throws {}
+    mutating func rollback() { samples = [] }
+}
+
+/// The scrape cache across scrapes: series remembered by their bytes, staleness, churn.
+@Suite struct ScrapeCacheTests {
+    let job = ScrapeJob(name: "job", interval: 15_000, timeout: 10_000)
+    let target = ScrapeTarget.build(["__address__": "host:9100"], group: TargetGroup(targets: [], source: "test"),
+                                    job: ScrapeJob(name: "job", interval: 15_000, timeout: 10_000)).target!
+
+    func scrape(_ cache: ScrapeCache, _ text: String, at timestamp: Int64, into appender: inout RecordingAppender) -> ScrapeCache.Outcome {
+        appender.samples = []
+        return Array(text.utf8).withUnsafeBytes { cache.append($0, format: .prometheusText, timestamp: timestamp, target: target, job: job, into: &appender) }
+    }
+
+    static func exposition(_ range: Range<Int>, reversed: Bool = false) -> String {
+        let lines = range.map { "requests_total{path=\"/p\($0)\"} \($0)\n" }
+        return (reversed ? lines.reversed() : lines).joined()
+    }
+
+    @Test func aKnownSeriesIsNotAddedAgainWhateverTheOrder() {
+        let cache = ScrapeCache()
+        var appender = RecordingAppender()
+        #expect(scrape(cache, Self.exposition(0..<50), at: 1000, into: &appender).seriesAdded == 50)
+        #expect(appender.samples.allSatisfy { $0.ref == nil })
+        let again = scrape(cache, Self.exposition(0..<50, reversed: true), at: 2000, into: &appender)
+        #expect(again.seriesAdded == 0 && again.scraped == 50)
+        // Every sample of the second scrape carries the reference the first one was given.
+        #expect(appender.samples.allSatisfy { $0.ref != nil && $0.ref == appender.refs[$0.labels] })
+        #expect(appender.samples.first?.labels["path"] == "/p49")
+        #expect(appender.samples.first?.labels["instance"] == "host:9100")
+    }
+
+    @Test func vanishedSeriesGetOneStalenessMarker() {
+        let cache = ScrapeCache()
+        var appender = RecordingAppender()
+        _ = scrape(cache, Self.exposition(0..<3), at: 1000, into: &appender)
+        _ = scrape(cache, Self.exposition(0..<2), at: 2000, into: &appender)
+        let stale = appender.samples.filter { $0.value.bitPattern == staleMarker.bitPattern }
+        #expect(stale.map { $0.labels["path"] } == ["/p2"])
+        #expect(stale.first?.timestamp == 2000)
+        _ = scrape(cache, Self.exposition(0..<2), at: 3000, into: &appender)
+        #expect(!appender.samples.contains { $0.value.bitPattern == staleMarker.bitPattern })
+    }
+
+    @Test func churnIsForgottenAndSurvivorsStayKnown() {
+        let cache = ScrapeCache()
+        var appender = RecordingAppender()
+        // 1,200 series once, then only the first 100 for a dozen scrapes: the rest are dropped
+        // from the cache, and the survivors are still recognised afterwards.
+        _ = scrape(cache, Self.exposition(0..<1200), at: 1000, into: &appender)
+        for step in 1...12 {
+            let outcome = scrape(cache, Self.exposition(0..<100), at: 1000 + Int64(step) * 1000, into: &appender)
+            #expect(outcome.seriesAdded == 0)
+        }
+        #expect(scrape(cache, Self.exposition(0..<100, reversed: true), at: 20_000, into: &appender).seriesAdded == 0)
+        #expect(scrape(cache, Self.exposition(0..<150), at: 21_000, into: &appender).seriesAdded == 50)
+    }
+
+    @Test func aSeriesRepeatedInOneScrapeIsOneEntry() {
+        let cache = ScrapeCache()
+        var appender = RecordingAppender()
+        let outcome = scrape(cache, "a 1\nb 2\na 3\n", at: 1000, into: &appender)
+        #expect(outcome.seriesAdded == 2 && outcome.scraped == 3)
+        #expect(appender.samples.map(\.value) == [1, 2, 3])
+    }
+}
