@@ -63,7 +63,7 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
         // writing a block and checkpointing the WAL); replay must not bring them back into the head.
         if let newest = opened.last { head.setMinValidTime(newest.meta.maxTime) }
         head.setOutOfOrderWindow(options.outOfOrderWindow)
-        wal = try WAL(directory: directory + "/wal", segmentSize: options.walSegmentSize, logger: logger)
+        wal = try WAL(directory: directory + "/wal", segmentSize: options.walSegmentSize)
         let clock = ContinuousClock()
         let start = clock.now
         var samples = 0
@@ -131,6 +131,12 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
         applying.wait()
         (samples, unknown) = totals.withLock { $0 }
         let elapsed = clock.now - start
+        if let damage = report.damage {
+            logger.warning("WAL damaged; dropped everything after the last good record", metadata: [
+                "file": "\(damage.file)", "offset": "\(damage.offset)", "reason": "\(damage.reason)",
+                "dropped_bytes": "\(report.truncatedBytes)",
+            ])
+        }
         counters.seriesCreated.inc(Double(head.seriesCount))
         logger.info("WAL replay completed", metadata: [
             "segments": "\(report.segments)", "records": "\(report.records)", "series": "\(head.seriesCount)",

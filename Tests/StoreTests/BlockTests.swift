@@ -71,7 +71,7 @@ import Glibc
         let reopened = try MetricsStore(directory: directory, options: Self.options(), metrics: MetricsRegistry(), logger: Self.logger)
         #expect(reopened.blockList.count == 4)
         for name in Self.names { #expect(try Self.timestamps(reopened, name) == expected) }
-        #expect(try WAL(directory: directory + "/wal", logger: Self.logger).checkpoints().count == 1)
+        #expect(try WAL(directory: directory + "/wal").checkpoints().count == 1)
     }
 
     @Test func crashBetweenBlockAndCheckpointDoesNotDuplicateSamples() async throws {

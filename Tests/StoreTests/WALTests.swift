@@ -47,14 +47,14 @@ import Glibc
     @Test func logAndReplay() throws {
         let directory = makeTemporaryDirectory()
         defer { removeTree(directory) }
-        let wal = try WAL(directory: directory, logger: Self.logger)
+        let wal = try WAL(directory: directory)
         #expect(try wal.replay { _ in } == WAL.ReplayReport())
         try wal.log(Array(Self.records.prefix(2)))
         try wal.log([Self.records[1]])
         wal.shutdown()
 
         var replayed: [WALRecord] = []
-        let again = try WAL(directory: directory, logger: Self.logger)
+        let again = try WAL(directory: directory)
         let report = try again.replay { replayed.append($0) }
         #expect(replayed == [Self.records[0], Self.records[1], Self.records[1]])
         #expect(report.records == 3)
@@ -65,12 +65,12 @@ import Glibc
     @Test func segmentsRollOver() throws {
         let directory = makeTemporaryDirectory()
         defer { removeTree(directory) }
-        let wal = try WAL(directory: directory, segmentSize: 200, logger: Self.logger)
+        let wal = try WAL(directory: directory, segmentSize: 200)
         _ = try wal.replay { _ in }
         for _ in 0..<10 { try wal.log([Self.records[1]]) }
         #expect(try wal.segments().count > 2)
         var count = 0
-        _ = try WAL(directory: directory, logger: Self.logger).replay { _ in count += 1 }
+        _ = try WAL(directory: directory).replay { _ in count += 1 }
         #expect(count == 10)
     }
 
@@ -80,7 +80,7 @@ import Glibc
         let directory = makeTemporaryDirectory()
         defer { removeTree(directory) }
         let source = directory + "/source"
-        let wal = try WAL(directory: source, logger: Self.logger)
+        let wal = try WAL(directory: source)
         _ = try wal.replay { _ in }
         try wal.log([Self.records[0]])
         try wal.log([Self.records[1]])
@@ -93,11 +93,11 @@ import Glibc
             try FileIO.makeDirectories(copy)
             try FileIO.writeAtomically(bytes.prefix(cut), to: copy + "/00000001")
             var replayed: [WALRecord] = []
-            let report = try WAL(directory: copy, logger: Self.logger).replay { replayed.append($0) }
+            let report = try WAL(directory: copy).replay { replayed.append($0) }
             #expect(replayed.count <= 1)
             #expect(report.truncatedBytes == (replayed.isEmpty ? cut - WAL.magic.count : cut - (bytes.count - recordSize(Self.records[1]))))
             var second: [WALRecord] = []
-            let clean = try WAL(directory: copy, logger: Self.logger).replay { second.append($0) }
+            let clean = try WAL(directory: copy).replay { second.append($0) }
             #expect(second == replayed)
             #expect(clean.truncatedBytes == 0)
         }
@@ -107,7 +107,7 @@ import Glibc
         let directory = makeTemporaryDirectory()
         defer { removeTree(directory) }
         // One record per segment.
-        let wal = try WAL(directory: directory, segmentSize: WAL.magic.count + recordSize(Self.records[1]), logger: Self.logger)
+        let wal = try WAL(directory: directory, segmentSize: WAL.magic.count + recordSize(Self.records[1]))
         _ = try wal.replay { _ in }
         for _ in 0..<5 { try wal.log([Self.records[1]]) }
         wal.shutdown()
@@ -119,11 +119,11 @@ import Glibc
         try FileIO.writeAtomically(bytes, to: wal.path(ofSegment: segments[1]))
 
         var count = 0
-        let report = try WAL(directory: directory, logger: Self.logger).replay { _ in count += 1 }
+        let report = try WAL(directory: directory).replay { _ in count += 1 }
         #expect(count == 1)
         #expect(report.truncatedBytes > 0)
         // The damaged segment and everything after it are gone; a fresh segment follows the good one.
-        #expect(try WAL(directory: directory, logger: Self.logger).segments() == [segments[0], segments[0] + 1])
+        #expect(try WAL(directory: directory).segments() == [segments[0], segments[0] + 1])
     }
 
     func recordSize(_ record: WALRecord) -> Int {

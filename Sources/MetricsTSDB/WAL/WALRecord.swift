@@ -2,7 +2,14 @@ import NIOCore
 import ObsCore
 
 /// The records the metrics WAL holds. Encoding in `WAL/FORMAT.md`.
-enum WALRecord: Equatable {
+enum WALRecord: Equatable, LogRecord {
+    /// Magic, format version, flags. Version 2 added snappy-compressed payloads; version 1 files
+    /// (never compressed) are still read.
+    static let logMagic: [UInt8] = Array("OBSWAL".utf8) + [2, 0]
+    static let readableVersions: Set<UInt8> = [1, 2]
+
+    var kindByte: UInt8 { kind.rawValue }
+
     case series([(ref: SeriesRef, labels: Labels)])
     case samples([WALSample])
     /// Samples of a series deleted in `[minTime, maxTime]`.

@@ -1,6 +1,4 @@
-import Logging
 import NIOCore
-import ObsCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -9,26 +7,39 @@ import Glibc
 import Musl
 #endif
 
-/// The metrics write-ahead log: numbered segment files of checksummed records. `log` returns only
-/// after the records are fsynced. Replay reads every segment in order and cuts a torn or corrupt
-/// tail with a warning instead of failing. Format in `WAL/FORMAT.md`.
+/// What a record log stores: records that encode to a payload under a one-byte kind.
+public protocol LogRecord {
+    /// Six bytes naming the log, then the format version and a flags byte; the first bytes of
+    /// every segment and checkpoint.
+    static var logMagic: [UInt8] { get }
+    /// Versions (byte 6 of the magic) this code still reads.
+    static var readableVersions: Set<UInt8> { get }
+    /// The kind byte, below 0x80 (the high bit marks a compressed payload).
+    var kindByte: UInt8 { get }
+    /// Appends the payload (without framing) to `buffer`.
+    func encodePayload(into buffer: inout ByteBuffer)
+    /// Decodes a payload; throws `CoreError` on a malformed one.
+    static func decode(kind: UInt8, payload: inout ByteBuffer) throws -> Self
+}
+
+/// A write-ahead log: numbered segment files of checksummed, optionally snappy-compressed records,
+/// plus checkpoints that replace closed segments. `log` returns after the records are fsynced
+/// (or, with `sync: false`, handed to the kernel). Replay reads every file in order and cuts a torn
+/// or corrupt tail instead of failing. Framing in `MetricsTSDB/WAL/FORMAT.md`; the record kinds
+/// belong to each store.
 ///
 /// Thread-safe. `log` blocks on disk I/O: call it from a thread that may block.
-final class WAL: Sendable {
-    /// Magic, format version, flags. Version 2 added snappy-compressed payloads; version 1 files
-    /// (never compressed) are still read.
-    static let magic: [UInt8] = Array("OBSWAL".utf8) + [2, 0]
-    static let readableVersions: Set<UInt8> = [1, 2]
+public final class RecordLog<Record: LogRecord>: Sendable {
+    public static var magic: [UInt8] { Record.logMagic }
     /// Set in a record's type byte when its payload is snappy-compressed.
-    static let compressedFlag: UInt8 = 0x80
+    static var compressedFlag: UInt8 { 0x80 }
     /// Largest decoded payload accepted on replay.
-    static let maxPayload = 256 << 20
-    static let recordHeaderSize = 9
+    static var maxPayload: Int { 256 << 20 }
+    public static var recordHeaderSize: Int { 9 }
 
-    let directory: String
-    let segmentSize: Int
-    private let logger: Logger
-    let writer = Mutex(Writer())
+    public let directory: String
+    public let segmentSize: Int
+    private let writer = Mutex(Writer())
 
     struct Writer {
         var fd: Int32 = -1
@@ -38,17 +49,26 @@ final class WAL: Sendable {
         var unsynced = false
     }
 
-    struct ReplayReport: Equatable {
-        var segments = 0
-        var records = 0
-        var truncatedBytes = 0
+    public struct ReplayReport: Equatable, Sendable {
+        public var segments = 0
+        public var records = 0
+        public var truncatedBytes = 0
+        /// The damaged file, where its good records end and why, when replay cut it.
+        public var damage: Damage?
+
+        public init() {}
     }
 
-    init(directory: String, segmentSize: Int = 128 << 20, logger: Logger) throws {
+    public struct Damage: Equatable, Sendable {
+        public var file: String
+        public var offset: Int
+        public var reason: String
+    }
+
+    public init(directory: String, segmentSize: Int = 128 << 20) throws {
         try FileIO.makeDirectories(directory)
         self.directory = directory
         self.segmentSize = segmentSize
-        self.logger = logger
     }
 
     deinit {
@@ -56,27 +76,27 @@ final class WAL: Sendable {
     }
 
     /// Segment numbers present on disk, ascending.
-    func segments() throws -> [Int] {
+    public func segments() throws -> [Int] {
         try listDirectory().compactMap { name in
             guard name.count == 8, let number = Int(name), number > 0 else { return nil }
             return number
         }.sorted()
     }
 
-    func path(ofSegment number: Int) -> String {
+    public func path(ofSegment number: Int) -> String {
         let digits = String(number)
         return directory + "/" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
     }
 
     /// The newest checkpoint (`checkpoint.NNNNNNNN`, covering segments up to NNNNNNNN), if any.
-    func checkpoints() throws -> [Int] {
+    public func checkpoints() throws -> [Int] {
         try listDirectory().compactMap { name in
             guard name.hasPrefix("checkpoint."), name.count == 19 else { return nil }
             return Int(name.dropFirst(11))
         }.sorted()
     }
 
-    func path(ofCheckpoint number: Int) -> String {
+    public func path(ofCheckpoint number: Int) -> String {
         let digits = String(number)
         return directory + "/checkpoint." + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
     }
@@ -94,7 +114,7 @@ final class WAL: Sendable {
     /// Reads every record in order, handing each to `apply`. A damaged record ends the log there:
     /// its file is cut at the last good record and later files are removed, so what stays on disk is
     /// exactly what was replayed. Then a fresh segment is opened for writing.
-    func replay(_ apply: (WALRecord) throws -> Void) throws -> ReplayReport {
+    public func replay(_ apply: (Record) throws -> Void) throws -> ReplayReport {
         var report = ReplayReport()
         // A checkpoint interrupted before its rename is incomplete by definition.
         for name in try listDirectory() where name.hasPrefix("checkpoint.") && name.hasSuffix(".tmp") {
@@ -109,10 +129,7 @@ final class WAL: Sendable {
             }
             if let damage {
                 report.truncatedBytes = try cut(path, at: damage.offset, later: Array(files[(position + 1)...]))
-                logger.warning("WAL damaged; dropped everything after the last good record", metadata: [
-                    "file": "\(path)", "offset": "\(damage.offset)", "reason": "\(damage.reason)",
-                    "dropped_bytes": "\(report.truncatedBytes)",
-                ])
+                report.damage = Damage(file: path, offset: damage.offset, reason: damage.reason)
                 break
             }
         }
@@ -122,15 +139,15 @@ final class WAL: Sendable {
     }
 
     /// The records of one file, and where and why reading stopped early if it did.
-    static func read(_ path: String) throws -> (records: [WALRecord], damage: (offset: Int, reason: String)?) {
-        var records: [WALRecord] = []
+    public static func read(_ path: String) throws -> (records: [Record], damage: (offset: Int, reason: String)?) {
+        var records: [Record] = []
         let damage = try read(path) { records.append($0) }
         return (records, damage)
     }
 
     /// Hands each record of one file to `apply` as it is decoded, so replay never holds more than one
     /// record; returns where and why reading stopped early, if it did.
-    static func read(_ path: String, _ apply: (WALRecord) throws -> Void) throws -> (offset: Int, reason: String)? {
+    public static func read(_ path: String, _ apply: (Record) throws -> Void) throws -> (offset: Int, reason: String)? {
         // Record by record with pread: memory holds one record, not a 128 MiB segment.
         let (fd, size) = try FileIO.openForReading(path)
         defer { close(fd) }
@@ -154,7 +171,7 @@ final class WAL: Sendable {
         }
         guard let header = try readExactly(magic.count, at: 0),
               Array(header.readableBytesView.prefix(6)) == Array(magic[0..<6]),
-              readableVersions.contains(header.getInteger(at: 6, as: UInt8.self)!)
+              Record.readableVersions.contains(header.getInteger(at: 6, as: UInt8.self)!)
         else { return (0, "bad file header") }
         let version = header.getInteger(at: 6, as: UInt8.self)!
         var offset = magic.count
@@ -173,7 +190,7 @@ final class WAL: Sendable {
                     guard version >= 2 else { return (offset, "compressed record in a version 1 file") }
                     payload = try Snappy.uncompress(payload, maxDecodedSize: maxPayload)
                 }
-                let record = try WALRecord.decode(kind: kind & ~compressedFlag, payload: &payload)
+                let record = try Record.decode(kind: kind & ~compressedFlag, payload: &payload)
                 try apply(record)
             } catch let error as CoreError {
                 return (offset, "\(error)")
@@ -205,10 +222,10 @@ final class WAL: Sendable {
 
     /// A record with its header: type, length, checksum, payload. Payloads of 64 bytes and more are
     /// snappy-compressed when that makes them smaller (sample records shrink to about half).
-    static func frame(_ record: WALRecord) -> [UInt8] {
+    public static func frame(_ record: Record) -> [UInt8] {
         var payload = ByteBuffer()
         record.encodePayload(into: &payload)
-        var kind = record.kind.rawValue
+        var kind = record.kindByte
         if payload.readableBytes >= 64 {
             let compressed = Snappy.compress(payload)
             if compressed.readableBytes < payload.readableBytes {
@@ -224,7 +241,10 @@ final class WAL: Sendable {
         return Array(framed.readableBytesView)
     }
 
-    func openSegment(number: Int) throws {
+    /// The segment being written.
+    public var currentSegment: Int { writer.withLock { $0.segment } }
+
+    public func openSegment(number: Int) throws {
         let path = path(ofSegment: number)
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw CoreError.io(operation: "open", path: path, errno: errno) }
@@ -242,7 +262,7 @@ final class WAL: Sendable {
     }
 
     /// Appends `records` and, with `sync`, fsyncs (with everything written before). Blocking.
-    func log(_ records: [WALRecord], sync: Bool = true) throws {
+    public func log(_ records: [Record], sync: Bool = true) throws {
         guard !records.isEmpty else { return }
         var bytes: [UInt8] = []
         for record in records { bytes += Self.frame(record) }
@@ -272,7 +292,7 @@ final class WAL: Sendable {
     }
 
     /// Syncs what buffered commits wrote since the last sync. Blocking.
-    func syncBuffered() throws {
+    public func syncBuffered() throws {
         try writer.withLock { state in
             guard state.unsynced, state.fd >= 0 else { return }
             guard fdatasync(state.fd) == 0 else { throw CoreError.io(operation: "fdatasync", path: path(ofSegment: state.segment), errno: errno) }
@@ -281,15 +301,41 @@ final class WAL: Sendable {
     }
 
     /// Bytes taken by segments and checkpoints.
-    func sizeInBytes() -> Int {
+    public func sizeInBytes() -> Int {
         ((try? listDirectory()) ?? []).reduce(0) { total, name in
             var info = stat()
             return stat(directory + "/" + name, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG ? total + Int(info.st_size) : total
         }
     }
 
+    /// Replaces every closed segment (and the previous checkpoint) with one checkpoint holding what
+    /// `keep` returns for each of their records (nil drops a record), in the original order. Appends
+    /// continue meanwhile in a fresh segment. Records stream from the sources to the checkpoint file,
+    /// so memory stays at one record whatever the size of the log. Blocking.
+    public func checkpoint(_ keep: (Record) throws -> Record?) throws {
+        let current = currentSegment
+        try openSegment(number: current + 1)
+        let previous = try checkpoints().last
+        var sources: [String] = previous.map { [path(ofCheckpoint: $0)] } ?? []
+        let closed = try segments().filter { $0 <= current && $0 > (previous ?? 0) }
+        sources += closed.map(path(ofSegment:))
+
+        let checkpoint = try AtomicFileWriter(path: path(ofCheckpoint: current))
+        try checkpoint.write(Self.magic)
+        for source in sources {
+            // Closed segments were replayed (and cut if damaged) before; keep what reads cleanly.
+            _ = try Self.read(source) { record in
+                if let kept = try keep(record) { try checkpoint.write(Self.frame(kept)) }
+            }
+        }
+        try checkpoint.commit()
+        for number in closed { unlink(path(ofSegment: number)) }
+        if let previous { unlink(path(ofCheckpoint: previous)) }
+        try FileIO.syncDirectory(directory)
+    }
+
     /// Syncs and closes the open segment; later `log` calls fail.
-    func shutdown() {
+    public func shutdown() {
         writer.withLock { state in
             if state.fd >= 0 {
                 fsync(state.fd)
