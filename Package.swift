@@ -27,6 +27,7 @@ let package = Package(
         // C libraries, found through pkg-config.
         .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // Macros that Swift cannot import (deflateInit2, SQLITE_TRANSIENT) and the CRC32C kernel.
         .target(name: "CShims", dependencies: ["CZlib", "CSQLite"]),
@@ -35,7 +36,7 @@ let package = Package(
         .target(
             name: "ObsCore",
             dependencies: [
-                "CSnappy", "CZlib", "CShims",
+                "CSnappy", "CZlib", "CZstd", "CShims",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict
@@ -99,7 +100,7 @@ let package = Package(
         ),
 
         // Micro-benchmarks run in release mode (exposition parser throughput).
-        .executableTarget(name: "obs-bench", dependencies: ["Scrape", "MetricsTSDB", "ObsCore", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .executableTarget(name: "obs-bench", dependencies: ["Scrape", "MetricsTSDB", "ObsCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
 
         .testTarget(name: "CoreTests", dependencies: ["ObsCore"]),
         .testTarget(name: "ScrapeTests", dependencies: ["ObsCore", "Scrape"], resources: [.copy("Fixtures")]),

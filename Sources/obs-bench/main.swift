@@ -10,6 +10,8 @@ import Scrape
 //   .build/release/obs-bench parse [file] [seconds]    exposition parser alone (MB/s, samples/s)
 //   .build/release/obs-bench append [file] [seconds]   parser, scrape cache and head append with WAL
 //                                                      writes, as one scrape loop does it
+//   .build/release/obs-bench codecs cri-file [block-KiB]  snappy, gzip and zstd on the log lines of a
+//                                                      CRI file, cut into blocks as the log store cuts them
 //
 // Without a file, a generated node-exporter-like exposition is used.
 
@@ -47,7 +49,7 @@ struct Meter {
 }
 
 var arguments = Array(CommandLine.arguments.dropFirst())
-let mode = arguments.first == "append" || arguments.first == "parse" ? arguments.removeFirst() : "parse"
+let mode = ["append", "parse", "codecs"].contains(arguments.first ?? "") ? arguments.removeFirst() : "parse"
 let bytes: [UInt8]
 if let path = arguments.first, FileManager.default.fileExists(atPath: path) {
     bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
@@ -57,6 +59,9 @@ if let path = arguments.first, FileManager.default.fileExists(atPath: path) {
 let seconds = Double(arguments.dropFirst().first ?? "") ?? 5
 
 switch mode {
+case "codecs":
+    let blockSize = (Int(arguments.dropFirst().first ?? "") ?? 256) << 10
+    try Codecs.run(bytes, blockSize: blockSize)
 case "append":
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("obs-bench-\(getpid())").path
     defer { try? FileManager.default.removeItem(atPath: directory) }
