@@ -57,7 +57,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(name: "LogIngest", dependencies: ["ObsCore"], swiftSettings: strict),
+        // Logs: container log tailing, Loki push decoding, the log store.
+        .target(
+            name: "LogIngest",
+            dependencies: [
+                "ObsCore", "CSQLite",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .target(name: "TraceCollector", dependencies: ["ObsCore"], swiftSettings: strict),
         .target(name: "QueryEngine", dependencies: ["ObsCore"], swiftSettings: strict),
         .target(name: "Alerting", dependencies: ["ObsCore", "QueryEngine"], swiftSettings: strict),
@@ -108,6 +118,11 @@ let package = Package(
         .testTarget(
             name: "StoreTests",
             dependencies: ["ObsCore", "MetricsTSDB", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "LogIngestTests",
+            dependencies: ["ObsCore", "LogIngest", .product(name: "Logging", package: "swift-log")],
+            resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "ConfigTests",

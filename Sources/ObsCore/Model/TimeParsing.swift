@@ -11,9 +11,15 @@ public enum TimeParsing {
         return rfc3339(text)
     }
 
-    /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`.
+    /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` as Unix milliseconds (the fraction truncated).
     public static func rfc3339(_ text: String) -> Int64? {
-        let b = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { rfc3339Nanoseconds(UnsafeRawBufferPointer($0)) }.map { $0 >= 0 ? $0 / 1_000_000 : ($0 - 999_999) / 1_000_000 }
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` as Unix nanoseconds, read from bytes (container
+    /// runtimes write one per log line). Digits past nanoseconds are ignored.
+    public static func rfc3339Nanoseconds(_ b: UnsafeRawBufferPointer) -> Int64? {
         func number(_ from: Int, _ count: Int) -> Int64? {
             guard from + count <= b.count else { return nil }
             var value: Int64 = 0
@@ -31,13 +37,13 @@ public enum TimeParsing {
               (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
         else { return nil }
         var index = 19
-        var fractionMs: Int64 = 0
+        var fraction: Int64 = 0
         if index < b.count && b[index] == UInt8(ascii: ".") {
             index += 1
-            var scale: Int64 = 100
+            var scale: Int64 = 100_000_000
             var digits = 0
             while index < b.count, b[index] >= 0x30 && b[index] <= 0x39 {
-                fractionMs += Int64(b[index] - 0x30) * scale
+                fraction += Int64(b[index] - 0x30) * scale
                 scale /= 10
                 index += 1
                 digits += 1
@@ -60,7 +66,9 @@ public enum TimeParsing {
         guard index == b.count else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetMinutes * 60
-        return seconds * 1000 + fractionMs
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow else { return nil }
+        return scaled + fraction
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -75,7 +83,14 @@ public enum TimeParsing {
 
     /// Unix seconds as RFC 3339 in UTC with millisecond precision: `2026-11-29T18:40:00.5Z`.
     public static func rfc3339String(seconds: Double) -> String {
-        let millis = Int64((seconds * 1000).rounded(.down))
+        rfc3339String(nanoseconds: Int64((seconds * 1000).rounded(.down)) * 1_000_000)
+    }
+
+    /// Unix nanoseconds as Go's RFC3339Nano in UTC (trailing zeros of the fraction dropped):
+    /// `2026-11-29T18:40:00.123456789Z`.
+    public static func rfc3339String(nanoseconds: Int64) -> String {
+        let nanos = nanoseconds >= 0 ? nanoseconds % 1_000_000_000 : (nanoseconds % 1_000_000_000 + 1_000_000_000) % 1_000_000_000
+        let millis = (nanoseconds - nanos) / 1_000_000
         var days = millis >= 0 ? millis / 86_400_000 : (millis - 86_399_999) / 86_400_000
         let dayMillis = millis - days * 86_400_000
         // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -91,9 +106,9 @@ public enum TimeParsing {
         func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
         let hours = dayMillis / 3_600_000, minutes = dayMillis / 60_000 % 60, secs = dayMillis / 1000 % 60
         var text = "\(year)-\(two(month))-\(two(day))T\(two(hours)):\(two(minutes)):\(two(secs))"
-        let fraction = dayMillis % 1000
+        let fraction = (dayMillis % 1000) * 1_000_000 + nanos
         if fraction != 0 {
-            var digits = String(fraction + 1000).dropFirst()
+            var digits = String(fraction + 1_000_000_000).dropFirst()
             while digits.hasSuffix("0") { digits = digits.dropLast() }
             text += "." + digits
         }

@@ -133,6 +133,22 @@ public enum FileIO {
         }
     }
 
+    /// Reads up to `target.count` bytes at `offset` with `pread`, retrying short reads and EINTR;
+    /// returns how many were read (fewer only at the end of the file).
+    public static func readFully(fd: Int32, into target: UnsafeMutableRawBufferPointer, at offset: Int, path: String) throws -> Int {
+        var done = 0
+        while done < target.count {
+            let n = pread(fd, target.baseAddress! + done, target.count - done, off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw CoreError.io(operation: "read", path: path, errno: errno)
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
     public static func parent(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         return slash == path.startIndex ? "/" : String(path[..<slash])

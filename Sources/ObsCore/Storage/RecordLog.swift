@@ -155,17 +155,7 @@ public final class RecordLog<Record: LogRecord>: Sendable {
             guard offset + count <= size else { return nil }
             var buffer = ByteBufferAllocator().buffer(capacity: count)
             let got = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { target in
-                var done = 0
-                while done < count {
-                    let n = pread(fd, target.baseAddress! + done, count - done, off_t(offset + done))
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw CoreError.io(operation: "read", path: path, errno: errno)
-                    }
-                    if n == 0 { break }
-                    done += n
-                }
-                return done
+                try FileIO.readFully(fd: fd, into: UnsafeMutableRawBufferPointer(rebasing: target[..<count]), at: offset, path: path)
             }
             return got == count ? buffer : nil
         }
@@ -331,6 +321,21 @@ public final class RecordLog<Record: LogRecord>: Sendable {
         try checkpoint.commit()
         for number in closed { unlink(path(ofSegment: number)) }
         if let previous { unlink(path(ofCheckpoint: previous)) }
+        try FileIO.syncDirectory(directory)
+    }
+
+    /// Starts a new segment; returns the number of the one it closed. Blocking.
+    public func rotate() throws -> Int {
+        let current = currentSegment
+        try openSegment(number: current + 1)
+        return current
+    }
+
+    /// Removes the segments up to `number` and every checkpoint: for stores that persist what those
+    /// held elsewhere. Blocking.
+    public func removeSegments(through number: Int) throws {
+        for segment in try segments() where segment <= number { unlink(path(ofSegment: segment)) }
+        for checkpoint in try checkpoints() where checkpoint <= number { unlink(path(ofCheckpoint: checkpoint)) }
         try FileIO.syncDirectory(directory)
     }
 

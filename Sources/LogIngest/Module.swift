@@ -1,1 +1,0 @@
-// LogIngest: filled in by its own issue.

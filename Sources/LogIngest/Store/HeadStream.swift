@@ -1,0 +1,73 @@
+import ObsCore
+
+/// One stream's entries not yet in a segment: the open block being filled, and blocks already cut
+/// and compressed. Owned by the store's state; not thread-safe on its own.
+struct HeadStream {
+    let id: UInt64
+    let labels: Labels
+    /// Entries of the open block in arrival order; `sorted` tells whether that is also time order.
+    var open: [LogEntry] = []
+    var openBytes = 0
+    var sorted = true
+    var cut: [LogBlock] = []
+    /// Newest timestamp accepted, for the out-of-order window.
+    var newest: Int64 = .min
+    /// The newest entry's line, to drop an identical re-send as Loki does.
+    var newestLine = ""
+
+    init(id: UInt64, labels: Labels) {
+        self.id = id
+        self.labels = labels
+    }
+
+    /// Bytes an entry adds to a block before compression, near enough for cutting.
+    static func size(of entry: LogEntry) -> Int {
+        entry.line.utf8.count + 8 + entry.metadata.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 2 }
+    }
+
+    /// Whether `entry` repeats the newest one exactly.
+    func isDuplicate(_ entry: LogEntry) -> Bool {
+        entry.timestamp == newest && entry.line == newestLine
+    }
+
+    mutating func append(_ entry: LogEntry, blockSize: Int) {
+        if let last = open.last, entry.timestamp < last.timestamp { sorted = false }
+        open.append(entry)
+        openBytes += Self.size(of: entry)
+        if entry.timestamp >= newest {
+            newest = entry.timestamp
+            newestLine = entry.line
+        }
+        if openBytes >= blockSize { cutOpen() }
+    }
+
+    /// Compresses the open block into `cut`.
+    mutating func cutOpen() {
+        guard !open.isEmpty else { return }
+        let entries = sorted ? open : open.enumerated().sorted {
+            ($0.element.timestamp, $0.offset) < ($1.element.timestamp, $1.offset)
+        }.map(\.element)
+        cut.append(LogBlock(stream: id, sortedEntries: entries))
+        open.removeAll(keepingCapacity: false)
+        openBytes = 0
+        sorted = true
+    }
+
+    /// Memory the stream holds: open entries before compression, cut blocks after.
+    var memoryBytes: Int { openBytes + cut.reduce(0) { $0 + $1.bytes.count } }
+
+    var isEmpty: Bool { open.isEmpty && cut.isEmpty }
+
+    /// Open entries with `start <= timestamp < end` that `filter` accepts, in time order.
+    func openEntries(start: Int64, end: Int64, filter: ((UnsafeRawBufferPointer) -> Bool)?) -> [LogEntry] {
+        var result = open.filter { $0.timestamp >= start && $0.timestamp < end }
+        if let filter {
+            result = result.filter { entry in
+                var line = entry.line
+                return line.withUTF8 { filter(UnsafeRawBufferPointer($0)) }
+            }
+        }
+        if !sorted { result.sort { $0.timestamp < $1.timestamp } }
+        return result
+    }
+}

@@ -1,0 +1,85 @@
+import NIOCore
+import ObsCore
+
+/// A compressed run of one stream's entries, sorted by time: the unit the store writes, reads and
+/// decompresses. Immutable.
+struct LogBlock: Sendable {
+    var stream: UInt64
+    var minTime: Int64
+    var maxTime: Int64
+    var count: Int
+    /// Encoded size before compression.
+    var rawLength: Int
+    /// The zstd frame.
+    var bytes: [UInt8]
+
+    /// Largest decoded block accepted when reading.
+    static let maxRawLength = 64 << 20
+
+    /// Encodes `entries` (sorted by time) and compresses them.
+    init(stream: UInt64, sortedEntries entries: [LogEntry]) {
+        var raw = ByteBuffer()
+        raw.writeVarint(UInt64(entries.count))
+        var previous: Int64 = 0
+        for entry in entries {
+            raw.writeSignedVarint(entry.timestamp &- previous)
+            previous = entry.timestamp
+            LogCodec.writeString(entry.line, into: &raw)
+            LogCodec.writeLabels(entry.metadata, into: &raw)
+        }
+        self.stream = stream
+        minTime = entries.first?.timestamp ?? 0
+        maxTime = entries.last?.timestamp ?? 0
+        count = entries.count
+        rawLength = raw.readableBytes
+        bytes = raw.withUnsafeReadableBytes { Zstd.compress($0, level: 1) }
+    }
+
+    init(stream: UInt64, minTime: Int64, maxTime: Int64, count: Int, rawLength: Int, bytes: [UInt8]) {
+        self.stream = stream
+        self.minTime = minTime
+        self.maxTime = maxTime
+        self.count = count
+        self.rawLength = rawLength
+        self.bytes = bytes
+    }
+
+    /// The entries with `start <= timestamp < end` whose line `filter` accepts, in time order.
+    static func decode(_ compressed: [UInt8], rawLength: Int, start: Int64, end: Int64,
+                       filter: ((UnsafeRawBufferPointer) -> Bool)?) throws -> [LogEntry] {
+        let raw = try compressed.withUnsafeBytes { try Zstd.decompress($0, maxDecodedSize: max(rawLength, 1)) }
+        var entries: [LogEntry] = []
+        try raw.withUnsafeBytes { bytes in
+            var cursor = 0
+            func varint() throws -> UInt64 {
+                guard let (value, length) = try Varint.decode(UnsafeRawBufferPointer(rebasing: bytes[cursor...])) else { throw LogCodec.truncated }
+                cursor += length
+                return value
+            }
+            func slice() throws -> UnsafeRawBufferPointer {
+                let length = Int(try varint())
+                guard length <= bytes.count - cursor else { throw LogCodec.truncated }
+                defer { cursor += length }
+                return UnsafeRawBufferPointer(rebasing: bytes[cursor..<cursor + length])
+            }
+            let count = Int(try varint())
+            guard count <= bytes.count else { throw LogCodec.truncated }
+            var timestamp: Int64 = 0
+            for _ in 0..<count {
+                timestamp &+= Varint.unZigZag(try varint())
+                let line = try slice()
+                let metadataCount = Int(try varint())
+                var metadata: [Label] = []
+                for _ in 0..<metadataCount {
+                    let name = String(decoding: try slice(), as: UTF8.self)
+                    metadata.append(Label(name, String(decoding: try slice(), as: UTF8.self)))
+                }
+                guard timestamp >= start && timestamp < end else { continue }
+                if let filter, !filter(line) { continue }
+                entries.append(LogEntry(timestamp: timestamp, line: String(decoding: line, as: UTF8.self),
+                                        metadata: metadata.isEmpty ? LogStore.noLabels : Labels(sortedUnchecked: metadata)))
+            }
+        }
+        return entries
+    }
+}

@@ -1,0 +1,168 @@
+import NIOCore
+import ObsCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Where a block lives in a segment file.
+struct BlockRef: Sendable {
+    var stream: UInt64
+    var minTime: Int64
+    var maxTime: Int64
+    var count: Int
+    var rawLength: Int
+    var offset: Int
+    var length: Int
+    var checksum: UInt32
+}
+
+/// A persisted, immutable segment: blocks of many streams written by one flush, its stream table
+/// and block table, and the tail positions its entries cover. The index stays in memory; blocks are
+/// read on demand. Format in `Store/FORMAT.md`. Thread-safe (immutable; reads use `pread`).
+final class LogSegment: Sendable {
+    static let magic: [UInt8] = Array("OBSLSG".utf8) + [1, 0]
+    static let trailer: [UInt8] = Array("OBSLSGIX".utf8)
+    static let footerSize = 24
+
+    let path: String
+    let sequence: Int
+    let streams: [UInt64: Labels]
+    let blocks: [BlockRef]
+    let positions: [TailPosition]
+    let minTime: Int64
+    let maxTime: Int64
+    let size: Int
+
+    private init(path: String, sequence: Int, streams: [UInt64: Labels], blocks: [BlockRef], positions: [TailPosition], size: Int) {
+        self.path = path
+        self.sequence = sequence
+        self.streams = streams
+        self.blocks = blocks
+        self.positions = positions
+        minTime = blocks.map(\.minTime).min() ?? 0
+        maxTime = blocks.map(\.maxTime).max() ?? 0
+        self.size = size
+    }
+
+    static func fileName(_ sequence: Int) -> String {
+        let digits = String(sequence)
+        return String(repeating: "0", count: max(0, 10 - digits.count)) + digits + ".seg"
+    }
+
+    /// Writes `blocks` (with their streams' labels) and `positions` as segment `sequence` in
+    /// `directory`, atomically. Blocking.
+    static func write(directory: String, sequence: Int, blocks: [LogBlock], labels: [UInt64: Labels],
+                      positions: [TailPosition]) throws -> LogSegment {
+        let path = directory + "/" + fileName(sequence)
+        let writer = try AtomicFileWriter(path: path)
+        try writer.write(magic)
+        var offset = magic.count
+        var refs: [BlockRef] = []
+        refs.reserveCapacity(blocks.count)
+        for block in blocks {
+            try writer.write(block.bytes)
+            refs.append(BlockRef(stream: block.stream, minTime: block.minTime, maxTime: block.maxTime, count: block.count,
+                                 rawLength: block.rawLength, offset: offset, length: block.bytes.count,
+                                 checksum: CRC32C.checksum(block.bytes)))
+            offset += block.bytes.count
+        }
+        var streams: [UInt64: Labels] = [:]
+        for ref in refs { streams[ref.stream] = labels[ref.stream] }
+        var index = ByteBuffer()
+        index.writeVarint(UInt64(streams.count))
+        for (id, set) in streams.sorted(by: { $0.key < $1.key }) {
+            index.writeVarint(id)
+            LogCodec.writeLabels(set, into: &index)
+        }
+        index.writeVarint(UInt64(refs.count))
+        for ref in refs {
+            index.writeVarint(ref.stream)
+            index.writeSignedVarint(ref.minTime)
+            index.writeSignedVarint(ref.maxTime)
+            index.writeVarint(UInt64(ref.count))
+            index.writeVarint(UInt64(ref.rawLength))
+            index.writeVarint(UInt64(ref.offset))
+            index.writeVarint(UInt64(ref.length))
+            index.writeInteger(ref.checksum, endianness: .little)
+        }
+        let entries = LogWALRecord.entries([], positions: positions)
+        entries.encodePayload(into: &index)
+        let indexBytes = Array(index.readableBytesView)
+        try writer.write(indexBytes)
+        var footer = ByteBuffer()
+        footer.writeInteger(UInt64(offset), endianness: .little)
+        footer.writeInteger(UInt32(indexBytes.count), endianness: .little)
+        footer.writeInteger(CRC32C.checksum(indexBytes), endianness: .little)
+        footer.writeBytes(trailer)
+        try writer.write(Array(footer.readableBytesView))
+        try writer.commit()
+        return LogSegment(path: path, sequence: sequence, streams: streams, blocks: refs, positions: positions,
+                          size: offset + indexBytes.count + footerSize)
+    }
+
+    /// Opens a segment file and reads its index. Blocking.
+    static func open(path: String, sequence: Int) throws -> LogSegment {
+        let (fd, size) = try FileIO.openForReading(path)
+        defer { close(fd) }
+        func fail(_ detail: String) -> LogIngestError { .corrupt(path: path, detail: detail) }
+        guard size >= magic.count + footerSize else { throw fail("file too short (\(size) bytes)") }
+        let header = try readBytes(fd: fd, path: path, offset: 0, count: magic.count)
+        guard header == magic else { throw fail("bad header") }
+        var footer = ByteBuffer(bytes: try readBytes(fd: fd, path: path, offset: size - footerSize, count: footerSize))
+        let indexOffset = Int(footer.readInteger(endianness: .little, as: UInt64.self)!)
+        let indexLength = Int(footer.readInteger(endianness: .little, as: UInt32.self)!)
+        let checksum = footer.readInteger(endianness: .little, as: UInt32.self)!
+        guard Array(footer.readableBytesView) == trailer else { throw fail("bad trailer") }
+        guard indexOffset >= magic.count, indexOffset + indexLength + footerSize == size else { throw fail("index out of bounds") }
+        let indexBytes = try readBytes(fd: fd, path: path, offset: indexOffset, count: indexLength)
+        guard CRC32C.checksum(indexBytes) == checksum else { throw fail("index checksum mismatch") }
+        var index = ByteBuffer(bytes: indexBytes)
+        do {
+            var streams: [UInt64: Labels] = [:]
+            for _ in 0..<(try LogCodec.count(&index)) {
+                streams[try LogCodec.varint(&index)] = try LogCodec.readLabels(&index)
+            }
+            var refs: [BlockRef] = []
+            for _ in 0..<(try LogCodec.count(&index)) {
+                let stream = try LogCodec.varint(&index)
+                guard let minTime = try index.readSignedVarint(), let maxTime = try index.readSignedVarint() else { throw LogCodec.truncated }
+                let count = Int(try LogCodec.varint(&index)), rawLength = Int(try LogCodec.varint(&index))
+                let offset = Int(try LogCodec.varint(&index)), length = Int(try LogCodec.varint(&index))
+                guard let crc = index.readInteger(endianness: .little, as: UInt32.self) else { throw LogCodec.truncated }
+                guard offset >= magic.count, offset + length <= indexOffset, streams[stream] != nil else { throw fail("block out of bounds") }
+                refs.append(BlockRef(stream: stream, minTime: minTime, maxTime: maxTime, count: count, rawLength: rawLength,
+                                     offset: offset, length: length, checksum: crc))
+            }
+            guard case let .entries(_, positions) = try LogWALRecord.decode(kind: 2, payload: &index) else { throw LogCodec.truncated }
+            return LogSegment(path: path, sequence: sequence, streams: streams, blocks: refs, positions: positions, size: size)
+        } catch let error as CoreError {
+            throw fail("\(error)")
+        }
+    }
+
+    /// The entries of one block with `start <= timestamp < end` that `filter` accepts. Blocking.
+    func entries(of block: BlockRef, start: Int64, end: Int64, filter: ((UnsafeRawBufferPointer) -> Bool)?) throws -> [LogEntry] {
+        let (fd, _) = try FileIO.openForReading(path)
+        defer { close(fd) }
+        let bytes = try Self.readBytes(fd: fd, path: path, offset: block.offset, count: block.length)
+        guard CRC32C.checksum(bytes) == block.checksum else {
+            throw LogIngestError.corrupt(path: path, detail: "block checksum mismatch at offset \(block.offset)")
+        }
+        do {
+            return try LogBlock.decode(bytes, rawLength: block.rawLength, start: start, end: end, filter: filter)
+        } catch let error as CoreError {
+            throw LogIngestError.corrupt(path: path, detail: "block at offset \(block.offset): \(error)")
+        }
+    }
+
+    static func readBytes(fd: Int32, path: String, offset: Int, count: Int) throws -> [UInt8] {
+        try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let done = try FileIO.readFully(fd: fd, into: UnsafeMutableRawBufferPointer(buffer), at: offset, path: path)
+            initialized = done
+            guard done == count else { throw LogIngestError.corrupt(path: path, detail: "short read at offset \(offset)") }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+/// One log line of a stream. Times are Unix nanoseconds, as Loki keeps them.
+public struct LogEntry: Sendable, Equatable {
+    public var timestamp: Int64
+    public var line: String
+    /// Loki's structured metadata: labels attached to this line only, not part of the stream.
+    public var metadata: Labels
+
+    public init(timestamp: Int64, line: String, metadata: Labels = Labels([Label]())) {
+        self.timestamp = timestamp
+        self.line = line
+        self.metadata = metadata
+    }
+}
+
+/// Why a log entry was refused; the rest of its batch is unaffected. Descriptions are Loki's wording.
+public enum LogAppendError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Older than the stream accepts: `oldest` is the first acceptable time.
+    case tooFarBehind(stream: Labels, timestamp: Int64, oldest: Int64)
+    case tooOld(stream: Labels, timestamp: Int64, oldest: Int64)
+    case invalidStream(stream: Labels, reason: String)
+    case lineTooLong(stream: Labels, length: Int, limit: Int)
+
+    public var description: String {
+        switch self {
+        case let .tooFarBehind(stream, timestamp, oldest):
+            "entry with timestamp \(TimeParsing.rfc3339String(nanoseconds: timestamp)) ignored, reason: 'entry too far behind, entry timestamp is: \(TimeParsing.rfc3339String(nanoseconds: timestamp)), oldest acceptable timestamp is: \(TimeParsing.rfc3339String(nanoseconds: oldest))' for stream: \(stream)"
+        case let .tooOld(stream, timestamp, oldest):
+            "entry for stream '\(stream)' has timestamp too old: \(TimeParsing.rfc3339String(nanoseconds: timestamp)), oldest acceptable timestamp is: \(TimeParsing.rfc3339String(nanoseconds: oldest))"
+        case let .invalidStream(stream, reason):
+            "error parsing labels '\(stream)': \(reason)"
+        case let .lineTooLong(stream, length, limit):
+            "Max entry size '\(limit)' bytes exceeded for stream '\(stream)' while adding an entry with length '\(length)' bytes"
+        }
+    }
+}
+
+/// Collects log entries and stores them in one `commit`. Owned by one request or tailer at a time.
+public protocol LogAppender {
+    /// Adds an entry to `stream`; throws for an entry that can never be stored.
+    mutating func append(_ stream: Labels, _ entry: LogEntry) throws(LogAppendError)
+
+    /// Makes every accepted entry durable and visible, together with `positions` (tail offsets
+    /// covering them), so a crash keeps both or neither. When it returns, a crash loses none.
+    mutating func commit(positions: [TailPosition]) async throws
+
+    /// Drops everything appended since the last commit.
+    mutating func rollback()
+}
+
+extension LogAppender {
+    public mutating func commit() async throws { try await commit(positions: []) }
+}
+
+/// Where a tailer has read a file to: the file's identity and the byte offset after the last line
+/// handed to the store.
+public struct TailPosition: Sendable, Hashable {
+    public var path: String
+    public var device: UInt64
+    public var inode: UInt64
+    /// A hash of the file's first bytes, telling a reused inode from the file read before.
+    public var fingerprint: UInt64
+    public var offset: Int64
+
+    public init(path: String, device: UInt64, inode: UInt64, fingerprint: UInt64, offset: Int64) {
+        self.path = path
+        self.device = device
+        self.inode = inode
+        self.fingerprint = fingerprint
+        self.offset = offset
+    }
+}
+
+/// Reading direction of a log query.
+public enum LogDirection: String, Sendable {
+    case forward, backward
+}
+
+/// A stream and its entries in one query's range, in the query's direction.
+public struct LogStream: Sendable, Equatable {
+    public var labels: Labels
+    public var entries: [LogEntry]
+
+    public init(labels: Labels, entries: [LogEntry]) {
+        self.labels = labels
+        self.entries = entries
+    }
+}
+
+/// Read access to stored logs. Thread-safe.
+public protocol LogQuerier: Sendable {
+    /// Entries of the streams `matchers` select with `start <= timestamp < end`, at most `limit` in
+    /// total (the first ones in `direction`), grouped by stream. `filter` sees each line's bytes
+    /// before the line is decoded into a string; lines it refuses are skipped.
+    func select(_ matchers: [LabelMatcher], start: Int64, end: Int64, direction: LogDirection, limit: Int,
+                filter: (@Sendable (UnsafeRawBufferPointer) -> Bool)?) throws -> [LogStream]
+
+    /// Label sets of the streams with entries in `[start, end)` that `matchers` select (all, when empty).
+    func streams(_ matchers: [LabelMatcher], start: Int64, end: Int64) throws -> [Labels]
+}
