@@ -166,6 +166,12 @@ struct ObsAgentCommand: AsyncParsableCommand {
             counters: .init(metrics), logger: Logger(label: "remote-write")
         ).register(on: router)
 
+        LokiPushRoutes(
+            stores: stores, maxBodySize: bodyLimit, maxDecodedSize: Int(ByteSize(maxDecodedSize)!.bytes),
+            counters: .init(metrics), logger: Logger(label: "loki-push")
+        ).register(on: router)
+        LokiLabelRoutes(stores: stores).register(on: router)
+
         let httpLogger = Logger(label: "web")
         let server = Application(
             router: router,

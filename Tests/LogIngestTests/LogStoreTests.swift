@@ -70,7 +70,9 @@ func removeTree(_ path: String) {
         let position = TailPosition(path: "/var/log/pods/a/b/0.log", device: 1, inode: 2, fingerprint: 3, offset: 400)
         do {
             let store = try open(directory) { $0.blockSize = 64 }
+            // Long enough that the WAL compresses the record.
             try await write(store, (0..<20).map { (web, Int64($0) * second, "line \($0)") }, positions: [position])
+            try await write(store, (0..<200).map { (db, Int64($0) * second + 1, "a longer line that repeats \($0 % 7)") })
             try store.flush()
             var later = position
             later.offset = 900
@@ -79,17 +81,17 @@ func removeTree(_ path: String) {
         }
         let store = try open(directory)
         let all = try everything(store)
-        #expect(lines(all).count == 22)
+        #expect(lines(all).count == 222)
         #expect(lines(all).last == "db after" || lines(all).last == "after the flush")
         #expect(all.first { $0.labels == web }?.entries.map(\.timestamp) == (0..<20).map { Int64($0) * second } + [30 * second])
         #expect(store.positions()[position.path]?.offset == 900)
         // Time ranges select within segments and the head alike.
-        let middle = try store.select([], start: 5 * second, end: 7 * second, direction: .forward, limit: 100, filter: nil)
+        let middle = try store.select([try LabelMatcher(.equal, "app", "web")], start: 5 * second, end: 7 * second, direction: .forward, limit: 100, filter: nil)
         #expect(lines(middle) == ["line 5", "line 6"])
         try store.flush()
         store.close()
         let reopened = try open(directory)
-        #expect(lines(try everything(reopened)).count == 22)
+        #expect(lines(try everything(reopened)).count == 222)
         #expect(reopened.positions()[position.path]?.offset == 900)
         reopened.close()
     }

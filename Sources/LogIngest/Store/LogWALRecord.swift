@@ -16,6 +16,7 @@ enum LogWALRecord: LogRecord, Equatable {
 
     static let logMagic: [UInt8] = Array("OBSLWL".utf8) + [1, 0]
     static let readableVersions: Set<UInt8> = [1]
+    static let firstCompressedVersion: UInt8 = 1
 
     var kindByte: UInt8 {
         switch self {

@@ -7,6 +7,7 @@ enum WALRecord: Equatable, LogRecord {
     /// (never compressed) are still read.
     static let logMagic: [UInt8] = Array("OBSWAL".utf8) + [2, 0]
     static let readableVersions: Set<UInt8> = [1, 2]
+    static let firstCompressedVersion: UInt8 = 2
 
     var kindByte: UInt8 { kind.rawValue }
 

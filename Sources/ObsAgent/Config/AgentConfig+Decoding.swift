@@ -10,12 +10,15 @@ extension AgentConfig {
         config.source = file
         config.text = text
         guard let root = try YAMLValue.parse(text, file: file) else { return config }
-        let top = try root.mapping(allowedKeys: ["global", "storage", "scrape_configs", "rule_files"])
+        let top = try root.mapping(allowedKeys: ["global", "storage", "scrape_configs", "rule_files", "logs"])
         if let global = top["global"] {
             config.global = try GlobalConfig(yaml: global)
         }
         if let storage = top["storage"] {
             config.storage = try StorageConfig(yaml: storage)
+        }
+        if let logs = top["logs"] {
+            config.logs = try LogsConfig(yaml: logs)
         }
         if let rules = top["rule_files"] {
             config.ruleFiles = try rules.decode([String].self)

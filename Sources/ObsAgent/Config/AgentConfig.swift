@@ -12,6 +12,7 @@ struct AgentConfig: Sendable, Equatable {
     var storage = StorageConfig()
     var scrapeConfigs: [ScrapeConfig] = []
     var ruleFiles: [String] = []
+    var logs = LogsConfig()
 
     /// Where the configuration came from, for `/api/v1/status/config` and error messages.
     var source = ""

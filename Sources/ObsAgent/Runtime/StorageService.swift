@@ -1,3 +1,4 @@
+import LogIngest
 import Logging
 import MetricsTSDB
 import NIOPosix
@@ -16,6 +17,8 @@ struct StorageService: Service {
     let logger: Logger
     /// How often the head is checked for a block to cut and retention is applied.
     var compactionInterval: Duration = .seconds(60)
+    /// How often the log store checks whether its head is due for a segment.
+    var logMaintenanceInterval: Duration = .seconds(5)
 
     func run() async throws {
         var options = self.options
@@ -24,21 +27,52 @@ struct StorageService: Service {
             directory: try directory.subdirectory("metrics"), options: options, metrics: state.metrics, logger: logger)
         state.onReload { metrics.setOutOfOrderWindow($0.storage.outOfOrderTimeWindow.milliseconds) }
         stores.setMetrics(metrics)
+        let logs = try await LogStore.open(directory: try directory.subdirectory("logs"), options: logOptions(),
+                                           metrics: state.metrics, logger: Logger(label: "logs"))
+        stores.setLogs(logs)
         state.setReady(true)
         logger.info("Storage opened; agent is ready", metadata: ["path": "\(directory.path)"])
-        // Compacts until the group shuts down; by then the HTTP server has drained its requests.
+        // Maintains the stores until the group shuts down; by then the HTTP server has drained its requests.
+        let clock = ContinuousClock()
+        var lastCompaction: ContinuousClock.Instant?
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                _ = try await NIOThreadPool.singleton.runIfActive { try metrics.compact() }
-            } catch {
-                logger.error("Compaction failed; will retry", metadata: ["err": "\(error)"])
+            if lastCompaction.map({ clock.now - $0 >= compactionInterval }) ?? true {
+                lastCompaction = clock.now
+                do {
+                    _ = try await NIOThreadPool.singleton.runIfActive { try metrics.compact() }
+                } catch {
+                    logger.error("Compaction failed; will retry", metadata: ["err": "\(error)"])
+                }
             }
-            _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: compactionInterval) }
+            do {
+                try await NIOThreadPool.singleton.runIfActive { try logs.maintain() }
+            } catch {
+                logger.error("Log store maintenance failed; will retry", metadata: ["err": "\(error)"])
+            }
+            _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: logMaintenanceInterval) }
         }
         state.setReady(false)
+        stores.setLogs(nil)
         stores.setMetrics(nil)
+        try? await NIOThreadPool.singleton.runIfActive { logs.close() }
         metrics.close()
         logger.info("Storage closed", metadata: ["path": "\(directory.path)"])
+    }
+}
+
+extension StorageService {
+    /// The log store's options from the configuration the agent started with.
+    func logOptions() -> LogStore.Options {
+        let settings = state.config.logs.storage.storeOptions
+        var options = LogStore.Options()
+        options.blockSize = settings.blockSize
+        options.flushBytes = settings.flushBytes
+        options.flushAge = settings.flushAge
+        options.outOfOrderWindow = settings.window
+        options.maxLineSize = settings.maxLine
+        options.retentionPeriod = settings.retention
+        options.retentionBytes = settings.retentionBytes
+        return options
     }
 }
 

@@ -1,3 +1,4 @@
+import LogIngest
 import MetricsTSDB
 import ObsCore
 import Synchronization
@@ -7,6 +8,18 @@ import Synchronization
 /// Thread-safe.
 final class Stores: Sendable {
     private let metricsStore = Mutex<MetricsStore?>(nil)
+    private let logStore = Mutex<LogStore?>(nil)
+
+    func setLogs(_ store: LogStore?) {
+        logStore.withLock { $0 = store }
+    }
+
+    func logs() throws -> LogStore {
+        guard let store = logStore.withLock({ $0 }) else {
+            throw APIError(.unavailable, "log storage is not ready")
+        }
+        return store
+    }
 
     func setMetrics(_ store: MetricsStore?) {
         metricsStore.withLock { $0 = store }

@@ -14,6 +14,8 @@ public protocol LogRecord {
     static var logMagic: [UInt8] { get }
     /// Versions (byte 6 of the magic) this code still reads.
     static var readableVersions: Set<UInt8> { get }
+    /// The first version whose records may be compressed.
+    static var firstCompressedVersion: UInt8 { get }
     /// The kind byte, below 0x80 (the high bit marks a compressed payload).
     var kindByte: UInt8 { get }
     /// Appends the payload (without framing) to `buffer`.
@@ -177,7 +179,9 @@ public final class RecordLog<Record: LogRecord>: Sendable {
             }
             do {
                 if kind & compressedFlag != 0 {
-                    guard version >= 2 else { return (offset, "compressed record in a version 1 file") }
+                    guard version >= Record.firstCompressedVersion else {
+                        return (offset, "compressed record in a version \(version) file")
+                    }
                     payload = try Snappy.uncompress(payload, maxDecodedSize: maxPayload)
                 }
                 let record = try Record.decode(kind: kind & ~compressedFlag, payload: &payload)

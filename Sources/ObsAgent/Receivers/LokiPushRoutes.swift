@@ -1,0 +1,100 @@
+import Hummingbird
+import LogIngest
+import Logging
+import NIOCore
+import ObsCore
+
+/// `POST /loki/api/v1/push`: Loki's push API, JSON or snappy-compressed protobuf, optionally
+/// gzip-encoded. Answers 204 once every accepted entry is in the WAL; 400 in Loki's words when some
+/// entries were refused (the others are stored) or the body is unreadable.
+struct LokiPushRoutes {
+    let stores: Stores
+    let maxBodySize: Int
+    let maxDecodedSize: Int
+    let counters: Counters
+    let logger: Logger
+
+    struct Counters {
+        let stored: Counter
+        let rejected: Counter
+
+        init(_ metrics: MetricsRegistry) {
+            let entries = metrics.counter("obs_loki_push_entries_total", help: "Log entries received over Loki push, by result.",
+                                          labelNames: ["result"])
+            stored = entries.labels("stored")
+            rejected = entries.labels("rejected")
+        }
+    }
+
+    func register(on router: Router<some RequestContext>) {
+        router.post("/loki/api/v1/push") { request, _ in try await handle(request) }
+    }
+
+    func handle(_ request: Request) async throws -> Response {
+        let store = try stores.logs()
+        var request = request
+        var body = try await request.collectBody(upTo: maxBodySize)
+        if let encoding = request.headers[.contentEncoding]?.lowercased(), !encoding.isEmpty, encoding != "identity" {
+            guard encoding == "gzip" else {
+                return Response.text("unsupported Content-Encoding \"\(encoding)\"\n", status: .unsupportedMediaType)
+            }
+            do {
+                let inflater = try Inflater(format: .gzip, maxDecodedSize: maxDecodedSize)
+                var decoded = ByteBuffer()
+                try inflater.inflate(body, into: &decoded)
+                try inflater.finish()
+                body = decoded
+            } catch {
+                return Response.text("decompressing the gzip body: \(error)\n", status: .badRequest)
+            }
+        }
+        let contentType = (request.headers[.contentType] ?? "application/x-protobuf").lowercased()
+        let push: LokiPushRequest
+        do {
+            if contentType.hasPrefix("application/json") {
+                push = try body.withUnsafeReadableBytes { try LokiPushRequest(json: $0) }
+            } else if contentType.hasPrefix("application/x-protobuf") || contentType.hasPrefix("application/octet-stream") {
+                let decoded: ByteBuffer
+                do {
+                    decoded = try Snappy.uncompress(body, maxDecodedSize: maxDecodedSize)
+                } catch {
+                    return Response.text("decompressing the snappy body: \(error)\n", status: .badRequest)
+                }
+                push = try LokiPushRequest(protobuf: decoded)
+            } else {
+                return Response.text("unsupported Content-Type \"\(contentType)\": want application/json or application/x-protobuf\n",
+                                     status: .unsupportedMediaType)
+            }
+        } catch {
+            return Response.text("\(error)\n", status: .badRequest)
+        }
+
+        var appender = store.appender()
+        var problems: [String] = []
+        var rejected = 0
+        for stream in push.streams {
+            for entry in stream.entries {
+                do {
+                    try appender.append(stream.labels, entry)
+                } catch {
+                    rejected += 1
+                    if problems.count < 10 { problems.append(error.description) }
+                }
+            }
+        }
+        do {
+            try await appender.commit()
+        } catch {
+            logger.error("Loki push commit failed", metadata: ["err": "\(error)"])
+            return Response.text("storing entries failed: \(error)\n", status: .internalServerError)
+        }
+        let total = push.entryCount
+        counters.stored.inc(Double(total - rejected))
+        counters.rejected.inc(Double(rejected))
+        guard problems.isEmpty else {
+            logger.debug("Loki push entries rejected", metadata: ["rejected": "\(rejected)", "first": "\(problems[0])"])
+            return Response.text(problems.joined(separator: "\n") + "\ntotal ignored: \(rejected) out of \(total)\n", status: .badRequest)
+        }
+        return Response(status: .noContent)
+    }
+}
