@@ -163,12 +163,14 @@ struct ObsAgentCommand: AsyncParsableCommand {
         TargetRoutes(scrapes: scrapes).register(on: router)
         RemoteWriteRoutes(
             stores: stores, maxBodySize: bodyLimit, maxDecodedSize: Int(ByteSize(maxDecodedSize)!.bytes),
-            counters: .init(metrics), logger: Logger(label: "remote-write")
+            counters: ReceiverCounters(metrics, name: "obs_remote_write_samples_total", help: "Samples received over remote write, by result."),
+            logger: Logger(label: "remote-write")
         ).register(on: router)
 
         LokiPushRoutes(
             stores: stores, maxBodySize: bodyLimit, maxDecodedSize: Int(ByteSize(maxDecodedSize)!.bytes),
-            counters: .init(metrics), logger: Logger(label: "loki-push")
+            counters: ReceiverCounters(metrics, name: "obs_loki_push_entries_total", help: "Log entries received over Loki push, by result."),
+            logger: Logger(label: "loki-push")
         ).register(on: router)
         LokiLabelRoutes(stores: stores).register(on: router)
 

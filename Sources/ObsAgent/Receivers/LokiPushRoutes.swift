@@ -11,20 +11,8 @@ struct LokiPushRoutes {
     let stores: Stores
     let maxBodySize: Int
     let maxDecodedSize: Int
-    let counters: Counters
+    let counters: ReceiverCounters
     let logger: Logger
-
-    struct Counters {
-        let stored: Counter
-        let rejected: Counter
-
-        init(_ metrics: MetricsRegistry) {
-            let entries = metrics.counter("obs_loki_push_entries_total", help: "Log entries received over Loki push, by result.",
-                                          labelNames: ["result"])
-            stored = entries.labels("stored")
-            rejected = entries.labels("rejected")
-        }
-    }
 
     func register(on router: Router<some RequestContext>) {
         router.post("/loki/api/v1/push") { request, _ in try await handle(request) }

@@ -9,21 +9,8 @@ struct RemoteWriteRoutes {
     let stores: Stores
     let maxBodySize: Int
     let maxDecodedSize: Int
-    let counters: Counters
+    let counters: ReceiverCounters
     let logger: Logger
-
-    struct Counters {
-        let stored: Counter
-        let rejected: Counter
-
-        init(_ metrics: MetricsRegistry) {
-            let samples = metrics.counter(
-                "obs_remote_write_samples_total", help: "Samples received over remote write, by result.",
-                labelNames: ["result"])
-            stored = samples.labels("stored")
-            rejected = samples.labels("rejected")
-        }
-    }
 
     func register(on router: Router<some RequestContext>) {
         router.post("/api/v1/write") { request, _ in
