@@ -61,7 +61,7 @@ let package = Package(
         .target(
             name: "LogIngest",
             dependencies: [
-                "ObsCore", "CSQLite",
+                "ObsCore", "CSQLite", "CShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

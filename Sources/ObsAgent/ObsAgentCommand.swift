@@ -191,6 +191,8 @@ struct ObsAgentCommand: AsyncParsableCommand {
                                    logger: Logger(label: "storage")),
                     server,
                     ScrapeService(manager: scrapes, state: state),
+                    LogTailService(stores: stores, state: state, positionsPath: try directory.subdirectory("logs") + "/positions.db",
+                                   logger: Logger(label: "tail")),
                     ReloadSignalService(state: state),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],

@@ -1,5 +1,6 @@
-/// The configuration used when no `--config.file` is given: it scrapes the daemon's own `/metrics`,
-/// so a fresh install has data to query at once.
+/// The configuration used when no `--config.file` is given: it scrapes the daemon's own `/metrics`
+/// and tails the sample pod logs in `examples/logs` (relative to the working directory), so a fresh
+/// install has metrics and logs to query at once.
 enum DefaultConfig {
     static let source = "<embedded default>"
 
@@ -16,6 +17,12 @@ enum DefaultConfig {
           - job_name: obs-agent
             static_configs:
               - targets: ["\(selfTarget)"]
+
+        logs:
+          inputs:
+            - name: sample-pods
+              paths: ["examples/logs/pods/*/*/*.log"]
+              labels: {job: sample-pods}
 
         """
     }

@@ -41,7 +41,7 @@ struct LogInputConfig: Sendable, Equatable {
     var startAt = StartAt.beginning
     var multiline: MultilineConfig?
     /// How often the globs are expanded again (new files also arrive through inotify).
-    var rescanInterval = PrometheusDuration.seconds(10)
+    var rescanInterval = PrometheusDuration.seconds(1)
 }
 
 /// `multiline:` — joining continuation lines into one entry.
@@ -115,7 +115,7 @@ extension LogInputConfig {
             throw map.error(at: "start_at", "unknown start_at \"\(startText)\" (want beginning or end)")
         }
         self.startAt = startAt
-        rescanInterval = try map.decode("rescan_interval", default: PrometheusDuration.seconds(10))
+        rescanInterval = try map.decode("rescan_interval", default: PrometheusDuration.seconds(1))
         if rescanInterval.milliseconds <= 0 { throw map.error(at: "rescan_interval", "rescan interval must be greater than zero") }
         if let multiline = map["multiline"] { self.multiline = try MultilineConfig(yaml: multiline) }
     }
