@@ -137,7 +137,7 @@ import Glibc
         writer.baseURL.withLock { $0 = agent.baseURL }
         writer.daemonUp.store(true, ordering: .releasing)
         while writer.rotationsDone < Self.rotations {
-            try await Task.sleep(for: .milliseconds(Int.random(in: 150...700)))
+            try await Task.sleep(for: .milliseconds(Int.random(in: 300...1500)))
             guard writer.rotationsDone < Self.rotations else { break }
             writer.daemonUp.store(false, ordering: .releasing)
             agent.signal(SIGKILL)
