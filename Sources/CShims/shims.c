@@ -11,3 +11,10 @@ int obs_inflate_init2(z_stream *stream, int windowBits) {
 sqlite3_destructor_type obs_sqlite_transient(void) {
     return SQLITE_TRANSIENT;
 }
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+int obs_fix_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }
+#else
+int obs_fix_mmap_threshold(int bytes) { (void)bytes; return 0; }
+#endif

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CShims
 import Hummingbird
 import Logging
 import NIOCore
@@ -117,6 +118,10 @@ struct ObsAgentCommand: AsyncParsableCommand {
         // SIGHUP's default action ends the process; until the reload service traps it, ignore it, so a
         // reload sent during startup cannot kill the agent.
         signal(SIGHUP, SIG_IGN)
+        // glibc raises its mmap threshold to the size of each large block freed, after which
+        // multi-megabyte buffers (WAL records, segments, scrape bodies) come from the heap and stay
+        // resident after use. A fixed threshold keeps them mmapped and returned to the system.
+        _ = obs_fix_mmap_threshold(256 << 10)
         let startTime = WallClock.unixSeconds()
         let format = LineLogHandler.Format(rawValue: logFormat)!
         let level = LineLogHandler.level(named: logLevel)!

@@ -19,4 +19,8 @@ sqlite3_destructor_type obs_sqlite_transient(void);
 /// when the processor has it and a table-driven loop otherwise.
 uint32_t obs_crc32c(uint32_t crc, const void *data, size_t length);
 
+/// Fixes glibc's mmap threshold at `bytes` (it otherwise grows with every large block freed, so big
+/// buffers end up on the heap and stay resident). Returns mallopt's result; no-op elsewhere.
+int obs_fix_mmap_threshold(int bytes);
+
 #endif

@@ -9,7 +9,11 @@ struct HeadStream {
     var open: [LogEntry] = []
     var openBytes = 0
     var sorted = true
-    var cut: [LogBlock] = []
+    var cut: [LogBlock] = [] {
+        didSet { cutBytes = cut.reduce(0) { $0 + $1.bytes.count } }
+    }
+    /// Compressed bytes of `cut`, kept up to date so memory accounting costs nothing per entry.
+    private(set) var cutBytes = 0
     /// Newest timestamp accepted, for the out-of-order window.
     var newest: Int64 = .min
     /// The newest entry's line, to drop an identical re-send as Loki does.
@@ -28,6 +32,15 @@ struct HeadStream {
     /// Whether `entry` repeats the newest one exactly.
     func isDuplicate(_ entry: LogEntry) -> Bool {
         entry.timestamp == newest && entry.line == newestLine
+    }
+
+    /// Appends `entry` unless it repeats the newest one; returns whether it did and how much the
+    /// stream's memory grew (negative after a cut compressed the open entries).
+    mutating func accept(_ entry: LogEntry, blockSize: Int) -> (appended: Bool, memoryDelta: Int) {
+        if isDuplicate(entry) { return (false, 0) }
+        let before = memoryBytes
+        append(entry, blockSize: blockSize)
+        return (true, memoryBytes - before)
     }
 
     mutating func append(_ entry: LogEntry, blockSize: Int) {
@@ -54,7 +67,7 @@ struct HeadStream {
     }
 
     /// Memory the stream holds: open entries before compression, cut blocks after.
-    var memoryBytes: Int { openBytes + cut.reduce(0) { $0 + $1.bytes.count } }
+    var memoryBytes: Int { openBytes + cutBytes }
 
     var isEmpty: Bool { open.isEmpty && cut.isEmpty }
 

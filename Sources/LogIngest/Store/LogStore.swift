@@ -21,7 +21,7 @@ public final class LogStore: LogQuerier, Sendable {
         /// Entries per block before compression, in bytes (Loki's `chunk_block_size` default).
         public var blockSize = 256 << 10
         /// Memory held by head blocks that triggers a flush to a segment.
-        public var flushBytes = 32 << 20
+        public var flushBytes = 8 << 20
         /// Longest time, in milliseconds, an entry stays only in the head and the WAL.
         public var flushAge: Int64 = 5 * 60_000
         /// How far behind a stream's newest entry an entry may be, in nanoseconds (Loki accepts
@@ -162,17 +162,24 @@ public final class LogStore: LogQuerier, Sendable {
 
     /// Logs `entries` and `positions` to the WAL, then applies them. Blocking.
     func commitBlocking(_ entries: [(stream: Labels, entry: LogEntry)], positions: [TailPosition], sync: Bool) throws {
-        try commitGate.withLock { _ in
+        let due = try commitGate.withLock { _ -> Bool in
             let (records, ids) = try state.withLock { state -> ([LogWALRecord], [UInt64]) in
                 guard !state.closed else { throw LogIngestError.closed }
                 var created: [(id: UInt64, labels: Labels)] = []
                 var ids: [UInt64] = []
                 ids.reserveCapacity(entries.count)
+                // Entries come in runs of one stream: the id is looked up once per run.
+                var run: (labels: Labels, id: UInt64)?
                 for item in entries {
+                    if let run, run.labels == item.stream {
+                        ids.append(run.id)
+                        continue
+                    }
                     let id = state.ids[item.stream] ?? state.nextID
                     if state.ids[item.stream] == nil { state.register(id: id, labels: item.stream) }
                     if state.loggedStreams.insert(id).inserted { created.append((id, item.stream)) }
                     ids.append(id)
+                    run = (item.stream, id)
                 }
                 var records: [LogWALRecord] = created.isEmpty ? [] : [.streams(created)]
                 records.append(.entries(zip(ids, entries).map { WALLogEntry(stream: $0.0, entry: $0.1.entry) }, positions: positions))
@@ -191,7 +198,10 @@ public final class LogStore: LogQuerier, Sendable {
             }
             counters.entries.inc(Double(applied))
             counters.bytes.inc(Double(entries.reduce(0) { $0 + $1.entry.line.utf8.count }))
+            return state.withLock { $0.memoryBytes >= options.flushBytes }
         }
+        // Memory stays bounded however fast entries arrive: the committing thread flushes.
+        if due { try flush() }
     }
 
     /// The committed position of every tailed file the store has seen.
@@ -333,11 +343,9 @@ extension LogStore.State {
     @discardableResult
     mutating func apply(_ entry: LogEntry, stream id: UInt64, labels set: Labels, blockSize: Int) -> Bool {
         if heads[id] == nil { heads[id] = HeadStream(id: id, labels: set) }
-        if heads[id]!.isDuplicate(entry) { return false }
-        let before = heads[id]!.memoryBytes
-        heads[id]!.append(entry, blockSize: blockSize)
-        memoryBytes += heads[id]!.memoryBytes - before
-        return true
+        let (appended, delta) = heads[id]!.accept(entry, blockSize: blockSize)
+        memoryBytes += delta
+        return appended
     }
 }
 

@@ -11,6 +11,8 @@ struct LogStoreAppender: LogAppender {
     private var pending: [(stream: Labels, entry: LogEntry)] = []
     /// Newest time per stream in this batch, for the out-of-order window.
     private var batchNewest: [Labels: Int64] = [:]
+    /// The stream of the last entry and its newest time, not yet in `batchNewest`.
+    private var current: (stream: Labels, newest: Int64)?
 
     init(store: LogStore, syncs: Bool) {
         self.store = store
@@ -27,15 +29,21 @@ struct LogStoreAppender: LogAppender {
             store.counters.discarded.labels("line_too_long").inc()
             throw .lineTooLong(stream: stream, length: entry.line.utf8.count, limit: limit)
         }
-        let known = batchNewest[stream] ?? store.newest(of: stream)
-        if let newest = known {
+        // Entries come in runs of one stream (the same label set, compared by identity first):
+        // the stream's newest time is looked up once per run.
+        if current?.stream != stream {
+            if let current { batchNewest[current.stream] = current.newest }
+            current = (stream, batchNewest[stream] ?? store.newest(of: stream) ?? .min)
+        }
+        let newest = current!.newest
+        if newest != .min {
             let oldest = newest - store.options.outOfOrderWindow
             if entry.timestamp < oldest {
                 store.counters.discarded.labels("too_far_behind").inc()
                 throw .tooFarBehind(stream: stream, timestamp: entry.timestamp, oldest: oldest)
             }
         }
-        batchNewest[stream] = max(known ?? .min, entry.timestamp)
+        current!.newest = max(newest, entry.timestamp)
         pending.append((stream, entry))
     }
 
@@ -51,5 +59,6 @@ struct LogStoreAppender: LogAppender {
     mutating func rollback() {
         pending.removeAll(keepingCapacity: true)
         batchNewest.removeAll(keepingCapacity: true)
+        current = nil
     }
 }

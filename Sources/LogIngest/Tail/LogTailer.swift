@@ -24,7 +24,7 @@ public final class LogTailer: @unchecked Sendable {
     let logger: Logger
     let counters: TailCounters
     /// Bytes read per commit at most: bounds memory while the store is slow.
-    let batchBytes = 4 << 20
+    let batchBytes = 2 << 20
 
     // Loop state, touched only by `run()`.
     private var files: [String: TailedFile] = [:]
@@ -304,7 +304,7 @@ public final class LogTailer: @unchecked Sendable {
 
     /// Splits `chunk` (read at `file.readOffset`) into lines and hands them on.
     private func consume(_ chunk: [UInt8], file: TailedFile, into entries: inout any LogAppender, budget: inout Int) {
-        counters.bytesRead.inc(Double(chunk.count))
+        file.counters(counters).bytes.inc(Double(chunk.count))
         budget -= chunk.count
         // The identity is taken from the bytes read, so it describes the content the position counts.
         if file.fingerprint == 0 && file.readOffset + Int64(chunk.count) >= Int64(TailedFile.fingerprintLength) {
@@ -349,7 +349,7 @@ public final class LogTailer: @unchecked Sendable {
         }
         let raw = RawLine(line, format: file.format!)
         if raw.malformed { counters.malformed.inc() }
-        counters.lines.inc()
+        file.counters(counters).lines.inc()
         let stream = raw.stream ?? ""
         var assembler = file.assemblers[stream] ?? EntryAssembler(
             rule: rules[file.input], maxLines: input.multiline?.maxLines ?? 1, maxBytes: input.maxLineSize)
@@ -383,7 +383,11 @@ public final class LogTailer: @unchecked Sendable {
             do {
                 try entries.append(labels, LogEntry(timestamp: entry.timestamp, line: entry.line))
             } catch {
-                counters.dropped.inc()
+                switch error {
+                case .tooFarBehind, .tooOld: counters.dropped.labels("too_far_behind").inc()
+                case .lineTooLong: counters.dropped.labels("line_too_long").inc()
+                case .invalidStream: counters.dropped.labels("invalid_labels").inc()
+                }
                 logger.debug("Tailed line refused", metadata: ["path": "\(file.path)", "err": "\(error)"])
             }
         }
@@ -430,21 +434,23 @@ extension TailedFile {
 
 /// The tailer's self metrics.
 struct TailCounters: Sendable {
-    let bytesRead: Counter
-    let lines: Counter
+    let bytesRead: CounterFamily
+    let lines: CounterFamily
     let malformed: Counter
     let truncated: Counter
-    let dropped: Counter
+    let dropped: CounterFamily
     let filesOpened: Counter
     let rotations: CounterFamily
 
     init(_ metrics: MetricsRegistry) {
-        bytesRead = metrics.counter("obs_logs_tail_read_bytes_total", help: "Bytes read from tailed files.").labels()
-        lines = metrics.counter("obs_logs_tail_lines_total", help: "Lines read from tailed files.").labels()
+        bytesRead = metrics.counter("obs_logs_tail_read_bytes_total", help: "Bytes read from tailed files, per file.",
+                                    labelNames: ["path"])
+        lines = metrics.counter("obs_logs_tail_lines_total", help: "Lines read from tailed files, per file.", labelNames: ["path"])
         malformed = metrics.counter("obs_logs_tail_malformed_lines_total",
                                     help: "Lines that did not have their file's format, kept as they were.").labels()
         truncated = metrics.counter("obs_logs_tail_truncated_lines_total", help: "Entries cut to the maximum line size.").labels()
-        dropped = metrics.counter("obs_logs_tail_dropped_lines_total", help: "Tailed entries the store refused.").labels()
+        dropped = metrics.counter("obs_logs_tail_dropped_lines_total", help: "Tailed entries the store refused, by reason.",
+                                  labelNames: ["reason"])
         filesOpened = metrics.counter("obs_logs_tail_files_opened_total", help: "Files opened for tailing.").labels()
         rotations = metrics.counter("obs_logs_tail_rotations_total", help: "Rotations seen, by style.", labelNames: ["style"])
     }

@@ -32,6 +32,15 @@ final class TailedFile {
     var labelsByStream: [String: Labels] = [:]
     /// The position last committed to the store.
     var committedOffset: Int64
+    private var ownCounters: (bytes: Counter, lines: Counter)?
+
+    /// This file's read counters, looked up once.
+    func counters(_ all: TailCounters) -> (bytes: Counter, lines: Counter) {
+        if let ownCounters { return ownCounters }
+        let made = (all.bytesRead.labels(path), all.lines.labels(path))
+        ownCounters = made
+        return made
+    }
 
     init(path: String, input: Int, fd: Int32, device: UInt64, inode: UInt64, offset: Int64) {
         self.path = path

@@ -8,6 +8,7 @@ enum WALRecord: Equatable, LogRecord {
     static let logMagic: [UInt8] = Array("OBSWAL".utf8) + [2, 0]
     static let readableVersions: Set<UInt8> = [1, 2]
     static let firstCompressedVersion: UInt8 = 2
+    static let compressesPayloads = true
 
     var kindByte: UInt8 { kind.rawValue }
 

@@ -17,7 +17,7 @@ struct LogStorageConfig: Sendable, Equatable {
     /// Longest an entry waits in memory (and the WAL) before it is written to a segment.
     var flushInterval = PrometheusDuration.seconds(300)
     /// Head memory that triggers a flush.
-    var flushSize = ByteSize(bytes: 32 << 20)
+    var flushSize = ByteSize(bytes: 8 << 20)
     /// How far behind its stream's newest entry an entry may arrive.
     var outOfOrderWindow = PrometheusDuration.seconds(3600)
     /// Longest line accepted from Loki push; longer tailed lines are truncated to it.

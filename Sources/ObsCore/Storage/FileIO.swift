@@ -120,16 +120,18 @@ public enum FileIO {
 
     /// Writes all of `bytes` to `fd`, retrying short writes and EINTR.
     public static func writeAll(fd: Int32, _ bytes: [UInt8], path: String) throws {
-        try bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw CoreError.io(operation: "write", path: path, errno: errno)
-                }
-                offset += n
+        try bytes.withUnsafeBytes { try writeAll(fd: fd, $0, path: path) }
+    }
+
+    public static func writeAll(fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws {
+        var offset = 0
+        while offset < buffer.count {
+            let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw CoreError.io(operation: "write", path: path, errno: errno)
             }
+            offset += n
         }
     }
 

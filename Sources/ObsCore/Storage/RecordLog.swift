@@ -16,6 +16,8 @@ public protocol LogRecord {
     static var readableVersions: Set<UInt8> { get }
     /// The first version whose records may be compressed.
     static var firstCompressedVersion: UInt8 { get }
+    /// Whether the writer snappy-compresses payloads (readers accept both either way).
+    static var compressesPayloads: Bool { get }
     /// The kind byte, below 0x80 (the high bit marks a compressed payload).
     var kindByte: UInt8 { get }
     /// Appends the payload (without framing) to `buffer`.
@@ -217,22 +219,36 @@ public final class RecordLog<Record: LogRecord>: Sendable {
     /// A record with its header: type, length, checksum, payload. Payloads of 64 bytes and more are
     /// snappy-compressed when that makes them smaller (sample records shrink to about half).
     public static func frame(_ record: Record) -> [UInt8] {
-        var payload = ByteBuffer()
-        record.encodePayload(into: &payload)
+        var framed = ByteBuffer()
+        append(record, to: &framed)
+        return Array(framed.readableBytesView)
+    }
+
+    /// Appends `record` with its header to `buffer`, encoding the payload in place (no copies of it
+    /// unless it is compressed).
+    static func append(_ record: Record, to buffer: inout ByteBuffer) {
+        let headerAt = buffer.writerIndex
+        buffer.writeRepeatingByte(0, count: recordHeaderSize)
+        let payloadAt = buffer.writerIndex
+        record.encodePayload(into: &buffer)
         var kind = record.kindByte
-        if payload.readableBytes >= 64 {
-            let compressed = Snappy.compress(payload)
-            if compressed.readableBytes < payload.readableBytes {
-                payload = compressed
+        var length = buffer.writerIndex - payloadAt
+        if Record.compressesPayloads && length >= 64 {
+            let compressed = Snappy.compress(buffer.getSlice(at: payloadAt, length: length)!)
+            if compressed.readableBytes < length {
+                buffer.moveWriterIndex(to: payloadAt)
+                buffer.writeImmutableBuffer(compressed)
+                length = compressed.readableBytes
                 kind |= compressedFlag
             }
         }
-        var framed = ByteBuffer()
-        framed.writeInteger(kind)
-        framed.writeInteger(UInt32(payload.readableBytes), endianness: .little)
-        framed.writeInteger(CRC32C.checksum(payload, continuing: CRC32C.checksum([kind])), endianness: .little)
-        framed.writeImmutableBuffer(payload)
-        return Array(framed.readableBytesView)
+        let checksum = buffer.withUnsafeReadableBytes { bytes in
+            CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[(payloadAt - buffer.readerIndex)..<(payloadAt - buffer.readerIndex + length)]),
+                            continuing: CRC32C.checksum([kind]))
+        }
+        buffer.setInteger(kind, at: headerAt)
+        buffer.setInteger(UInt32(length), at: headerAt + 1, endianness: .little)
+        buffer.setInteger(checksum, at: headerAt + 5, endianness: .little)
     }
 
     /// The segment being written.
@@ -258,9 +274,9 @@ public final class RecordLog<Record: LogRecord>: Sendable {
     /// Appends `records` and, with `sync`, fsyncs (with everything written before). Blocking.
     public func log(_ records: [Record], sync: Bool = true) throws {
         guard !records.isEmpty else { return }
-        var bytes: [UInt8] = []
-        for record in records { bytes += Self.frame(record) }
-        let needsNewSegment = writer.withLock { $0.size > Self.magic.count && $0.size + bytes.count > segmentSize }
+        var bytes = ByteBuffer()
+        for record in records { Self.append(record, to: &bytes) }
+        let needsNewSegment = writer.withLock { $0.size > Self.magic.count && $0.size + bytes.readableBytes > segmentSize }
         if needsNewSegment {
             let next = writer.withLock { $0.segment } + 1
             try openSegment(number: next)
@@ -269,13 +285,13 @@ public final class RecordLog<Record: LogRecord>: Sendable {
             guard state.fd >= 0 else { throw CoreError.io(operation: "write", path: directory, errno: EBADF) }
             let path = path(ofSegment: state.segment)
             do {
-                try FileIO.writeAll(fd: state.fd, bytes, path: path)
+                try bytes.withUnsafeReadableBytes { try FileIO.writeAll(fd: state.fd, $0, path: path) }
             } catch {
                 // Never leave half a record behind: replay would stop there and hide later records.
                 _ = ftruncate(state.fd, off_t(state.size))
                 throw error
             }
-            state.size += bytes.count
+            state.size += bytes.readableBytes
             guard sync else {
                 state.unsynced = true
                 return
