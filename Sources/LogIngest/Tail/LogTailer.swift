@@ -33,6 +33,8 @@ public final class LogTailer: @unchecked Sendable {
     private var firstRun = false
     private var nextScan: [Int64]
     private var rules: [MultilineRule?] = []
+    /// inotify on the tailed directories; nil where it is unavailable (then only polling).
+    private let watcher = DirectoryWatcher()
     private let lag = Mutex<[String: Int64]>([:])
 
     public init(inputs: [TailInput], store: LogStore, positionsPath: String, metrics: MetricsRegistry, logger: Logger) throws {
@@ -74,13 +76,43 @@ public final class LogTailer: @unchecked Sendable {
                 do {
                     try await commit(positions, database: database)
                 } catch {
+                    // Nothing of the failed batch is stored: it is read again from the last commit.
+                    for file in files.values { file.rewind() }
+                    for file in draining { file.rewind() }
                     logger.error("Storing tailed lines failed; retrying", metadata: ["err": "\(error)"])
                     try? await Task.sleep(for: .seconds(1))
                     continue
                 }
             }
-            if !progressed { try? await Task.sleep(for: .milliseconds(100)) }
+            if !progressed { await idle() }
         }
+    }
+
+    /// Waits for the next write, creation or rename in a watched directory (checked every 20 ms),
+    /// at most a quarter second, after which the files are looked at anyway.
+    private func idle() async {
+        for _ in 0..<12 {
+            if let events = watcher?.drain() {
+                if events.namesChanged {
+                    for index in nextScan.indices { nextScan[index] = 0 }
+                }
+                if events.modified || events.namesChanged { return }
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// The directory part of a pattern before its first wildcard: watched so new files and
+    /// directories under it wake the tailer.
+    static func fixedPrefix(_ pattern: String) -> String {
+        let components = pattern.split(separator: "/", omittingEmptySubsequences: false)
+        var fixed: [Substring] = []
+        for component in components.dropLast() {
+            if component.contains(where: { "*?[".contains($0) }) { break }
+            fixed.append(component)
+        }
+        let joined = fixed.joined(separator: "/")
+        return joined.isEmpty ? (pattern.hasPrefix("/") ? "/" : ".") : joined
     }
 
     private var appender: (any LogAppender)?
@@ -90,8 +122,14 @@ public final class LogTailer: @unchecked Sendable {
         appender = nil
         try await batch.commit(positions: positions)
         for position in positions {
-            files[position.path]?.committedOffset = position.offset
-            for file in draining where file.path == position.path { file.committedOffset = position.offset }
+            for file in draining where file.path == position.path {
+                file.committedOffset = position.offset
+                file.needsCommit = false
+            }
+            if let file = files[position.path], !draining.contains(where: { $0.path == position.path }) {
+                file.committedOffset = position.offset
+                file.needsCommit = false
+            }
         }
         try await NIOThreadPool.singleton.runIfActive { try database.save(positions) }
     }
@@ -132,7 +170,7 @@ public final class LogTailer: @unchecked Sendable {
             flushTimedOut(file, into: &entries, now: now * 1_000_000)
             heads[file.path] = file
         }
-        for (path, file) in heads where file.safeOffset != file.committedOffset || headChanged.contains(path) {
+        for (path, file) in heads where file.safeOffset != file.committedOffset || file.needsCommit || headChanged.contains(path) {
             moved[path] = file.position
         }
         lag.withLock { lags in
@@ -149,6 +187,7 @@ public final class LogTailer: @unchecked Sendable {
 
     private func discover(_ index: Int) {
         let input = inputs[index]
+        for pattern in input.paths { watcher?.watch(Self.fixedPrefix(pattern)) }
         for path in Self.expand(input.paths) where !input.exclude.contains(where: { fnmatch($0, path, FNM_PATHNAME) == 0 }) {
             guard files[path] == nil else { continue }
             // A saved position applies to the first file found at its path; later ones start at 0.
@@ -183,12 +222,14 @@ public final class LogTailer: @unchecked Sendable {
                     draining.append(old)
                 }
                 file.readOffset = 0
-                file.committedOffset = -1
+                file.committedOffset = 0
+                file.needsCommit = true
             }
             // The file's identity is committed in this round even before a line is read, so that a
             // rename right after this is recognised by a restarted tailer.
-            file.committedOffset = -1
+            file.needsCommit = true
             files[path] = file
+            watcher?.watch(FileIO.parent(of: path))
             counters.filesOpened.inc()
         }
     }
@@ -260,7 +301,8 @@ public final class LogTailer: @unchecked Sendable {
         file.readOffset = 0
         file.pendingStarts = [:]
         file.fingerprint = current ?? 0
-        file.committedOffset = -1
+        file.committedOffset = 0
+        file.needsCommit = true
     }
 
     /// A sibling file with the same first bytes that reaches at least as far as `file` was read.

@@ -30,8 +30,10 @@ final class TailedFile {
     /// Where each stream's unfinished entry starts in the file: the position never passes it.
     var pendingStarts: [String: Int64] = [:]
     var labelsByStream: [String: Labels] = [:]
-    /// The position last committed to the store.
+    /// The position last committed to the store (or the one the file was opened at).
     var committedOffset: Int64
+    /// The position must be committed even if the offset did not move (a new identity).
+    var needsCommit = true
     private var ownCounters: (bytes: Counter, lines: Counter)?
 
     /// This file's read counters, looked up once.
@@ -109,6 +111,14 @@ final class TailedFile {
     var safeOffset: Int64 {
         let unread = readOffset - Int64(buffer.count)
         return pendingStarts.values.reduce(unread) { min($0, $1) }
+    }
+
+    /// Forgets everything read since the last commit, which failed: reading resumes there.
+    func rewind() {
+        readOffset = committedOffset
+        buffer = []
+        assemblers = [:]
+        pendingStarts = [:]
     }
 
     var position: TailPosition {
