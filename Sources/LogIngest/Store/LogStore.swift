@@ -55,6 +55,9 @@ public final class LogStore: LogQuerier, Sendable {
         /// Streams whose label set the current WAL generation records: a WAL that outlives the
         /// segments naming its streams must still say what they are.
         var loggedStreams = Set<UInt64>()
+        /// Entries and line bytes stored per stream since the process started, for the per-stream
+        /// rate counters.
+        var streamCounts: [UInt64: (entries: Int, bytes: Int)] = [:]
         var closed = false
     }
 
@@ -316,9 +319,21 @@ public final class LogStore: LogQuerier, Sendable {
     }
 
     private func collectGauges(into writer: inout ExpositionWriter) {
-        let (raw, stored, count, memory) = state.withLock { state in
+        let (raw, stored, count, memory, perStream) = state.withLock { state in
             (state.segments.reduce(0) { $0 + $1.blocks.reduce(0) { $0 + $1.rawLength } },
-             state.segments.reduce(0) { $0 + $1.size }, state.segments.count, state.memoryBytes)
+             state.segments.reduce(0) { $0 + $1.size }, state.segments.count, state.memoryBytes,
+             state.streamCounts.compactMap { id, counts in state.labels[id].map { ($0.description, counts) } })
+        }
+        let sorted = perStream.sorted { $0.0 < $1.0 }
+        writer.header(name: "obs_logs_store_stream_entries_total", help: "Log entries stored per stream.", type: "counter")
+        for (stream, counts) in sorted {
+            writer.sample(name: "obs_logs_store_stream_entries_total", labelNames: ["stream"], labelValues: [stream],
+                          value: Double(counts.entries))
+        }
+        writer.header(name: "obs_logs_store_stream_bytes_total", help: "Bytes of log lines stored per stream.", type: "counter")
+        for (stream, counts) in sorted {
+            writer.sample(name: "obs_logs_store_stream_bytes_total", labelNames: ["stream"], labelValues: [stream],
+                          value: Double(counts.bytes))
         }
         func gauge(_ name: String, _ help: String, _ value: Double) {
             writer.header(name: name, help: help, type: "gauge")
@@ -345,6 +360,10 @@ extension LogStore.State {
         if heads[id] == nil { heads[id] = HeadStream(id: id, labels: set) }
         let (appended, delta) = heads[id]!.accept(entry, blockSize: blockSize)
         memoryBytes += delta
+        if appended {
+            let counts = streamCounts[id] ?? (0, 0)
+            streamCounts[id] = (counts.entries + 1, counts.bytes + entry.line.utf8.count)
+        }
         return appended
     }
 }
