@@ -57,7 +57,8 @@ public final class LogTailer: @unchecked Sendable {
         }
     }
 
-    /// Tails until cancelled; commits what it read before returning.
+    /// Tails until cancelled. Lines read but not yet committed when it stops are read again by the
+    /// next run, from the committed positions.
     public func run() async {
         let database: PositionsDatabase
         do {
