@@ -115,6 +115,9 @@ struct ScrapeCacheState {
     /// its comments in the same order, so each is compared with the one at the same position.
     private var knownComments: [UInt64] = []
     private var comments: [UInt64] = []
+    /// The family each comment line of `knownComments` (and of the scrape in progress) names.
+    private var knownFamilies: [String] = []
+    private var families: [String] = []
 
 
     typealias Outcome = ScrapeCache.Outcome
@@ -131,6 +134,8 @@ struct ScrapeCacheState {
         parser.lazyMetadata = true
         parser.lazyLabels = true
         comments.removeAll(keepingCapacity: true)
+        families.removeAll(keepingCapacity: true)
+        var commentsChanged = false
         do throws(ExpositionError) {
             while let entry = try parser.next() {
                 switch entry {
@@ -139,16 +144,23 @@ struct ScrapeCacheState {
                     let hash = ScrapeCache.hash(parser.lineBytes)
                     let position = comments.count
                     comments.append(hash)
-                    if position < knownComments.count && knownComments[position] == hash { continue }
+                    if position < knownComments.count && knownComments[position] == hash {
+                        families.append(knownFamilies[position])
+                        continue
+                    }
+                    commentsChanged = true
                     switch parser.metadataEntry() {
                     case let .help(name, text):
                         metadata[name, default: MetricMetadata()].help = text
+                        families.append(name)
                     case let .type(name, type):
                         metadata[name, default: MetricMetadata()].type = type.rawValue
+                        families.append(name)
                     case let .unit(name, unit):
                         metadata[name, default: MetricMetadata()].unit = unit
+                        families.append(name)
                     default:
-                        break
+                        families.append("")
                     }
                     metadataChanged = true
                 case let .help(name, text):
@@ -179,7 +191,15 @@ struct ScrapeCacheState {
             outcome.problem = error.description
             return outcome
         }
+        if commentsChanged || comments.count != knownComments.count {
+            // Families whose comments are gone from the exposition leave the metadata too.
+            let present = Set(families)
+            let before = metadata.count
+            metadata = metadata.filter { present.contains($0.key) }
+            if metadata.count != before { metadataChanged = true }
+        }
         swap(&knownComments, &comments)
+        swap(&knownFamilies, &families)
         appendStaleMarkers(olderThan: iteration, at: timestamp, into: &appender)
         return outcome
     }

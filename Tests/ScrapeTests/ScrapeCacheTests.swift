@@ -84,6 +84,21 @@ struct RecordingAppender: MetricsAppender {
         #expect(scrape(cache, Self.exposition(0..<150), at: 21_000, into: &appender).seriesAdded == 50)
     }
 
+    @Test func metadataFollowsTheExposition() {
+        let cache = ScrapeCache()
+        var appender = RecordingAppender()
+        _ = scrape(cache, "# HELP a_total First.\n# TYPE a_total counter\na_total 1\n# TYPE b gauge\nb 2\n", at: 1000, into: &appender)
+        #expect(cache.takeMetadataChange())
+        #expect(cache.metadata["a_total"] == MetricMetadata(type: "counter", help: "First.", unit: ""))
+        #expect(cache.metadata["b"]?.type == "gauge")
+        _ = scrape(cache, "# HELP a_total First.\n# TYPE a_total counter\na_total 1\n# TYPE b gauge\nb 2\n", at: 2000, into: &appender)
+        #expect(!cache.takeMetadataChange())
+        // The family `b` is gone from the target: so is its metadata.
+        _ = scrape(cache, "# HELP a_total First.\n# TYPE a_total counter\na_total 1\n", at: 3000, into: &appender)
+        #expect(cache.takeMetadataChange())
+        #expect(cache.metadata["b"] == nil && cache.metadata["a_total"] != nil)
+    }
+
     @Test func aSeriesRepeatedInOneScrapeIsOneEntry() {
         let cache = ScrapeCache()
         var appender = RecordingAppender()
