@@ -71,6 +71,8 @@ public final class LogStore: LogQuerier, Sendable {
     /// Serialises commits with each other and with the start of a flush, so the WAL holds a
     /// commit's records in the order they are applied.
     private let commitGate = Mutex(())
+    /// Serialises flushes (taken before `commitGate`, never inside it).
+    private let flushGate = Mutex(())
 
     /// Opens (or creates) the store in `directory`: reads every segment's index, then replays the
     /// WAL into the head. Blocking.
@@ -228,6 +230,11 @@ public final class LogStore: LogQuerier, Sendable {
     /// Cuts every head block and writes everything in memory as one segment; the WAL before it is
     /// then dropped. Blocking.
     public func flush() throws {
+        // One flush at a time: a later flush must not drop WAL files an earlier one still needs.
+        try flushGate.withLock { _ in try flushLocked() }
+    }
+
+    private func flushLocked() throws {
         let (blocks, labels, positions, closedSegment, sequence) = try commitGate.withLock { _ in
             let taken = state.withLock { state -> ([LogBlock], [UInt64: Labels], [TailPosition], Int) in
                 var blocks: [LogBlock] = []
