@@ -182,7 +182,10 @@ public final class LogStore: LogQuerier, Sendable {
                     }
                     let id = state.ids[item.stream] ?? state.nextID
                     if state.ids[item.stream] == nil { state.register(id: id, labels: item.stream) }
-                    if state.loggedStreams.insert(id).inserted { created.append((id, item.stream)) }
+                    // Marked as logged only once the WAL write succeeded (below).
+                    if !state.loggedStreams.contains(id) && !created.contains(where: { $0.id == id }) {
+                        created.append((id, item.stream))
+                    }
                     ids.append(id)
                     run = (item.stream, id)
                 }
@@ -191,6 +194,9 @@ public final class LogStore: LogQuerier, Sendable {
                 return (records, ids)
             }
             try wal.log(records, sync: sync)
+            if case let .streams(created) = records.first {
+                state.withLock { state in for stream in created { state.loggedStreams.insert(stream.id) } }
+            }
             let blockSize = options.blockSize
             let applied = state.withLock { state -> Int in
                 var applied = 0
