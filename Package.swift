@@ -114,7 +114,7 @@ let package = Package(
 
         .testTarget(name: "CoreTests", dependencies: ["ObsCore"]),
         .testTarget(name: "ScrapeTests", dependencies: ["ObsCore", "Scrape"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "QueryEngineTests", dependencies: ["ObsCore", "QueryEngine"], resources: [.copy("Formatting")]),
+        .testTarget(name: "QueryEngineTests", dependencies: ["ObsCore", "QueryEngine"], resources: [.copy("Formatting"), .copy("LogQL")]),
         .testTarget(
             name: "StoreTests",
             dependencies: ["ObsCore", "MetricsTSDB", .product(name: "Logging", package: "swift-log")]
