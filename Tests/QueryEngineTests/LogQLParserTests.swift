@@ -2,8 +2,8 @@ import Foundation
 import QueryEngine
 import Testing
 
-/// LogQL log-query syntax as data: `LogQL/log-queries.txt` lists queries with their canonical form
-/// or the error they must give.
+/// LogQL syntax as data: `LogQL/log-queries.txt` and `LogQL/metric-queries.txt` list queries with
+/// their canonical form or the error they must give.
 @Suite struct LogQLParserTests {
     struct Case: CustomStringConvertible, Sendable {
         var query: String
@@ -13,8 +13,16 @@ import Testing
     }
 
     static var cases: [Case] {
-        guard let path = Bundle.module.path(forResource: "log-queries", ofType: "txt", inDirectory: "LogQL"),
-              let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        var result: [Case] = []
+        for file in ["log-queries", "metric-queries"] {
+            guard let path = Bundle.module.path(forResource: file, ofType: "txt", inDirectory: "LogQL"),
+                  let text = try? String(contentsOfFile: path, encoding: .utf8) else { continue }
+            result += cases(text)
+        }
+        return result
+    }
+
+    static func cases(_ text: String) -> [Case] {
         var result: [Case] = []
         for line in text.split(separator: "\n") {
             if line.hasPrefix("query: ") {
@@ -29,18 +37,18 @@ import Testing
     }
 
     @Test func casesAreFound() {
-        #expect(Self.cases.count >= 30)
+        #expect(Self.cases.count >= 60)
     }
 
     @Test(arguments: cases) func logQuery(_ example: Case) throws {
         if let expected = example.print {
-            let parsed = try LogQLParser.parseLogQuery(example.query)
+            let parsed = try LogQLParser.parse(example.query)
             #expect(parsed.description == expected)
             // The canonical form parses to the same query.
-            #expect(try LogQLParser.parseLogQuery(parsed.description) == parsed)
+            #expect(try LogQLParser.parse(parsed.description) == parsed)
         } else if let expected = example.error {
             do {
-                let parsed = try LogQLParser.parseLogQuery(example.query)
+                let parsed = try LogQLParser.parse(example.query)
                 Issue.record("parsed as \(parsed)")
             } catch {
                 #expect(error.description.contains(expected), "\(error.description)")
