@@ -8,6 +8,11 @@ public struct JSONReader {
         public var offset: Int
         public var message: String
         public var description: String { "invalid JSON at byte \(offset): \(message)" }
+
+        public init(offset: Int, message: String) {
+            self.offset = offset
+            self.message = message
+        }
     }
 
     public enum Token: Equatable { case object, array, string, number, bool, null }

@@ -1,0 +1,227 @@
+import ObsCore
+
+/// Runs a log query's pipeline over entries: line filters, parsers, label filters, `drop`/`keep`,
+/// `decolorize`, `unwrap`, as Loki evaluates them, with its `__error__` labels when parsing or a
+/// conversion fails. `line_format` and `label_format` templates are refused at construction until
+/// the template engine exists. Immutable once built; thread-safe.
+public struct LogPipeline: @unchecked Sendable {
+    // Compiled stages: regexes and patterns are built once. `Regex` is only read after building.
+    enum Step {
+        case lineFilter(LineFilter.Kind, [LineMatcher])
+        case json([LabelExtraction])
+        case logfmt(strict: Bool, keepEmpty: Bool, [LabelExtraction])
+        case regexp(Regex<AnyRegexOutput>, [String?])
+        case pattern(LogPattern)
+        case unpack
+        case labelFilter(LabelFilterExpr)
+        case rename([(destination: String, source: String)])
+        case drop([LabelSelection])
+        case keep([LabelSelection])
+        case decolorize
+        case unwrap(String, UnwrapConversion?)
+    }
+
+    /// One value of a line filter, ready to match.
+    enum LineMatcher {
+        case substring(String)
+        case regex(Regex<Substring>)
+        case pattern(LogPattern)
+
+        func matches(_ line: String) -> Bool {
+            switch self {
+            case let .substring(text): text.isEmpty || line.contains(text)
+            case let .regex(regex): line.contains(regex)
+            case let .pattern(pattern): pattern.match(line) != nil
+            }
+        }
+    }
+
+    public struct Unsupported: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    let steps: [Step]
+
+    public init(_ stages: [PipelineStage]) throws {
+        var steps: [Step] = []
+        for stage in stages {
+            switch stage {
+            case let .lineFilter(filter):
+                let matchers: [LineMatcher] = try filter.values.map { value in
+                    switch filter.kind {
+                    case .contains, .notContains: return .substring(value)
+                    case .regex, .notRegex: return .regex(try Regex(value, as: Substring.self))
+                    case .pattern, .notPattern: return .pattern(try LogPattern(value))
+                    }
+                }
+                steps.append(.lineFilter(filter.kind, matchers))
+            case let .json(extractions): steps.append(.json(extractions))
+            case let .logfmt(strict, keepEmpty, extractions): steps.append(.logfmt(strict: strict, keepEmpty: keepEmpty, extractions))
+            case let .regexp(source):
+                let regex = try Regex(source)
+                let names = (try? regex.wholeMatch(in: ""))?.output.map(\.name) ?? Self.groupNames(source)
+                steps.append(.regexp(regex, names))
+            case let .pattern(source): steps.append(.pattern(try LogPattern(source)))
+            case .unpack: steps.append(.unpack)
+            case let .labelFilter(filter): steps.append(.labelFilter(filter))
+            case .lineFormat:
+                throw Unsupported(description: "line_format is not supported yet")
+            case let .labelFormat(items):
+                var renames: [(String, String)] = []
+                for item in items {
+                    guard case let .rename(destination, source) = item else {
+                        throw Unsupported(description: "label_format templates are not supported yet; renames (dst=src) are")
+                    }
+                    renames.append((destination, source))
+                }
+                steps.append(.rename(renames))
+            case let .drop(items): steps.append(.drop(items))
+            case let .keep(items): steps.append(.keep(items))
+            case .decolorize: steps.append(.decolorize)
+            case let .unwrap(label, conversion): steps.append(.unwrap(label, conversion))
+            }
+        }
+        self.steps = steps
+    }
+
+    /// `(?P<name>…)` and `(?<name>…)` group names in order, with nil for unnamed groups.
+    static func groupNames(_ source: String) -> [String?] {
+        var names: [String?] = [nil]
+        let characters = Array(source)
+        var index = 0
+        while index < characters.count {
+            if characters[index] == "\\" { index += 2; continue }
+            if characters[index] == "(" {
+                if index + 1 < characters.count && characters[index + 1] == "?" {
+                    var start = index + 2
+                    if start < characters.count && characters[start] == "P" { start += 1 }
+                    if start < characters.count && characters[start] == "<" {
+                        if let end = characters[start...].firstIndex(of: ">") {
+                            names.append(String(characters[(start + 1)..<end]))
+                        }
+                    }
+                } else {
+                    names.append(nil)
+                }
+            }
+            index += 1
+        }
+        return names
+    }
+
+    /// The result of running the pipeline on one entry.
+    public struct Output: Equatable {
+        public var line: String
+        public var labels: Labels
+        /// The unwrapped value, when the pipeline ends in `unwrap`.
+        public var value: Double?
+    }
+
+    /// Runs the pipeline on one line with its stream labels (structured metadata included); nil when
+    /// a filter drops it.
+    public func process(line input: String, labels stream: Labels) -> Output? {
+        var line = input
+        var labels: [String: String] = [:]
+        for label in stream { labels[label.name] = label.value }
+        var value: Double?
+        for step in steps {
+            switch step {
+            case let .lineFilter(kind, matchers):
+                let matched = matchers.contains { $0.matches(line) }
+                let positive = kind == .contains || kind == .regex || kind == .pattern
+                // `!= "a" or "b"` drops lines containing either.
+                if positive ? !matched : matched { return nil }
+            case let .json(extractions):
+                LogParsers.json(line, extractions: extractions, into: &labels)
+            case let .logfmt(strict, keepEmpty, extractions):
+                LogParsers.logfmt(line, strict: strict, keepEmpty: keepEmpty, extractions: extractions, into: &labels)
+            case let .regexp(regex, names):
+                if let match = try? regex.firstMatch(in: line) {
+                    for (index, element) in match.output.enumerated() where index > 0 {
+                        guard let name = element.name ?? (index < names.count ? names[index] : nil),
+                              let captured = element.substring else { continue }
+                        LogParsers.set(name, String(captured), in: &labels)
+                    }
+                }
+            case let .pattern(pattern):
+                if let captures = pattern.match(line) {
+                    for (name, captured) in captures { LogParsers.set(name, captured, in: &labels) }
+                }
+            case .unpack:
+                if let packed = LogParsers.unpack(line, into: &labels) { line = packed }
+            case let .labelFilter(filter):
+                if !LabelFilterEvaluation.keep(filter, &labels) { return nil }
+            case let .rename(renames):
+                for (destination, source) in renames {
+                    let moved = labels.removeValue(forKey: source)
+                    labels[destination] = moved ?? ""
+                }
+            case let .drop(items):
+                for item in items {
+                    switch item {
+                    case let .name(name): labels[name] = nil
+                    case let .matcher(matcher):
+                        if let current = labels[matcher.name], matcher.matches(current) { labels[matcher.name] = nil }
+                    }
+                }
+            case let .keep(items):
+                var kept: [String: String] = [:]
+                for item in items {
+                    switch item {
+                    case let .name(name): kept[name] = labels[name]
+                    case let .matcher(matcher):
+                        if let current = labels[matcher.name], matcher.matches(current) { kept[matcher.name] = current }
+                    }
+                }
+                labels = kept
+            case .decolorize:
+                line = LogParsers.decolorize(line)
+            case let .unwrap(name, conversion):
+                guard let text = labels[name] else {
+                    labels["__error__"] = "SampleExtractionErr"
+                    labels["__error_details__"] = "label \(name) not found"
+                    continue
+                }
+                switch conversion {
+                case nil: value = Double(text)
+                case .bytes?: value = LogQLValues.bytes(text) ?? Double(text)
+                case .duration?, .durationSeconds?:
+                    value = LogQLValues.durationNanoseconds(text).map { Double($0) / 1e9 }
+                }
+                if value == nil {
+                    labels["__error__"] = "SampleExtractionErr"
+                    labels["__error_details__"] = "strconv.ParseFloat: parsing \(JSONText.quote(text)): invalid syntax"
+                } else {
+                    // The unwrapped label becomes the value, not a label of the series.
+                    labels[name] = nil
+                }
+            }
+        }
+        return Output(line: line, labels: Labels(labels.map { Label($0.key, $0.value) }), value: value)
+    }
+
+    /// The line filters before any stage that changes the line, as a byte-level test a store can
+    /// apply before it decodes lines (substring filters only; the rest run in `process`).
+    public var pushdownFilter: (@Sendable (UnsafeRawBufferPointer) -> Bool)? {
+        var needles: [(positive: Bool, values: [[UInt8]])] = []
+        for step in steps {
+            guard case let .lineFilter(kind, matchers) = step else { break }
+            guard kind == .contains || kind == .notContains else { continue }
+            var values: [[UInt8]] = []
+            for matcher in matchers {
+                guard case let .substring(text) = matcher else { continue }
+                values.append(Array(text.utf8))
+            }
+            needles.append((kind == .contains, values))
+        }
+        guard !needles.isEmpty else { return nil }
+        let frozen = needles
+        return { line in
+            for needle in frozen {
+                let found = needle.values.contains { value in value.isEmpty || LogParsers.contains(line, value) }
+                if needle.positive != found { return false }
+            }
+            return true
+        }
+    }
+}
