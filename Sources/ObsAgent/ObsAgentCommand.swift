@@ -178,6 +178,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
             logger: Logger(label: "loki-push")
         ).register(on: router)
         LokiLabelRoutes(stores: stores).register(on: router)
+        LokiQueryRoutes(stores: stores).register(on: router)
 
         let httpLogger = Logger(label: "web")
         let server = Application(

@@ -24,6 +24,10 @@ import Glibc
         return HTTPReply(status: Int(response.status.code), headers: [], body: String(buffer: bytes))
     }
 
+    func percent(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? text
+    }
+
     @Test func encodingsStatusesAndPartialRefusals() async throws {
         let agent = try AgentProcess(arguments: [])
         try await agent.waitForListening()
@@ -71,6 +75,21 @@ import Glibc
 
         let series = try await http(.GET, agent.baseURL + "/loki/api/v1/series")
         #expect(series.body.contains(#"{"app":"gzip"}"#) && series.body.contains(#"{"app":"proto"}"#))
+
+        // Log queries over what was pushed: pipeline, direction, limit; metric queries are refused for now.
+        let range = "&start=\(now - 60_000_000_000)&end=\(now + 60_000_000_000)"
+        let fresh = try await http(.GET, agent.baseURL + "/loki/api/v1/query_range?query=" + percent(#"{app="gzip"} |= "fresh""#) + range)
+        #expect(fresh.status == 200)
+        let result = ((fresh.json?["data"] as? [String: Any])?["result"] as? [[String: Any]]) ?? []
+        #expect(result.count == 1)
+        #expect((result.first?["values"] as? [[String]])?.map { $0[1] } == ["fresh"])
+        let newest = try await http(.GET, agent.baseURL + "/loki/api/v1/query_range?limit=1&query=" + percent(#"{app=~"gzip|proto"}"#) + range)
+        let newestValues = (((newest.json?["data"] as? [String: Any])?["result"] as? [[String: Any]]) ?? []).flatMap { ($0["values"] as? [[String]]) ?? [] }
+        #expect(newestValues.map { $0[1] } == ["fresh"])
+        let metric = try await http(.GET, agent.baseURL + "/loki/api/v1/query_range?query=" + percent(#"count_over_time({app="gzip"}[1m])"#) + range)
+        #expect(metric.status == 400 && metric.body.contains("not supported"))
+        let wrong = try await http(.GET, agent.baseURL + "/loki/api/v1/query_range?query=" + percent(#"{app="gzip"} |= "#) + range)
+        #expect(wrong.status == 400 && wrong.body.contains("parse error"))
 
         agent.signal(SIGTERM)
         _ = try await agent.waitForExit()
