@@ -5,8 +5,9 @@ import QueryEngine
 
 /// `/loki/api/v1/query_range` for log queries: the streams of a selector through its pipeline, in
 /// Loki's `streams` result shape, newest first unless `direction=forward`, at most `limit` lines
-/// (100 by default). Metric queries and instant log queries are refused with a clear message until
-/// the LogQL engine evaluates them. Errors are plain text, as Loki writes them.
+/// (100 by default); constant metric expressions (`vector(1)+vector(1)`, Grafana's health check) as
+/// scalars, vectors and matrices. Other metric queries and instant log queries are refused with a
+/// clear message until the LogQL engine evaluates them. Errors are plain text, as Loki writes them.
 struct LokiQueryRoutes {
     let stores: Stores
 
@@ -37,6 +38,7 @@ struct LokiQueryRoutes {
         } catch {
             throw APIError(.badData, error.description)
         }
+        if let constant = LogQLConstant.evaluate(expr) { return try Self.constant(constant, parameters, instant: instant) }
         guard case let .logs(query) = expr else {
             throw APIError(.badData, "metric queries are not supported by obs-agent yet: \(text)")
         }
@@ -96,6 +98,62 @@ struct LokiQueryRoutes {
         return "{\"status\":\"success\",\"data\":{\"resultType\":\"streams\",\"result\":[\(result)],"
             + "\"stats\":{\"summary\":{\"execTime\":\(seconds),\"totalLinesProcessed\":\(processed),\"totalBytesProcessed\":\(bytes),"
             + "\"totalEntriesReturned\":\(min(all.count, limit))}}}}"
+    }
+
+    /// A constant expression at `time` (instant) or at each `step` of `[start, end]`.
+    static func constant(_ value: LogQLConstant.Value, _ parameters: APIParameters, instant: Bool) throws -> String {
+        func sample(_ nanoseconds: Int64, _ number: Double) -> String {
+            "[\(Double(nanoseconds) / 1e9),\(JSONText.quote(format(number)))]"
+        }
+        if instant {
+            let at = try parameters.first("time").map(time) ?? WallClock.milliseconds() * 1_000_000
+            switch value {
+            case let .scalar(number):
+                return "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":\(sample(at, number)),\"stats\":{}}}"
+            case let .vector(number):
+                let result = number.map { "{\"metric\":{},\"value\":\(sample(at, $0))}" } ?? ""
+                return "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[\(result)],\"stats\":{}}}"
+            }
+        }
+        let end = try parameters.first("end").map(time) ?? WallClock.milliseconds() * 1_000_000
+        let start = try parameters.first("start").map(time) ?? end - defaultRange
+        guard end >= start else { throw APIError(.badData, "invalid query, through < from (\(end) < \(start))") }
+        var step = max((end - start) / 250 / 1_000_000_000 * 1_000_000_000, 1_000_000_000)
+        if let text = parameters.first("step") ?? parameters.first("interval") {
+            if let seconds = Double(text), seconds > 0 {
+                step = Int64(seconds * 1e9)
+            } else if let nanoseconds = LogQLValues.durationNanoseconds(text), nanoseconds > 0 {
+                step = nanoseconds
+            } else {
+                throw APIError(.badData, "invalid step \"\(text)\": want a positive duration or number of seconds")
+            }
+        }
+        guard (end - start) / step <= 11_000 else {
+            throw APIError(.badData, "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
+        }
+        let number: Double?
+        switch value {
+        case let .scalar(x): number = x
+        case let .vector(x): number = x
+        }
+        var points: [String] = []
+        if let number {
+            var at = start
+            while at <= end {
+                points.append(sample(at, number))
+                at += step
+            }
+        }
+        let result = points.isEmpty ? "" : "{\"metric\":{},\"values\":[" + points.joined(separator: ",") + "]}"
+        return "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[\(result)],\"stats\":{}}}"
+    }
+
+    /// Sample values as Go's `FormatFloat(v, 'f', -1, 64)` writes them.
+    static func format(_ value: Double) -> String {
+        if value.isNaN { return "NaN" }
+        if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return "\(value)"
     }
 
     static func time(_ text: String) throws -> Int64 {
