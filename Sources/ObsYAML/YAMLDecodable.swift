@@ -90,10 +90,7 @@ public struct LabelMap: YAMLDecodable, Equatable, Sendable {
 
     /// `[a-zA-Z_][a-zA-Z0-9_]*`, the legacy Prometheus rule that every exposition format accepts.
     public static func isValidName(_ name: String) -> Bool {
-        guard let first = name.utf8.first else { return false }
-        func isLetter(_ b: UInt8) -> Bool { (b | 0x20) >= UInt8(ascii: "a") && (b | 0x20) <= UInt8(ascii: "z") || b == UInt8(ascii: "_") }
-        func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
-        return isLetter(first) && name.utf8.dropFirst().allSatisfy { isLetter($0) || isDigit($0) }
+        LabelSetParser.isLabelName(name)
     }
 
     public static func == (lhs: LabelMap, rhs: LabelMap) -> Bool {

@@ -104,7 +104,7 @@ public struct LokiPushRequest: Sendable {
     static func validated(_ pairs: [Label]) throws(Failure) -> Labels {
         var names = Set<String>()
         for pair in pairs {
-            guard isLabelName(pair.name) else { throw Failure(message: "error parsing labels: invalid label name \"\(pair.name)\"") }
+            guard LabelSetParser.isLabelName(pair.name) else { throw Failure(message: "error parsing labels: invalid label name \"\(pair.name)\"") }
             guard names.insert(pair.name).inserted else { throw Failure(message: "error parsing labels: duplicate label name \"\(pair.name)\"") }
         }
         return Labels(pairs)
@@ -116,11 +116,6 @@ public struct LokiPushRequest: Sendable {
         } catch {
             throw Failure(message: "error parsing labels '\(text)': \(error)")
         }
-    }
-
-    static func isLabelName(_ name: String) -> Bool {
-        guard let first = name.utf8.first, !(first >= 0x30 && first <= 0x39) else { return false }
-        return name.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x41 && $0 <= 0x5A) || $0 == 0x5F || ($0 >= 0x30 && $0 <= 0x39) }
     }
 
     // MARK: Protobuf

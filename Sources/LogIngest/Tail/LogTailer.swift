@@ -244,10 +244,10 @@ public final class LogTailer: @unchecked Sendable {
             guard stat(candidate, &info) == 0, UInt64(info.st_dev) == position.device, UInt64(info.st_ino) == position.inode
             else { continue }
             let input = inputs.firstIndex { input in input.paths.contains { fnmatch($0, position.path, FNM_PATHNAME) == 0 } } ?? 0
-            guard let file = TailedFile.open(candidate, input: input, offset: { _, _, size in min(position.offset, size) }) else { continue }
+            guard let file = TailedFile.open(candidate, as: position.path, input: input,
+                                             offset: { _, _, size in min(position.offset, size) }) else { continue }
             guard position.fingerprint == 0 || file.fingerprint == position.fingerprint else { return nil }
-            return TailedFile(path: position.path, input: input, fd: dup(file.fd), device: file.device, inode: file.inode,
-                              offset: min(position.offset, file.size)).with(fingerprint: file.fingerprint)
+            return file
         }
         return nil
     }

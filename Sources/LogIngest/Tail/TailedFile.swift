@@ -56,8 +56,10 @@ final class TailedFile {
 
     deinit { close(fd) }
 
-    /// Opens `path` and reads its identity; nil when it is not a readable regular file.
-    static func open(_ path: String, input: Int, offset: (_ device: UInt64, _ inode: UInt64, _ size: Int64) -> Int64) -> TailedFile? {
+    /// Opens `path` and reads its identity; nil when it is not a readable regular file. `name` is
+    /// the tailed path it stands for, when it was found under another name (a renamed file).
+    static func open(_ path: String, as name: String? = nil, input: Int,
+                     offset: (_ device: UInt64, _ inode: UInt64, _ size: Int64) -> Int64) -> TailedFile? {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         var info = stat()
@@ -66,7 +68,7 @@ final class TailedFile {
             return nil
         }
         let device = UInt64(info.st_dev), inode = UInt64(info.st_ino)
-        let file = TailedFile(path: path, input: input, fd: fd, device: device, inode: inode,
+        let file = TailedFile(path: name ?? path, input: input, fd: fd, device: device, inode: inode,
                               offset: offset(device, inode, Int64(info.st_size)))
         file.fingerprint = file.currentFingerprint() ?? 0
         return file

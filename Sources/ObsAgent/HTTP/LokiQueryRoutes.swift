@@ -103,7 +103,7 @@ struct LokiQueryRoutes {
     /// A constant expression at `time` (instant) or at each `step` of `[start, end]`.
     static func constant(_ value: LogQLConstant.Value, _ parameters: APIParameters, instant: Bool) throws -> String {
         func sample(_ nanoseconds: Int64, _ number: Double) -> String {
-            "[\(Double(nanoseconds) / 1e9),\(JSONText.quote(format(number)))]"
+            "[\(Double(nanoseconds) / 1e9),\(JSONText.quote(LogQLValues.format(number)))]"
         }
         if instant {
             let at = try parameters.first("time").map(time) ?? WallClock.milliseconds() * 1_000_000
@@ -146,14 +146,6 @@ struct LokiQueryRoutes {
         }
         let result = points.isEmpty ? "" : "{\"metric\":{},\"values\":[" + points.joined(separator: ",") + "]}"
         return "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[\(result)],\"stats\":{}}}"
-    }
-
-    /// Sample values as Go's `FormatFloat(v, 'f', -1, 64)` writes them.
-    static func format(_ value: Double) -> String {
-        if value.isNaN { return "NaN" }
-        if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
-        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-        return "\(value)"
     }
 
     static func time(_ text: String) throws -> Int64 {

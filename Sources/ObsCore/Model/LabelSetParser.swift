@@ -51,6 +51,12 @@ public enum LabelSetParser {
         return Labels(pairs)
     }
 
+    /// `[a-zA-Z_][a-zA-Z0-9_]*`, the legacy Prometheus label-name rule that every format accepts.
+    public static func isLabelName(_ name: String) -> Bool {
+        guard !name.isEmpty else { return false }
+        return name.utf8.enumerated().allSatisfy { isNameByte($0.element, first: $0.offset == 0) }
+    }
+
     private static func isNameByte(_ byte: UInt8, first: Bool) -> Bool {
         (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || byte == 0x5F || (!first && byte >= 0x30 && byte <= 0x39)
     }

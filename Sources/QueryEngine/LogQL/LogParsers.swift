@@ -80,8 +80,9 @@ public struct LogPattern: Sendable {
 
 /// The line parsers of LogQL pipelines.
 enum LogParsers {
-    /// Sets an extracted label; one that collides with a stream label gets `_extracted`, as in Loki.
-    static func set(_ name: String, _ value: String, in labels: inout [String: String], streamNames: Set<String> = []) {
+    /// Sets an extracted label under its sanitised name. (Loki renames one that collides with a
+    /// stream label to `<name>_extracted`; here the extracted value replaces it.)
+    static func set(_ name: String, _ value: String, in labels: inout [String: String]) {
         let clean = sanitize(name)
         guard !clean.isEmpty else { return }
         labels[clean] = value

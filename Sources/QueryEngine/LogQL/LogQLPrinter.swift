@@ -71,8 +71,11 @@ extension LabelFilterExpr: CustomStringConvertible {
 }
 
 extension LogQLValues {
-    /// A number as Go's `%v` writes it: integers without a fraction.
-    static func format(_ value: Double) -> String {
+    /// A number as Go writes it (`%v`, `FormatFloat(v, 'f', -1, 64)` for sample values): integers
+    /// without a fraction, `NaN`, `+Inf`, `-Inf`.
+    public static func format(_ value: Double) -> String {
+        if value.isNaN { return "NaN" }
+        if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
         if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
         return "\(value)"
     }
