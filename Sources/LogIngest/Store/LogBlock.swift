@@ -47,11 +47,27 @@ struct LogBlock: Sendable {
     /// The entries with `start <= timestamp < end` whose line `filter` accepts, in time order.
     static func decode(_ compressed: [UInt8], rawLength: Int, start: Int64, end: Int64,
                        filter: ((UnsafeRawBufferPointer) -> Bool)?) throws -> [LogEntry] {
-        let raw = try compressed.withUnsafeBytes { try Zstd.decompress($0, maxDecodedSize: max(rawLength, 1)) }
         var entries: [LogEntry] = []
+        try scan(compressed, rawLength: rawLength, start: start, end: end, filter: filter) { entry in
+            entries.append(LogEntry(timestamp: entry.timestamp, line: String(decoding: entry.line, as: UTF8.self),
+                                    metadata: entry.metadata))
+        }
+        return entries
+    }
+
+    /// Decompresses a block and visits its entries with `start <= timestamp < end` whose line
+    /// `filter` accepts, without copying lines.
+    static func scan(_ compressed: [UInt8], rawLength: Int, start: Int64, end: Int64,
+                     filter: ((UnsafeRawBufferPointer) -> Bool)?, _ visit: (LogEntryView) throws -> Void) throws {
+        let raw = try compressed.withUnsafeBytes { try Zstd.decompress($0, maxDecodedSize: max(rawLength, 1)) }
         try raw.withUnsafeBytes { bytes in
             var cursor = 0
             func varint() throws -> UInt64 {
+                // One-byte varints (lengths under 128, small deltas) are most of them.
+                if cursor < bytes.count, bytes[cursor] < 0x80 {
+                    cursor += 1
+                    return UInt64(bytes[cursor - 1])
+                }
                 guard let (value, length) = try Varint.decode(UnsafeRawBufferPointer(rebasing: bytes[cursor...])) else { throw LogCodec.truncated }
                 cursor += length
                 return value
@@ -69,17 +85,19 @@ struct LogBlock: Sendable {
                 timestamp &+= Varint.unZigZag(try varint())
                 let line = try slice()
                 let metadataCount = Int(try varint())
-                var metadata: [Label] = []
-                for _ in 0..<metadataCount {
-                    let name = String(decoding: try slice(), as: UTF8.self)
-                    metadata.append(Label(name, String(decoding: try slice(), as: UTF8.self)))
+                var metadata = LogStore.noLabels
+                if metadataCount > 0 {
+                    var pairs: [Label] = []
+                    for _ in 0..<metadataCount {
+                        let name = String(decoding: try slice(), as: UTF8.self)
+                        pairs.append(Label(name, String(decoding: try slice(), as: UTF8.self)))
+                    }
+                    metadata = Labels(sortedUnchecked: pairs)
                 }
                 guard timestamp >= start && timestamp < end else { continue }
                 if let filter, !filter(line) { continue }
-                entries.append(LogEntry(timestamp: timestamp, line: String(decoding: line, as: UTF8.self),
-                                        metadata: metadata.isEmpty ? LogStore.noLabels : Labels(sortedUnchecked: metadata)))
+                try visit(LogEntryView(timestamp: timestamp, line: line, metadata: metadata))
             }
         }
-        return entries
     }
 }

@@ -145,6 +145,17 @@ final class LogSegment: Sendable {
 
     /// The entries of one block with `start <= timestamp < end` that `filter` accepts. Blocking.
     func entries(of block: BlockRef, start: Int64, end: Int64, filter: ((UnsafeRawBufferPointer) -> Bool)?) throws -> [LogEntry] {
+        var entries: [LogEntry] = []
+        try scan(block, start: start, end: end, filter: filter) { entry in
+            entries.append(LogEntry(timestamp: entry.timestamp, line: String(decoding: entry.line, as: UTF8.self),
+                                    metadata: entry.metadata))
+        }
+        return entries
+    }
+
+    /// Reads, checks and decompresses one block, visiting its entries in range. Blocking.
+    func scan(_ block: BlockRef, start: Int64, end: Int64, filter: ((UnsafeRawBufferPointer) -> Bool)?,
+              _ visit: (LogEntryView) throws -> Void) throws {
         let (fd, _) = try FileIO.openForReading(path)
         defer { close(fd) }
         let bytes = try Self.readBytes(fd: fd, path: path, offset: block.offset, count: block.length)
@@ -152,7 +163,7 @@ final class LogSegment: Sendable {
             throw LogIngestError.corrupt(path: path, detail: "block checksum mismatch at offset \(block.offset)")
         }
         do {
-            return try LogBlock.decode(bytes, rawLength: block.rawLength, start: start, end: end, filter: filter)
+            try LogBlock.scan(bytes, rawLength: block.rawLength, start: start, end: end, filter: filter, visit)
         } catch let error as CoreError {
             throw LogIngestError.corrupt(path: path, detail: "block at offset \(block.offset): \(error)")
         }

@@ -1,18 +1,24 @@
+import Foundation
+import HTTPTypes
 import Hummingbird
 import LogIngest
+import NIOPosix
 import ObsCore
 import QueryEngine
 
-/// `/loki/api/v1/query_range` for log queries: the streams of a selector through its pipeline, in
-/// Loki's `streams` result shape, newest first unless `direction=forward`, at most `limit` lines
-/// (100 by default); constant metric expressions (`vector(1)+vector(1)`, Grafana's health check) as
-/// scalars, vectors and matrices. Other metric queries and instant log queries are refused with a
-/// clear message until the LogQL engine evaluates them. Errors are plain text, as Loki writes them.
+/// `/loki/api/v1/query_range` and `/loki/api/v1/query`: log queries answered as `streams` (newest
+/// first unless `direction=forward`, at most `limit` lines, 100 by default), metric queries as
+/// `matrix` (range) or `vector`/`scalar` (instant), each with Loki's `stats` block. With the
+/// `X-Loki-Response-Encoding-Flags: categorize-labels` header, streams carry only stream labels and
+/// each line its structured metadata and parsed labels, as Grafana 12 asks. Errors are plain text,
+/// as Loki writes them.
 struct LokiQueryRoutes {
     let stores: Stores
 
     static let defaultLimit = 100
     static let defaultRange: Int64 = 3_600_000_000_000
+    static let maxPoints: Int64 = 11_000
+    static let encodingFlags = HTTPField.Name("X-Loki-Response-Encoding-Flags")!
 
     func register(on router: Router<some RequestContext>) {
         for method in [HTTPRequest.Method.get, .post] {
@@ -24,13 +30,30 @@ struct LokiQueryRoutes {
     private func answer(_ request: Request, instant: Bool) async throws -> Response {
         do {
             let parameters = try await APIParameters.read(request)
-            return Response.json(try evaluate(parameters, instant: instant))
+            let categorize = request.headers[values: Self.encodingFlags]
+                .contains { $0.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == "categorize-labels" } }
+            let engine = LogQLEngine(querier: try stores.logs())
+            let body = try await Self.run { try Self.evaluate(parameters, instant: instant, categorize: categorize, engine: engine) }
+            return Response.json(body)
         } catch let error as APIError {
             return Response.text(error.message + "\n", status: error.status)
         }
     }
 
-    private func evaluate(_ parameters: APIParameters, instant: Bool) throws -> String {
+    /// Runs the query on the blocking pool, mapping engine errors to Loki's status codes.
+    static func run(_ body: @escaping @Sendable () throws -> String) async throws -> String {
+        do {
+            return try await NIOThreadPool.singleton.runIfActive(body)
+        } catch let error as LogQLError {
+            switch error {
+            case .badQuery, .pipeline, .limit: throw APIError(.badData, error.description)
+            case .timeout: throw APIError(.timeout, error.description, status: .gatewayTimeout)
+            case .storage: throw APIError(.internalError, error.description)
+            }
+        }
+    }
+
+    static func evaluate(_ parameters: APIParameters, instant: Bool, categorize: Bool, engine: LogQLEngine) throws -> String {
         guard let text = parameters.first("query"), !text.isEmpty else { throw APIError(.badData, "query parameter is required") }
         let expr: LogQLExpr
         do {
@@ -38,86 +61,48 @@ struct LokiQueryRoutes {
         } catch {
             throw APIError(.badData, error.description)
         }
-        if let constant = LogQLConstant.evaluate(expr) { return try Self.constant(constant, parameters, instant: instant) }
+        let now = WallClock.milliseconds() * 1_000_000
         guard case let .logs(query) = expr else {
-            throw APIError(.badData, "metric queries are not supported by obs-agent yet: \(text)")
+            if instant {
+                let at = try parameters.first("time").map(time) ?? now
+                let result = try engine.metric(expr, start: at, end: at, step: 0, instant: true)
+                return metricJSON(result)
+            }
+            let (start, end) = try range(parameters, now: now)
+            let step = try self.step(parameters, start: start, end: end)
+            return metricJSON(try engine.metric(expr, start: start, end: end, step: step, instant: false))
         }
         if instant { throw APIError(.badData, "log queries are not supported as an instant query type, please change your query to a range query type") }
         let limit = try parameters.first("limit").map { text in
-            guard let value = Int(text), value > 0 else { throw APIError(.badData, "invalid limit \"\(text)\": want a positive integer") }
+            guard let value = Int(text), value >= 0 else { throw APIError(.badData, "invalid limit \"\(text)\": want a non-negative integer") }
             return value
-        } ?? Self.defaultLimit
+        } ?? defaultLimit
         let direction: LogDirection
         switch parameters.first("direction")?.lowercased() ?? "backward" {
         case "backward": direction = .backward
         case "forward": direction = .forward
         case let other: throw APIError(.badData, "invalid direction \"\(other)\": want forward or backward")
         }
-        let end = try parameters.first("end").map(Self.time) ?? WallClock.milliseconds() * 1_000_000
-        var start = try parameters.first("start").map(Self.time) ?? end - Self.defaultRange
+        let (start, end) = try range(parameters, now: now)
+        // Loki's range is inclusive at both ends for log queries.
+        let result = try engine.logs(query, start: start, end: end + 1, direction: direction, limit: limit)
+        return streamsJSON(result, categorize: categorize)
+    }
+
+    /// `start`/`end` (or `since`) in nanoseconds; the last hour by default.
+    static func range(_ parameters: APIParameters, now: Int64) throws -> (Int64, Int64) {
+        let end = try parameters.first("end").map(time) ?? now
+        var start = try parameters.first("start").map(time) ?? end - defaultRange
         if let since = parameters.first("since") {
             guard let duration = LogQLValues.durationNanoseconds(since) else { throw APIError(.badData, "invalid since \"\(since)\"") }
             start = end - duration
         }
         guard end >= start else { throw APIError(.badData, "invalid query, through < from (\(end) < \(start))") }
-        let pipeline: LogPipeline
-        do {
-            pipeline = try LogPipeline(query.stages)
-        } catch {
-            throw APIError(.badData, "\(error)")
-        }
-        let clock = ContinuousClock()
-        let began = clock.now
-        // The pipeline may drop lines, so the limit applies to its output, not to the store's read.
-        let streams = try stores.logs().select(query.matchers, start: start, end: end + 1, direction: direction, limit: .max,
-                                               filter: pipeline.pushdownFilter)
-        var all: [(labels: Labels, timestamp: Int64, line: String)] = []
-        var processed = 0, bytes = 0
-        for stream in streams {
-            for entry in stream.entries {
-                processed += 1
-                bytes += entry.line.utf8.count
-                let input = entry.metadata.isEmpty ? stream.labels : Labels(stream.labels.pairs + entry.metadata.pairs)
-                if let output = pipeline.process(line: entry.line, labels: input) {
-                    all.append((output.labels, entry.timestamp, output.line))
-                }
-            }
-        }
-        all.sort { direction == .forward ? $0.timestamp < $1.timestamp : $0.timestamp > $1.timestamp }
-        var grouped: [Labels: [(Int64, String)]] = [:]
-        var order: [Labels] = []
-        for item in all.prefix(limit) {
-            if grouped[item.labels] == nil { order.append(item.labels) }
-            grouped[item.labels, default: []].append((item.timestamp, item.line))
-        }
-        let seconds = Double((clock.now - began).components.attoseconds) / 1e18 + Double((clock.now - began).components.seconds)
-        let result = order.map { labels in
-            "{\"stream\":{" + labels.map { "\(JSONText.quote($0.name)):\(JSONText.quote($0.value))" }.joined(separator: ",")
-                + "},\"values\":[" + grouped[labels]!.map { "[\"\($0.0)\",\(JSONText.quote($0.1))]" }.joined(separator: ",") + "]}"
-        }.joined(separator: ",")
-        return "{\"status\":\"success\",\"data\":{\"resultType\":\"streams\",\"result\":[\(result)],"
-            + "\"stats\":{\"summary\":{\"execTime\":\(seconds),\"totalLinesProcessed\":\(processed),\"totalBytesProcessed\":\(bytes),"
-            + "\"totalEntriesReturned\":\(min(all.count, limit))}}}}"
+        return (start, end)
     }
 
-    /// A constant expression at `time` (instant) or at each `step` of `[start, end]`.
-    static func constant(_ value: LogQLConstant.Value, _ parameters: APIParameters, instant: Bool) throws -> String {
-        func sample(_ nanoseconds: Int64, _ number: Double) -> String {
-            "[\(Double(nanoseconds) / 1e9),\(JSONText.quote(LogQLValues.format(number)))]"
-        }
-        if instant {
-            let at = try parameters.first("time").map(time) ?? WallClock.milliseconds() * 1_000_000
-            switch value {
-            case let .scalar(number):
-                return "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":\(sample(at, number)),\"stats\":{}}}"
-            case let .vector(number):
-                let result = number.map { "{\"metric\":{},\"value\":\(sample(at, $0))}" } ?? ""
-                return "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[\(result)],\"stats\":{}}}"
-            }
-        }
-        let end = try parameters.first("end").map(time) ?? WallClock.milliseconds() * 1_000_000
-        let start = try parameters.first("start").map(time) ?? end - defaultRange
-        guard end >= start else { throw APIError(.badData, "invalid query, through < from (\(end) < \(start))") }
+    /// `step` or `interval` as seconds or a duration; by default about 250 points, at least 1s.
+    static func step(_ parameters: APIParameters, start: Int64, end: Int64) throws -> Int64 {
         var step = max((end - start) / 250 / 1_000_000_000 * 1_000_000_000, 1_000_000_000)
         if let text = parameters.first("step") ?? parameters.first("interval") {
             if let seconds = Double(text), seconds > 0 {
@@ -128,28 +113,76 @@ struct LokiQueryRoutes {
                 throw APIError(.badData, "invalid step \"\(text)\": want a positive duration or number of seconds")
             }
         }
-        guard (end - start) / step <= 11_000 else {
+        guard (end - start) / step <= maxPoints else {
             throw APIError(.badData, "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
         }
-        let number: Double?
-        switch value {
-        case let .scalar(x): number = x
-        case let .vector(x): number = x
-        }
-        var points: [String] = []
-        if let number {
-            var at = start
-            while at <= end {
-                points.append(sample(at, number))
-                at += step
-            }
-        }
-        let result = points.isEmpty ? "" : "{\"metric\":{},\"values\":[" + points.joined(separator: ",") + "]}"
-        return "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[\(result)],\"stats\":{}}}"
+        return step
     }
 
     static func time(_ text: String) throws -> Int64 {
         guard let value = LokiLabelRoutes.time(text) else { throw APIError(.badData, "cannot parse \"\(text)\" to a valid timestamp") }
         return value
+    }
+
+    static func metricJSON(_ result: LogQLMetricResult) -> String {
+        var data = ""
+        QueryJSON.data(result.value, into: &data)
+        data.removeLast()
+        return "{\"status\":\"success\",\"data\":" + data + ",\"stats\":" + statsJSON(result.stats) + "}}"
+    }
+
+    static func streamsJSON(_ result: LogsResult, categorize: Bool) -> String {
+        var grouped: [Labels: [LogLine]] = [:]
+        var order: [Labels] = []
+        for line in result.lines {
+            let key = categorize ? line.stream : line.labels
+            if grouped[key] == nil { order.append(key) }
+            grouped[key, default: []].append(line)
+        }
+        var out = "{\"status\":\"success\",\"data\":{\"resultType\":\"streams\",\"result\":["
+        for (index, labels) in order.enumerated() {
+            if index > 0 { out += "," }
+            out += "{\"stream\":"
+            QueryJSON.labels(labels, into: &out)
+            out += ",\"values\":["
+            for (position, line) in grouped[labels]!.enumerated() {
+                if position > 0 { out += "," }
+                out += "[\"\(line.timestamp)\"," + JSONText.quote(line.line)
+                if categorize {
+                    var extra: [String] = []
+                    if !line.metadata.isEmpty {
+                        var text = "\"structuredMetadata\":"
+                        QueryJSON.labels(line.metadata, into: &text)
+                        extra.append(text)
+                    }
+                    let parsed = line.parsed
+                    if !parsed.isEmpty {
+                        var text = "\"parsed\":"
+                        QueryJSON.labels(parsed, into: &text)
+                        extra.append(text)
+                    }
+                    out += ",{" + extra.joined(separator: ",") + "}"
+                }
+                out += "]"
+            }
+            out += "]}"
+        }
+        out += "],\"stats\":" + statsJSON(result.stats)
+        if categorize { out += ",\"encodingFlags\":[\"categorize-labels\"]" }
+        return out + "}}"
+    }
+
+    /// Loki's `stats`: the summary and the store's chunk figures Grafana's query inspector shows.
+    static func statsJSON(_ stats: LogQLStats) -> String {
+        let seconds = max(stats.seconds, 1e-9)
+        return "{\"summary\":{\"bytesProcessedPerSecond\":\(Int(Double(stats.totalBytes) / seconds)),"
+            + "\"linesProcessedPerSecond\":\(Int(Double(stats.totalLines) / seconds)),"
+            + "\"totalBytesProcessed\":\(stats.totalBytes),\"totalLinesProcessed\":\(stats.totalLines),"
+            + "\"execTime\":\(stats.seconds),\"queueTime\":0,\"subqueries\":0,"
+            + "\"totalEntriesReturned\":\(stats.entriesReturned),\"splits\":0,\"shards\":0},"
+            + "\"querier\":{\"store\":{\"totalChunksRef\":\(stats.chunksRef),\"totalChunksDownloaded\":\(stats.chunksScanned),"
+            + "\"chunksDownloadTime\":0,\"chunk\":{\"headChunkBytes\":\(stats.headChunkBytes),\"headChunkLines\":\(stats.headChunkLines),"
+            + "\"decompressedBytes\":\(stats.decompressedBytes),\"decompressedLines\":\(stats.decompressedLines),"
+            + "\"compressedBytes\":\(stats.compressedBytes),\"totalDuplicates\":0}}}}"
     }
 }

@@ -96,4 +96,56 @@ public protocol LogQuerier: Sendable {
 
     /// Label sets of the streams with entries in `[start, end)` that `matchers` select (all, when empty).
     func streams(_ matchers: [LabelMatcher], start: Int64, end: Int64) throws -> [Labels]
+
+    /// The chunks of the streams `matchers` select that may hold entries in `[start, end)`.
+    func chunks(_ matchers: [LabelMatcher], start: Int64, end: Int64) throws -> [any LogChunk]
+}
+
+extension LogQuerier {
+    /// Every entry of the streams `matchers` select in `[start, end)`, in no particular order across
+    /// chunks, as `(stream labels, entry)`; for tests and small reads.
+    public func entries(_ matchers: [LabelMatcher], start: Int64, end: Int64) throws -> [(Labels, LogEntry)] {
+        var result: [(Labels, LogEntry)] = []
+        for chunk in try chunks(matchers, start: start, end: end) {
+            try chunk.scan(start: start, end: end, filter: nil) { entry in
+                result.append((chunk.labels, LogEntry(timestamp: entry.timestamp, line: String(decoding: entry.line, as: UTF8.self),
+                                                      metadata: entry.metadata)))
+            }
+        }
+        return result
+    }
+}
+
+/// One entry as a chunk scan shows it: the line's bytes are valid only during the visit.
+public struct LogEntryView {
+    public var timestamp: Int64
+    public var line: UnsafeRawBufferPointer
+    public var metadata: Labels
+
+    public init(timestamp: Int64, line: UnsafeRawBufferPointer, metadata: Labels) {
+        self.timestamp = timestamp
+        self.line = line
+        self.metadata = metadata
+    }
+}
+
+/// A run of one stream's entries stored together (a compressed block, or the entries not yet
+/// compressed), decoded only when scanned. Queries plan over chunks' time bounds and labels, then
+/// scan the ones they need, possibly on several threads at once.
+public protocol LogChunk: Sendable {
+    /// The stream's labels.
+    var labels: Labels { get }
+    var minTime: Int64 { get }
+    var maxTime: Int64 { get }
+    /// Entries before decoding.
+    var count: Int { get }
+    /// Decoded size in bytes.
+    var rawLength: Int { get }
+    /// Stored (compressed) size in bytes; 0 for entries held uncompressed in memory.
+    var storedLength: Int { get }
+
+    /// Visits the entries with `start <= timestamp < end` whose line `filter` accepts, in time
+    /// order. Blocking: reads and decompresses.
+    func scan(start: Int64, end: Int64, filter: ((UnsafeRawBufferPointer) -> Bool)?,
+              _ visit: (LogEntryView) throws -> Void) throws
 }

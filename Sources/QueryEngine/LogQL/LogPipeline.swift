@@ -200,6 +200,19 @@ public struct LogPipeline: @unchecked Sendable {
         return Output(line: line, labels: Labels(labels.map { Label($0.key, $0.value) }), value: value)
     }
 
+    /// Whether every stage is a line filter: entries keep their stream's labels and line.
+    public var onlyFiltersLines: Bool {
+        steps.allSatisfy { if case .lineFilter = $0 { true } else { false } }
+    }
+
+    /// Whether `pushdownFilter` decides alone which lines pass: every stage is a substring filter.
+    public var pushdownIsExact: Bool {
+        steps.allSatisfy { step in
+            guard case let .lineFilter(kind, matchers) = step, kind == .contains || kind == .notContains else { return false }
+            return matchers.allSatisfy { if case .substring = $0 { true } else { false } }
+        }
+    }
+
     /// The line filters before any stage that changes the line, as a byte-level test a store can
     /// apply before it decodes lines (substring filters only; the rest run in `process`).
     public var pushdownFilter: (@Sendable (UnsafeRawBufferPointer) -> Bool)? {

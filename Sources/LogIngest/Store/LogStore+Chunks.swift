@@ -1,0 +1,93 @@
+import ObsCore
+
+/// Chunks for query planning: segment blocks are read from their file when scanned, head blocks
+/// and open entries are copied out under the lock so scans never hold it.
+extension LogStore {
+    public func chunks(_ matchers: [LabelMatcher], start: Int64, end: Int64) throws -> [any LogChunk] {
+        guard start < end else { return [] }
+        let (segments, heads) = state.withLock { state -> ([LogSegment], [any LogChunk]) in
+            var heads: [any LogChunk] = []
+            for head in state.heads.values where Self.matches(matchers, head.labels) {
+                for block in head.cut where block.maxTime >= start && block.minTime < end {
+                    heads.append(HeadBlockChunk(labels: head.labels, block: block))
+                }
+                let open = head.openEntries(start: start, end: end, filter: nil)
+                if !open.isEmpty { heads.append(OpenEntriesChunk(labels: head.labels, entries: open)) }
+            }
+            return (state.segments.filter { $0.maxTime >= start && $0.minTime < end }, heads)
+        }
+        var result: [any LogChunk] = []
+        for segment in segments {
+            var selected: [UInt64: Labels?] = [:]
+            for block in segment.blocks where block.maxTime >= start && block.minTime < end {
+                let labels = try selected[block.stream] ?? {
+                    guard let set = segment.streams[block.stream] else {
+                        throw LogIngestError.corrupt(path: segment.path, detail: "block of unknown stream \(block.stream)")
+                    }
+                    let wanted: Labels? = Self.matches(matchers, set) ? set : nil
+                    selected[block.stream] = wanted
+                    return wanted
+                }()
+                if let labels { result.append(SegmentBlockChunk(labels: labels, segment: segment, block: block)) }
+            }
+        }
+        return result + heads
+    }
+}
+
+struct SegmentBlockChunk: LogChunk {
+    let labels: Labels
+    let segment: LogSegment
+    let block: BlockRef
+
+    var minTime: Int64 { block.minTime }
+    var maxTime: Int64 { block.maxTime }
+    var count: Int { block.count }
+    var rawLength: Int { block.rawLength }
+    var storedLength: Int { block.length }
+
+    func scan(start: Int64, end: Int64, filter: ((UnsafeRawBufferPointer) -> Bool)?,
+              _ visit: (LogEntryView) throws -> Void) throws {
+        try segment.scan(block, start: start, end: end, filter: filter, visit)
+    }
+}
+
+struct HeadBlockChunk: LogChunk {
+    let labels: Labels
+    let block: LogBlock
+
+    var minTime: Int64 { block.minTime }
+    var maxTime: Int64 { block.maxTime }
+    var count: Int { block.count }
+    var rawLength: Int { block.rawLength }
+    var storedLength: Int { block.bytes.count }
+
+    func scan(start: Int64, end: Int64, filter: ((UnsafeRawBufferPointer) -> Bool)?,
+              _ visit: (LogEntryView) throws -> Void) throws {
+        try LogBlock.scan(block.bytes, rawLength: block.rawLength, start: start, end: end, filter: filter, visit)
+    }
+}
+
+/// Entries not yet compressed, already restricted to the query's range and sorted.
+struct OpenEntriesChunk: LogChunk {
+    let labels: Labels
+    let entries: [LogEntry]
+
+    var minTime: Int64 { entries.first?.timestamp ?? 0 }
+    var maxTime: Int64 { entries.last?.timestamp ?? 0 }
+    var count: Int { entries.count }
+    var rawLength: Int { entries.reduce(0) { $0 + HeadStream.size(of: $1) } }
+    var storedLength: Int { 0 }
+
+    func scan(start: Int64, end: Int64, filter: ((UnsafeRawBufferPointer) -> Bool)?,
+              _ visit: (LogEntryView) throws -> Void) throws {
+        for entry in entries where entry.timestamp >= start && entry.timestamp < end {
+            var line = entry.line
+            try line.withUTF8 { utf8 in
+                let bytes = UnsafeRawBufferPointer(utf8)
+                if let filter, !filter(bytes) { return }
+                try visit(LogEntryView(timestamp: entry.timestamp, line: bytes, metadata: entry.metadata))
+            }
+        }
+    }
+}
