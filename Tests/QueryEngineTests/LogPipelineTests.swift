@@ -86,23 +86,3 @@ import Testing
         #expect(!test("nothing"))
     }
 }
-
-/// Constant metric expressions, evaluated without a store.
-@Suite struct LogQLConstantTests {
-    @Test(arguments: [
-        ("vector(1)+vector(1)", LogQLConstant.Value.vector(2)),
-        ("1 + 2 * 3", .scalar(7)),
-        ("2 ^ 3 ^ 2", .scalar(512)),
-        ("vector(5) > 3", .vector(5)),
-        ("vector(1) > 3", .vector(nil)),
-        ("vector(1) > bool 3", .vector(0)),
-        ("3 > 1", .scalar(1)),
-    ])
-    func constant(_ query: String, _ expected: LogQLConstant.Value) throws {
-        #expect(LogQLConstant.evaluate(try LogQLParser.parse(query)) == expected)
-    }
-
-    @Test func queriesReadingLogsAreNotConstant() throws {
-        #expect(LogQLConstant.evaluate(try LogQLParser.parse(#"count_over_time({app="x"}[1m]) + 1"#)) == nil)
-    }
-}

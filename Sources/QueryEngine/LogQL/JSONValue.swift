@@ -124,23 +124,30 @@ struct JSONPath {
 /// Label filters against a line's labels. A value that cannot be read as the filter's type sets
 /// `__error__=LabelFilterErr` and keeps the line, as Loki does.
 enum LabelFilterEvaluation {
+    /// Whether a line passes `filter`. As Loki: once a line carries an error, only filters on
+    /// `__error__` itself can drop it.
     static func keep(_ filter: LabelFilterExpr, _ labels: inout [String: String]) -> Bool {
+        let failed = labels["__error__"] != nil
         switch filter {
         case let .matcher(matcher):
+            if matcher.name != "__error__" && failed { return true }
             return matcher.matches(labels[matcher.name] ?? "")
         case let .and(left, right):
             return keep(left, &labels) && keep(right, &labels)
         case let .or(left, right):
             return keep(left, &labels) || keep(right, &labels)
         case let .number(label, op, expected):
+            if failed { return true }
             guard let text = labels[label] else { return false }
             guard let value = Double(text) else { return conversionFailed(label, text, &labels) }
             return compare(value, op, expected)
         case let .duration(label, op, expected):
+            if failed { return true }
             guard let text = labels[label] else { return false }
             guard let value = LogQLValues.durationNanoseconds(text) else { return conversionFailed(label, text, &labels) }
             return compare(Double(value), op, Double(expected))
         case let .bytes(label, op, expected):
+            if failed { return true }
             guard let text = labels[label] else { return false }
             guard let value = LogQLValues.bytes(text) ?? Double(text) else { return conversionFailed(label, text, &labels) }
             return compare(value, op, expected)

@@ -24,7 +24,7 @@ public struct LogPipeline: @unchecked Sendable {
     /// One value of a line filter, ready to match.
     enum LineMatcher {
         case substring(String)
-        case regex(Regex<Substring>)
+        case regex(Regex<AnyRegexOutput>)
         case pattern(LogPattern)
 
         func matches(_ line: String) -> Bool {
@@ -50,7 +50,7 @@ public struct LogPipeline: @unchecked Sendable {
                 let matchers: [LineMatcher] = try filter.values.map { value in
                     switch filter.kind {
                     case .contains, .notContains: return .substring(value)
-                    case .regex, .notRegex: return .regex(try Regex(value, as: Substring.self))
+                    case .regex, .notRegex: return .regex(try Regex(value))
                     case .pattern, .notPattern: return .pattern(try LogPattern(value))
                     }
                 }
