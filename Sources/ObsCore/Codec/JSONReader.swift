@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 
 /// A pull reader over JSON bytes, for the few JSON shapes read on hot paths (Loki push bodies,
@@ -213,20 +216,34 @@ public struct JSONReader {
         return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<offset]), as: UTF8.self)
     }
 
-    /// Skips any value.
+    /// Skips any value, checking its syntax, without building it.
     public mutating func skip() throws {
         switch try peek() {
         case .object: try object { reader, _ in try reader.skip() }
         case .array: try array { try $0.skip() }
-        case .string: var scratch: [UInt8] = []; _ = try withString(into: &scratch) { _ in 0 }
-        case .number: _ = try numberText()
-        case .bool, .null:
-            let word: [UInt8] = bytes[offset] == UInt8(ascii: "t") ? Array("true".utf8)
-                : bytes[offset] == UInt8(ascii: "f") ? Array("false".utf8) : Array("null".utf8)
-            guard offset + word.count <= bytes.count, bytes[offset..<offset + word.count].elementsEqual(word) else {
-                throw fail("invalid literal")
+        case .string:
+            var scratch: [UInt8] = []
+            try withString(into: &scratch) { _ in }
+        case .number:
+            let start = offset
+            while offset < bytes.count {
+                switch bytes[offset] {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."),
+                     UInt8(ascii: "e"), UInt8(ascii: "E"):
+                    offset += 1
+                    continue
+                default:
+                    break
+                }
+                break
             }
-            offset += word.count
+            guard offset > start else { throw fail("expected a number") }
+        case .bool, .null:
+            let word: StaticString = bytes[offset] == UInt8(ascii: "t") ? "true" : bytes[offset] == UInt8(ascii: "f") ? "false" : "null"
+            let length = word.utf8CodeUnitCount
+            guard offset + length <= bytes.count,
+                  memcmp(bytes.baseAddress! + offset, word.utf8Start, length) == 0 else { throw fail("invalid literal") }
+            offset += length
         }
     }
 

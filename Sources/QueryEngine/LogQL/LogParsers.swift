@@ -88,17 +88,32 @@ enum LogParsers {
         labels[clean] = value
     }
 
-    /// Label names keep `[a-zA-Z0-9_]`; anything else becomes `_`.
+    /// Label names keep `[a-zA-Z0-9_]` (no leading digit); anything else becomes `_`.
     static func sanitize(_ name: String) -> String {
+        var valid = true
+        for (index, byte) in name.utf8.enumerated() where !isNameByte(byte, first: index == 0) {
+            valid = false
+            break
+        }
+        if valid { return name }
         var out = ""
         for (index, character) in name.enumerated() {
-            if character.isASCII && (character.isLetter || character == "_" || (character.isNumber && index > 0)) {
+            if let ascii = character.asciiValue, isNameByte(ascii, first: index == 0) {
                 out.append(character)
             } else {
                 out.append("_")
             }
         }
         return out
+    }
+
+    @inline(__always)
+    static func isNameByte(_ byte: UInt8, first: Bool) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "_"): true
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): !first
+        default: false
+        }
     }
 
     static func error(_ kind: String, _ details: String, in labels: inout [String: String]) {
@@ -108,18 +123,35 @@ enum LogParsers {
 
     // MARK: json
 
-    /// Without extractions: every scalar field, nested names joined by `_`. With them: each
-    /// expression (`a.b`, `a[0]`, `a["b c"]`) read from the document.
-    static func json(_ line: String, extractions: [LabelExtraction], into labels: inout [String: String]) {
+    /// Without extractions: every scalar field, nested names joined by `_`, read straight from
+    /// the bytes; with `hints`, only fields whose label is among them are decoded. With
+    /// extractions: each expression (`a.b`, `a[0]`, `a["b c"]`) read from the document.
+    static func json(_ line: String, extractions: [LabelExtraction], hints: Set<String>?, into labels: inout [String: String]) {
+        if extractions.isEmpty {
+            var text = line
+            let failure: String? = text.withUTF8 { utf8 in
+                var reader = JSONReader(UnsafeRawBufferPointer(utf8))
+                do {
+                    guard try reader.peek() == .object else {
+                        return "invalid JSON at byte \(reader.offset): expected an object"
+                    }
+                    var found: [(String, String)] = []
+                    try flatten(&reader, prefix: "", hints: hints, depth: 0, into: &found)
+                    guard reader.isAtEnd() else { return "invalid JSON at byte \(reader.offset): unexpected data after the value" }
+                    for (name, value) in found { labels[name] = value }
+                    return nil
+                } catch {
+                    return "\(error)"
+                }
+            }
+            if let failure { Self.error("JSONParserErr", failure, in: &labels) }
+            return
+        }
         let document: JSONValue
         do {
             document = try JSONValue.parse(line)
         } catch {
             Self.error("JSONParserErr", "\(error)", in: &labels)
-            return
-        }
-        if extractions.isEmpty {
-            flatten(document, prefix: "", into: &labels)
             return
         }
         for extraction in extractions {
@@ -128,16 +160,38 @@ enum LogParsers {
         }
     }
 
-    static func flatten(_ value: JSONValue, prefix: String, into labels: inout [String: String]) {
-        switch value {
-        case let .object(members):
-            for (key, member) in members {
-                flatten(member, prefix: prefix.isEmpty ? sanitize(key) : prefix + "_" + sanitize(key), into: &labels)
+    /// Scalar members of the object at the reader, nested objects flattened with `_`; arrays are
+    /// skipped, as Loki does.
+    static func flatten(_ reader: inout JSONReader, prefix: String, hints: Set<String>?, depth: Int,
+                        into found: inout [(String, String)]) throws {
+        guard depth < 64 else { throw JSONReader.Failure(offset: reader.offset, message: "nested too deeply") }
+        try reader.object { reader, key in
+            let name = prefix.isEmpty ? sanitize(key) : prefix + "_" + sanitize(key)
+            let wanted = hints?.contains(name) ?? true
+            switch try reader.peek() {
+            case .object:
+                let nested = name + "_"
+                if hints?.contains(where: { $0.hasPrefix(nested) }) ?? true {
+                    try flatten(&reader, prefix: name, hints: hints, depth: depth + 1, into: &found)
+                } else {
+                    try reader.skip()
+                }
+            case .array:
+                try reader.skip()
+            case .string where wanted:
+                found.append((name, try reader.string()))
+            case .number where wanted:
+                found.append((name, try reader.numberText()))
+            case .bool where wanted:
+                let start = reader.offset
+                try reader.skip()
+                found.append((name, reader.offset - start == 4 ? "true" : "false"))
+            case .null where wanted:
+                try reader.skip()
+                found.append((name, ""))
+            default:
+                try reader.skip()
             }
-        case .array:
-            return
-        default:
-            if !prefix.isEmpty { labels[prefix] = value.text }
         }
     }
 
@@ -156,57 +210,85 @@ enum LogParsers {
 
     // MARK: logfmt
 
-    static func logfmt(_ line: String, strict: Bool, keepEmpty: Bool, extractions: [LabelExtraction], into labels: inout [String: String]) {
+    /// `key=value key="quoted value" flag` pairs, read byte by byte. With `hints` (and no
+    /// extractions), only keys whose label is among them are kept.
+    static func logfmt(_ line: String, strict: Bool, keepEmpty: Bool, extractions: [LabelExtraction], hints: Set<String>?,
+                       into labels: inout [String: String]) {
+        let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t"), equals = UInt8(ascii: "="), quote = UInt8(ascii: "\"")
         var found: [(String, String)] = []
-        var chars = Substring(line)
-        while true {
-            chars = chars.drop { $0 == " " || $0 == "\t" }
-            guard !chars.isEmpty else { break }
-            let key = chars.prefix { $0 != "=" && $0 != " " && $0 != "\t" }
-            chars = chars.dropFirst(key.count)
-            guard !key.isEmpty, !key.contains("\"") else {
-                if strict {
-                    Self.error("LogfmtParserErr", "logfmt syntax error: unexpected character in key", in: &labels)
-                    return
+        var failure: String?
+        var text = line
+        text.withUTF8 { bytes in
+            var index = 0
+            func wanted(_ key: String) -> Bool {
+                if !extractions.isEmpty { return extractions.contains { $0.expression == key } }
+                return hints?.contains(sanitize(key)) ?? true
+            }
+            while true {
+                while index < bytes.count && (bytes[index] == space || bytes[index] == tab) { index += 1 }
+                guard index < bytes.count else { break }
+                let keyStart = index
+                var quoted = false
+                while index < bytes.count && bytes[index] != equals && bytes[index] != space && bytes[index] != tab {
+                    if bytes[index] == quote { quoted = true }
+                    index += 1
                 }
-                chars = chars.drop { $0 != " " }
-                continue
-            }
-            guard chars.first == "=" else {
-                if keepEmpty { found.append((String(key), "")) }
-                continue
-            }
-            chars = chars.dropFirst()
-            var value = ""
-            if chars.first == "\"" {
-                chars = chars.dropFirst()
-                var closed = false
-                while let character = chars.first {
-                    chars = chars.dropFirst()
-                    if character == "\\", let next = chars.first {
-                        chars = chars.dropFirst()
-                        switch next {
-                        case "n": value.append("\n")
-                        case "t": value.append("\t")
-                        default: value.append(next)
-                        }
-                    } else if character == "\"" {
-                        closed = true
-                        break
-                    } else {
-                        value.append(character)
+                guard index > keyStart, !quoted else {
+                    if strict {
+                        failure = "logfmt syntax error: unexpected character in key"
+                        return
                     }
+                    while index < bytes.count && bytes[index] != space { index += 1 }
+                    continue
                 }
-                if !closed && strict {
-                    Self.error("LogfmtParserErr", "logfmt syntax error: unterminated quoted value", in: &labels)
-                    return
+                let key = String(decoding: UnsafeBufferPointer(rebasing: bytes[keyStart..<index]), as: UTF8.self)
+                guard index < bytes.count && bytes[index] == equals else {
+                    if keepEmpty && wanted(key) { found.append((key, "")) }
+                    continue
                 }
-            } else {
-                let raw = chars.prefix { $0 != " " && $0 != "\t" }
-                chars = chars.dropFirst(raw.count)
-                value = String(raw)
+                index += 1
+                let keep = wanted(key)
+                var value: [UInt8] = []
+                var valueText = ""
+                if index < bytes.count && bytes[index] == quote {
+                    index += 1
+                    var closed = false
+                    while index < bytes.count {
+                        let byte = bytes[index]
+                        index += 1
+                        if byte == UInt8(ascii: "\\"), index < bytes.count {
+                            let next = bytes[index]
+                            index += 1
+                            if keep {
+                                switch next {
+                                case UInt8(ascii: "n"): value.append(0x0A)
+                                case UInt8(ascii: "t"): value.append(0x09)
+                                default: value.append(next)
+                                }
+                            }
+                        } else if byte == quote {
+                            closed = true
+                            break
+                        } else if keep {
+                            value.append(byte)
+                        }
+                    }
+                    if !closed && strict {
+                        failure = "logfmt syntax error: unterminated quoted value"
+                        return
+                    }
+                    if keep { valueText = String(decoding: value, as: UTF8.self) }
+                } else {
+                    let valueStart = index
+                    while index < bytes.count && bytes[index] != space && bytes[index] != tab { index += 1 }
+                    if keep { valueText = String(decoding: UnsafeBufferPointer(rebasing: bytes[valueStart..<index]), as: UTF8.self) }
+                }
+                if keep && (!valueText.isEmpty || keepEmpty) { found.append((key, valueText)) }
             }
-            if !value.isEmpty || keepEmpty { found.append((String(key), value)) }
+        }
+        if let failure {
+            Self.error("LogfmtParserErr", failure, in: &labels)
+            return
         }
         if extractions.isEmpty {
             for (key, value) in found { labels[sanitize(key)] = value }

@@ -41,8 +41,13 @@ public struct LogPipeline: @unchecked Sendable {
     }
 
     let steps: [Step]
+    /// Labels the query can observe, when known: parsers extract only these.
+    let hints: Set<String>?
 
-    public init(_ stages: [PipelineStage]) throws {
+    /// Builds the stages; with `needing`, parsers extract only the labels named in it or in
+    /// any stage (a metric query grouped `by` those labels sees no others).
+    public init(_ stages: [PipelineStage], needing needed: Set<String>? = nil) throws {
+        hints = needed.flatMap { Self.hints(stages, needed: $0) }
         var steps: [Step] = []
         for stage in stages {
             switch stage {
@@ -82,6 +87,42 @@ public struct LogPipeline: @unchecked Sendable {
             }
         }
         self.steps = steps
+    }
+
+    /// `needed` plus every label a stage reads; nil when a stage may read any label (templates).
+    static func hints(_ stages: [PipelineStage], needed: Set<String>) -> Set<String>? {
+        var names = needed.union(["__error__", "__error_details__"])
+        func add(_ filter: LabelFilterExpr) {
+            switch filter {
+            case let .matcher(matcher): names.insert(matcher.name)
+            case let .number(label, _, _), let .duration(label, _, _), let .bytes(label, _, _): names.insert(label)
+            case let .and(left, right), let .or(left, right):
+                add(left)
+                add(right)
+            }
+        }
+        for stage in stages {
+            switch stage {
+            case .lineFilter, .json, .logfmt, .regexp, .pattern, .unpack, .decolorize: break
+            case let .labelFilter(filter): add(filter)
+            case .lineFormat: return nil
+            case let .labelFormat(items):
+                for item in items {
+                    guard case let .rename(destination, source) = item else { return nil }
+                    names.insert(destination)
+                    names.insert(source)
+                }
+            case let .drop(items), let .keep(items):
+                for item in items {
+                    switch item {
+                    case let .name(name): names.insert(name)
+                    case let .matcher(matcher): names.insert(matcher.name)
+                    }
+                }
+            case let .unwrap(label, _): names.insert(label)
+            }
+        }
+        return names
     }
 
     /// `(?P<name>…)` and `(?<name>…)` group names in order, with nil for unnamed groups.
@@ -132,9 +173,9 @@ public struct LogPipeline: @unchecked Sendable {
                 // `!= "a" or "b"` drops lines containing either.
                 if positive ? !matched : matched { return nil }
             case let .json(extractions):
-                LogParsers.json(line, extractions: extractions, into: &labels)
+                LogParsers.json(line, extractions: extractions, hints: hints, into: &labels)
             case let .logfmt(strict, keepEmpty, extractions):
-                LogParsers.logfmt(line, strict: strict, keepEmpty: keepEmpty, extractions: extractions, into: &labels)
+                LogParsers.logfmt(line, strict: strict, keepEmpty: keepEmpty, extractions: extractions, hints: hints, into: &labels)
             case let .regexp(regex, names):
                 if let match = try? regex.firstMatch(in: line) {
                     for (index, element) in match.output.enumerated() where index > 0 {

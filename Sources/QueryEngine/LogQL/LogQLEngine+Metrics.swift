@@ -43,7 +43,9 @@ extension LogQLEngine {
                   stats: inout LogQLStats) throws(LogQLError) -> [AggregatedSeries] {
         let operation = aggregation.operation
         let grouping = aggregation.grouping ?? injected
-        let pipeline = try Self.pipeline(aggregation.query)
+        // Grouped by labels, the series cannot show any other label: parsers need not extract them.
+        let needed = grouping.flatMap { $0.without ? nil : Set($0.labels) }
+        let pipeline = try Self.pipeline(aggregation.query, needing: needed)
         let unwrapped = aggregation.query.stages.contains { if case .unwrap = $0 { true } else { false } }
         if operation.needsUnwrap && !unwrapped {
             throw .badQuery("parse error : invalid aggregation \(operation.rawValue) without unwrap")

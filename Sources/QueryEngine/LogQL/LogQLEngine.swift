@@ -142,9 +142,9 @@ public struct LogQLEngine: Sendable {
         return results
     }
 
-    static func pipeline(_ query: LogQuery) throws(LogQLError) -> LogPipeline {
+    static func pipeline(_ query: LogQuery, needing needed: Set<String>? = nil) throws(LogQLError) -> LogPipeline {
         do {
-            return try LogPipeline(query.stages)
+            return try LogPipeline(query.stages, needing: needed)
         } catch {
             throw .badQuery("\(error)")
         }
