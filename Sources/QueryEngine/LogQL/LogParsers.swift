@@ -90,10 +90,14 @@ enum LogParsers {
 
     /// Label names keep `[a-zA-Z0-9_]` (no leading digit); anything else becomes `_`.
     static func sanitize(_ name: String) -> String {
+        var first = true
         var valid = true
-        for (index, byte) in name.utf8.enumerated() where !isNameByte(byte, first: index == 0) {
-            valid = false
-            break
+        for byte in name.utf8 {
+            if !isNameByte(byte, first: first) {
+                valid = false
+                break
+            }
+            first = false
         }
         if valid { return name }
         var out = ""
@@ -126,7 +130,7 @@ enum LogParsers {
     /// Without extractions: every scalar field, nested names joined by `_`, read straight from
     /// the bytes; with `hints`, only fields whose label is among them are decoded. With
     /// extractions: each expression (`a.b`, `a[0]`, `a["b c"]`) read from the document.
-    static func json(_ line: String, extractions: [LabelExtraction], hints: Set<String>?, into labels: inout [String: String]) {
+    static func json(_ line: String, extractions: [LabelExtraction], hints: [String]?, into labels: inout [String: String]) {
         if extractions.isEmpty {
             var text = line
             let failure: String? = text.withUTF8 { utf8 in
@@ -162,7 +166,7 @@ enum LogParsers {
 
     /// Scalar members of the object at the reader, nested objects flattened with `_`; arrays are
     /// skipped, as Loki does.
-    static func flatten(_ reader: inout JSONReader, prefix: String, hints: Set<String>?, depth: Int,
+    static func flatten(_ reader: inout JSONReader, prefix: String, hints: [String]?, depth: Int,
                         into found: inout [(String, String)]) throws {
         guard depth < 64 else { throw JSONReader.Failure(offset: reader.offset, message: "nested too deeply") }
         try reader.object { reader, key in
@@ -212,7 +216,7 @@ enum LogParsers {
 
     /// `key=value key="quoted value" flag` pairs, read byte by byte. With `hints` (and no
     /// extractions), only keys whose label is among them are kept.
-    static func logfmt(_ line: String, strict: Bool, keepEmpty: Bool, extractions: [LabelExtraction], hints: Set<String>?,
+    static func logfmt(_ line: String, strict: Bool, keepEmpty: Bool, extractions: [LabelExtraction], hints: [String]?,
                        into labels: inout [String: String]) {
         let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t"), equals = UInt8(ascii: "="), quote = UInt8(ascii: "\"")
         var found: [(String, String)] = []

@@ -41,13 +41,13 @@ public struct LogPipeline: @unchecked Sendable {
     }
 
     let steps: [Step]
-    /// Labels the query can observe, when known: parsers extract only these.
-    let hints: Set<String>?
+    /// Labels the query can observe, when known: parsers extract only these. Few, so an array.
+    let hints: [String]?
 
     /// Builds the stages; with `needing`, parsers extract only the labels named in it or in
     /// any stage (a metric query grouped `by` those labels sees no others).
     public init(_ stages: [PipelineStage], needing needed: Set<String>? = nil) throws {
-        hints = needed.flatMap { Self.hints(stages, needed: $0) }
+        hints = needed.flatMap { Self.hints(stages, needed: $0) }.map { Array($0).sorted() }
         var steps: [Step] = []
         for stage in stages {
             switch stage {
@@ -161,9 +161,17 @@ public struct LogPipeline: @unchecked Sendable {
     /// Runs the pipeline on one line with its stream labels (structured metadata included); nil when
     /// a filter drops it.
     public func process(line input: String, labels stream: Labels) -> Output? {
-        var line = input
         var labels: [String: String] = [:]
         for label in stream { labels[label.name] = label.value }
+        guard let (line, value) = run(line: input, labels: &labels) else { return nil }
+        return Output(line: line, labels: Labels(labels.map { Label($0.key, $0.value) }), value: value)
+    }
+
+    /// Runs the pipeline on one line whose labels (stream labels and structured metadata) are in
+    /// `labels`, which it updates; returns the line and unwrapped value, nil when a filter drops it.
+    /// For callers that build their own label sets from the dictionary.
+    public func run(line input: String, labels: inout [String: String]) -> (line: String, value: Double?)? {
+        var line = input
         var value: Double?
         for step in steps {
             switch step {
@@ -238,7 +246,7 @@ public struct LogPipeline: @unchecked Sendable {
                 }
             }
         }
-        return Output(line: line, labels: Labels(labels.map { Label($0.key, $0.value) }), value: value)
+        return (line, value)
     }
 
     /// Whether every stage is a line filter: entries keep their stream's labels and line.

@@ -60,9 +60,15 @@ extension LogQLEngine {
         let filter = pipeline.pushdownFilter
         let exact = pipeline.pushdownIsExact
         let linesOnly = pipeline.onlyFiltersLines
+        let keyer = SeriesKeyer(grouping: grouping)
         let partials = try scan(chunks, deadline: deadline, make: { [Labels: ExtractedSamples]() }) { series, chunk in
             let streamKey = Self.reduce(chunk.labels, grouping)
+            var base: [String: String] = [:]
+            for label in chunk.labels { base[label.name] = label.value }
             var local = ExtractedSamples()
+            // Lines of one chunk mostly land in a few series: the last one is checked first.
+            var lastKey: Labels?
+            var lastSamples = ExtractedSamples()
             try chunk.scan(start: lower, end: upper, filter: filter) { entry in
                 if linesOnly && entry.metadata.isEmpty {
                     if !exact {
@@ -72,19 +78,25 @@ extension LogQLEngine {
                     if countsBytes { local.values.append(Double(entry.line.count)) }
                     return
                 }
-                let input = entry.metadata.isEmpty ? chunk.labels : Labels(chunk.labels.pairs + entry.metadata.pairs)
-                guard let output = pipeline.process(line: String(decoding: entry.line, as: UTF8.self), labels: input) else { return }
-                // As Loki: a line with an error keeps all its labels, so the error is not grouped away.
-                let key = output.labels["__error__"] == nil ? Self.reduce(output.labels, grouping) : output.labels
-                let value = unwrapped ? (output.value ?? 0) : Double(entry.line.count)
+                var labels = base
+                for label in entry.metadata { labels[label.name] = label.value }
+                guard let (_, unwrappedValue) = pipeline.run(line: String(decoding: entry.line, as: UTF8.self), labels: &labels) else { return }
+                let key = keyer.key(labels)
+                let value = unwrapped ? (unwrappedValue ?? 0) : Double(entry.line.count)
                 if key == streamKey {
                     local.timestamps.append(entry.timestamp)
                     if needsValues { local.values.append(value) }
-                } else {
-                    series[key, default: ExtractedSamples()].timestamps.append(entry.timestamp)
-                    if needsValues { series[key, default: ExtractedSamples()].values.append(value) }
+                    return
                 }
+                if key != lastKey {
+                    if let lastKey { series[lastKey, default: ExtractedSamples()].append(contentsOf: lastSamples) }
+                    lastKey = key
+                    lastSamples = ExtractedSamples()
+                }
+                lastSamples.timestamps.append(entry.timestamp)
+                if needsValues { lastSamples.values.append(value) }
             }
+            if let lastKey { series[lastKey, default: ExtractedSamples()].append(contentsOf: lastSamples) }
             if !local.timestamps.isEmpty { series[streamKey, default: ExtractedSamples()].append(contentsOf: local) }
         }
         var merged: [Labels: ExtractedSamples] = [:]
@@ -102,6 +114,32 @@ extension LogQLEngine {
             result.append(AggregatedSeries(labels: labels, values: values))
         }
         return result
+    }
+
+    /// Builds a series' labels from a line's label dictionary under the query's grouping. As
+    /// Loki: a line with an error keeps all its labels, so the error is not grouped away.
+    struct SeriesKeyer: Sendable {
+        let grouping: Grouping?
+        let sortedNames: [String]
+
+        init(grouping: Grouping?) {
+            self.grouping = grouping
+            sortedNames = (grouping?.labels ?? []).sorted()
+        }
+
+        func key(_ labels: [String: String]) -> Labels {
+            guard let grouping, labels["__error__"] == nil else { return Labels(labels) }
+            if grouping.without {
+                var kept = labels
+                for name in grouping.labels { kept[name] = nil }
+                return Labels(kept)
+            }
+            var pairs: [Label] = []
+            for name in sortedNames {
+                if let value = labels[name], !value.isEmpty { pairs.append(Label(name, value)) }
+            }
+            return Labels(sortedUnchecked: pairs)
+        }
     }
 
     static func reduce(_ labels: Labels, _ grouping: Grouping?) -> Labels {
