@@ -76,7 +76,7 @@ import Glibc
         let series = try await http(.GET, agent.baseURL + "/loki/api/v1/series")
         #expect(series.body.contains(#"{"app":"gzip"}"#) && series.body.contains(#"{"app":"proto"}"#))
 
-        // Log queries over what was pushed: pipeline, direction, limit; metric queries are refused for now.
+        // Queries over what was pushed: pipeline, direction, limit, a metric query.
         let range = "&start=\(now - 60_000_000_000)&end=\(now + 60_000_000_000)"
         let fresh = try await http(.GET, agent.baseURL + "/loki/api/v1/query_range?query=" + percent(#"{app="gzip"} |= "fresh""#) + range)
         #expect(fresh.status == 200)
@@ -86,8 +86,13 @@ import Glibc
         let newest = try await http(.GET, agent.baseURL + "/loki/api/v1/query_range?limit=1&query=" + percent(#"{app=~"gzip|proto"}"#) + range)
         let newestValues = (((newest.json?["data"] as? [String: Any])?["result"] as? [[String: Any]]) ?? []).flatMap { ($0["values"] as? [[String]]) ?? [] }
         #expect(newestValues.map { $0[1] } == ["fresh"])
-        let metric = try await http(.GET, agent.baseURL + "/loki/api/v1/query_range?query=" + percent(#"count_over_time({app="gzip"}[1m])"#) + range)
-        #expect(metric.status == 400 && metric.body.contains("not supported"))
+        let metric = try await http(.GET, agent.baseURL + "/loki/api/v1/query?query=" + percent(#"sum(count_over_time({app="gzip"}[5m]))"#)
+                                    + "&time=\(now + 60_000_000_000)")
+        let sample = (((metric.json?["data"] as? [String: Any])?["result"] as? [[String: Any]])?.first?["value"] as? [Any])?.last as? String
+        #expect(metric.status == 200 && sample == "2")
+        let categorized = try await http(.GET, agent.baseURL + "/loki/api/v1/query_range?query=" + percent(#"{app="proto"}"#) + range,
+                                         headers: [("X-Loki-Response-Encoding-Flags", "categorize-labels")])
+        #expect(categorized.body.contains(#""structuredMetadata":{"trace_id":"t1"}"#) && categorized.body.contains(#""encodingFlags":["categorize-labels"]"#))
         let wrong = try await http(.GET, agent.baseURL + "/loki/api/v1/query_range?query=" + percent(#"{app="gzip"} |= "#) + range)
         #expect(wrong.status == 400 && wrong.body.contains("parse error"))
 

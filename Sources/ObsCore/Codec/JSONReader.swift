@@ -63,16 +63,35 @@ public struct JSONReader {
 
     /// Reads the members of an object, handing each key to `member`, which must consume the value.
     public mutating func object(_ member: (inout JSONReader, String) throws -> Void) throws {
+        try objectKeyBytes { reader, key in try member(&reader, String(decoding: key, as: UTF8.self)) }
+    }
+
+    /// Reads the members of an object, handing each key's unescaped bytes (valid only during the
+    /// call) to `member`, which must consume the value. Skipping keys costs no allocation.
+    public mutating func objectKeyBytes(_ member: (inout JSONReader, UnsafeRawBufferPointer) throws -> Void) throws {
         try expect(UInt8(ascii: "{"))
         skipSpace()
         if offset < bytes.count && bytes[offset] == UInt8(ascii: "}") {
             offset += 1
             return
         }
+        let input = bytes
+        var scratch: [UInt8] = []
         while true {
-            let key = try string()
+            // Where the key's bytes are in the input, or a copy when it had escapes.
+            let (range, copy) = try withString(into: &scratch) { key -> (Range<Int>?, [UInt8]) in
+                if let base = key.baseAddress, let inputBase = input.baseAddress, base >= inputBase, base + key.count <= inputBase + input.count {
+                    let start = inputBase.distance(to: base)
+                    return (start..<start + key.count, [])
+                }
+                return (nil, Array(key))
+            }
             try expect(UInt8(ascii: ":"))
-            try member(&self, key)
+            if let range {
+                try member(&self, UnsafeRawBufferPointer(rebasing: input[range]))
+            } else {
+                try copy.withUnsafeBytes { try member(&self, $0) }
+            }
             skipSpace()
             guard offset < bytes.count else { throw fail("unterminated object") }
             if bytes[offset] == UInt8(ascii: ",") {

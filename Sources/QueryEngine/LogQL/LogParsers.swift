@@ -165,36 +165,57 @@ enum LogParsers {
     }
 
     /// Scalar members of the object at the reader, nested objects flattened with `_`; arrays are
-    /// skipped, as Loki does.
+    /// skipped, as Loki does. With hints, a top-level key is compared as bytes and no string is
+    /// made for a field nobody asked for.
     static func flatten(_ reader: inout JSONReader, prefix: String, hints: [String]?, depth: Int,
                         into found: inout [(String, String)]) throws {
         guard depth < 64 else { throw JSONReader.Failure(offset: reader.offset, message: "nested too deeply") }
-        try reader.object { reader, key in
-            let name = prefix.isEmpty ? sanitize(key) : prefix + "_" + sanitize(key)
-            let wanted = hints?.contains(name) ?? true
+        try reader.objectKeyBytes { reader, key in
+            var valid = true, first = prefix.isEmpty
+            for byte in key {
+                if !isNameByte(byte, first: first) {
+                    valid = false
+                    break
+                }
+                first = false
+            }
+            func fullName() -> String {
+                let raw = prefix.isEmpty ? String(decoding: key, as: UTF8.self) : prefix + "_" + String(decoding: key, as: UTF8.self)
+                return valid ? raw : sanitize(raw)
+            }
+            var name: String?
+            if let hints {
+                if prefix.isEmpty && valid {
+                    name = hints.first { hint in hint.utf8.count == key.count && hint.utf8.elementsEqual(key) }
+                } else {
+                    let candidate = fullName()
+                    if hints.contains(candidate) { name = candidate }
+                }
+            } else {
+                name = fullName()
+            }
             switch try reader.peek() {
             case .object:
-                let nested = name + "_"
+                let nestedName = name ?? fullName()
+                let nested = nestedName + "_"
                 if hints?.contains(where: { $0.hasPrefix(nested) }) ?? true {
-                    try flatten(&reader, prefix: name, hints: hints, depth: depth + 1, into: &found)
+                    try flatten(&reader, prefix: nestedName, hints: hints, depth: depth + 1, into: &found)
                 } else {
                     try reader.skip()
                 }
             case .array:
                 try reader.skip()
-            case .string where wanted:
-                found.append((name, try reader.string()))
-            case .number where wanted:
-                found.append((name, try reader.numberText()))
-            case .bool where wanted:
+            case .string:
+                if let name { found.append((name, try reader.string())) } else { try reader.skip() }
+            case .number:
+                if let name { found.append((name, try reader.numberText())) } else { try reader.skip() }
+            case .bool:
                 let start = reader.offset
                 try reader.skip()
-                found.append((name, reader.offset - start == 4 ? "true" : "false"))
-            case .null where wanted:
+                if let name { found.append((name, reader.offset - start == 4 ? "true" : "false")) }
+            case .null:
                 try reader.skip()
-                found.append((name, ""))
-            default:
-                try reader.skip()
+                if let name { found.append((name, "")) }
             }
         }
     }
