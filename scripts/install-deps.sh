@@ -19,8 +19,9 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}"
 fi
 
-# The PromQL conformance harness (../shared/conformance/promql) needs a snappy binding.
-if ! python3 -c 'import cramjam' 2>/dev/null && ! python3 -c 'import snappy' 2>/dev/null; then
+# Python test tools: the PromQL conformance harness (../shared/conformance/promql) needs a snappy
+# binding; the Grafana replay (../shared/grafana/replay.py) needs websockets for live tail.
+pip_install() {
   if ! python3 -m pip --version >/dev/null 2>&1; then
     sudo_cmd=()
     [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
@@ -28,6 +29,10 @@ if ! python3 -c 'import cramjam' 2>/dev/null && ! python3 -c 'import snappy' 2>/
     DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq python3-pip
   fi
   # Debian's system Python refuses plain pip installs (PEP 668); a user install is enough here.
-  python3 -m pip install --quiet cramjam 2>/dev/null \
-    || python3 -m pip install --quiet --user --break-system-packages cramjam
+  python3 -m pip install --quiet "$@" 2>/dev/null \
+    || python3 -m pip install --quiet --user --break-system-packages "$@"
+}
+if ! python3 -c 'import cramjam' 2>/dev/null && ! python3 -c 'import snappy' 2>/dev/null; then
+  pip_install cramjam
 fi
+python3 -c 'from websockets.sync.client import connect' 2>/dev/null || pip_install 'websockets>=12'

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CShims
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import NIOCore
 import MetricsTSDB
@@ -179,10 +180,14 @@ struct ObsAgentCommand: AsyncParsableCommand {
         ).register(on: router)
         LokiLabelRoutes(stores: stores).register(on: router)
         LokiQueryRoutes(stores: stores).register(on: router)
+        LokiIndexRoutes(stores: stores).register(on: router)
+        let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+        LokiTailRoute(stores: stores).register(on: webSocketRouter)
 
         let httpLogger = Logger(label: "web")
         let server = Application(
             router: router,
+            server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter),
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
             onServerRunning: { channel in
                 let bound = channel.localAddress.map { "\($0.ipAddress ?? address.host):\($0.port ?? address.port)" }

@@ -5,6 +5,11 @@ import ObsCore
 public struct LogQuery: Sendable, Equatable {
     public var matchers: [LabelMatcher]
     public var stages: [PipelineStage]
+
+    public init(matchers: [LabelMatcher], stages: [PipelineStage]) {
+        self.matchers = matchers
+        self.stages = stages
+    }
 }
 
 /// One stage of a log pipeline.

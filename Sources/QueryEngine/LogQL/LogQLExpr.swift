@@ -34,12 +34,27 @@ public struct RangeAggregation: Sendable, Equatable {
     /// The quantile of `quantile_over_time`.
     public var parameter: Double?
     public var grouping: Grouping?
+
+    public init(operation: Operation, query: LogQuery, range: Int64, offset: Int64 = 0, parameter: Double? = nil,
+                grouping: Grouping? = nil) {
+        self.operation = operation
+        self.query = query
+        self.range = range
+        self.offset = offset
+        self.parameter = parameter
+        self.grouping = grouping
+    }
 }
 
 /// `by (a, b)` or `without (a)`.
 public struct Grouping: Sendable, Equatable {
     public var without: Bool
     public var labels: [String]
+
+    public init(without: Bool, labels: [String]) {
+        self.without = without
+        self.labels = labels
+    }
 }
 
 /// `sum by (app) (…)`, `topk(5, …)`, `sort_desc(…)`.
@@ -55,6 +70,13 @@ public struct VectorAggregation: Sendable, Equatable {
     public var parameter: Double?
     public var grouping: Grouping?
     public var expr: LogQLExpr
+
+    public init(operation: Operation, parameter: Double? = nil, grouping: Grouping? = nil, expr: LogQLExpr) {
+        self.operation = operation
+        self.parameter = parameter
+        self.grouping = grouping
+        self.expr = expr
+    }
 }
 
 /// `a + b`, `a > bool 1`, `a / on (x) group_left (y) b`.

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Replays what Grafana's Prometheus and Loki data sources send (../shared/grafana/replay.py) against
+# the built obs-agent on a fresh data folder, seeding data first; fails on any failed check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+shared=${OBS_SHARED:-../shared}
+bin=$(swift build --show-bin-path)/obs-agent
+[[ -x "$bin" ]] || { echo "grafana: $bin is not built" >&2; exit 1; }
+data=$(mktemp -d)
+port=$((20000 + RANDOM % 20000))
+"$bin" --storage.path "$data/data" --web.listen-address "127.0.0.1:$port" >"$data/agent.log" 2>&1 &
+agent=$!
+trap 'kill $agent 2>/dev/null; wait $agent 2>/dev/null; rm -rf "$data"' EXIT
+for _ in $(seq 100); do
+  curl -sf "http://127.0.0.1:$port/-/ready" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+out=$data/replay.txt
+python3 "$shared/grafana/replay.py" --base-url "http://127.0.0.1:$port" --kinds prometheus,loki --seed >"$out" 2>&1 || true
+grep -E '^(FAIL|SKIP)' "$out" || true
+summary=$(tail -n 1 "$out")
+echo "grafana replay: $summary"
+[[ "$summary" =~ ^[0-9]+\ passed,\ 0\ failed ]] || { cat "$out"; exit 1; }
