@@ -96,6 +96,17 @@ import Glibc
         let wrong = try await http(.GET, agent.baseURL + "/loki/api/v1/query_range?query=" + percent(#"{app="gzip"} |= "#) + range)
         #expect(wrong.status == 400 && wrong.body.contains("parse error"))
 
+        // obsctl logs: lines oldest first with their labels, a metric query as a table, errors exit 1.
+        let window = ["--start", String(now / 1_000_000_000 - 60), "--end", String(now / 1_000_000_000 + 60)]
+        let lines = try await runTool("obsctl", ["logs", "--url", agent.baseURL, #"{app=~"gzip|proto"}"#] + window)
+        #expect(lines.status == 0)
+        #expect(lines.output.contains(#"{app="gzip"} from gzip"#) && lines.output.contains(#"{app="gzip"} fresh"#))
+        let counted = try await runTool("obsctl", ["logs", "--url", agent.baseURL, #"sum(count_over_time({app="gzip"}[5m]))"#,
+                                                   "--step", "1m"] + window)
+        #expect(counted.status == 0 && counted.output.contains("SERIES") && counted.output.contains("2.0"))
+        let refused = try await runTool("obsctl", ["logs", "--url", agent.baseURL, #"{app="gzip""#])
+        #expect(refused.status == 1 && refused.output.contains("parse error"))
+
         agent.signal(SIGTERM)
         _ = try await agent.waitForExit()
         let store = try LogStore(directory: agent.directory + "/data/logs", metrics: MetricsRegistry(), logger: Logger(label: "verify"))
