@@ -14,7 +14,8 @@ public struct LogPipeline: @unchecked Sendable {
         case pattern(LogPattern)
         case unpack
         case labelFilter(LabelFilterExpr)
-        case rename([(destination: String, source: String)])
+        case lineFormat(GoTemplate)
+        case labelFormat([(destination: String, value: LabelFormatValue)])
         case drop([LabelSelection])
         case keep([LabelSelection])
         case decolorize
@@ -36,7 +37,14 @@ public struct LogPipeline: @unchecked Sendable {
         }
     }
 
-    public struct Unsupported: Error, CustomStringConvertible {
+    /// What `label_format` sets a label to.
+    enum LabelFormatValue {
+        case rename(String)
+        case template(GoTemplate)
+    }
+
+    /// A stage that cannot be built: a template that does not parse.
+    public struct Invalid: Error, CustomStringConvertible {
         public var description: String
     }
 
@@ -69,17 +77,15 @@ public struct LogPipeline: @unchecked Sendable {
             case let .pattern(source): steps.append(.pattern(try LogPattern(source)))
             case .unpack: steps.append(.unpack)
             case let .labelFilter(filter): steps.append(.labelFilter(filter))
-            case .lineFormat:
-                throw Unsupported(description: "line_format is not supported yet")
+            case let .lineFormat(source):
+                steps.append(.lineFormat(try Self.template(source)))
             case let .labelFormat(items):
-                var renames: [(String, String)] = []
-                for item in items {
-                    guard case let .rename(destination, source) = item else {
-                        throw Unsupported(description: "label_format templates are not supported yet; renames (dst=src) are")
+                steps.append(.labelFormat(try items.map { item in
+                    switch item {
+                    case let .rename(destination, source): (destination, .rename(source))
+                    case let .template(destination, source): (destination, .template(try Self.template(source)))
                     }
-                    renames.append((destination, source))
-                }
-                steps.append(.rename(renames))
+                }))
             case let .drop(items): steps.append(.drop(items))
             case let .keep(items): steps.append(.keep(items))
             case .decolorize: steps.append(.decolorize)
@@ -125,6 +131,14 @@ public struct LogPipeline: @unchecked Sendable {
         return names
     }
 
+    static func template(_ source: String) throws -> GoTemplate {
+        do {
+            return try GoTemplate(source)
+        } catch {
+            throw Invalid(description: "invalid template \(JSONText.quote(source)): \(error)")
+        }
+    }
+
     /// `(?P<name>…)` and `(?<name>…)` group names in order, with nil for unnamed groups.
     static func groupNames(_ source: String) -> [String?] {
         var names: [String?] = [nil]
@@ -160,17 +174,17 @@ public struct LogPipeline: @unchecked Sendable {
 
     /// Runs the pipeline on one line with its stream labels (structured metadata included); nil when
     /// a filter drops it.
-    public func process(line input: String, labels stream: Labels) -> Output? {
+    public func process(line input: String, labels stream: Labels, timestamp: Int64 = 0) -> Output? {
         var labels: [String: String] = [:]
         for label in stream { labels[label.name] = label.value }
-        guard let (line, value) = run(line: input, labels: &labels) else { return nil }
+        guard let (line, value) = run(line: input, timestamp: timestamp, labels: &labels) else { return nil }
         return Output(line: line, labels: Labels(labels.map { Label($0.key, $0.value) }), value: value)
     }
 
     /// Runs the pipeline on one line whose labels (stream labels and structured metadata) are in
     /// `labels`, which it updates; returns the line and unwrapped value, nil when a filter drops it.
     /// For callers that build their own label sets from the dictionary.
-    public func run(line input: String, labels: inout [String: String]) -> (line: String, value: Double?)? {
+    public func run(line input: String, timestamp: Int64, labels: inout [String: String]) -> (line: String, value: Double?)? {
         var line = input
         var value: Double?
         for step in steps {
@@ -200,10 +214,27 @@ public struct LogPipeline: @unchecked Sendable {
                 if let packed = LogParsers.unpack(line, into: &labels) { line = packed }
             case let .labelFilter(filter):
                 if !LabelFilterEvaluation.keep(filter, &labels) { return nil }
-            case let .rename(renames):
-                for (destination, source) in renames {
-                    let moved = labels.removeValue(forKey: source)
-                    labels[destination] = moved ?? ""
+            case let .lineFormat(template):
+                do {
+                    line = try template.render(GoTemplate.Context(labels: labels, line: line, timestamp: timestamp))
+                } catch {
+                    LogParsers.error("TemplateFormatErr", "\(error)", in: &labels)
+                }
+            case let .labelFormat(items):
+                // As Loki: templates see the labels as they were at the first template of the stage.
+                var snapshot: [String: String]?
+                for (destination, value) in items {
+                    switch value {
+                    case let .rename(source):
+                        if let moved = labels.removeValue(forKey: source) { labels[destination] = moved }
+                    case let .template(template):
+                        if snapshot == nil { snapshot = labels }
+                        do {
+                            labels[destination] = try template.render(GoTemplate.Context(labels: snapshot!, line: line, timestamp: timestamp))
+                        } catch {
+                            LogParsers.error("TemplateFormatErr", "\(error)", in: &labels)
+                        }
+                    }
                 }
             case let .drop(items):
                 for item in items {

@@ -49,7 +49,7 @@ extension LogQLEngine {
                     return
                 }
                 let input = entry.metadata.isEmpty ? stream : Labels(stream.pairs + entry.metadata.pairs)
-                guard let output = pipeline.process(line: text, labels: input) else { return }
+                guard let output = pipeline.process(line: text, labels: input, timestamp: entry.timestamp) else { return }
                 collector.add(LogLine(timestamp: entry.timestamp, line: output.line, stream: stream, metadata: entry.metadata,
                                       labels: output.labels))
             }

@@ -72,7 +72,7 @@ extension LogQLEngine {
             try chunk.scan(start: lower, end: upper, filter: filter) { entry in
                 if linesOnly && entry.metadata.isEmpty {
                     if !exact {
-                        guard pipeline.process(line: String(decoding: entry.line, as: UTF8.self), labels: chunk.labels) != nil else { return }
+                        guard pipeline.process(line: String(decoding: entry.line, as: UTF8.self), labels: chunk.labels, timestamp: entry.timestamp) != nil else { return }
                     }
                     local.timestamps.append(entry.timestamp)
                     if countsBytes { local.values.append(Double(entry.line.count)) }
@@ -80,7 +80,7 @@ extension LogQLEngine {
                 }
                 var labels = base
                 for label in entry.metadata { labels[label.name] = label.value }
-                guard let (_, unwrappedValue) = pipeline.run(line: String(decoding: entry.line, as: UTF8.self), labels: &labels) else { return }
+                guard let (_, unwrappedValue) = pipeline.run(line: String(decoding: entry.line, as: UTF8.self), timestamp: entry.timestamp, labels: &labels) else { return }
                 let key = keyer.key(labels)
                 let value = unwrapped ? (unwrappedValue ?? 0) : Double(entry.line.count)
                 if key == streamKey {
