@@ -80,12 +80,17 @@ public struct LogPattern: Sendable {
 
 /// The line parsers of LogQL pipelines.
 enum LogParsers {
-    /// Sets an extracted label under its sanitised name. (Loki renames one that collides with a
-    /// stream label to `<name>_extracted`; here the extracted value replaces it.)
-    static func set(_ name: String, _ value: String, in labels: inout [String: String]) {
+    /// Sets an extracted label under its sanitised name; one that collides with a stream label
+    /// (in `base`) becomes `<name>_extracted`, as Loki names it, so the stream label survives.
+    static func set(_ name: String, _ value: String, base: [String: String], in labels: inout [String: String]) {
         let clean = sanitize(name)
         guard !clean.isEmpty else { return }
-        labels[clean] = value
+        put(clean, value, base: base, into: &labels)
+    }
+
+    @inline(__always)
+    static func put(_ name: String, _ value: String, base: [String: String], into labels: inout [String: String]) {
+        labels[base[name] == nil ? name : name + "_extracted"] = value
     }
 
     /// Label names keep `[a-zA-Z0-9_]` (no leading digit); anything else becomes `_`.
@@ -130,7 +135,8 @@ enum LogParsers {
     /// Without extractions: every scalar field, nested names joined by `_`, read straight from
     /// the bytes; with `hints`, only fields whose label is among them are decoded. With
     /// extractions: each expression (`a.b`, `a[0]`, `a["b c"]`) read from the document.
-    static func json(_ line: String, extractions: [LabelExtraction], hints: [String]?, into labels: inout [String: String]) {
+    static func json(_ line: String, extractions: [LabelExtraction], hints: [String]?, base: [String: String],
+                     into labels: inout [String: String]) {
         if extractions.isEmpty {
             var text = line
             let failure: String? = text.withUTF8 { utf8 in
@@ -142,7 +148,7 @@ enum LogParsers {
                     var found: [(String, String)] = []
                     try flatten(&reader, prefix: "", hints: hints, depth: 0, into: &found)
                     guard reader.isAtEnd() else { return "invalid JSON at byte \(reader.offset): unexpected data after the value" }
-                    for (name, value) in found { labels[name] = value }
+                    for (name, value) in found { put(name, value, base: base, into: &labels) }
                     return nil
                 } catch {
                     return "\(error)"
@@ -160,7 +166,7 @@ enum LogParsers {
         }
         for extraction in extractions {
             guard let path = JSONPath(extraction.expression), let found = document.at(path) else { continue }
-            labels[sanitize(extraction.label)] = found.text
+            put(sanitize(extraction.label), found.text, base: base, into: &labels)
         }
     }
 
@@ -221,14 +227,14 @@ enum LogParsers {
     }
 
     /// `| unpack`: a JSON object's fields become labels and its `_entry` field the line.
-    static func unpack(_ line: String, into labels: inout [String: String]) -> String? {
+    static func unpack(_ line: String, base: [String: String], into labels: inout [String: String]) -> String? {
         guard case let .object(members)? = try? JSONValue.parse(line) else {
             Self.error("JSONParserErr", "unpack needs a JSON object", in: &labels)
             return nil
         }
         var entry: String?
         for (key, value) in members {
-            if key == "_entry" { entry = value.text } else if case .string = value { labels[sanitize(key)] = value.text }
+            if key == "_entry" { entry = value.text } else if case .string = value { put(sanitize(key), value.text, base: base, into: &labels) }
         }
         return entry
     }
@@ -238,7 +244,7 @@ enum LogParsers {
     /// `key=value key="quoted value" flag` pairs, read byte by byte. With `hints` (and no
     /// extractions), only keys whose label is among them are kept.
     static func logfmt(_ line: String, strict: Bool, keepEmpty: Bool, extractions: [LabelExtraction], hints: [String]?,
-                       into labels: inout [String: String]) {
+                       base: [String: String], into labels: inout [String: String]) {
         let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t"), equals = UInt8(ascii: "="), quote = UInt8(ascii: "\"")
         var found: [(String, String)] = []
         var failure: String?
@@ -316,10 +322,10 @@ enum LogParsers {
             return
         }
         if extractions.isEmpty {
-            for (key, value) in found { labels[sanitize(key)] = value }
+            for (key, value) in found { put(sanitize(key), value, base: base, into: &labels) }
         } else {
             for extraction in extractions {
-                if let value = found.last(where: { $0.0 == extraction.expression })?.1 { labels[sanitize(extraction.label)] = value }
+                if let value = found.last(where: { $0.0 == extraction.expression })?.1 { put(sanitize(extraction.label), value, base: base, into: &labels) }
             }
         }
     }

@@ -186,6 +186,9 @@ public struct LogPipeline: @unchecked Sendable {
     /// For callers that build their own label sets from the dictionary.
     public func run(line input: String, timestamp: Int64, labels: inout [String: String]) -> (line: String, value: Double?)? {
         var line = input
+        // The stream's own labels, which extracted labels must not overwrite. Shares storage with
+        // `labels` until the first change, so keeping it costs nothing.
+        let base = labels
         var value: Double?
         for step in steps {
             switch step {
@@ -195,23 +198,24 @@ public struct LogPipeline: @unchecked Sendable {
                 // `!= "a" or "b"` drops lines containing either.
                 if positive ? !matched : matched { return nil }
             case let .json(extractions):
-                LogParsers.json(line, extractions: extractions, hints: hints, into: &labels)
+                LogParsers.json(line, extractions: extractions, hints: hints, base: base, into: &labels)
             case let .logfmt(strict, keepEmpty, extractions):
-                LogParsers.logfmt(line, strict: strict, keepEmpty: keepEmpty, extractions: extractions, hints: hints, into: &labels)
+                LogParsers.logfmt(line, strict: strict, keepEmpty: keepEmpty, extractions: extractions, hints: hints, base: base,
+                                  into: &labels)
             case let .regexp(regex, names):
                 if let match = try? regex.firstMatch(in: line) {
                     for (index, element) in match.output.enumerated() where index > 0 {
                         guard let name = element.name ?? (index < names.count ? names[index] : nil),
                               let captured = element.substring else { continue }
-                        LogParsers.set(name, String(captured), in: &labels)
+                        LogParsers.set(name, String(captured), base: base, in: &labels)
                     }
                 }
             case let .pattern(pattern):
                 if let captures = pattern.match(line) {
-                    for (name, captured) in captures { LogParsers.set(name, captured, in: &labels) }
+                    for (name, captured) in captures { LogParsers.set(name, captured, base: base, in: &labels) }
                 }
             case .unpack:
-                if let packed = LogParsers.unpack(line, into: &labels) { line = packed }
+                if let packed = LogParsers.unpack(line, base: base, into: &labels) { line = packed }
             case let .labelFilter(filter):
                 if !LabelFilterEvaluation.keep(filter, &labels) { return nil }
             case let .lineFormat(template):
