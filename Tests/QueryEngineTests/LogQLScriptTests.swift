@@ -35,9 +35,12 @@ import Testing
         #expect(Self.scripts.count >= 5)
     }
 
-    @Test(arguments: scripts)
-    func script(_ script: Script) throws {
+    /// Each script runs twice: range aggregations folded into steps as lines are read, and over
+    /// kept samples with sliding windows.
+    @Test(arguments: scripts, [64, 0])
+    func script(_ script: Script, maxWindowsPerSample: Int) throws {
         var runner = ScriptRunner(name: script.name)
+        runner.options.maxWindowsPerSample = maxWindowsPerSample
         try runner.run(script.text)
         #expect(runner.evaluations > 0, "\(script.name) evaluates nothing")
     }
@@ -53,6 +56,7 @@ struct ScriptRunner {
     let name: String
     var streams: [Labels: [LogEntry]] = [:]
     var evaluations = 0
+    var options = LogQLOptions()
 
     enum Evaluation {
         case logs(start: Int64, end: Int64, limit: Int, direction: LogDirection)
@@ -147,9 +151,9 @@ struct ScriptRunner {
         default:
             throw ScriptFailure(description: "\(name):\(number): unknown evaluation \(words.first ?? "")")
         }
-        let place = "\(name):\(number) \(query)"
+        let place = "\(name):\(number) [windows \(options.maxWindowsPerSample)] \(query)"
         let wantedError = expected.first.flatMap { $0.hasPrefix("error: ") ? String($0.dropFirst(7)) : nil }
-        let engine = LogQLEngine(querier: MemoryLogs(streams: streams))
+        let engine = LogQLEngine(querier: MemoryLogs(streams: streams), options: options)
         do {
             let expr = try LogQLParser.parse(query)
             switch evaluation {

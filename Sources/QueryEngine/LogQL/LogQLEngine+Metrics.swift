@@ -30,6 +30,13 @@ struct ExtractedSamples {
     }
 }
 
+/// What a scan gathers for one series: its samples, or with a streaming plan only the per-step
+/// folds of them.
+struct SeriesState {
+    var samples = ExtractedSamples()
+    var accumulator: StepAccumulator?
+}
+
 /// A range aggregation's result: values per step, nil where the window held no sample.
 struct AggregatedSeries {
     var labels: Labels
@@ -61,7 +68,19 @@ extension LogQLEngine {
         let exact = pipeline.pushdownIsExact
         let linesOnly = pipeline.onlyFiltersLines
         let keyer = SeriesKeyer(grouping: grouping)
-        let partials = try scan(chunks, deadline: deadline, make: { [Labels: ExtractedSamples]() }) { series, chunk in
+        // Few windows per sample: fold samples into steps as they come instead of keeping them.
+        let windowsPerSample = min((aggregation.range + grid.step - 1) / grid.step, Int64(grid.count))
+        let streaming = StepAccumulator.supports(operation) && windowsPerSample <= Int64(options.maxWindowsPerSample)
+        let range = aggregation.range, offset = aggregation.offset
+        @Sendable func absorb(_ series: inout [Labels: SeriesState], _ key: Labels, _ samples: ExtractedSamples) {
+            if streaming {
+                series[key, default: SeriesState(accumulator: StepAccumulator(operation: operation, steps: grid.count))]
+                    .accumulator!.add(samples, grid: grid, range: range, offset: offset)
+            } else {
+                series[key, default: SeriesState()].samples.append(contentsOf: samples)
+            }
+        }
+        let partials = try scan(chunks, deadline: deadline, make: { [Labels: SeriesState]() }) { series, chunk in
             let streamKey = Self.reduce(chunk.labels, grouping)
             var base: [String: String] = [:]
             for label in chunk.labels { base[label.name] = label.value }
@@ -89,26 +108,48 @@ extension LogQLEngine {
                     return
                 }
                 if key != lastKey {
-                    if let lastKey { series[lastKey, default: ExtractedSamples()].append(contentsOf: lastSamples) }
+                    if let lastKey { absorb(&series, lastKey, lastSamples) }
                     lastKey = key
                     lastSamples = ExtractedSamples()
                 }
                 lastSamples.timestamps.append(entry.timestamp)
                 if needsValues { lastSamples.values.append(value) }
             }
-            if let lastKey { series[lastKey, default: ExtractedSamples()].append(contentsOf: lastSamples) }
-            if !local.timestamps.isEmpty { series[streamKey, default: ExtractedSamples()].append(contentsOf: local) }
+            if let lastKey { absorb(&series, lastKey, lastSamples) }
+            if !local.timestamps.isEmpty { absorb(&series, streamKey, local) }
         }
-        var merged: [Labels: ExtractedSamples] = [:]
+        var merged: [Labels: SeriesState] = [:]
         for (partial, partialStats) in partials {
             stats.add(partialStats)
-            for (labels, samples) in partial { merged[labels, default: ExtractedSamples()].append(contentsOf: samples) }
+            for (labels, state) in partial {
+                if let accumulator = state.accumulator {
+                    if merged[labels]?.accumulator == nil {
+                        merged[labels] = state
+                    } else {
+                        merged[labels]!.accumulator!.merge(accumulator)
+                    }
+                } else {
+                    merged[labels, default: SeriesState()].samples.append(contentsOf: state.samples)
+                }
+            }
         }
-        if operation == .absentOverTime { return [absent(merged, aggregation, grid: grid)] }
+        let seconds = Double(aggregation.range) / 1e9
+        var perSeries: [(Labels, [Double?])] = []
+        for (labels, var state) in merged {
+            if let accumulator = state.accumulator {
+                let values = operation == .absentOverTime ? accumulator.counts.map { $0 > 0 ? 1.0 : nil }
+                    : accumulator.values(rangeSeconds: seconds, unwrapped: unwrapped)
+                perSeries.append((labels, values))
+            } else {
+                state.samples.sort()
+                var counting = aggregation
+                if operation == .absentOverTime { counting.operation = .countOverTime }
+                perSeries.append((labels, windows(state.samples, counting, grid: grid)))
+            }
+        }
+        if operation == .absentOverTime { return [absent(perSeries.map(\.1), aggregation, grid: grid)] }
         var result: [AggregatedSeries] = []
-        for (labels, var samples) in merged {
-            samples.sort()
-            let values = windows(samples, aggregation, grid: grid)
+        for (labels, values) in perSeries {
             guard values.contains(where: { $0 != nil }) else { continue }
             if let errorType = labels["__error__"] { throw .pipeline(errorType: errorType, series: labels) }
             result.append(AggregatedSeries(labels: labels, values: values))
@@ -186,19 +227,14 @@ extension LogQLEngine {
     }
 
     /// 1 at each step whose window holds no line of any selected stream, labelled with the
-    /// selector's equality matchers.
-    func absent(_ series: [Labels: ExtractedSamples], _ aggregation: RangeAggregation, grid: StepGrid) -> AggregatedSeries {
-        var all = ExtractedSamples()
-        for samples in series.values { all.timestamps += samples.timestamps }
-        all.sort()
-        var counting = aggregation
-        counting.operation = .countOverTime
-        let counts = windows(all, counting, grid: grid)
+    /// selector's equality matchers. `present` holds, per series, a value where lines were seen.
+    func absent(_ present: [[Double?]], _ aggregation: RangeAggregation, grid: StepGrid) -> AggregatedSeries {
         var labels: [Label] = []
         for matcher in aggregation.query.matchers where matcher.kind == .equal && !labels.contains(where: { $0.name == matcher.name }) {
             labels.append(Label(matcher.name, matcher.value))
         }
-        return AggregatedSeries(labels: Labels(labels), values: counts.map { $0 == nil ? 1 : nil })
+        let values = (0..<grid.count).map { step -> Double? in present.contains { $0[step] != nil } ? nil : 1 }
+        return AggregatedSeries(labels: Labels(labels), values: values)
     }
 
     /// Population variance, as Loki's `stdvar_over_time`.

@@ -10,6 +10,9 @@ public struct LogQLOptions: Sendable {
     public var maxSeries = 500
     /// `max_entries_limit_per_query`: the largest `limit` a log query may ask for.
     public var maxEntries = 5000
+    /// Range aggregations whose samples fall into at most this many step windows fold them into
+    /// steps as they are read; longer ranges keep the samples. 0 always keeps them.
+    public var maxWindowsPerSample = 64
     /// Threads scanning chunks at once.
     public var workers = max(1, min(8, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
