@@ -116,6 +116,26 @@ enum LogParsers {
         return out
     }
 
+    /// The label a top-level key becomes: its bytes as they are when they form a valid name, else
+    /// sanitised; with `hints`, only a hinted name (nil otherwise), compared without allocating.
+    static func labelName(_ key: UnsafeRawBufferPointer, hints: [String]?) -> String? {
+        var valid = true, first = true
+        for byte in key {
+            if !isNameByte(byte, first: first) {
+                valid = false
+                break
+            }
+            first = false
+        }
+        if let hints, valid {
+            return hints.first { hint in hint.utf8.count == key.count && hint.utf8.elementsEqual(key) }
+        }
+        let text = String(decoding: key, as: UTF8.self)
+        let name = valid ? text : sanitize(text)
+        if let hints { return hints.contains(name) ? name : nil }
+        return name
+    }
+
     @inline(__always)
     static func isNameByte(_ byte: UInt8, first: Bool) -> Bool {
         switch byte {
@@ -177,32 +197,21 @@ enum LogParsers {
                         into found: inout [(String, String)]) throws {
         guard depth < 64 else { throw JSONReader.Failure(offset: reader.offset, message: "nested too deeply") }
         try reader.objectKeyBytes { reader, key in
-            var valid = true, first = prefix.isEmpty
-            for byte in key {
-                if !isNameByte(byte, first: first) {
-                    valid = false
-                    break
-                }
-                first = false
-            }
+            // Nested names join the prefix; a digit may start the key there.
             func fullName() -> String {
-                let raw = prefix.isEmpty ? String(decoding: key, as: UTF8.self) : prefix + "_" + String(decoding: key, as: UTF8.self)
-                return valid ? raw : sanitize(raw)
+                let raw = prefix + "_" + String(decoding: key, as: UTF8.self)
+                return raw.utf8.allSatisfy { isNameByte($0, first: false) } ? raw : sanitize(raw)
             }
             var name: String?
-            if let hints {
-                if prefix.isEmpty && valid {
-                    name = hints.first { hint in hint.utf8.count == key.count && hint.utf8.elementsEqual(key) }
-                } else {
-                    let candidate = fullName()
-                    if hints.contains(candidate) { name = candidate }
-                }
+            if prefix.isEmpty {
+                name = labelName(key, hints: hints)
             } else {
-                name = fullName()
+                let candidate = fullName()
+                if hints?.contains(candidate) ?? true { name = candidate }
             }
             switch try reader.peek() {
             case .object:
-                let nestedName = name ?? fullName()
+                let nestedName = name ?? (prefix.isEmpty ? sanitize(String(decoding: key, as: UTF8.self)) : fullName())
                 let nested = nestedName + "_"
                 if hints?.contains(where: { $0.hasPrefix(nested) }) ?? true {
                     try flatten(&reader, prefix: nestedName, hints: hints, depth: depth + 1, into: &found)
@@ -251,9 +260,13 @@ enum LogParsers {
         var text = line
         text.withUTF8 { bytes in
             var index = 0
-            func wanted(_ key: String) -> Bool {
-                if !extractions.isEmpty { return extractions.contains { $0.expression == key } }
-                return hints?.contains(sanitize(key)) ?? true
+            // The label a key becomes, nil when nobody asked for it. With extractions, the key itself.
+            func wanted(_ key: UnsafeBufferPointer<UInt8>) -> String? {
+                guard extractions.isEmpty else {
+                    let text = String(decoding: key, as: UTF8.self)
+                    return extractions.contains { $0.expression == text } ? text : nil
+                }
+                return labelName(UnsafeRawBufferPointer(key), hints: hints)
             }
             while true {
                 while index < bytes.count && (bytes[index] == space || bytes[index] == tab) { index += 1 }
@@ -272,13 +285,14 @@ enum LogParsers {
                     while index < bytes.count && bytes[index] != space { index += 1 }
                     continue
                 }
-                let key = String(decoding: UnsafeBufferPointer(rebasing: bytes[keyStart..<index]), as: UTF8.self)
+                let keyBytes = UnsafeBufferPointer(rebasing: bytes[keyStart..<index])
                 guard index < bytes.count && bytes[index] == equals else {
-                    if keepEmpty && wanted(key) { found.append((key, "")) }
+                    if keepEmpty, let name = wanted(keyBytes) { found.append((name, "")) }
                     continue
                 }
                 index += 1
-                let keep = wanted(key)
+                let name = wanted(keyBytes)
+                let keep = name != nil
                 var value: [UInt8] = []
                 var valueText = ""
                 if index < bytes.count && bytes[index] == quote {
@@ -314,7 +328,7 @@ enum LogParsers {
                     while index < bytes.count && bytes[index] != space && bytes[index] != tab { index += 1 }
                     if keep { valueText = String(decoding: UnsafeBufferPointer(rebasing: bytes[valueStart..<index]), as: UTF8.self) }
                 }
-                if keep && (!valueText.isEmpty || keepEmpty) { found.append((key, valueText)) }
+                if let name, !valueText.isEmpty || keepEmpty { found.append((name, valueText)) }
             }
         }
         if let failure {
@@ -322,7 +336,7 @@ enum LogParsers {
             return
         }
         if extractions.isEmpty {
-            for (key, value) in found { put(sanitize(key), value, base: base, into: &labels) }
+            for (name, value) in found { put(name, value, base: base, into: &labels) }
         } else {
             for extraction in extractions {
                 if let value = found.last(where: { $0.0 == extraction.expression })?.1 { put(sanitize(extraction.label), value, base: base, into: &labels) }

@@ -250,15 +250,46 @@ extension LogQLEngine {
     }
 
     /// The φ-quantile by linear interpolation between the closest ranks, as PromQL's `quantile`.
+    /// Finds the two ranks by selection rather than sorting the window.
     static func quantile(_ phi: Double, _ values: ArraySlice<Double>) -> Double {
         if phi.isNaN { return .nan }
         if phi < 0 { return -.infinity }
         if phi > 1 { return .infinity }
-        let sorted = values.sorted()
-        let rank = phi * Double(sorted.count - 1)
-        let lower = Int(rank.rounded(.down)), upper = Swift.min(sorted.count - 1, lower + 1)
+        var work = Array(values)
+        let rank = phi * Double(work.count - 1)
+        let lower = Int(rank.rounded(.down))
         let weight = rank - Double(lower)
-        return sorted[lower] * (1 - weight) + sorted[upper] * weight
+        let low = select(&work, lower)
+        guard weight > 0, lower + 1 < work.count else { return low }
+        // Everything after the lower rank is at least as large: the next rank is their minimum.
+        let high = work[(lower + 1)...].min()!
+        return low * (1 - weight) + high * weight
+    }
+
+    /// The `k`-th smallest value (from 0), leaving smaller ones before it and larger ones after.
+    static func select(_ values: inout [Double], _ k: Int) -> Double {
+        var low = 0, high = values.count - 1
+        while low < high {
+            let pivot = values[(low + high) / 2]
+            var i = low, j = high
+            while i <= j {
+                while values[i] < pivot { i += 1 }
+                while values[j] > pivot { j -= 1 }
+                if i <= j {
+                    values.swapAt(i, j)
+                    i += 1
+                    j -= 1
+                }
+            }
+            if k <= j {
+                high = j
+            } else if k >= i {
+                low = i
+            } else {
+                break
+            }
+        }
+        return values[k]
     }
 
     /// A counter's per-second increase over the window with counter resets handled and the edges
