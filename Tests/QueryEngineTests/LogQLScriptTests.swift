@@ -246,33 +246,10 @@ struct MemoryLogs: LogQuerier {
             let entries = streams[labels]!.sorted { $0.timestamp < $1.timestamp }
             var offset = 0
             while offset < entries.count {
-                result.append(MemoryChunk(labels: labels, entries: Array(entries[offset..<min(offset + 3, entries.count)])))
+                result.append(LogEntriesChunk(labels: labels, sortedEntries: Array(entries[offset..<min(offset + 3, entries.count)])))
                 offset += 3
             }
         }
         return result
-    }
-}
-
-struct MemoryChunk: LogChunk {
-    let labels: Labels
-    let entries: [LogEntry]
-
-    var minTime: Int64 { entries.first!.timestamp }
-    var maxTime: Int64 { entries.last!.timestamp }
-    var count: Int { entries.count }
-    var rawLength: Int { entries.reduce(0) { $0 + $1.line.utf8.count } }
-    var storedLength: Int { rawLength }
-
-    func scan(start: Int64, end: Int64, filter: ((UnsafeRawBufferPointer) -> Bool)?,
-              _ visit: (LogEntryView) throws -> Void) throws {
-        for entry in entries where entry.timestamp >= start && entry.timestamp < end {
-            var line = entry.line
-            try line.withUTF8 { utf8 in
-                let bytes = UnsafeRawBufferPointer(utf8)
-                if let filter, !filter(bytes) { return }
-                try visit(LogEntryView(timestamp: entry.timestamp, line: bytes, metadata: entry.metadata))
-            }
-        }
     }
 }

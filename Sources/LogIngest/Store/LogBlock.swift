@@ -48,19 +48,21 @@ struct LogBlock: Sendable {
     static func decode(_ compressed: [UInt8], rawLength: Int, start: Int64, end: Int64,
                        filter: ((UnsafeRawBufferPointer) -> Bool)?) throws -> [LogEntry] {
         var entries: [LogEntry] = []
-        try scan(compressed, rawLength: rawLength, start: start, end: end, filter: filter) { entry in
-            entries.append(LogEntry(timestamp: entry.timestamp, line: String(decoding: entry.line, as: UTF8.self),
-                                    metadata: entry.metadata))
+        try compressed.withUnsafeBytes { bytes in
+            try scan(bytes, rawLength: rawLength, start: start, end: end, filter: filter, decoder: ZstdDecoder()) { entry in
+                entries.append(LogEntry(timestamp: entry.timestamp, line: String(decoding: entry.line, as: UTF8.self),
+                                        metadata: entry.metadata))
+            }
         }
         return entries
     }
 
     /// Decompresses a block and visits its entries with `start <= timestamp < end` whose line
     /// `filter` accepts, without copying lines.
-    static func scan(_ compressed: [UInt8], rawLength: Int, start: Int64, end: Int64,
-                     filter: ((UnsafeRawBufferPointer) -> Bool)?, _ visit: (LogEntryView) throws -> Void) throws {
-        let raw = try compressed.withUnsafeBytes { try Zstd.decompress($0, maxDecodedSize: max(rawLength, 1)) }
-        try raw.withUnsafeBytes { bytes in
+    static func scan(_ compressed: UnsafeRawBufferPointer, rawLength: Int, start: Int64, end: Int64,
+                     filter: ((UnsafeRawBufferPointer) -> Bool)?, decoder: ZstdDecoder,
+                     _ visit: (LogEntryView) throws -> Void) throws {
+        try decoder.decompress(compressed, maxDecodedSize: max(rawLength, 1)) { bytes in
             var cursor = 0
             func varint() throws -> UInt64 {
                 // One-byte varints (lengths under 128, small deltas) are most of them.

@@ -153,19 +153,28 @@ final class LogSegment: Sendable {
         return entries
     }
 
-    /// Reads, checks and decompresses one block, visiting its entries in range. Blocking.
+    /// Reads, checks and decompresses one block, visiting its entries in range, with `decoder`'s
+    /// buffers. Blocking.
     func scan(_ block: BlockRef, start: Int64, end: Int64, filter: ((UnsafeRawBufferPointer) -> Bool)?,
-              _ visit: (LogEntryView) throws -> Void) throws {
+              decoder: ZstdDecoder = ZstdDecoder(), _ visit: (LogEntryView) throws -> Void) throws {
         let (fd, _) = try FileIO.openForReading(path)
         defer { close(fd) }
-        let bytes = try Self.readBytes(fd: fd, path: path, offset: block.offset, count: block.length)
-        guard CRC32C.checksum(bytes) == block.checksum else {
-            throw LogIngestError.corrupt(path: path, detail: "block checksum mismatch at offset \(block.offset)")
+        if decoder.input.count < block.length { decoder.input = [UInt8](repeating: 0, count: block.length) }
+        let done = try decoder.input.withUnsafeMutableBytes { buffer in
+            try FileIO.readFully(fd: fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<block.length]), at: block.offset, path: path)
         }
-        do {
-            try LogBlock.scan(bytes, rawLength: block.rawLength, start: start, end: end, filter: filter, visit)
-        } catch let error as CoreError {
-            throw LogIngestError.corrupt(path: path, detail: "block at offset \(block.offset): \(error)")
+        guard done == block.length else { throw LogIngestError.corrupt(path: path, detail: "short read at offset \(block.offset)") }
+        let input = decoder.input
+        try input.withUnsafeBytes { all in
+            let bytes = UnsafeRawBufferPointer(rebasing: all[0..<block.length])
+            guard CRC32C.checksum(bytes) == block.checksum else {
+                throw LogIngestError.corrupt(path: path, detail: "block checksum mismatch at offset \(block.offset)")
+            }
+            do {
+                try LogBlock.scan(bytes, rawLength: block.rawLength, start: start, end: end, filter: filter, decoder: decoder, visit)
+            } catch let error as CoreError {
+                throw LogIngestError.corrupt(path: path, detail: "block at offset \(block.offset): \(error)")
+            }
         }
     }
 

@@ -12,7 +12,7 @@ extension LogStore {
                     heads.append(HeadBlockChunk(labels: head.labels, block: block))
                 }
                 let open = head.openEntries(start: start, end: end, filter: nil)
-                if !open.isEmpty { heads.append(OpenEntriesChunk(labels: head.labels, entries: open)) }
+                if !open.isEmpty { heads.append(LogEntriesChunk(labels: head.labels, sortedEntries: open)) }
             }
             return (state.segments.filter { $0.maxTime >= start && $0.minTime < end }, heads)
         }
@@ -46,9 +46,9 @@ struct SegmentBlockChunk: LogChunk {
     var rawLength: Int { block.rawLength }
     var storedLength: Int { block.length }
 
-    func scan(start: Int64, end: Int64, filter: ((UnsafeRawBufferPointer) -> Bool)?,
+    func scan(start: Int64, end: Int64, filter: ((UnsafeRawBufferPointer) -> Bool)?, decoder: ZstdDecoder?,
               _ visit: (LogEntryView) throws -> Void) throws {
-        try segment.scan(block, start: start, end: end, filter: filter, visit)
+        try segment.scan(block, start: start, end: end, filter: filter, decoder: decoder ?? ZstdDecoder(), visit)
     }
 }
 
@@ -62,32 +62,10 @@ struct HeadBlockChunk: LogChunk {
     var rawLength: Int { block.rawLength }
     var storedLength: Int { block.bytes.count }
 
-    func scan(start: Int64, end: Int64, filter: ((UnsafeRawBufferPointer) -> Bool)?,
+    func scan(start: Int64, end: Int64, filter: ((UnsafeRawBufferPointer) -> Bool)?, decoder: ZstdDecoder?,
               _ visit: (LogEntryView) throws -> Void) throws {
-        try LogBlock.scan(block.bytes, rawLength: block.rawLength, start: start, end: end, filter: filter, visit)
-    }
-}
-
-/// Entries not yet compressed, already restricted to the query's range and sorted.
-struct OpenEntriesChunk: LogChunk {
-    let labels: Labels
-    let entries: [LogEntry]
-
-    var minTime: Int64 { entries.first?.timestamp ?? 0 }
-    var maxTime: Int64 { entries.last?.timestamp ?? 0 }
-    var count: Int { entries.count }
-    var rawLength: Int { entries.reduce(0) { $0 + HeadStream.size(of: $1) } }
-    var storedLength: Int { 0 }
-
-    func scan(start: Int64, end: Int64, filter: ((UnsafeRawBufferPointer) -> Bool)?,
-              _ visit: (LogEntryView) throws -> Void) throws {
-        for entry in entries where entry.timestamp >= start && entry.timestamp < end {
-            var line = entry.line
-            try line.withUTF8 { utf8 in
-                let bytes = UnsafeRawBufferPointer(utf8)
-                if let filter, !filter(bytes) { return }
-                try visit(LogEntryView(timestamp: entry.timestamp, line: bytes, metadata: entry.metadata))
-            }
+        try block.bytes.withUnsafeBytes { bytes in
+            try LogBlock.scan(bytes, rawLength: block.rawLength, start: start, end: end, filter: filter, decoder: decoder ?? ZstdDecoder(), visit)
         }
     }
 }

@@ -145,7 +145,44 @@ public protocol LogChunk: Sendable {
     var storedLength: Int { get }
 
     /// Visits the entries with `start <= timestamp < end` whose line `filter` accepts, in time
-    /// order. Blocking: reads and decompresses.
-    func scan(start: Int64, end: Int64, filter: ((UnsafeRawBufferPointer) -> Bool)?,
+    /// order. Blocking: reads and decompresses, with `decoder`'s buffers when given (a scan over
+    /// many chunks passes one per thread).
+    func scan(start: Int64, end: Int64, filter: ((UnsafeRawBufferPointer) -> Bool)?, decoder: ZstdDecoder?,
               _ visit: (LogEntryView) throws -> Void) throws
+}
+
+extension LogChunk {
+    public func scan(start: Int64, end: Int64, filter: ((UnsafeRawBufferPointer) -> Bool)?,
+                     _ visit: (LogEntryView) throws -> Void) throws {
+        try scan(start: start, end: end, filter: filter, decoder: nil, visit)
+    }
+}
+
+/// Entries held uncompressed in memory (a stream's open block), sorted by time, as a chunk.
+public struct LogEntriesChunk: LogChunk {
+    public let labels: Labels
+    public let entries: [LogEntry]
+
+    public init(labels: Labels, sortedEntries entries: [LogEntry]) {
+        self.labels = labels
+        self.entries = entries
+    }
+
+    public var minTime: Int64 { entries.first?.timestamp ?? 0 }
+    public var maxTime: Int64 { entries.last?.timestamp ?? 0 }
+    public var count: Int { entries.count }
+    public var rawLength: Int { entries.reduce(0) { $0 + $1.line.utf8.count } }
+    public var storedLength: Int { 0 }
+
+    public func scan(start: Int64, end: Int64, filter: ((UnsafeRawBufferPointer) -> Bool)?, decoder: ZstdDecoder?,
+                     _ visit: (LogEntryView) throws -> Void) throws {
+        for entry in entries where entry.timestamp >= start && entry.timestamp < end {
+            var line = entry.line
+            try line.withUTF8 { utf8 in
+                let bytes = UnsafeRawBufferPointer(utf8)
+                if let filter, !filter(bytes) { return }
+                try visit(LogEntryView(timestamp: entry.timestamp, line: bytes, metadata: entry.metadata))
+            }
+        }
+    }
 }

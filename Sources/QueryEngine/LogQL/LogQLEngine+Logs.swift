@@ -38,9 +38,9 @@ extension LogQLEngine {
         let chunksRef = chunks.count
         chunks.sort { forward ? $0.minTime < $1.minTime : $0.maxTime > $1.maxTime }
         let partials = try scan(chunks, deadline: began + options.timeout, make: { LineCollector(limit: limit, forward: forward) },
-                                skip: { collector, chunk in collector.cannotImprove(chunk) }) { collector, chunk in
+                                skip: { collector, chunk in collector.cannotImprove(chunk) }) { collector, chunk, decoder in
             let stream = chunk.labels
-            try chunk.scan(start: start, end: end, filter: filter) { entry in
+            try chunk.scan(start: start, end: end, filter: filter, decoder: decoder) { entry in
                 guard collector.wants(entry.timestamp) else { return }
                 let text = String(decoding: entry.line, as: UTF8.self)
                 if exact && entry.metadata.isEmpty {

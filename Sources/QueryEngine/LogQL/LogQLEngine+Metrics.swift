@@ -80,7 +80,7 @@ extension LogQLEngine {
                 series[key, default: SeriesState()].samples.append(contentsOf: samples)
             }
         }
-        let partials = try scan(chunks, deadline: deadline, make: { [Labels: SeriesState]() }) { series, chunk in
+        let partials = try scan(chunks, deadline: deadline, make: { [Labels: SeriesState]() }) { series, chunk, decoder in
             let streamKey = Self.reduce(chunk.labels, grouping)
             var base: [String: String] = [:]
             for label in chunk.labels { base[label.name] = label.value }
@@ -88,7 +88,7 @@ extension LogQLEngine {
             // Lines of one chunk mostly land in a few series: the last one is checked first.
             var lastKey: Labels?
             var lastSamples = ExtractedSamples()
-            try chunk.scan(start: lower, end: upper, filter: filter) { entry in
+            try chunk.scan(start: lower, end: upper, filter: filter, decoder: decoder) { entry in
                 if linesOnly && entry.metadata.isEmpty {
                     if !exact {
                         guard pipeline.process(line: String(decoding: entry.line, as: UTF8.self), labels: chunk.labels, timestamp: entry.timestamp) != nil else { return }

@@ -105,11 +105,11 @@ public struct LogQLEngine: Sendable {
     }
 
     /// Runs `body` over every chunk on the worker threads, each worker folding into its own
-    /// partial result; returns the partials. `skip` lets a worker pass over a chunk it no longer
+    /// partial result with its own decoder buffers; returns the partials. `skip` lets a worker pass over a chunk it no longer
     /// needs (a log query's limit already filled with newer entries).
     func scan<Partial>(_ chunks: [any LogChunk], deadline: ContinuousClock.Instant, make: () -> Partial,
                        skip: (@Sendable (Partial, any LogChunk) -> Bool)? = nil,
-                       _ body: @Sendable (inout Partial, any LogChunk) throws -> Void) throws(LogQLError) -> [(Partial, LogQLStats)] {
+                       _ body: @Sendable (inout Partial, any LogChunk, ZstdDecoder) throws -> Void) throws(LogQLError) -> [(Partial, LogQLStats)] {
         let workers = max(1, min(options.workers, chunks.count))
         let next = Atomic<Int>(0)
         let failure = Mutex<LogQLError?>(nil)
@@ -121,6 +121,7 @@ public struct LogQLEngine: Sendable {
             DispatchQueue.concurrentPerform(iterations: workers) { worker in
                 var (partial, stats) = shared[worker]
                 defer { shared[worker] = (partial, stats) }
+                let decoder = ZstdDecoder()
                 while true {
                     let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
                     guard index < chunks.count, failure.withLock({ $0 == nil }) else { return }
@@ -131,7 +132,7 @@ public struct LogQLEngine: Sendable {
                     let chunk = chunks[index]
                     if let skip, skip(partial, chunk) { continue }
                     do {
-                        try body(&partial, chunk)
+                        try body(&partial, chunk, decoder)
                         stats.count(chunk)
                     } catch let error as LogQLError {
                         failure.withLock { $0 = $0 ?? error }
