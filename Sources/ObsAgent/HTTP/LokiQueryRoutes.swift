@@ -85,8 +85,26 @@ struct LokiQueryRoutes {
         }
         let (start, end) = try range(parameters, now: now)
         // Loki's range is inclusive at both ends for log queries.
-        let result = try engine.logs(query, start: start, end: end + 1, direction: direction, limit: limit)
+        var result = try engine.logs(query, start: start, end: end + 1, direction: direction, limit: limit)
+        if let text = parameters.first("interval") {
+            guard let interval = Double(text).map({ Int64($0 * 1e9) }) ?? LogQLValues.durationNanoseconds(text), interval >= 0 else {
+                throw APIError(.badData, "invalid interval \"\(text)\": want a duration or number of seconds")
+            }
+            result.lines = thinned(result.lines, interval: interval)
+        }
         return streamsJSON(result, categorize: categorize)
+    }
+
+    /// Loki's `interval` for log queries: per stream, only lines at least `interval` after the
+    /// last one kept (in reading order).
+    static func thinned(_ lines: [LogLine], interval: Int64) -> [LogLine] {
+        guard interval > 0 else { return lines }
+        var kept: [Labels: Int64] = [:]
+        return lines.filter { line in
+            if let last = kept[line.labels], abs(line.timestamp - last) < interval { return false }
+            kept[line.labels] = line.timestamp
+            return true
+        }
     }
 
     /// `start`/`end` (or `since`) in nanoseconds; the last hour by default.
