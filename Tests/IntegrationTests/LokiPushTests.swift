@@ -96,6 +96,11 @@ import Glibc
         let wrong = try await http(.GET, agent.baseURL + "/loki/api/v1/query_range?query=" + percent(#"{app="gzip"} |= "#) + range)
         #expect(wrong.status == 400 && wrong.body.contains("parse error"))
 
+        let formatted = try await http(.GET, agent.baseURL + "/loki/api/v1/format_query?query=" + percent(#"{app="gzip"}|="x""#))
+        #expect(formatted.body == #"{"status":"success","data":"{app=\"gzip\"} |= \"x\""}"#)
+        let thinned = try await http(.GET, agent.baseURL + "/loki/api/v1/query_range?interval=1h&query=" + percent(#"{app="gzip"}"#) + range)
+        #expect(((((thinned.json?["data"] as? [String: Any])?["result"] as? [[String: Any]])?.first?["values"]) as? [[String]])?.count == 1)
+
         // obsctl logs: lines oldest first with their labels, a metric query as a table, errors exit 1.
         let window = ["--start", String(now / 1_000_000_000 - 60), "--end", String(now / 1_000_000_000 + 60)]
         let lines = try await runTool("obsctl", ["logs", "--url", agent.baseURL, #"{app=~"gzip|proto"}"#] + window)

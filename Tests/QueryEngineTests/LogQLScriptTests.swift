@@ -253,3 +253,46 @@ struct MemoryLogs: LogQuerier {
         return result
     }
 }
+
+/// The engine's limits fail with Loki's words instead of running away.
+@Suite struct LogQLLimitTests {
+    static let logs = MemoryLogs(streams: [
+        Labels(["app": "a"]): (1...9).map { LogEntry(timestamp: Int64($0) * 1_000_000_000, line: "line \($0) id=\($0)") },
+        Labels(["app": "b"]): [LogEntry(timestamp: 1_000_000_000, line: "other")],
+    ])
+
+    @Test func seriesLimit() throws {
+        var options = LogQLOptions()
+        options.maxSeries = 1
+        let engine = LogQLEngine(querier: Self.logs, options: options)
+        #expect(throws: LogQLError.self) {
+            try engine.metric(try LogQLParser.parse(#"count_over_time({app=~"a|b"}[1m])"#), start: 10_000_000_000,
+                              end: 10_000_000_000, step: 0, instant: true)
+        }
+        let summed = try engine.metric(try LogQLParser.parse(#"sum(count_over_time({app=~"a|b"}[1m]))"#), start: 10_000_000_000,
+                                       end: 10_000_000_000, step: 0, instant: true)
+        #expect(summed.value == .vector([Sample(labels: .empty, point: Point(t: 10_000, f: 10))]))
+    }
+
+    @Test func timeout() throws {
+        var options = LogQLOptions()
+        options.timeout = .zero
+        let engine = LogQLEngine(querier: Self.logs, options: options)
+        guard case let .logs(query) = try LogQLParser.parse(#"{app="a"}"#) else { return }
+        do {
+            _ = try engine.logs(query, start: 0, end: 100_000_000_000, direction: .forward, limit: 10)
+            Issue.record("no timeout")
+        } catch {
+            guard case .timeout = error else { Issue.record("\(error)"); return }
+        }
+    }
+
+    @Test func statsCountWhatWasRead() throws {
+        let engine = LogQLEngine(querier: Self.logs)
+        guard case let .logs(query) = try LogQLParser.parse(#"{app="a"} |= "line 9""#) else { return }
+        let result = try engine.logs(query, start: 0, end: 100_000_000_000, direction: .backward, limit: 10)
+        #expect(result.lines.map(\.line) == ["line 9 id=9"])
+        #expect(result.stats.chunksRef == 3 && result.stats.chunksScanned == 3)
+        #expect(result.stats.totalLines == 9 && result.stats.entriesReturned == 1)
+    }
+}
