@@ -14,20 +14,10 @@ struct LogsCommand: AsyncParsableCommand {
     @Argument(help: "The LogQL query: a log query, or a metric query such as sum by (app) (rate({…}[1m])).")
     var query: String
 
-    @Option(help: "How far back from --end to start, e.g. 1h (instead of --start; default 1h).")
-    var since: String?
-
-    @Option(help: "Range start: Unix seconds, RFC 3339 or 'now'.")
-    var start: String?
-
-    @Option(help: "Range end: Unix seconds, RFC 3339 or 'now'.")
-    var end = "now"
+    @OptionGroup var range: TimeRangeOptions
 
     @Option(help: "Most lines to print (log queries).")
     var limit = 100
-
-    @Option(help: "Resolution step of metric queries, e.g. 1m (default: the range split into 120 steps).")
-    var step: String?
 
     @Flag(help: "Keep printing new lines as they arrive (log queries).")
     var follow = false
@@ -39,31 +29,17 @@ struct LogsCommand: AsyncParsableCommand {
     static let pollInterval: Duration = .seconds(1)
 
     func validate() throws {
-        if start != nil && since != nil { throw ValidationError("give --start or --since, not both") }
-        if let start, QueryTime.parse(start) == nil { throw ValidationError("--start: cannot parse \"\(start)\" as a time") }
-        guard QueryTime.parse(end) != nil else { throw ValidationError("--end: cannot parse \"\(end)\" as a time") }
-        if let since, (PrometheusDuration(since)?.milliseconds ?? 0) <= 0 {
-            throw ValidationError("--since: \"\(since)\" is not a positive duration such as 1h")
-        }
-        if let step, (PrometheusDuration(step)?.milliseconds ?? 0) <= 0 {
-            throw ValidationError("--step: \"\(step)\" is not a positive duration such as 1m")
-        }
         guard limit > 0 else { throw ValidationError("--limit must be greater than zero") }
-        if follow && end != "now" { throw ValidationError("--follow reads up to now; leave --end out") }
+        if follow && range.end != "now" { throw ValidationError("--follow reads up to now; leave --end out") }
     }
 
     func run() async throws {
         let client = AgentClient(baseURL: options.baseURL, timeout: .milliseconds(Int64(options.timeout * 1000)))
-        let to = QueryTime.parse(end)!
-        let from = start.flatMap(QueryTime.parse) ?? to - (PrometheusDuration(since ?? "1h")?.milliseconds ?? 3_600_000)
-        guard to >= from else {
-            printError("--end is before --start")
-            throw ExitCode(1)
-        }
-        let stepMs = step.flatMap { PrometheusDuration($0)?.milliseconds } ?? max(1000, (to - from) / 120)
+        let (from, to, stepMs) = range.window()
         do {
             var newest = try await ask(client, from: from * 1_000_000, to: to * 1_000_000, stepMs: stepMs, direction: "backward")
-            guard follow, var after = newest else { return }
+            guard follow else { return }
+            var after = newest ?? to * 1_000_000
             while true {
                 try await Task.sleep(for: Self.pollInterval)
                 newest = try await ask(client, from: after + 1, to: WallClock.milliseconds() * 1_000_000, stepMs: stepMs,

@@ -45,6 +45,20 @@ struct RangeQueryCommand: AsyncParsableCommand {
     @Argument(help: "The PromQL expression.")
     var expression: String
 
+    @OptionGroup var range: TimeRangeOptions
+
+    func run() async throws {
+        let (from, to, stepMs) = range.window()
+        let path = AgentClient.path("/api/v1/query_range", [
+            ("query", expression), ("start", QueryTime.seconds(from)), ("end", QueryTime.seconds(to)),
+            ("step", QueryTime.seconds(stepMs)),
+        ])
+        try await QueryOutput.run(path, options: options)
+    }
+}
+
+/// `--start`/`--end`/`--since`/`--step`, shared by the commands that query a time range.
+struct TimeRangeOptions: ParsableArguments {
     @Option(help: "Range start: Unix seconds, RFC 3339 or 'now'.")
     var start: String?
 
@@ -71,20 +85,12 @@ struct RangeQueryCommand: AsyncParsableCommand {
         if to < from { throw ValidationError("--end is before --start") }
     }
 
+    /// Start, end and step in milliseconds.
     func window() -> (Int64, Int64, Int64) {
         let to = QueryTime.parse(end)!
         let from = start.flatMap(QueryTime.parse) ?? to - (PrometheusDuration(since ?? "1h")?.milliseconds ?? 3_600_000)
         let stepMs = step.flatMap { PrometheusDuration($0)?.milliseconds } ?? max(1000, (to - from) / 120)
         return (from, to, stepMs)
-    }
-
-    func run() async throws {
-        let (from, to, stepMs) = window()
-        let path = AgentClient.path("/api/v1/query_range", [
-            ("query", expression), ("start", QueryTime.seconds(from)), ("end", QueryTime.seconds(to)),
-            ("step", QueryTime.seconds(stepMs)),
-        ])
-        try await QueryOutput.run(path, options: options)
     }
 }
 

@@ -219,20 +219,25 @@ public struct JSONReader {
 
     /// A number value as written (for exact integer parsing by the caller).
     public mutating func numberText() throws(Failure) -> String {
+        let range = try numberBytes()
+        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+    }
+
+    /// Moves past a number's characters; where they were.
+    private mutating func numberBytes() throws(Failure) -> Range<Int> {
         skipSpace()
         let start = offset
-        while offset < bytes.count {
+        scan: while offset < bytes.count {
             switch bytes[offset] {
             case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."),
                  UInt8(ascii: "e"), UInt8(ascii: "E"):
                 offset += 1
             default:
-                guard offset > start else { throw fail("expected a number") }
-                return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<offset]), as: UTF8.self)
+                break scan
             }
         }
         guard offset > start else { throw fail("expected a number") }
-        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<offset]), as: UTF8.self)
+        return start..<offset
     }
 
     /// Skips any value, checking its syntax, without building it.
@@ -243,19 +248,7 @@ public struct JSONReader {
         case .string:
             try skipString()
         case .number:
-            let start = offset
-            while offset < bytes.count {
-                switch bytes[offset] {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."),
-                     UInt8(ascii: "e"), UInt8(ascii: "E"):
-                    offset += 1
-                    continue
-                default:
-                    break
-                }
-                break
-            }
-            guard offset > start else { throw fail("expected a number") }
+            _ = try numberBytes()
         case .bool, .null:
             let word: StaticString = bytes[offset] == UInt8(ascii: "t") ? "true" : bytes[offset] == UInt8(ascii: "f") ? "false" : "null"
             let length = word.utf8CodeUnitCount

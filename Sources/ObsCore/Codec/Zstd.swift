@@ -16,26 +16,7 @@ public enum Zstd {
     /// Decodes one frame. The size the frame announces is checked against `maxDecodedSize` before
     /// anything is allocated.
     public static func decompress(_ input: UnsafeRawBufferPointer, maxDecodedSize: Int) throws -> [UInt8] {
-        let announced = ZSTD_getFrameContentSize(input.baseAddress, input.count)
-        guard announced != ZSTD_CONTENTSIZE_ERROR, announced != ZSTD_CONTENTSIZE_UNKNOWN else {
-            throw CoreError.corrupt(codec: "zstd", detail: "no frame content size")
-        }
-        guard announced <= UInt64(maxDecodedSize) else {
-            throw CoreError.corrupt(codec: "zstd", detail: "frame announces \(announced) bytes, limit \(maxDecodedSize)")
-        }
-        let size = Int(announced)
-        var failure: String?
-        let output = [UInt8](unsafeUninitializedCapacity: size) { output, count in
-            let read = ZSTD_decompress(output.baseAddress, size, input.baseAddress, input.count)
-            if ZSTD_isError(read) != 0 || read != size {
-                failure = ZSTD_isError(read) != 0 ? String(cString: ZSTD_getErrorName(read)) : "decoded \(read) of \(size) bytes"
-                count = 0
-            } else {
-                count = read
-            }
-        }
-        if let failure { throw CoreError.corrupt(codec: "zstd", detail: failure) }
-        return output
+        try ZstdDecoder().decompress(input, maxDecodedSize: maxDecodedSize) { Array($0) }
     }
 }
 
