@@ -69,7 +69,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(name: "TraceCollector", dependencies: ["ObsCore"], swiftSettings: strict),
+        .target(
+            name: "TraceCollector",
+            dependencies: ["ObsCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .target(name: "QueryEngine", dependencies: ["ObsCore"], swiftSettings: strict),
         .target(name: "Alerting", dependencies: ["ObsCore", "QueryEngine"], swiftSettings: strict),
         // Scraping: discovery, relabeling, exposition parsing, scrape loops.
@@ -115,6 +119,10 @@ let package = Package(
         .executableTarget(name: "obs-bench", dependencies: ["Scrape", "MetricsTSDB", "ObsCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
 
         .testTarget(name: "CoreTests", dependencies: ["ObsCore"]),
+        .testTarget(
+            name: "TraceCollectorTests",
+            dependencies: ["ObsCore", "TraceCollector", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "ScrapeTests", dependencies: ["ObsCore", "Scrape"], resources: [.copy("Fixtures")]),
         .testTarget(name: "QueryEngineTests", dependencies: ["ObsCore", "QueryEngine"], resources: [.copy("Formatting"), .copy("LogQL")]),
         .testTarget(

@@ -100,6 +100,17 @@ public struct ProtobufWriter {
         buffer.writeInteger(value, endianness: .little)
     }
 
+    public mutating func writeFixed32(field: UInt64, _ value: UInt32) {
+        buffer.writeVarint(field << 3 | 5)
+        buffer.writeInteger(value, endianness: .little)
+    }
+
+    public mutating func writeBytes(field: UInt64, _ bytes: [UInt8]) {
+        buffer.writeVarint(field << 3 | 2)
+        buffer.writeVarint(UInt64(bytes.count))
+        buffer.writeBytes(bytes)
+    }
+
     public mutating func writeBytes(field: UInt64, _ bytes: ByteBuffer) {
         buffer.writeVarint(field << 3 | 2)
         buffer.writeVarint(UInt64(bytes.readableBytes))

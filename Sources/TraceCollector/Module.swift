@@ -1,1 +1,0 @@
-// TraceCollector: filled in by its own issue.

@@ -1,0 +1,193 @@
+import NIOCore
+import ObsCore
+
+/// One immutable file of traces flushed from the head (format in `FORMAT.md`): traces sorted by id
+/// in zstd blocks, and an index of every trace's id, block and summary kept in memory, so a trace is
+/// found by binary search without reading any block but its own.
+struct TraceSegment: Sendable {
+    static let magic: [UInt8] = Array("OBSTSG".utf8) + [1, 0]
+    static let trailer: [UInt8] = Array("OBSTSGIX".utf8)
+
+    struct Block: Sendable {
+        var offset: Int
+        var length: Int
+        var rawLength: Int
+        var checksum: UInt32
+    }
+
+    let path: String
+    let sequence: Int
+    let size: Int
+    /// The last WAL segment whose records this file holds.
+    let walThrough: Int
+    /// Sorted.
+    let ids: [TraceID]
+    let blockOf: [Int]
+    let summaries: [TraceSummary]
+    let blocks: [Block]
+    let minTime: UInt64
+    let maxTime: UInt64
+
+    static func fileName(_ sequence: Int) -> String {
+        let digits = String(sequence)
+        return String(repeating: "0", count: max(0, 8 - digits.count)) + digits + ".seg"
+    }
+
+    /// Writes `traces` (sorted by id) into blocks of about `blockSize` bytes before compression.
+    static func write(directory: String, sequence: Int, traces: [(id: TraceID, batches: [ResourceSpans], summary: TraceSummary)],
+                      walThrough: Int, blockSize: Int) throws -> TraceSegment {
+        let path = directory + "/" + fileName(sequence)
+        let writer = try BlockFile.Writer(path: path, magic: magic, trailer: trailer)
+        var blocks: [Block] = []
+        var blockOf: [Int] = []
+        var raw = ByteBuffer()
+        func cut() throws {
+            guard raw.readableBytes > 0 else { return }
+            let compressed = raw.withUnsafeReadableBytes { Zstd.compress($0, level: 3) }
+            let (offset, checksum) = try writer.append(compressed)
+            blocks.append(Block(offset: offset, length: compressed.count, rawLength: raw.readableBytes, checksum: checksum))
+            raw.clear()
+        }
+        for trace in traces {
+            var encoded = OTLPEncoder.encode(trace.batches)
+            raw.writeBytes(trace.id.bytes)
+            raw.writeVarint(UInt64(encoded.readableBytes))
+            raw.writeBuffer(&encoded)
+            blockOf.append(blocks.count)
+            if raw.readableBytes >= blockSize { try cut() }
+        }
+        try cut()
+        var index = ByteBuffer()
+        index.writeVarint(UInt64(walThrough))
+        index.writeVarint(UInt64(traces.count))
+        for (position, trace) in traces.enumerated() {
+            let summary = trace.summary
+            index.writeBytes(trace.id.bytes)
+            index.writeVarint(UInt64(blockOf[position]))
+            index.writeVarint(summary.start)
+            index.writeVarint(summary.end)
+            index.writeVarint(UInt64(summary.spanCount))
+            TraceCodec.writeString(summary.rootService, into: &index)
+            TraceCodec.writeString(summary.rootName, into: &index)
+        }
+        index.writeVarint(UInt64(blocks.count))
+        for block in blocks {
+            index.writeVarint(UInt64(block.offset))
+            index.writeVarint(UInt64(block.length))
+            index.writeVarint(UInt64(block.rawLength))
+            index.writeInteger(block.checksum, endianness: .little)
+        }
+        let size = try writer.finish(index: index)
+        return TraceSegment(path: path, sequence: sequence, size: size, walThrough: walThrough, ids: traces.map(\.id),
+                            blockOf: blockOf, summaries: traces.map(\.summary), blocks: blocks)
+    }
+
+    init(path: String, sequence: Int, size: Int, walThrough: Int, ids: [TraceID], blockOf: [Int], summaries: [TraceSummary],
+         blocks: [Block]) {
+        self.path = path
+        self.sequence = sequence
+        self.size = size
+        self.walThrough = walThrough
+        self.ids = ids
+        self.blockOf = blockOf
+        self.summaries = summaries
+        self.blocks = blocks
+        minTime = summaries.map(\.start).min() ?? 0
+        maxTime = summaries.map(\.end).max() ?? 0
+    }
+
+    /// Reads a segment's index. Blocking.
+    static func open(path: String, sequence: Int) throws -> TraceSegment {
+        do {
+            var (index, size) = try BlockFile.readIndex(path: path, magic: magic, trailer: trailer)
+            let walThrough = Int(try TraceCodec.varint(&index))
+            let count = try TraceCodec.count(&index)
+            var ids: [TraceID] = [], blockOf: [Int] = [], summaries: [TraceSummary] = []
+            for _ in 0..<count {
+                guard let idBytes = index.readBytes(length: 16), let id = TraceID(bytes: idBytes) else { throw TraceCodec.truncated }
+                blockOf.append(Int(try TraceCodec.varint(&index)))
+                let start = try TraceCodec.varint(&index), end = try TraceCodec.varint(&index)
+                let spans = Int(try TraceCodec.varint(&index))
+                let service = try TraceCodec.string(&index), name = try TraceCodec.string(&index)
+                ids.append(id)
+                summaries.append(TraceSummary(traceID: id, start: start, end: end, spanCount: spans, rootService: service, rootName: name))
+            }
+            var blocks: [Block] = []
+            for _ in 0..<(try TraceCodec.count(&index)) {
+                let offset = Int(try TraceCodec.varint(&index)), length = Int(try TraceCodec.varint(&index))
+                let rawLength = Int(try TraceCodec.varint(&index))
+                guard let checksum = index.readInteger(endianness: .little, as: UInt32.self) else { throw TraceCodec.truncated }
+                blocks.append(Block(offset: offset, length: length, rawLength: rawLength, checksum: checksum))
+            }
+            guard blockOf.allSatisfy({ $0 < blocks.count }), zip(ids, ids.dropFirst()).allSatisfy({ $0 < $1 }) else {
+                throw BlockFile.Damage(description: "index out of order or naming missing blocks")
+            }
+            return TraceSegment(path: path, sequence: sequence, size: size, walThrough: walThrough, ids: ids, blockOf: blockOf,
+                                summaries: summaries, blocks: blocks)
+        } catch let error as TraceStoreError {
+            throw error
+        } catch {
+            throw TraceStoreError.corrupt(path: path, detail: "\(error)")
+        }
+    }
+
+    /// Where `id` is in this segment's index.
+    func position(of id: TraceID) -> Int? {
+        var low = 0, high = ids.count
+        while low < high {
+            let middle = (low + high) / 2
+            if ids[middle] < id { low = middle + 1 } else { high = middle }
+        }
+        return low < ids.count && ids[low] == id ? low : nil
+    }
+
+    /// Every trace of block `number`, decoded. Blocking.
+    func traces(inBlock number: Int, decoder: ZstdDecoder, only wanted: TraceID? = nil) throws -> [(TraceID, [ResourceSpans])] {
+        let block = blocks[number]
+        do {
+            return try BlockFile.withBlock(path: path, offset: block.offset, length: block.length, checksum: block.checksum,
+                                           buffer: &decoder.input) { compressed in
+                try decoder.decompress(compressed, maxDecodedSize: max(block.rawLength, 1)) { raw in
+                    var buffer = ByteBuffer(bytes: raw)
+                    var result: [(TraceID, [ResourceSpans])] = []
+                    while buffer.readableBytes > 0 {
+                        guard let idBytes = buffer.readBytes(length: 16), let id = TraceID(bytes: idBytes) else { throw TraceCodec.truncated }
+                        let length = Int(try TraceCodec.varint(&buffer))
+                        guard let payload = buffer.readSlice(length: length) else { throw TraceCodec.truncated }
+                        if wanted == nil || wanted == id { result.append((id, try OTLPProtobuf.decode(payload).batches)) }
+                    }
+                    return result
+                }
+            }
+        } catch {
+            throw TraceStoreError.corrupt(path: path, detail: "block \(number): \(error)")
+        }
+    }
+}
+
+/// Varints and strings in trace store indexes.
+enum TraceCodec {
+    static let truncated = CoreError.corrupt(codec: "trace store", detail: "truncated")
+
+    static func varint(_ buffer: inout ByteBuffer) throws -> UInt64 {
+        guard let value = try buffer.readVarint() else { throw truncated }
+        return value
+    }
+
+    static func count(_ buffer: inout ByteBuffer) throws -> Int {
+        let value = try varint(&buffer)
+        guard value <= UInt64(buffer.readableBytes) else { throw truncated }
+        return Int(value)
+    }
+
+    static func writeString(_ text: String, into buffer: inout ByteBuffer) {
+        buffer.writeVarint(UInt64(text.utf8.count))
+        buffer.writeString(text)
+    }
+
+    static func string(_ buffer: inout ByteBuffer) throws -> String {
+        let length = try count(&buffer)
+        guard let text = buffer.readString(length: length) else { throw truncated }
+        return text
+    }
+}

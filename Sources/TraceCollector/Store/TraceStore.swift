@@ -1,0 +1,250 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import ObsCore
+import Synchronization
+
+/// Settings of the trace store.
+public struct TraceStoreOptions: Sendable {
+    /// Head size (OTLP bytes) that triggers a flush to a segment.
+    public var flushBytes = 16 << 20
+    /// Age of the oldest unflushed span that triggers a flush, in seconds.
+    public var flushAge: Int64 = 300
+    /// Bytes of traces per block before compression.
+    public var blockSize = 256 << 10
+    /// Segments whose newest span is older than this are deleted; 0 keeps them.
+    public var retention: Int64 = 0
+    /// Segments beyond this many bytes in total are deleted, oldest first; 0 for no limit.
+    public var retentionBytes = 0
+
+    public init() {}
+}
+
+/// Stores spans: each accepted export goes to the WAL (fsynced before `append` returns) and the head,
+/// an in-memory map from trace id to the fragments received; a flush writes the head as a segment of
+/// traces sorted by id and drops the WAL it covers. Reads merge a trace's fragments from the head and
+/// every segment, so spans of one trace that arrive over minutes, from several services, come back
+/// together. Thread-safe; the blocking methods do disk I/O and must not run on the cooperative pool.
+public final class TraceStore: Sendable {
+    struct Head {
+        var traces: [TraceID: [ResourceSpans]] = [:]
+        var summaries: [TraceID: TraceSummary] = [:]
+        var bytes = 0
+        var oldestArrival: Int64?
+    }
+
+    struct State {
+        var head = Head()
+        var segments: [TraceSegment] = []
+        var nextSequence = 1
+        var closed = false
+    }
+
+    let directory: String
+    let segmentDirectory: String
+    let options: TraceStoreOptions
+    let wal: RecordLog<TraceWALRecord>
+    let state: Mutex<State>
+    /// Serialises WAL writes with the head handover of a flush, so no record is in the WAL but
+    /// missing from both the head snapshot and the next head.
+    let commitGate = Mutex(())
+    let flushGate = Mutex(())
+    let logger: Logger
+
+    public init(directory: String, options: TraceStoreOptions = TraceStoreOptions(), logger: Logger) throws {
+        self.directory = directory
+        self.options = options
+        self.logger = logger
+        segmentDirectory = directory + "/segments"
+        do {
+            try FileIO.makeDirectories(segmentDirectory)
+        } catch {
+            throw TraceStoreError.io("cannot create \(segmentDirectory): \(error)")
+        }
+        var state = State()
+        for name in try FileIO.listDirectory(segmentDirectory).sorted() where name.hasSuffix(".seg") {
+            let path = segmentDirectory + "/" + name
+            guard let sequence = Int(name.dropLast(4)) else { continue }
+            do {
+                state.segments.append(try TraceSegment.open(path: path, sequence: sequence))
+            } catch {
+                // Kept aside for inspection; the rest of the store stays readable.
+                logger.error("Damaged trace segment set aside", metadata: ["path": "\(path)", "error": "\(error)"])
+                rename(path, path + ".corrupt")
+            }
+            state.nextSequence = max(state.nextSequence, sequence + 1)
+        }
+        wal = try RecordLog<TraceWALRecord>(directory: directory + "/wal")
+        // WAL segments a segment file already holds go first (a crash can come between writing the
+        // file and removing them); the rest is replayed into the head.
+        if let covered = state.segments.map(\.walThrough).max() { try wal.removeSegments(through: covered) }
+        var replayed = 0
+        let report = try wal.replay { record in
+            Self.add(record.batches, to: &state.head)
+            state.head.bytes += RecordLog<TraceWALRecord>.frame(record).count
+            replayed += record.batches.reduce(0) { $0 + $1.spanCount }
+        }
+        if let damage = report.damage {
+            logger.warning("Trace WAL damaged; dropped everything after the last good record",
+                           metadata: ["file": "\(damage.file)", "offset": "\(damage.offset)", "reason": "\(damage.reason)"])
+        }
+        if replayed > 0 { state.head.oldestArrival = WallClock.milliseconds() }
+        self.state = Mutex(state)
+        logger.info("Trace store opened", metadata: ["path": "\(directory)", "segments": "\(state.segments.count)",
+                                                      "wal_spans": "\(replayed)"])
+    }
+
+    static func add(_ batches: [ResourceSpans], to head: inout Head) {
+        for (traceID, fragments) in ResourceSpans.byTrace(batches) {
+            head.traces[traceID, default: []] += fragments
+            let summary = TraceSummary.of(traceID, fragments)
+            if head.summaries[traceID] == nil { head.summaries[traceID] = summary } else { head.summaries[traceID]!.merge(summary) }
+        }
+    }
+
+    /// Stores `batches` durably: when this returns, a crash loses none of them. Blocking.
+    public func append(_ batches: [ResourceSpans]) throws {
+        guard !batches.isEmpty else { return }
+        let record = TraceWALRecord(batches: batches)
+        let size = RecordLog<TraceWALRecord>.frame(record).count
+        try commitGate.withLock { _ in
+            guard !state.withLock({ $0.closed }) else { throw TraceStoreError.closed }
+            try wal.log([record])
+            state.withLock { state in
+                Self.add(batches, to: &state.head)
+                state.head.bytes += size
+                if state.head.oldestArrival == nil { state.head.oldestArrival = WallClock.milliseconds() }
+            }
+        }
+        if state.withLock({ $0.head.bytes >= options.flushBytes }) { try flush() }
+    }
+
+    /// Writes the head as a segment when it is big or old enough, then applies retention. Blocking.
+    public func maintain() throws {
+        let due = state.withLock { state -> Bool in
+            guard let oldest = state.head.oldestArrival else { return false }
+            return state.head.bytes >= options.flushBytes || WallClock.milliseconds() - oldest >= options.flushAge * 1000
+        }
+        if due { try flush() }
+        try applyRetention()
+    }
+
+    /// Writes everything in the head to a new segment and drops the WAL segments it covers.
+    public func flush() throws {
+        try flushGate.withLock { _ in
+            let (head, walThrough, sequence) = try commitGate.withLock { _ -> (Head, Int, Int) in
+                // Records up to the closed WAL segment are exactly those in the head taken here.
+                let closedSegment = try wal.rotate()
+                return state.withLock { state in
+                    let head = state.head
+                    state.head = Head()
+                    let sequence = state.nextSequence
+                    state.nextSequence += 1
+                    return (head, closedSegment, sequence)
+                }
+            }
+            guard !head.traces.isEmpty else {
+                try wal.removeSegments(through: walThrough)
+                return
+            }
+            let traces = head.traces.keys.sorted().map { id in (id: id, batches: head.traces[id]!, summary: head.summaries[id]!) }
+            do {
+                let segment = try TraceSegment.write(directory: segmentDirectory, sequence: sequence, traces: traces,
+                                                     walThrough: walThrough, blockSize: options.blockSize)
+                state.withLock { $0.segments.append(segment) }
+                try wal.removeSegments(through: walThrough)
+                logger.debug("Trace head flushed", metadata: ["segment": "\(segment.path)", "traces": "\(traces.count)"])
+            } catch {
+                // The WAL still holds the head: put it back so reads see it until the next try.
+                state.withLock { state in
+                    for (id, batches) in head.traces {
+                        state.head.traces[id, default: []] = batches + (state.head.traces[id] ?? [])
+                        if let summary = head.summaries[id] {
+                            if state.head.summaries[id] == nil { state.head.summaries[id] = summary } else { state.head.summaries[id]!.merge(summary) }
+                        }
+                    }
+                    state.head.bytes += head.bytes
+                    state.head.oldestArrival = min(state.head.oldestArrival ?? .max, head.oldestArrival ?? .max)
+                }
+                throw error
+            }
+        }
+    }
+
+    func applyRetention() throws {
+        let doomed = state.withLock { state -> [TraceSegment] in
+            var doomed: [TraceSegment] = []
+            if options.retention > 0 {
+                let cutoff = UInt64(max(0, WallClock.milliseconds() - options.retention * 1000)) * 1_000_000
+                doomed += state.segments.filter { $0.maxTime < cutoff }
+            }
+            if options.retentionBytes > 0 {
+                var total = state.segments.reduce(0) { $0 + $1.size }
+                for segment in state.segments.sorted(by: { $0.sequence < $1.sequence }) where total > options.retentionBytes {
+                    if !doomed.contains(where: { $0.sequence == segment.sequence }) { doomed.append(segment) }
+                    total -= segment.size
+                }
+            }
+            let gone = Set(doomed.map(\.sequence))
+            state.segments.removeAll { gone.contains($0.sequence) }
+            return doomed
+        }
+        for segment in doomed { unlink(segment.path) }
+    }
+
+    /// Every fragment of trace `id`, from the head and the segments, oldest segment first; nil when
+    /// nothing of it is stored. Blocking.
+    public func trace(_ id: TraceID) throws -> [ResourceSpans]? {
+        let (fragments, segments) = state.withLock { state in (state.head.traces[id], state.segments) }
+        var result: [ResourceSpans] = []
+        let decoder = ZstdDecoder()
+        for segment in segments {
+            guard let position = segment.position(of: id) else { continue }
+            for (_, batches) in try segment.traces(inBlock: segment.blockOf[position], decoder: decoder, only: id) { result += batches }
+        }
+        result += fragments ?? []
+        return result.isEmpty ? nil : result
+    }
+
+    /// Summaries of the traces with spans overlapping `[start, end]` (nanoseconds), fragments
+    /// merged; newest first.
+    public func summaries(start: UInt64, end: UInt64) -> [TraceSummary] {
+        let (head, segments) = state.withLock { state in (state.head.summaries, state.segments) }
+        var merged: [TraceID: TraceSummary] = [:]
+        func take(_ summary: TraceSummary) {
+            if merged[summary.traceID] == nil { merged[summary.traceID] = summary } else { merged[summary.traceID]!.merge(summary) }
+        }
+        for segment in segments where segment.maxTime >= start && segment.minTime <= end {
+            for summary in segment.summaries { take(summary) }
+        }
+        for summary in head.values { take(summary) }
+        return merged.values.filter { $0.end >= start && $0.start <= end }.sorted { ($0.start, $0.traceID) > ($1.start, $1.traceID) }
+    }
+
+    /// Figures for the agent's own metrics.
+    public struct Usage: Sendable {
+        public var headTraces: Int
+        public var headBytes: Int
+        public var segments: Int
+        public var segmentBytes: Int
+    }
+
+    public var usage: Usage {
+        state.withLock { state in
+            Usage(headTraces: state.head.traces.count, headBytes: state.head.bytes, segments: state.segments.count,
+                  segmentBytes: state.segments.reduce(0) { $0 + $1.size })
+        }
+    }
+
+    /// Flushes the head and closes the WAL. Blocking.
+    public func close() {
+        do {
+            try flush()
+        } catch {
+            logger.error("Trace head not flushed at close; the WAL keeps it", metadata: ["error": "\(error)"])
+        }
+        state.withLock { $0.closed = true }
+        wal.shutdown()
+    }
+}
