@@ -44,6 +44,14 @@ struct ObsAgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("web.listen-address"), help: "Address to listen on for the API, UI and receivers.")
     var listenAddress = "127.0.0.1:9090"
 
+    @Option(name: .customLong("otlp.http.listen-address"),
+            help: "Extra address for OTLP/HTTP trace exports (POST /v1/traces), e.g. 0.0.0.0:4318; the main address accepts them too. Empty: none.")
+    var otlpHTTPAddress = ""
+
+    @Option(name: .customLong("zipkin.listen-address"),
+            help: "Extra address for Zipkin span reports (POST /api/v2/spans), e.g. 0.0.0.0:9411; the main address accepts them too. Empty: none.")
+    var zipkinAddress = ""
+
     @Option(name: .customLong("web.max-request-body-size"), help: "Largest request body accepted (e.g. 32MB).")
     var maxBodySize = "64MB"
 
@@ -82,6 +90,10 @@ struct ObsAgentCommand: AsyncParsableCommand {
         }
         guard LineLogHandler.Format(rawValue: logFormat) != nil else {
             throw ValidationError("--log.format: unknown format \"\(logFormat)\" (want logfmt or json)")
+        }
+        for (flag, value) in [("otlp.http.listen-address", otlpHTTPAddress), ("zipkin.listen-address", zipkinAddress)]
+        where !value.isEmpty && ListenAddress(value) == nil {
+            throw ValidationError("--\(flag): \"\(value)\" is not host:port")
         }
         guard ListenAddress(listenAddress) != nil else {
             throw ValidationError("--web.listen-address: \"\(listenAddress)\" is not host:port")
@@ -178,6 +190,11 @@ struct ObsAgentCommand: AsyncParsableCommand {
             counters: ReceiverCounters(metrics, name: "obs_loki_push_entries_total", help: "Log entries received over Loki push, by result."),
             logger: Logger(label: "loki-push")
         ).register(on: router)
+        let traceReceivers = TraceReceiverRoutes(
+            stores: stores, maxBodySize: bodyLimit, maxDecodedSize: Int(ByteSize(maxDecodedSize)!.bytes),
+            counters: ReceiverCounters(metrics, name: "obs_trace_spans_received_total", help: "Spans received over OTLP and Zipkin, by result."),
+            logger: Logger(label: "traces"))
+        traceReceivers.register(on: router)
         LokiLabelRoutes(stores: stores).register(on: router)
         LokiQueryRoutes(stores: stores).register(on: router)
         LokiIndexRoutes(stores: stores).register(on: router)
@@ -195,9 +212,26 @@ struct ObsAgentCommand: AsyncParsableCommand {
             },
             logger: httpLogger)
 
+        // Receivers on their conventional ports, when asked for.
+        var receiverServers: [any Service] = []
+        for (name, text) in [("otlp-http", otlpHTTPAddress), ("zipkin", zipkinAddress)] where !text.isEmpty {
+            let extra = ListenAddress(text)!
+            let receiverRouter = Router()
+            receiverRouter.add(middleware: TelemetryMiddleware(metrics: metrics, maxBodySize: bodyLimit))
+            traceReceivers.register(on: receiverRouter)
+            let receiverLogger = Logger(label: name)
+            receiverServers.append(Application(
+                router: receiverRouter,
+                configuration: .init(address: .hostname(extra.host, port: extra.port), serverName: nil),
+                onServerRunning: { channel in
+                    receiverLogger.info("Listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? text)"])
+                },
+                logger: receiverLogger))
+        }
+
         let group = ServiceGroup(
             configuration: .init(
-                services: [
+                services: receiverServers + [
                     StorageService(directory: directory, options: storeOptions(), stores: stores, state: state,
                                    logger: Logger(label: "storage")),
                     server,
@@ -247,6 +281,8 @@ struct ObsAgentCommand: AsyncParsableCommand {
             ("storage.tsdb.retention.size", retentionSize),
             ("storage.tsdb.min-block-duration", blockDuration),
             ("web.listen-address", listenAddress),
+            ("otlp.http.listen-address", otlpHTTPAddress),
+            ("zipkin.listen-address", zipkinAddress),
             ("web.max-request-body-size", maxBodySize),
             ("web.max-decoded-body-size", maxDecodedSize),
             ("web.enable-lifecycle", String(enableLifecycle)),

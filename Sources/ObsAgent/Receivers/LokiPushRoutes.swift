@@ -20,21 +20,11 @@ struct LokiPushRoutes {
 
     func handle(_ request: Request) async throws -> Response {
         let store = try stores.logs()
-        var request = request
-        var body = try await request.collectBody(upTo: maxBodySize)
-        if let encoding = request.headers[.contentEncoding]?.lowercased(), !encoding.isEmpty, encoding != "identity" {
-            guard encoding == "gzip" else {
-                return Response.text("unsupported Content-Encoding \"\(encoding)\"\n", status: .unsupportedMediaType)
-            }
-            do {
-                let inflater = try Inflater(format: .gzip, maxDecodedSize: maxDecodedSize)
-                var decoded = ByteBuffer()
-                try inflater.inflate(body, into: &decoded)
-                try inflater.finish()
-                body = decoded
-            } catch {
-                return Response.text("decompressing the gzip body: \(error)\n", status: .badRequest)
-            }
+        let body: ByteBuffer
+        do {
+            body = try await RequestBody.read(request, maxBodySize: maxBodySize, maxDecodedSize: maxDecodedSize)
+        } catch let failure as RequestBody.Failure {
+            return Response.text(failure.description + "\n", status: failure.status)
         }
         let contentType = (request.headers[.contentType] ?? "application/x-protobuf").lowercased()
         let push: LokiPushRequest

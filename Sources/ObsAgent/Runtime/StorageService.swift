@@ -4,6 +4,7 @@ import MetricsTSDB
 import NIOPosix
 import ObsCore
 import ServiceLifecycle
+import TraceCollector
 import UnixSignals
 
 /// Owns the data directory and the stores in it. Marks the agent ready once storage is open, and on
@@ -30,6 +31,10 @@ struct StorageService: Service {
         let logs = try await LogStore.open(directory: try directory.subdirectory("logs"), options: logOptions(),
                                            metrics: state.metrics, logger: Logger(label: "logs"))
         stores.setLogs(logs)
+        let traces = try await NIOThreadPool.singleton.runIfActive { [directory] in
+            try TraceStore(directory: try directory.subdirectory("traces"), logger: Logger(label: "traces"))
+        }
+        stores.setTraces(traces)
         state.setReady(true)
         logger.info("Storage opened; agent is ready", metadata: ["path": "\(directory.path)"])
         // Maintains the stores until the group shuts down; by then the HTTP server has drained its requests.
@@ -49,11 +54,18 @@ struct StorageService: Service {
             } catch {
                 logger.error("Log store maintenance failed; will retry", metadata: ["err": "\(error)"])
             }
+            do {
+                try await NIOThreadPool.singleton.runIfActive { try traces.maintain() }
+            } catch {
+                logger.error("Trace store maintenance failed; will retry", metadata: ["err": "\(error)"])
+            }
             _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: logMaintenanceInterval) }
         }
         state.setReady(false)
+        stores.setTraces(nil)
         stores.setLogs(nil)
         stores.setMetrics(nil)
+        try? await NIOThreadPool.singleton.runIfActive { traces.close() }
         try? await NIOThreadPool.singleton.runIfActive { logs.close() }
         metrics.close()
         logger.info("Storage closed", metadata: ["path": "\(directory.path)"])

@@ -2,6 +2,7 @@ import LogIngest
 import MetricsTSDB
 import ObsCore
 import Synchronization
+import TraceCollector
 
 /// The stores, once `StorageService` has opened them. Routes ask for a store per request; before the
 /// store is open (or after it closed) they get a 503 `unavailable` error, which clients retry.
@@ -9,6 +10,18 @@ import Synchronization
 final class Stores: Sendable {
     private let metricsStore = Mutex<MetricsStore?>(nil)
     private let logStore = Mutex<LogStore?>(nil)
+    private let traceStore = Mutex<TraceStore?>(nil)
+
+    func setTraces(_ store: TraceStore?) {
+        traceStore.withLock { $0 = store }
+    }
+
+    func traces() throws -> TraceStore {
+        guard let store = traceStore.withLock({ $0 }) else {
+            throw APIError(.unavailable, "trace storage is not ready")
+        }
+        return store
+    }
 
     func setLogs(_ store: LogStore?) {
         logStore.withLock { $0 = store }

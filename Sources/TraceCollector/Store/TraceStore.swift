@@ -207,6 +207,31 @@ public final class TraceStore: Sendable {
         return result.isEmpty ? nil : result
     }
 
+    /// Visits the stored fragments of every trace overlapping `[start, end]` (nanoseconds), the
+    /// head first, then segments newest first, decompressing each block once; `visit` returns false
+    /// to stop. A trace stored in several places is visited once per place. Blocking.
+    public func scan(start: UInt64, end: UInt64, _ visit: (TraceSummary, [ResourceSpans]) throws -> Bool) throws {
+        let (head, summaries, segments) = state.withLock { state in (state.head.traces, state.head.summaries, state.segments) }
+        for (id, summary) in summaries.sorted(by: { $0.value.start > $1.value.start })
+        where summary.end >= start && summary.start <= end {
+            guard try visit(summary, head[id] ?? []) else { return }
+        }
+        let decoder = ZstdDecoder()
+        for segment in segments.sorted(by: { $0.sequence > $1.sequence }) where segment.maxTime >= start && segment.minTime <= end {
+            var wanted: [Int: Set<Int>] = [:]
+            for (position, summary) in segment.summaries.enumerated() where summary.end >= start && summary.start <= end {
+                wanted[segment.blockOf[position], default: []].insert(position)
+            }
+            for block in wanted.keys.sorted() {
+                let traces = try segment.traces(inBlock: block, decoder: decoder)
+                for (id, batches) in traces {
+                    guard let position = segment.position(of: id), wanted[block]!.contains(position) else { continue }
+                    guard try visit(segment.summaries[position], batches) else { return }
+                }
+            }
+        }
+    }
+
     /// Summaries of the traces with spans overlapping `[start, end]` (nanoseconds), fragments
     /// merged; newest first.
     public func summaries(start: UInt64, end: UInt64) -> [TraceSummary] {
