@@ -198,6 +198,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
         LokiLabelRoutes(stores: stores).register(on: router)
         LokiQueryRoutes(stores: stores).register(on: router)
         LokiIndexRoutes(stores: stores).register(on: router)
+        TempoRoutes(stores: stores).register(on: router)
         let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
         LokiTailRoute(stores: stores).register(on: webSocketRouter)
 
