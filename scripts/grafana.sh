@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Replays what Grafana's Prometheus and Loki data sources send (../shared/grafana/replay.py) against
-# the built obs-agent on a fresh data folder, seeding data first; fails on any failed check.
+# Replays what Grafana's Prometheus, Loki, Tempo, Jaeger and Zipkin data sources send
+# (../shared/grafana/replay.py) against the built obs-agent on a fresh data folder, seeding data
+# first; fails on any failed check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${OBS_SHARED:-../shared}
@@ -16,7 +17,9 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 out=$data/replay.txt
-python3 "$shared/grafana/replay.py" --base-url "http://127.0.0.1:$port" --kinds prometheus,loki --seed >"$out" 2>&1 || true
+base="http://127.0.0.1:$port"
+python3 "$shared/grafana/replay.py" --base-url "$base" --jaeger-url "$base/jaeger" --zipkin-url "$base/zipkin" --otlp-url "$base" \
+  --kinds prometheus,loki,tempo,jaeger,zipkin --seed >"$out" 2>&1 || true
 grep -E '^(FAIL|SKIP)' "$out" || true
 summary=$(tail -n 1 "$out")
 echo "grafana replay: $summary"

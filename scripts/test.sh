@@ -8,5 +8,5 @@ swift build --build-tests
 swift test --skip-build
 # Prometheus's PromQL test files against the built daemon; fails below the recorded pass floor.
 scripts/conformance.sh
-# What Grafana's Prometheus and Loki data sources send, replayed against the daemon.
+# What Grafana's data sources send, replayed against the daemon.
 scripts/grafana.sh

@@ -199,6 +199,8 @@ struct ObsAgentCommand: AsyncParsableCommand {
         LokiQueryRoutes(stores: stores).register(on: router)
         LokiIndexRoutes(stores: stores).register(on: router)
         TempoRoutes(stores: stores).register(on: router)
+        JaegerRoutes(stores: stores).register(on: router)
+        ZipkinRoutes(stores: stores, prefix: "/zipkin").register(on: router)
         let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
         LokiTailRoute(stores: stores).register(on: webSocketRouter)
 
@@ -220,6 +222,8 @@ struct ObsAgentCommand: AsyncParsableCommand {
             let receiverRouter = Router()
             receiverRouter.add(middleware: TelemetryMiddleware(metrics: metrics, maxBodySize: bodyLimit))
             traceReceivers.register(on: receiverRouter)
+            // Zipkin's own port also answers Zipkin's query API, as a Zipkin server does.
+            if name == "zipkin" { ZipkinRoutes(stores: stores, prefix: "").register(on: receiverRouter) }
             let receiverLogger = Logger(label: name)
             receiverServers.append(Application(
                 router: receiverRouter,
