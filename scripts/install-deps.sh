@@ -20,7 +20,8 @@ if ((${#missing[@]})); then
 fi
 
 # Python test tools: the PromQL conformance harness (../shared/conformance/promql) needs a snappy
-# binding; the Grafana replay (../shared/grafana/replay.py) needs websockets for live tail.
+# binding; the Grafana replay (../shared/grafana/replay.py) needs websockets for live tail; the trace
+# receiver tests send spans with the OpenTelemetry Python SDK's OTLP/HTTP, OTLP/gRPC and Zipkin exporters.
 pip_install() {
   if ! python3 -m pip --version >/dev/null 2>&1; then
     sudo_cmd=()
@@ -36,3 +37,5 @@ if ! python3 -c 'import cramjam' 2>/dev/null && ! python3 -c 'import snappy' 2>/
   pip_install cramjam
 fi
 python3 -c 'from websockets.sync.client import connect' 2>/dev/null || pip_install 'websockets>=12'
+python3 -c 'import opentelemetry.exporter.otlp.proto.grpc.trace_exporter, opentelemetry.exporter.otlp.proto.http.trace_exporter, opentelemetry.exporter.zipkin.json' 2>/dev/null \
+  || pip_install opentelemetry-sdk opentelemetry-exporter-otlp-proto-http opentelemetry-exporter-otlp-proto-grpc opentelemetry-exporter-zipkin-json

@@ -48,6 +48,10 @@ struct ObsAgentCommand: AsyncParsableCommand {
             help: "Extra address for OTLP/HTTP trace exports (POST /v1/traces), e.g. 0.0.0.0:4318; the main address accepts them too. Empty: none.")
     var otlpHTTPAddress = ""
 
+    @Option(name: .customLong("otlp.grpc.listen-address"),
+            help: "Address for OTLP/gRPC trace exports, an IPv4 host and port such as 0.0.0.0:4317. Empty: none.")
+    var otlpGRPCAddress = ""
+
     @Option(name: .customLong("zipkin.listen-address"),
             help: "Extra address for Zipkin span reports (POST /api/v2/spans), e.g. 0.0.0.0:9411; the main address accepts them too. Empty: none.")
     var zipkinAddress = ""
@@ -91,7 +95,8 @@ struct ObsAgentCommand: AsyncParsableCommand {
         guard LineLogHandler.Format(rawValue: logFormat) != nil else {
             throw ValidationError("--log.format: unknown format \"\(logFormat)\" (want logfmt or json)")
         }
-        for (flag, value) in [("otlp.http.listen-address", otlpHTTPAddress), ("zipkin.listen-address", zipkinAddress)]
+        for (flag, value) in [("otlp.http.listen-address", otlpHTTPAddress), ("otlp.grpc.listen-address", otlpGRPCAddress),
+                              ("zipkin.listen-address", zipkinAddress)]
         where !value.isEmpty && ListenAddress(value) == nil {
             throw ValidationError("--\(flag): \"\(value)\" is not host:port")
         }
@@ -229,9 +234,14 @@ struct ObsAgentCommand: AsyncParsableCommand {
                 router: receiverRouter,
                 configuration: .init(address: .hostname(extra.host, port: extra.port), serverName: nil),
                 onServerRunning: { channel in
-                    receiverLogger.info("Listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? text)"])
+                    let bound = channel.localAddress.map { "\($0.ipAddress ?? extra.host):\($0.port ?? extra.port)" } ?? text
+                    receiverLogger.info("Receiver listening", metadata: ["protocol": "\(name)", "address": "\(bound)"])
                 },
                 logger: receiverLogger))
+        }
+
+        if let grpc = ListenAddress(otlpGRPCAddress) {
+            receiverServers.append(OTLPGRPCService(host: grpc.host, port: grpc.port, receivers: traceReceivers, logger: Logger(label: "otlp-grpc")))
         }
 
         let group = ServiceGroup(
@@ -287,6 +297,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
             ("storage.tsdb.min-block-duration", blockDuration),
             ("web.listen-address", listenAddress),
             ("otlp.http.listen-address", otlpHTTPAddress),
+            ("otlp.grpc.listen-address", otlpGRPCAddress),
             ("zipkin.listen-address", zipkinAddress),
             ("web.max-request-body-size", maxBodySize),
             ("web.max-decoded-body-size", maxDecodedSize),

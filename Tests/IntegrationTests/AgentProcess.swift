@@ -145,10 +145,20 @@ func http(_ method: HTTPMethod = .GET, _ url: String, body: String? = nil, heade
                      body: String(buffer: bytes))
 }
 
+/// Percent-encodes everything but letters and digits, for query parameters.
+func percent(_ text: String) -> String {
+    text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? text
+}
+
 /// Runs a binary to completion and returns its exit status and combined output.
 func runTool(_ name: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+    try await runProcess(AgentProcess.binary(name), arguments)
+}
+
+/// Runs the executable at `path` to completion and returns its exit status and combined output.
+func runProcess(_ path: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: AgentProcess.binary(name))
+    process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
     let pipe = Pipe()
     process.standardOutput = pipe

@@ -24,10 +24,6 @@ import Glibc
         return HTTPReply(status: Int(response.status.code), headers: [], body: String(buffer: bytes))
     }
 
-    func percent(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? text
-    }
-
     @Test func encodingsStatusesAndPartialRefusals() async throws {
         let agent = try AgentProcess(arguments: [])
         try await agent.waitForListening()

@@ -23,7 +23,7 @@ struct TraceReceiverRoutes {
         router.post("/api/v2/spans") { request, _ in try await zipkin(request) }
     }
 
-    private func store(_ decoded: DecodedSpans) async throws {
+    func store(_ decoded: DecodedSpans) async throws {
         let store = try stores.traces()
         let batches = decoded.batches
         try await NIOThreadPool.singleton.runIfActive { try store.append(batches) }
@@ -61,14 +61,7 @@ struct TraceReceiverRoutes {
             return Response.json("{\"partialSuccess\":{\"rejectedSpans\":\"\(decoded.rejected)\",\"errorMessage\":"
                 + JSONText.quote(decoded.firstError ?? "") + "}}")
         }
-        var writer = ProtobufWriter()
-        if decoded.rejected > 0 {
-            writer.writeMessage(field: 1) { writer in
-                writer.writeVarint(field: 1, UInt64(decoded.rejected))
-                writer.writeString(field: 2, decoded.firstError ?? "")
-            }
-        }
-        return Response(status: .ok, headers: [.contentType: "application/x-protobuf"], body: .init(byteBuffer: writer.buffer))
+        return Response(status: .ok, headers: [.contentType: "application/x-protobuf"], body: .init(byteBuffer: decoded.exportResponse))
     }
 
     /// A `google.rpc.Status` (code, message) in the request's encoding, as OTLP/HTTP errors are.

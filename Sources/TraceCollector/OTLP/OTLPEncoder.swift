@@ -97,3 +97,18 @@ public enum OTLPEncoder {
         }
     }
 }
+
+extension DecodedSpans {
+    /// The `ExportTraceServiceResponse` for this request: empty on full success, else a partial
+    /// success (`rejected_spans` = 1, `error_message` = 2 inside field 1).
+    public var exportResponse: ByteBuffer {
+        var writer = ProtobufWriter()
+        if rejected > 0 {
+            writer.writeMessage(field: 1) { writer in
+                writer.writeVarint(field: 1, UInt64(rejected))
+                writer.writeString(field: 2, firstError ?? "")
+            }
+        }
+        return writer.buffer
+    }
+}
