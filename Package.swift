@@ -146,7 +146,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "ObsCore", "MetricsTSDB", "LogIngest",
+                "ObsCore", "MetricsTSDB", "LogIngest", "TraceCollector",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
