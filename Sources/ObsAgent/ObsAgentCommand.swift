@@ -1,6 +1,7 @@
 import ArgumentParser
 import CShims
 import Hummingbird
+import TraceCollector
 import HummingbirdWebSocket
 import Logging
 import NIOCore
@@ -195,10 +196,11 @@ struct ObsAgentCommand: AsyncParsableCommand {
             counters: ReceiverCounters(metrics, name: "obs_loki_push_entries_total", help: "Log entries received over Loki push, by result."),
             logger: Logger(label: "loki-push")
         ).register(on: router)
+        let spanMetrics = SpanMetrics()
         let traceReceivers = TraceReceiverRoutes(
             stores: stores, maxBodySize: bodyLimit, maxDecodedSize: Int(ByteSize(maxDecodedSize)!.bytes),
             counters: ReceiverCounters(metrics, name: "obs_trace_spans_received_total", help: "Spans received over OTLP and Zipkin, by result."),
-            logger: Logger(label: "traces"))
+            spanMetrics: spanMetrics, logger: Logger(label: "traces"))
         traceReceivers.register(on: router)
         LokiLabelRoutes(stores: stores).register(on: router)
         LokiQueryRoutes(stores: stores).register(on: router)
@@ -254,6 +256,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
                     LogTailService(stores: stores, state: state, positionsPath: try directory.subdirectory("logs") + "/positions.db",
                                    logger: Logger(label: "tail")),
                     ReloadSignalService(state: state),
+                    SpanMetricsService(metrics: spanMetrics, stores: stores, logger: Logger(label: "span-metrics")),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: Logger(label: "lifecycle")))

@@ -16,6 +16,7 @@ struct TraceReceiverRoutes {
     let maxBodySize: Int
     let maxDecodedSize: Int
     let counters: ReceiverCounters
+    let spanMetrics: SpanMetrics
     let logger: Logger
 
     func register(on router: Router<some RequestContext>) {
@@ -27,6 +28,7 @@ struct TraceReceiverRoutes {
         let store = try stores.traces()
         let batches = decoded.batches
         try await NIOThreadPool.singleton.runIfActive { try store.append(batches) }
+        spanMetrics.record(batches)
         counters.stored.inc(Double(decoded.spanCount))
         counters.rejected.inc(Double(decoded.rejected))
     }
