@@ -7,7 +7,7 @@ struct Obsctl: AsyncParsableCommand {
         commandName: "obsctl",
         abstract: "Query and inspect a running obs-agent.",
         version: "0.1.0",
-        subcommands: [StatusCommand.self, QueryCommand.self, LogsCommand.self, TargetsCommand.self])
+        subcommands: [StatusCommand.self, QueryCommand.self, LogsCommand.self, TracesCommand.self, TargetsCommand.self])
 
     @OptionGroup var options: GlobalOptions
 }

@@ -52,3 +52,19 @@ enum Render {
 
     static func quote(_ value: String) -> String { JSONText.quote(value) }
 }
+
+extension Render {
+    /// A duration for people: 850µs, 12.3ms, 1.52s, 2m3s.
+    static func duration(nanoseconds: UInt64) -> String {
+        let value = Double(nanoseconds)
+        switch nanoseconds {
+        case ..<1_000: return "\(nanoseconds)ns"
+        case ..<1_000_000: return String(format: "%.0fµs", value / 1e3)
+        case ..<1_000_000_000: return String(format: "%.1fms", value / 1e6)
+        case ..<60_000_000_000: return String(format: "%.2fs", value / 1e9)
+        default:
+            let seconds = nanoseconds / 1_000_000_000
+            return "\(seconds / 60)m\(seconds % 60)s"
+        }
+    }
+}

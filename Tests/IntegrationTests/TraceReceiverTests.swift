@@ -83,5 +83,13 @@ import Testing
         #expect(back.body.contains(#""traceId":"463ac35c9f6413ad""#) && back.body.contains(#""error":"timeout""#), "\(back.body)")
         let malformed = try await http(.POST, agent.baseURL + "/api/v2/spans", body: "{}", headers: json)
         #expect(malformed.status == 400)
+
+        // obsctl: the tree with durations and waterfall, a search table, a clear error for an unknown id.
+        let tree = try await runTool("obsctl", ["traces", "get", "--url", agent.baseURL, "463ac35c9f6413ad"])
+        #expect(tree.status == 0 && tree.output.contains("frontend: get /users") && tree.output.contains("150.0ms"), "\(tree.output)")
+        let found = try await runTool("obsctl", ["traces", "search", "--url", agent.baseURL, "--service", "frontend", "--since", "100000h"])
+        #expect(found.status == 0 && found.output.contains("0000000000000000463ac35c9f6413ad"), "\(found.output)")
+        let missing = try await runTool("obsctl", ["traces", "get", "--url", agent.baseURL, "abc"])
+        #expect(missing.status == 1 && missing.output.contains("not found"), "\(missing.output)")
     }
 }
