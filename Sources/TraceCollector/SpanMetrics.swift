@@ -32,21 +32,16 @@ public final class SpanMetrics: Sendable {
         self.maxSeries = maxSeries
     }
 
-    public func record(_ batches: [ResourceSpans]) {
+    public func record(_ spans: [SpanInfo]) {
         state.withLock { state in
-            for batch in batches {
-                let service = batch.serviceName
-                for scope in batch.scopes {
-                    for span in scope.spans {
-                        var key = Key(service: service, name: span.name, kind: span.kind, status: span.statusCode)
-                        if state[key] == nil && state.count >= maxSeries { key.name = "" }
-                        let seconds = Double(span.duration) / 1e9
-                        let bucket = Self.buckets.firstIndex { seconds <= $0 } ?? Self.buckets.count
-                        state[key, default: Counts()].calls += 1
-                        state[key]!.sum += seconds
-                        state[key]!.buckets[bucket] += 1
-                    }
-                }
+            for span in spans {
+                var key = Key(service: span.service, name: span.name, kind: span.kind, status: span.status)
+                if state[key] == nil && state.count >= maxSeries { key.name = "" }
+                let seconds = Double(span.duration) / 1e9
+                let bucket = Self.buckets.firstIndex { seconds <= $0 } ?? Self.buckets.count
+                state[key, default: Counts()].calls += 1
+                state[key]!.sum += seconds
+                state[key]!.buckets[bucket] += 1
             }
         }
     }

@@ -78,6 +78,42 @@ import Testing
         #expect(throws: (any Error).self) { try OTLPProtobuf.decode(buffer) }
     }
 
+    /// Splitting by trace at the wire level keeps each span's bytes, so decoding a fragment gives the
+    /// same spans, under the same resource and scope, as decoding the whole export.
+    @Test func splitByTraceKeepsEverything() throws {
+        var batches = Self.sample
+        let other = TraceID(hex: "0af7651916cd43dd8448eb211c80319c")!
+        batches[0].scopes[0].spans.append(Span(traceID: other, spanID: 9, name: "other", start: 5, end: 9))
+        let split = try OTLPSplitter.split(OTLPEncoder.encode(batches))
+        #expect(split.fragments.count == 2 && split.spanCount == 3 && split.rejected == 0)
+        let first = try OTLPProtobuf.decode(try #require(split.fragments[Self.traceID])).batches
+        #expect(first == Self.sample)
+        let second = try OTLPProtobuf.decode(try #require(split.fragments[other])).batches
+        #expect(second.first?.scopes.first?.spans.map(\.name) == ["other"] && second.first?.serviceName == "shop")
+        let root = try #require(split.spans.first { $0.isRoot && $0.traceID == Self.traceID })
+        #expect(root.name == "GET /api/users" && root.service == "shop" && root.status == .error && root.kind == .server)
+    }
+
+    @Test func splitRefusesBadIdsOneByOne() throws {
+        var writer = ProtobufWriter()
+        writer.writeMessage(field: 1) { resource in
+            resource.writeMessage(field: 2) { scope in
+                scope.writeMessage(field: 2) { span in
+                    span.writeBytes(field: 1, [UInt8](repeating: 1, count: 16))
+                    span.writeBytes(field: 2, [UInt8](repeating: 2, count: 8))
+                    span.writeString(field: 5, "good")
+                }
+                scope.writeMessage(field: 2) { span in
+                    span.writeBytes(field: 1, [UInt8](repeating: 1, count: 15))
+                    span.writeString(field: 5, "short trace id")
+                }
+            }
+        }
+        let split = try OTLPSplitter.split(writer.buffer)
+        #expect(split.spanCount == 1 && split.rejected == 1)
+        #expect(split.firstError?.contains("short trace id") == true)
+    }
+
     @Test func idsInHex() {
         #expect(TraceID(hex: "1")?.low == 1)
         #expect(TraceID(hex: "00000000000000000000000000000000") == nil)

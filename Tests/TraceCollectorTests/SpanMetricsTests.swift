@@ -14,8 +14,9 @@ import Testing
             return span
         }
         let metrics = SpanMetrics()
-        metrics.record([ResourceSpans(resource: [Attribute("service.name", .string("cart"))],
-                                      scopes: [ScopeSpans(scope: InstrumentationScope(), spans: [span(1, 3), span(2, 100), span(3, 5, error: true)])])])
+        let batch = ResourceSpans(resource: [Attribute("service.name", .string("cart"))],
+                                  scopes: [ScopeSpans(scope: InstrumentationScope(), spans: [span(1, 3), span(2, 100), span(3, 5, error: true)])])
+        metrics.record(try! OTLPSplitter.split(OTLPEncoder.encode([batch])).spans)
         let samples = Dictionary(metrics.samples().map { ($0.0.description, $0.1) }, uniquingKeysWith: { a, _ in a })
         let ok = #"service="cart", span_kind="SPAN_KIND_SERVER", span_name="GET /cart", status_code="STATUS_CODE_UNSET""#
         let failed = #"service="cart", span_kind="SPAN_KIND_SERVER", span_name="GET /cart", status_code="STATUS_CODE_ERROR""#

@@ -46,9 +46,9 @@ struct TraceExport: RegistrableRPCService {
                 body = message
             }
             guard let body else { throw RPCError(code: .invalidArgument, message: "no request message") }
-            let decoded: DecodedSpans
+            let decoded: SplitExport
             do {
-                decoded = try OTLPProtobuf.decode(ByteBuffer(bytes: body))
+                decoded = try OTLPSplitter.split(ByteBuffer(bytes: body))
             } catch {
                 throw RPCError(code: .invalidArgument, message: "cannot decode the OTLP request: \(error)")
             }

@@ -24,13 +24,20 @@ struct TraceReceiverRoutes {
         router.post("/api/v2/spans") { request, _ in try await zipkin(request) }
     }
 
-    func store(_ decoded: DecodedSpans) async throws {
+    func store(_ export: SplitExport) async throws {
         let store = try stores.traces()
-        let batches = decoded.batches
-        try await NIOThreadPool.singleton.runIfActive { try store.append(batches) }
-        spanMetrics.record(batches)
-        counters.stored.inc(Double(decoded.spanCount))
-        counters.rejected.inc(Double(decoded.rejected))
+        try await NIOThreadPool.singleton.runIfActive { try store.append(export) }
+        spanMetrics.record(export.spans)
+        counters.stored.inc(Double(export.spanCount))
+        counters.rejected.inc(Double(export.rejected))
+    }
+
+    /// Spans decoded from JSON (OTLP or Zipkin) take the protobuf path from here on.
+    static func split(_ decoded: DecodedSpans) throws -> SplitExport {
+        var export = try OTLPSplitter.split(OTLPEncoder.encode(decoded.batches))
+        export.rejected += decoded.rejected
+        export.firstError = decoded.firstError ?? export.firstError
+        return export
     }
 
     func otlp(_ request: Request) async throws -> Response {
@@ -40,10 +47,10 @@ struct TraceReceiverRoutes {
             return Self.status(.unsupportedMediaType, code: 3,
                                "unsupported Content-Type \"\(contentType)\": want application/x-protobuf or application/json", json: true)
         }
-        let decoded: DecodedSpans
+        let decoded: SplitExport
         do {
             let body = try await RequestBody.read(request, maxBodySize: maxBodySize, maxDecodedSize: maxDecodedSize)
-            decoded = json ? try body.withUnsafeReadableBytes { try OTLPJSON.decode($0) } : try OTLPProtobuf.decode(body)
+            decoded = json ? try Self.split(try body.withUnsafeReadableBytes { try OTLPJSON.decode($0) }) : try OTLPSplitter.split(body)
         } catch let failure as RequestBody.Failure {
             return Self.status(failure.status, code: 3, failure.description, json: json)
         } catch {
@@ -84,10 +91,10 @@ struct TraceReceiverRoutes {
             return Response.text("unsupported Content-Type \"\(contentType)\": want application/json (Zipkin v2 JSON)\n",
                                  status: .unsupportedMediaType)
         }
-        let decoded: DecodedSpans
+        let decoded: SplitExport
         do {
             let body = try await RequestBody.read(request, maxBodySize: maxBodySize, maxDecodedSize: maxDecodedSize)
-            decoded = try body.withUnsafeReadableBytes { try ZipkinJSON.decode($0) }
+            decoded = try Self.split(try body.withUnsafeReadableBytes { try ZipkinJSON.decode($0) })
         } catch let failure as RequestBody.Failure {
             return Response.text(failure.description + "\n", status: failure.status)
         } catch {

@@ -34,7 +34,7 @@ struct TraceSegment: Sendable {
     }
 
     /// Writes `traces` (sorted by id) into blocks of about `blockSize` bytes before compression.
-    static func write(directory: String, sequence: Int, traces: [(id: TraceID, batches: [ResourceSpans], summary: TraceSummary)],
+    static func write(directory: String, sequence: Int, traces: [(id: TraceID, fragments: [ByteBuffer], summary: TraceSummary)],
                       walThrough: Int, blockSize: Int) throws -> TraceSegment {
         let path = directory + "/" + fileName(sequence)
         let writer = try BlockFile.Writer(path: path, magic: magic, trailer: trailer)
@@ -49,10 +49,10 @@ struct TraceSegment: Sendable {
             raw.clear()
         }
         for trace in traces {
-            var encoded = OTLPEncoder.encode(trace.batches)
+            // Concatenated exports are one valid export: repeated fields append.
             raw.writeBytes(trace.id.bytes)
-            raw.writeVarint(UInt64(encoded.readableBytes))
-            raw.writeBuffer(&encoded)
+            raw.writeVarint(UInt64(trace.fragments.reduce(0) { $0 + $1.readableBytes }))
+            for fragment in trace.fragments { raw.writeImmutableBuffer(fragment) }
             blockOf.append(blocks.count)
             if raw.readableBytes >= blockSize { try cut() }
         }
@@ -149,14 +149,9 @@ struct TraceSegment: Sendable {
                                            buffer: &decoder.input) { compressed in
                 try decoder.decompress(compressed, maxDecodedSize: max(block.rawLength, 1)) { raw in
                     var buffer = ByteBuffer(bytes: raw)
-                    var result: [(TraceID, [ResourceSpans])] = []
-                    while buffer.readableBytes > 0 {
-                        guard let idBytes = buffer.readBytes(length: 16), let id = TraceID(bytes: idBytes) else { throw TraceCodec.truncated }
-                        let length = Int(try TraceCodec.varint(&buffer))
-                        guard let payload = buffer.readSlice(length: length) else { throw TraceCodec.truncated }
-                        if wanted == nil || wanted == id { result.append((id, try OTLPProtobuf.decode(payload).batches)) }
+                    return try TraceCodec.readFragments(&buffer, count: nil).compactMap { id, bytes in
+                        wanted == nil || wanted == id ? (id, try OTLPProtobuf.decode(bytes).batches) : nil
                     }
-                    return result
                 }
             }
         } catch {
@@ -178,6 +173,35 @@ enum TraceCodec {
         let value = try varint(&buffer)
         guard value <= UInt64(buffer.readableBytes) else { throw truncated }
         return Int(value)
+    }
+
+    /// `trace id (16 bytes) | varint length | OTLP bytes`, repeated; the WAL record also starts
+    /// with the count.
+    static func writeFragments(_ fragments: [(id: TraceID, bytes: ByteBuffer)], into buffer: inout ByteBuffer) {
+        buffer.writeVarint(UInt64(fragments.count))
+        for fragment in fragments {
+            buffer.writeBytes(fragment.id.bytes)
+            buffer.writeVarint(UInt64(fragment.bytes.readableBytes))
+            buffer.writeImmutableBuffer(fragment.bytes)
+        }
+    }
+
+    /// Reads `count` fragments (as written by `writeFragments` when nil: the count comes first),
+    /// or, with `count: nil` on a block, every fragment to the end.
+    static func readFragments(_ buffer: inout ByteBuffer) throws -> [(id: TraceID, bytes: ByteBuffer)] {
+        let count = try self.count(&buffer)
+        return try readFragments(&buffer, count: count)
+    }
+
+    static func readFragments(_ buffer: inout ByteBuffer, count: Int?) throws -> [(id: TraceID, bytes: ByteBuffer)] {
+        var result: [(id: TraceID, bytes: ByteBuffer)] = []
+        while count.map({ result.count < $0 }) ?? (buffer.readableBytes > 0) {
+            guard let idBytes = buffer.readBytes(length: 16), let id = TraceID(bytes: idBytes) else { throw truncated }
+            let length = Int(try varint(&buffer))
+            guard let bytes = buffer.readSlice(length: length) else { throw truncated }
+            result.append((id, bytes))
+        }
+        return result
     }
 
     static func writeString(_ text: String, into buffer: inout ByteBuffer) {

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Logging
+import NIOCore
 import ObsCore
 import Synchronization
 
@@ -28,7 +29,8 @@ public struct TraceStoreOptions: Sendable {
 /// together. Thread-safe; the blocking methods do disk I/O and must not run on the cooperative pool.
 public final class TraceStore: Sendable {
     struct Head {
-        var traces: [TraceID: [ResourceSpans]] = [:]
+        /// Per trace, the OTLP fragments received, as bytes.
+        var traces: [TraceID: [ByteBuffer]] = [:]
         var summaries: [TraceID: TraceSummary] = [:]
         var bytes = 0
         var oldestArrival: Int64?
@@ -81,9 +83,10 @@ public final class TraceStore: Sendable {
         if let covered = state.segments.map(\.walThrough).max() { try wal.removeSegments(through: covered) }
         var replayed = 0
         let report = try wal.replay { record in
-            Self.add(record.batches, to: &state.head)
-            state.head.bytes += RecordLog<TraceWALRecord>.frame(record).count
-            replayed += record.batches.reduce(0) { $0 + $1.spanCount }
+            var spans: [SpanInfo] = []
+            for fragment in record.fragments { spans += try OTLPSplitter.split(fragment.bytes).spans }
+            Self.add(record.fragments, spans, to: &state.head)
+            replayed += spans.count
         }
         if let damage = report.damage {
             logger.warning("Trace WAL damaged; dropped everything after the last good record",
@@ -95,29 +98,36 @@ public final class TraceStore: Sendable {
                                                       "wal_spans": "\(replayed)"])
     }
 
-    static func add(_ batches: [ResourceSpans], to head: inout Head) {
-        for (traceID, fragments) in ResourceSpans.byTrace(batches) {
-            head.traces[traceID, default: []] += fragments
-            let summary = TraceSummary.of(traceID, fragments)
-            if head.summaries[traceID] == nil { head.summaries[traceID] = summary } else { head.summaries[traceID]!.merge(summary) }
+    static func add(_ fragments: [(id: TraceID, bytes: ByteBuffer)], _ spans: [SpanInfo], to head: inout Head) {
+        for fragment in fragments {
+            head.traces[fragment.id, default: []].append(fragment.bytes)
+            head.bytes += fragment.bytes.readableBytes + 32
+        }
+        for (id, summary) in TraceSummary.of(spans) {
+            if head.summaries[id] == nil { head.summaries[id] = summary } else { head.summaries[id]!.merge(summary) }
         }
     }
 
-    /// Stores `batches` durably: when this returns, a crash loses none of them. Blocking.
-    public func append(_ batches: [ResourceSpans]) throws {
-        guard !batches.isEmpty else { return }
-        let record = TraceWALRecord(batches: batches)
-        let size = RecordLog<TraceWALRecord>.frame(record).count
+    /// Stores an export split by trace durably: when this returns, a crash loses none of it. Blocking.
+    public func append(_ export: SplitExport) throws {
+        guard !export.fragments.isEmpty else { return }
+        // Each fragment is copied out of the request's buffer so the head does not keep whole requests.
+        let fragments = export.fragments.map { (id: $0.key, bytes: ByteBuffer(buffer: $0.value)) }
         try commitGate.withLock { _ in
             guard !state.withLock({ $0.closed }) else { throw TraceStoreError.closed }
-            try wal.log([record])
+            try wal.log([TraceWALRecord(fragments: fragments)])
             state.withLock { state in
-                Self.add(batches, to: &state.head)
-                state.head.bytes += size
+                Self.add(fragments, export.spans, to: &state.head)
                 if state.head.oldestArrival == nil { state.head.oldestArrival = WallClock.milliseconds() }
             }
         }
         if state.withLock({ $0.head.bytes >= options.flushBytes }) { try flush() }
+    }
+
+    /// Stores decoded spans (encoded and split first). Blocking.
+    public func append(_ batches: [ResourceSpans]) throws {
+        guard !batches.isEmpty else { return }
+        try append(try OTLPSplitter.split(OTLPEncoder.encode(batches)))
     }
 
     /// Writes the head as a segment when it is big or old enough, then applies retention. Blocking.
@@ -148,7 +158,7 @@ public final class TraceStore: Sendable {
                 try wal.removeSegments(through: walThrough)
                 return
             }
-            let traces = head.traces.keys.sorted().map { id in (id: id, batches: head.traces[id]!, summary: head.summaries[id]!) }
+            let traces = head.traces.keys.sorted().map { id in (id: id, fragments: head.traces[id]!, summary: head.summaries[id]!) }
             do {
                 let segment = try TraceSegment.write(directory: segmentDirectory, sequence: sequence, traces: traces,
                                                      walThrough: walThrough, blockSize: options.blockSize)
@@ -158,8 +168,8 @@ public final class TraceStore: Sendable {
             } catch {
                 // The WAL still holds the head: put it back so reads see it until the next try.
                 state.withLock { state in
-                    for (id, batches) in head.traces {
-                        state.head.traces[id, default: []] = batches + (state.head.traces[id] ?? [])
+                    for (id, fragments) in head.traces {
+                        state.head.traces[id, default: []] = fragments + (state.head.traces[id] ?? [])
                         if let summary = head.summaries[id] {
                             if state.head.summaries[id] == nil { state.head.summaries[id] = summary } else { state.head.summaries[id]!.merge(summary) }
                         }
@@ -203,7 +213,7 @@ public final class TraceStore: Sendable {
             guard let position = segment.position(of: id) else { continue }
             for (_, batches) in try segment.traces(inBlock: segment.blockOf[position], decoder: decoder, only: id) { result += batches }
         }
-        result += fragments ?? []
+        for fragment in fragments ?? [] { result += try OTLPProtobuf.decode(fragment).batches }
         return result.isEmpty ? nil : result
     }
 
@@ -214,7 +224,9 @@ public final class TraceStore: Sendable {
         let (head, summaries, segments) = state.withLock { state in (state.head.traces, state.head.summaries, state.segments) }
         for (id, summary) in summaries.sorted(by: { $0.value.start > $1.value.start })
         where summary.end >= start && summary.start <= end {
-            guard try visit(summary, head[id] ?? []) else { return }
+            var batches: [ResourceSpans] = []
+            for fragment in head[id] ?? [] { batches += try OTLPProtobuf.decode(fragment).batches }
+            guard try visit(summary, batches) else { return }
         }
         let decoder = ZstdDecoder()
         for segment in segments.sorted(by: { $0.sequence > $1.sequence }) where segment.maxTime >= start && segment.minTime <= end {

@@ -31,46 +31,14 @@ public struct TraceSummary: Sendable, Equatable {
         }
     }
 
-    /// The summary of one trace's spans as they came in `batches`.
-    static func of(_ traceID: TraceID, _ batches: [ResourceSpans]) -> TraceSummary {
-        var summary = TraceSummary(traceID: traceID, start: .max, end: 0, spanCount: 0, rootService: "", rootName: "")
-        for batch in batches {
-            for scope in batch.scopes {
-                for span in scope.spans {
-                    summary.start = min(summary.start, span.start)
-                    summary.end = max(summary.end, span.end)
-                    summary.spanCount += 1
-                    if span.parentSpanID == 0 && summary.rootName.isEmpty {
-                        summary.rootService = batch.serviceName
-                        summary.rootName = span.name
-                    }
-                }
-            }
-        }
-        return summary
-    }
-}
-
-extension ResourceSpans {
-    /// These batches split by trace: per trace, the same resources and scopes holding only its spans.
-    static func byTrace(_ batches: [ResourceSpans]) -> [TraceID: [ResourceSpans]] {
-        var result: [TraceID: [ResourceSpans]] = [:]
-        for batch in batches {
-            var perTrace: [TraceID: ResourceSpans] = [:]
-            for scope in batch.scopes {
-                var perScope: [TraceID: [Span]] = [:]
-                for span in scope.spans { perScope[span.traceID, default: []].append(span) }
-                for (traceID, spans) in perScope {
-                    var fragment = ScopeSpans(scope: scope.scope, spans: spans)
-                    fragment.schemaURL = scope.schemaURL
-                    perTrace[traceID, default: ResourceSpans(resource: batch.resource, scopes: [])].scopes.append(fragment)
-                }
-            }
-            for (traceID, var fragment) in perTrace {
-                fragment.droppedResourceAttributes = batch.droppedResourceAttributes
-                fragment.schemaURL = batch.schemaURL
-                result[traceID, default: []].append(fragment)
-            }
+    /// Summaries per trace of the spans an export carried.
+    static func of(_ spans: [SpanInfo]) -> [TraceID: TraceSummary] {
+        var result: [TraceID: TraceSummary] = [:]
+        for span in spans {
+            var summary = TraceSummary(traceID: span.traceID, start: span.start, end: span.end, spanCount: 1,
+                                       rootService: span.isRoot ? span.service : "", rootName: span.isRoot ? span.name : "")
+            if let existing = result[span.traceID] { summary.merge(existing) }
+            result[span.traceID] = summary
         }
         return result
     }

@@ -1,27 +1,25 @@
 import NIOCore
 import ObsCore
 
-/// The trace WAL's one record kind: an accepted export, as OTLP protobuf. Format in `FORMAT.md`.
-struct TraceWALRecord: LogRecord, Equatable {
-    var batches: [ResourceSpans]
+/// The trace WAL's one record kind: an accepted export, split by trace. Format in `FORMAT.md`.
+struct TraceWALRecord: LogRecord {
+    /// Per trace, an OTLP `ExportTraceServiceRequest` holding its spans.
+    var fragments: [(id: TraceID, bytes: ByteBuffer)]
 
     static let logMagic: [UInt8] = Array("OBSTWL".utf8) + [1, 0]
     static let readableVersions: Set<UInt8> = [1]
     static let firstCompressedVersion: UInt8 = 1
-    /// Span attributes repeat heavily; snappy halves the WAL at little cost.
-    static let compressesPayloads = true
+    /// The WAL lives only until the next flush; compressing it cost more CPU than its disk saves.
+    static let compressesPayloads = false
 
     var kindByte: UInt8 { 1 }
 
     func encodePayload(into buffer: inout ByteBuffer) {
-        var encoded = OTLPEncoder.encode(batches)
-        buffer.writeBuffer(&encoded)
+        TraceCodec.writeFragments(fragments, into: &buffer)
     }
 
     static func decode(kind: UInt8, payload: inout ByteBuffer) throws -> TraceWALRecord {
         guard kind == 1 else { throw CoreError.corrupt(codec: "trace wal", detail: "unknown record kind \(kind)") }
-        let decoded = try OTLPProtobuf.decode(payload)
-        payload.moveReaderIndex(to: payload.writerIndex)
-        return TraceWALRecord(batches: decoded.batches)
+        return TraceWALRecord(fragments: try TraceCodec.readFragments(&payload))
     }
 }

@@ -1,0 +1,209 @@
+import NIOCore
+import ObsCore
+
+/// What ingest needs to know of a span without decoding its attributes.
+public struct SpanInfo: Sendable, Equatable {
+    public var traceID: TraceID
+    public var isRoot: Bool
+    public var name: String
+    public var kind: SpanKind
+    public var start: UInt64
+    public var end: UInt64
+    public var status: StatusCode
+    public var service: String
+
+    public var duration: UInt64 { end >= start ? end - start : 0 }
+}
+
+/// An export split by trace, still as protobuf: for each trace, an `ExportTraceServiceRequest`
+/// holding only its spans under copies of their resource and scope; plus the light facts of every
+/// kept span and what was refused.
+public struct SplitExport: Sendable {
+    public var fragments: [TraceID: ByteBuffer] = [:]
+    public var spans: [SpanInfo] = []
+    public var rejected = 0
+    public var firstError: String?
+
+    public init() {}
+
+    public var spanCount: Int { spans.count }
+
+    /// The OTLP export response for this request (partial success when spans were refused).
+    public var exportResponse: ByteBuffer {
+        var decoded = DecodedSpans()
+        decoded.rejected = rejected
+        decoded.firstError = firstError
+        return decoded.exportResponse
+    }
+}
+
+/// Splits OTLP protobuf exports by trace at the wire level: span, resource and scope messages are
+/// copied as bytes, never decoded beyond the few fields ingest needs (ids, name, kind, times,
+/// status, the resource's `service.name`). This is the ingest path: what the WAL, head and segments
+/// hold is these bytes.
+public enum OTLPSplitter {
+    static let codec = "otlp"
+
+    public static func split(_ body: ByteBuffer) throws -> SplitExport {
+        var result = SplitExport()
+        var writers: [TraceID: ProtobufWriter] = [:]
+        var request = ProtobufReader(body, codec: codec)
+        while let (number, type) = try request.nextField() {
+            guard number == 1, type == .lengthDelimited else { try request.skip(type); continue }
+            try resourceSpans(try request.lengthDelimited(), into: &result, writers: &writers)
+        }
+        for (id, writer) in writers { result.fragments[id] = writer.buffer }
+        return result
+    }
+
+    struct ScopeGroup {
+        var scope: ByteBuffer?
+        var schema: ByteBuffer?
+        var spans: [TraceID: [ByteBuffer]] = [:]
+        var order: [TraceID] = []
+        var infos: [SpanInfo] = []
+        var refused: [String] = []
+    }
+
+    static func resourceSpans(_ message: ByteBuffer, into result: inout SplitExport, writers: inout [TraceID: ProtobufWriter]) throws {
+        var reader = ProtobufReader(message, codec: codec)
+        var resource: ByteBuffer?
+        var schema: ByteBuffer?
+        var scopes: [ScopeGroup] = []
+        var service = "unknown_service"
+        while let (number, type) = try reader.nextField() {
+            switch (number, type) {
+            case (1, .lengthDelimited):
+                let bytes = try reader.lengthDelimited()
+                resource = bytes
+                service = try serviceName(bytes) ?? service
+            case (2, .lengthDelimited):
+                scopes.append(try scopeSpans(try reader.lengthDelimited()))
+            case (3, .lengthDelimited):
+                schema = try reader.lengthDelimited()
+            default:
+                try reader.skip(type)
+            }
+        }
+        var traces: [TraceID] = []
+        var seen = Set<TraceID>()
+        for scope in scopes {
+            for id in scope.order where seen.insert(id).inserted { traces.append(id) }
+        }
+        for id in traces {
+            var writer = writers[id] ?? ProtobufWriter()
+            writer.writeMessage(field: 1) { writer in
+                if let resource { writer.writeBytes(field: 1, resource) }
+                for scope in scopes {
+                    guard let spans = scope.spans[id] else { continue }
+                    writer.writeMessage(field: 2) { writer in
+                        if let bytes = scope.scope { writer.writeBytes(field: 1, bytes) }
+                        for span in spans { writer.writeBytes(field: 2, span) }
+                        if let bytes = scope.schema { writer.writeBytes(field: 3, bytes) }
+                    }
+                }
+                if let schema { writer.writeBytes(field: 3, schema) }
+            }
+            writers[id] = writer
+        }
+        for scope in scopes {
+            for var info in scope.infos {
+                info.service = service
+                result.spans.append(info)
+            }
+            for reason in scope.refused {
+                result.rejected += 1
+                if result.firstError == nil { result.firstError = reason }
+            }
+        }
+    }
+
+    static func scopeSpans(_ message: ByteBuffer) throws -> ScopeGroup {
+        var group = ScopeGroup()
+        var reader = ProtobufReader(message, codec: codec)
+        while let (number, type) = try reader.nextField() {
+            switch (number, type) {
+            case (1, .lengthDelimited): group.scope = try reader.lengthDelimited()
+            case (2, .lengthDelimited):
+                let span = try reader.lengthDelimited()
+                let (info, reason) = try spanInfo(span)
+                guard let info else {
+                    group.refused.append(reason)
+                    continue
+                }
+                if group.spans[info.traceID] == nil { group.order.append(info.traceID) }
+                group.spans[info.traceID, default: []].append(span)
+                group.infos.append(info)
+            case (3, .lengthDelimited): group.schema = try reader.lengthDelimited()
+            default: try reader.skip(type)
+            }
+        }
+        return group
+    }
+
+    /// The facts of one span message, or nil with the reason when its ids are invalid.
+    static func spanInfo(_ message: ByteBuffer) throws -> (info: SpanInfo?, reason: String) {
+        var reader = ProtobufReader(message, codec: codec)
+        var traceBytes: ByteBuffer?, spanBytes: ByteBuffer?, parentBytes: ByteBuffer?
+        var info = SpanInfo(traceID: TraceID(high: 0, low: 1), isRoot: true, name: "", kind: .unspecified, start: 0, end: 0,
+                            status: .unset, service: "")
+        while let (number, type) = try reader.nextField() {
+            switch (number, type) {
+            case (1, .lengthDelimited): traceBytes = try reader.lengthDelimited()
+            case (2, .lengthDelimited): spanBytes = try reader.lengthDelimited()
+            case (4, .lengthDelimited): parentBytes = try reader.lengthDelimited()
+            case (5, .lengthDelimited): info.name = try reader.string()
+            case (6, .varint): info.kind = SpanKind(rawValue: Int(truncatingIfNeeded: try reader.varint())) ?? .unspecified
+            case (7, .fixed64): info.start = try reader.fixed64()
+            case (8, .fixed64): info.end = try reader.fixed64()
+            case (15, .lengthDelimited):
+                var status = try reader.message()
+                while let (field, kind) = try status.nextField() {
+                    if field == 3, kind == .varint {
+                        info.status = StatusCode(rawValue: Int(truncatingIfNeeded: try status.varint())) ?? .unset
+                    } else {
+                        try status.skip(kind)
+                    }
+                }
+            default: try reader.skip(type)
+            }
+        }
+        guard let traceBytes, let traceID = TraceID(bytes: traceBytes.readableBytesView) else {
+            return (nil, "span \"\(info.name)\": trace id must be 16 bytes and not all zero, got \(traceBytes?.readableBytes ?? 0) bytes")
+        }
+        guard let spanBytes, let spanID = SpanID.from(bytes: spanBytes.readableBytesView), spanID != 0 else {
+            return (nil, "span \"\(info.name)\": span id must be 8 bytes and not all zero, got \(spanBytes?.readableBytes ?? 0) bytes")
+        }
+        if let parentBytes, parentBytes.readableBytes > 0 {
+            guard let parent = SpanID.from(bytes: parentBytes.readableBytesView) else {
+                return (nil, "span \"\(info.name)\": parent span id must be 8 bytes, got \(parentBytes.readableBytes) bytes")
+            }
+            info.isRoot = parent == 0
+        }
+        info.traceID = traceID
+        return (info, "")
+    }
+
+    /// `service.name` among a resource message's attributes.
+    static func serviceName(_ resource: ByteBuffer) throws -> String? {
+        var reader = ProtobufReader(resource, codec: codec)
+        while let (number, type) = try reader.nextField() {
+            guard number == 1, type == .lengthDelimited else { try reader.skip(type); continue }
+            var keyValue = try reader.message()
+            var key = "", value: String?
+            while let (field, kind) = try keyValue.nextField() {
+                switch (field, kind) {
+                case (1, .lengthDelimited): key = try keyValue.string()
+                case (2, .lengthDelimited):
+                    var any = try keyValue.message()
+                    while let (inner, innerKind) = try any.nextField() {
+                        if inner == 1, innerKind == .lengthDelimited { value = try any.string() } else { try any.skip(innerKind) }
+                    }
+                default: try keyValue.skip(kind)
+                }
+            }
+            if key == "service.name", let value { return value }
+        }
+        return nil
+    }
+}
