@@ -39,6 +39,12 @@ struct ObsAgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("storage.tsdb.retention.size"), help: "Most bytes metric blocks and WAL may take (e.g. 10GB); 0 for no limit.")
     var retentionSize = "0"
 
+    @Option(name: .customLong("storage.traces.retention.time"), help: "How long to keep spans (e.g. 14d); 0 keeps them forever.")
+    var traceRetentionTime = "14d"
+
+    @Option(name: .customLong("storage.traces.retention.size"), help: "Most bytes trace segments may take (e.g. 5GB); 0 for no limit.")
+    var traceRetentionSize = "0"
+
     @Option(name: .customLong("storage.tsdb.min-block-duration"), help: "Time range of a block cut from the in-memory head.")
     var blockDuration = "2h"
 
@@ -112,6 +118,12 @@ struct ObsAgentCommand: AsyncParsableCommand {
         }
         guard ByteSize(retentionSize) != nil else {
             throw ValidationError("--storage.tsdb.retention.size: \"\(retentionSize)\" is not a size such as 10GB")
+        }
+        guard PrometheusDuration(traceRetentionTime) != nil else {
+            throw ValidationError("--storage.traces.retention.time: \"\(traceRetentionTime)\" is not a duration such as 14d")
+        }
+        guard ByteSize(traceRetentionSize) != nil else {
+            throw ValidationError("--storage.traces.retention.size: \"\(traceRetentionSize)\" is not a size such as 5GB")
         }
         guard let block = PrometheusDuration(blockDuration), block.milliseconds > 0 else {
             throw ValidationError("--storage.tsdb.min-block-duration: \"\(blockDuration)\" is not a positive duration")
@@ -249,7 +261,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
         let group = ServiceGroup(
             configuration: .init(
                 services: receiverServers + [
-                    StorageService(directory: directory, options: storeOptions(), stores: stores, state: state,
+                    StorageService(directory: directory, options: storeOptions(), traceOptions: traceStoreOptions(), stores: stores, state: state,
                                    logger: Logger(label: "storage")),
                     server,
                     ScrapeService(manager: scrapes, state: state),
@@ -267,6 +279,13 @@ struct ObsAgentCommand: AsyncParsableCommand {
         ])
         try await group.run()
         logger.info("See you next time!")
+    }
+
+    private func traceStoreOptions() -> TraceStoreOptions {
+        var options = TraceStoreOptions()
+        options.retention = PrometheusDuration(traceRetentionTime)!.milliseconds / 1000
+        options.retentionBytes = Int(ByteSize(traceRetentionSize)!.bytes)
+        return options
     }
 
     private func storeOptions() -> MetricsStore.Options {
@@ -298,6 +317,8 @@ struct ObsAgentCommand: AsyncParsableCommand {
             ("storage.tsdb.retention.time", retentionTime),
             ("storage.tsdb.retention.size", retentionSize),
             ("storage.tsdb.min-block-duration", blockDuration),
+            ("storage.traces.retention.time", traceRetentionTime),
+            ("storage.traces.retention.size", traceRetentionSize),
             ("web.listen-address", listenAddress),
             ("otlp.http.listen-address", otlpHTTPAddress),
             ("otlp.grpc.listen-address", otlpGRPCAddress),

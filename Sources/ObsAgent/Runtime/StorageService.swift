@@ -13,6 +13,7 @@ import UnixSignals
 struct StorageService: Service {
     let directory: DataDirectory
     let options: MetricsStore.Options
+    var traceOptions = TraceStoreOptions()
     let stores: Stores
     let state: AgentState
     let logger: Logger
@@ -31,8 +32,8 @@ struct StorageService: Service {
         let logs = try await LogStore.open(directory: try directory.subdirectory("logs"), options: logOptions(),
                                            metrics: state.metrics, logger: Logger(label: "logs"))
         stores.setLogs(logs)
-        let traces = try await NIOThreadPool.singleton.runIfActive { [directory] in
-            try TraceStore(directory: try directory.subdirectory("traces"), logger: Logger(label: "traces"))
+        let traces = try await NIOThreadPool.singleton.runIfActive { [directory, traceOptions] in
+            try TraceStore(directory: try directory.subdirectory("traces"), options: traceOptions, logger: Logger(label: "traces"))
         }
         stores.setTraces(traces)
         state.setReady(true)
