@@ -25,7 +25,6 @@ struct BlockRef: Sendable {
 final class LogSegment: Sendable {
     static let magic: [UInt8] = Array("OBSLSG".utf8) + [1, 0]
     static let trailer: [UInt8] = Array("OBSLSGIX".utf8)
-    static let footerSize = 24
 
     let path: String
     let sequence: Int
@@ -57,17 +56,13 @@ final class LogSegment: Sendable {
     static func write(directory: String, sequence: Int, blocks: [LogBlock], labels: [UInt64: Labels],
                       positions: [TailPosition]) throws -> LogSegment {
         let path = directory + "/" + fileName(sequence)
-        let writer = try AtomicFileWriter(path: path)
-        try writer.write(magic)
-        var offset = magic.count
+        let writer = try BlockFile.Writer(path: path, magic: magic, trailer: trailer)
         var refs: [BlockRef] = []
         refs.reserveCapacity(blocks.count)
         for block in blocks {
-            try writer.write(block.bytes)
+            let (offset, checksum) = try writer.append(block.bytes)
             refs.append(BlockRef(stream: block.stream, minTime: block.minTime, maxTime: block.maxTime, count: block.count,
-                                 rawLength: block.rawLength, offset: offset, length: block.bytes.count,
-                                 checksum: CRC32C.checksum(block.bytes)))
-            offset += block.bytes.count
+                                 rawLength: block.rawLength, offset: offset, length: block.bytes.count, checksum: checksum))
         }
         var streams: [UInt64: Labels] = [:]
         for ref in refs { streams[ref.stream] = labels[ref.stream] }
@@ -90,36 +85,21 @@ final class LogSegment: Sendable {
         }
         let entries = LogWALRecord.entries([], positions: positions)
         entries.encodePayload(into: &index)
-        let indexBytes = Array(index.readableBytesView)
-        try writer.write(indexBytes)
-        var footer = ByteBuffer()
-        footer.writeInteger(UInt64(offset), endianness: .little)
-        footer.writeInteger(UInt32(indexBytes.count), endianness: .little)
-        footer.writeInteger(CRC32C.checksum(indexBytes), endianness: .little)
-        footer.writeBytes(trailer)
-        try writer.write(Array(footer.readableBytesView))
-        try writer.commit()
-        return LogSegment(path: path, sequence: sequence, streams: streams, blocks: refs, positions: positions,
-                          size: offset + indexBytes.count + footerSize)
+        let size = try writer.finish(index: index)
+        return LogSegment(path: path, sequence: sequence, streams: streams, blocks: refs, positions: positions, size: size)
     }
 
     /// Opens a segment file and reads its index. Blocking.
     static func open(path: String, sequence: Int) throws -> LogSegment {
-        let (fd, size) = try FileIO.openForReading(path)
-        defer { close(fd) }
         func fail(_ detail: String) -> LogIngestError { .corrupt(path: path, detail: detail) }
-        guard size >= magic.count + footerSize else { throw fail("file too short (\(size) bytes)") }
-        let header = try readBytes(fd: fd, path: path, offset: 0, count: magic.count)
-        guard header == magic else { throw fail("bad header") }
-        var footer = ByteBuffer(bytes: try readBytes(fd: fd, path: path, offset: size - footerSize, count: footerSize))
-        let indexOffset = Int(footer.readInteger(endianness: .little, as: UInt64.self)!)
-        let indexLength = Int(footer.readInteger(endianness: .little, as: UInt32.self)!)
-        let checksum = footer.readInteger(endianness: .little, as: UInt32.self)!
-        guard Array(footer.readableBytesView) == trailer else { throw fail("bad trailer") }
-        guard indexOffset >= magic.count, indexOffset + indexLength + footerSize == size else { throw fail("index out of bounds") }
-        let indexBytes = try readBytes(fd: fd, path: path, offset: indexOffset, count: indexLength)
-        guard CRC32C.checksum(indexBytes) == checksum else { throw fail("index checksum mismatch") }
-        var index = ByteBuffer(bytes: indexBytes)
+        var index: ByteBuffer
+        let size: Int
+        do {
+            (index, size) = try BlockFile.readIndex(path: path, magic: magic, trailer: trailer)
+        } catch let damage as BlockFile.Damage {
+            throw fail(damage.description)
+        }
+        let indexOffset = size - BlockFile.footerSize - index.readableBytes
         do {
             var streams: [UInt64: Labels] = [:]
             for _ in 0..<(try LogCodec.count(&index)) {
@@ -157,32 +137,15 @@ final class LogSegment: Sendable {
     /// buffers. Blocking.
     func scan(_ block: BlockRef, start: Int64, end: Int64, filter: ((UnsafeRawBufferPointer) -> Bool)?,
               decoder: ZstdDecoder = ZstdDecoder(), _ visit: (LogEntryView) throws -> Void) throws {
-        let (fd, _) = try FileIO.openForReading(path)
-        defer { close(fd) }
-        if decoder.input.count < block.length { decoder.input = [UInt8](repeating: 0, count: block.length) }
-        let done = try decoder.input.withUnsafeMutableBytes { buffer in
-            try FileIO.readFully(fd: fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<block.length]), at: block.offset, path: path)
-        }
-        guard done == block.length else { throw LogIngestError.corrupt(path: path, detail: "short read at offset \(block.offset)") }
-        let input = decoder.input
-        try input.withUnsafeBytes { all in
-            let bytes = UnsafeRawBufferPointer(rebasing: all[0..<block.length])
-            guard CRC32C.checksum(bytes) == block.checksum else {
-                throw LogIngestError.corrupt(path: path, detail: "block checksum mismatch at offset \(block.offset)")
-            }
-            do {
+        do {
+            try BlockFile.withBlock(path: path, offset: block.offset, length: block.length, checksum: block.checksum,
+                                    buffer: &decoder.input) { bytes in
                 try LogBlock.scan(bytes, rawLength: block.rawLength, start: start, end: end, filter: filter, decoder: decoder, visit)
-            } catch let error as CoreError {
-                throw LogIngestError.corrupt(path: path, detail: "block at offset \(block.offset): \(error)")
             }
-        }
-    }
-
-    static func readBytes(fd: Int32, path: String, offset: Int, count: Int) throws -> [UInt8] {
-        try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            let done = try FileIO.readFully(fd: fd, into: UnsafeMutableRawBufferPointer(buffer), at: offset, path: path)
-            initialized = done
-            guard done == count else { throw LogIngestError.corrupt(path: path, detail: "short read at offset \(offset)") }
+        } catch let damage as BlockFile.Damage {
+            throw LogIngestError.corrupt(path: path, detail: damage.description)
+        } catch let error as CoreError {
+            throw LogIngestError.corrupt(path: path, detail: "block at offset \(block.offset): \(error)")
         }
     }
 }

@@ -104,8 +104,7 @@ enum LogCodec {
     static let truncated = CoreError.corrupt(codec: "log store", detail: "truncated record")
 
     static func writeString(_ text: String, into buffer: inout ByteBuffer) {
-        buffer.writeVarint(UInt64(text.utf8.count))
-        buffer.writeString(text)
+        buffer.writeLengthPrefixed(text)
     }
 
     static func writeLabels(_ labels: Labels, into buffer: inout ByteBuffer) {
@@ -116,23 +115,11 @@ enum LogCodec {
         }
     }
 
-    static func varint(_ buffer: inout ByteBuffer) throws -> UInt64 {
-        guard let value = try buffer.readVarint() else { throw truncated }
-        return value
-    }
+    static func varint(_ buffer: inout ByteBuffer) throws -> UInt64 { try buffer.readVarint(orThrow: truncated) }
 
-    /// A count that must fit in what is left of the buffer (at least a byte per item).
-    static func count(_ buffer: inout ByteBuffer) throws -> Int {
-        let value = try varint(&buffer)
-        guard value <= UInt64(buffer.readableBytes) else { throw truncated }
-        return Int(value)
-    }
+    static func count(_ buffer: inout ByteBuffer) throws -> Int { try buffer.readCount(orThrow: truncated) }
 
-    static func readString(_ buffer: inout ByteBuffer) throws -> String {
-        let length = try varint(&buffer)
-        guard length <= UInt64(buffer.readableBytes), let text = buffer.readString(length: Int(length)) else { throw truncated }
-        return text
-    }
+    static func readString(_ buffer: inout ByteBuffer) throws -> String { try buffer.readLengthPrefixedString(orThrow: truncated) }
 
     static func readLabels(_ buffer: inout ByteBuffer) throws -> Labels {
         let count = try count(&buffer)

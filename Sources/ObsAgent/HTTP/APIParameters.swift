@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOPosix
 import ObsCore
 import QueryEngine
 
@@ -92,5 +93,18 @@ enum FormDecoding {
             }
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// Answers of the APIs that report errors as plain text (Loki, Tempo, Zipkin): `body` runs on the
+/// blocking pool with the request's parameters; an `APIError` becomes its message and status.
+enum PlainTextAPI {
+    static func answer(_ request: Request, _ body: @escaping @Sendable (APIParameters) throws -> String) async throws -> Response {
+        do {
+            let parameters = try await APIParameters.read(request)
+            return Response.json(try await NIOThreadPool.singleton.runIfActive { try body(parameters) })
+        } catch let error as APIError {
+            return Response.text(error.message + "\n", status: error.status)
+        }
     }
 }

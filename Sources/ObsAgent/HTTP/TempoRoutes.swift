@@ -39,13 +39,12 @@ struct TempoRoutes {
     }
 
     private func answer(_ request: Request, _ body: @escaping @Sendable (APIParameters) throws -> String) async throws -> Response {
-        do {
-            let parameters = try await APIParameters.read(request)
-            return Response.json(try await NIOThreadPool.singleton.runIfActive { try body(parameters) })
-        } catch let error as APIError {
-            return Response.text(error.message + "\n", status: error.status)
-        } catch let error as TraceQLParser.Failure {
-            return Response.text("invalid TraceQL query: \(error)\n", status: .badRequest)
+        try await PlainTextAPI.answer(request) { parameters in
+            do {
+                return try body(parameters)
+            } catch let error as TraceQLParser.Failure {
+                throw APIError(.badData, "invalid TraceQL query: \(error)")
+            }
         }
     }
 

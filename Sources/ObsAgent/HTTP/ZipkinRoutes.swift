@@ -22,12 +22,7 @@ struct ZipkinRoutes {
     }
 
     private func answer(_ request: Request, _ body: @escaping @Sendable (APIParameters) throws -> String) async throws -> Response {
-        do {
-            let parameters = try await APIParameters.read(request)
-            return Response.json(try await NIOThreadPool.singleton.runIfActive { try body(parameters) })
-        } catch let error as APIError {
-            return Response.text(error.message + "\n", status: error.status)
-        }
+        try await PlainTextAPI.answer(request, body)
     }
 
     func services() throws -> String {

@@ -94,3 +94,30 @@ public enum Varint {
         return nil
     }
 }
+
+/// Length-prefixed fields of the stores' own binary formats (WAL records, segment indexes), read
+/// with one error for every kind of truncation.
+extension ByteBuffer {
+    public mutating func writeLengthPrefixed(_ text: String) {
+        writeVarint(UInt64(text.utf8.count))
+        writeString(text)
+    }
+
+    public mutating func readVarint(orThrow error: @autoclosure () -> any Error) throws -> UInt64 {
+        guard let value = try readVarint() else { throw error() }
+        return value
+    }
+
+    /// A count that must fit in what is left of the buffer (at least a byte per item).
+    public mutating func readCount(orThrow error: @autoclosure () -> any Error) throws -> Int {
+        let value = try readVarint(orThrow: error())
+        guard value <= UInt64(readableBytes) else { throw error() }
+        return Int(value)
+    }
+
+    public mutating func readLengthPrefixedString(orThrow error: @autoclosure () -> any Error) throws -> String {
+        let length = try readCount(orThrow: error())
+        guard let text = readString(length: length) else { throw error() }
+        return text
+    }
+}

@@ -164,16 +164,9 @@ struct TraceSegment: Sendable {
 enum TraceCodec {
     static let truncated = CoreError.corrupt(codec: "trace store", detail: "truncated")
 
-    static func varint(_ buffer: inout ByteBuffer) throws -> UInt64 {
-        guard let value = try buffer.readVarint() else { throw truncated }
-        return value
-    }
+    static func varint(_ buffer: inout ByteBuffer) throws -> UInt64 { try buffer.readVarint(orThrow: truncated) }
 
-    static func count(_ buffer: inout ByteBuffer) throws -> Int {
-        let value = try varint(&buffer)
-        guard value <= UInt64(buffer.readableBytes) else { throw truncated }
-        return Int(value)
-    }
+    static func count(_ buffer: inout ByteBuffer) throws -> Int { try buffer.readCount(orThrow: truncated) }
 
     /// `trace id (16 bytes) | varint length | OTLP bytes`, repeated; the WAL record also starts
     /// with the count.
@@ -204,14 +197,7 @@ enum TraceCodec {
         return result
     }
 
-    static func writeString(_ text: String, into buffer: inout ByteBuffer) {
-        buffer.writeVarint(UInt64(text.utf8.count))
-        buffer.writeString(text)
-    }
+    static func writeString(_ text: String, into buffer: inout ByteBuffer) { buffer.writeLengthPrefixed(text) }
 
-    static func string(_ buffer: inout ByteBuffer) throws -> String {
-        let length = try count(&buffer)
-        guard let text = buffer.readString(length: length) else { throw truncated }
-        return text
-    }
+    static func string(_ buffer: inout ByteBuffer) throws -> String { try buffer.readLengthPrefixedString(orThrow: truncated) }
 }
