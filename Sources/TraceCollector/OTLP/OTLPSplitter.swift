@@ -21,6 +21,8 @@ public struct SpanInfo: Sendable, Equatable {
 public struct SplitExport: Sendable {
     public var fragments: [TraceID: ByteBuffer] = [:]
     public var spans: [SpanInfo] = []
+    /// Search index terms per trace.
+    public var terms: [TraceID: Set<IndexTerm>] = [:]
     public var rejected = 0
     public var firstError: String?
 
@@ -62,6 +64,7 @@ public enum OTLPSplitter {
         var spans: [TraceID: [ByteBuffer]] = [:]
         var order: [TraceID] = []
         var infos: [SpanInfo] = []
+        var terms: [TraceID: [IndexTerm]] = [:]
         var refused: [String] = []
     }
 
@@ -71,12 +74,18 @@ public enum OTLPSplitter {
         var schema: ByteBuffer?
         var scopes: [ScopeGroup] = []
         var service = "unknown_service"
+        var resourceTerms: [IndexTerm] = []
         while let (number, type) = try reader.nextField() {
             switch (number, type) {
             case (1, .lengthDelimited):
                 let bytes = try reader.lengthDelimited()
                 resource = bytes
                 service = try serviceName(bytes) ?? service
+                var attributes = ProtobufReader(bytes, codec: codec)
+                while let (field, kind) = try attributes.nextField() {
+                    guard field == 1, kind == .lengthDelimited else { try attributes.skip(kind); continue }
+                    try attributeTerm(try attributes.lengthDelimited(), scope: TermHash.resource, into: &resourceTerms)
+                }
             case (2, .lengthDelimited):
                 scopes.append(try scopeSpans(try reader.lengthDelimited()))
             case (3, .lengthDelimited):
@@ -111,6 +120,10 @@ public enum OTLPSplitter {
                 info.service = service
                 result.spans.append(info)
             }
+            for (id, terms) in scope.terms {
+                result.terms[id, default: []].formUnion(terms)
+                result.terms[id]!.formUnion(resourceTerms)
+            }
             for reason in scope.refused {
                 result.rejected += 1
                 if result.firstError == nil { result.firstError = reason }
@@ -126,7 +139,8 @@ public enum OTLPSplitter {
             case (1, .lengthDelimited): group.scope = try reader.lengthDelimited()
             case (2, .lengthDelimited):
                 let span = try reader.lengthDelimited()
-                let (info, reason) = try spanInfo(span)
+                var terms: [IndexTerm] = []
+                let (info, reason) = try spanInfo(span, terms: &terms)
                 guard let info else {
                     group.refused.append(reason)
                     continue
@@ -134,6 +148,7 @@ public enum OTLPSplitter {
                 if group.spans[info.traceID] == nil { group.order.append(info.traceID) }
                 group.spans[info.traceID, default: []].append(span)
                 group.infos.append(info)
+                group.terms[info.traceID, default: []] += terms
             case (3, .lengthDelimited): group.schema = try reader.lengthDelimited()
             default: try reader.skip(type)
             }
@@ -142,7 +157,7 @@ public enum OTLPSplitter {
     }
 
     /// The facts of one span message, or nil with the reason when its ids are invalid.
-    static func spanInfo(_ message: ByteBuffer) throws -> (info: SpanInfo?, reason: String) {
+    static func spanInfo(_ message: ByteBuffer, terms: inout [IndexTerm]) throws -> (info: SpanInfo?, reason: String) {
         var reader = ProtobufReader(message, codec: codec)
         var traceBytes: ByteBuffer?, spanBytes: ByteBuffer?, parentBytes: ByteBuffer?
         var info = SpanInfo(traceID: TraceID(high: 0, low: 1), isRoot: true, name: "", kind: .unspecified, start: 0, end: 0,
@@ -156,6 +171,7 @@ public enum OTLPSplitter {
             case (6, .varint): info.kind = SpanKind(rawValue: Int(truncatingIfNeeded: try reader.varint())) ?? .unspecified
             case (7, .fixed64): info.start = try reader.fixed64()
             case (8, .fixed64): info.end = try reader.fixed64()
+            case (9, .lengthDelimited): try attributeTerm(try reader.lengthDelimited(), scope: TermHash.span, into: &terms)
             case (15, .lengthDelimited):
                 var status = try reader.message()
                 while let (field, kind) = try status.nextField() {
@@ -181,7 +197,38 @@ public enum OTLPSplitter {
             info.isRoot = parent == 0
         }
         info.traceID = traceID
+        terms.append(TermHash.term(key: TermHash.nameKey, type: TermHash.string, info.name.utf8))
+        terms.append(TermHash.term(key: TermHash.kindKey, integer: Int64(info.kind.rawValue)))
+        terms.append(TermHash.term(key: TermHash.statusKey, integer: Int64(info.status.rawValue)))
         return (info, "")
+    }
+
+    /// The index term of a `KeyValue` with a string, integer or boolean value.
+    static func attributeTerm(_ keyValue: ByteBuffer, scope: UInt8, into terms: inout [IndexTerm]) throws {
+        var reader = ProtobufReader(keyValue, codec: codec)
+        var key: ByteBuffer?
+        var value: ByteBuffer?
+        while let (field, kind) = try reader.nextField() {
+            switch (field, kind) {
+            case (1, .lengthDelimited): key = try reader.lengthDelimited()
+            case (2, .lengthDelimited): value = try reader.lengthDelimited()
+            default: try reader.skip(kind)
+            }
+        }
+        guard let key, let value else { return }
+        let keyHash = TermHash.key(scope: scope, key.readableBytesView)
+        var any = ProtobufReader(value, codec: codec)
+        while let (field, kind) = try any.nextField() {
+            switch (field, kind) {
+            case (1, .lengthDelimited):
+                let text = try any.lengthDelimited()
+                // Long values (ids, statements) are left to the span filter.
+                if text.readableBytes <= 128 { terms.append(TermHash.term(key: keyHash, type: TermHash.string, text.readableBytesView)) }
+            case (2, .varint): terms.append(TermHash.term(key: keyHash, bool: try any.varint() != 0))
+            case (3, .varint): terms.append(TermHash.term(key: keyHash, integer: Int64(bitPattern: try any.varint())))
+            default: try any.skip(kind)
+            }
+        }
     }
 
     /// `service.name` among a resource message's attributes.

@@ -37,7 +37,7 @@ public struct TraceSearch: Sendable {
         let summaries = Dictionary(store.summaries(start: request.start, end: request.end).map { ($0.traceID, $0) },
                                    uniquingKeysWith: { first, _ in first })
         var found: [TraceID: Match] = [:]
-        try store.scan(start: request.start, end: request.end) { fragment, batches in
+        try store.scan(start: request.start, end: request.end, candidates: request.filter.candidates) { fragment, batches in
             guard let summary = summaries[fragment.traceID] else { return true }
             if let minimum = request.minDuration, summary.duration < minimum { return true }
             if let maximum = request.maxDuration, summary.duration > maximum { return true }

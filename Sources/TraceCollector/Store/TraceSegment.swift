@@ -25,6 +25,10 @@ struct TraceSegment: Sendable {
     let blockOf: [Int]
     let summaries: [TraceSummary]
     let blocks: [Block]
+    /// Search index: term hash → positions of the traces holding it.
+    let postings: [UInt64: [Int32]]
+    /// Keys with too many values in this file to index.
+    let unindexedKeys: Set<UInt64>
     let minTime: UInt64
     let maxTime: UInt64
 
@@ -34,7 +38,12 @@ struct TraceSegment: Sendable {
     }
 
     /// Writes `traces` (sorted by id) into blocks of about `blockSize` bytes before compression.
-    static func write(directory: String, sequence: Int, traces: [(id: TraceID, fragments: [ByteBuffer], summary: TraceSummary)],
+    /// Values a key may have in one file and still be indexed; beyond, ids and the like are searched
+    /// by reading blocks.
+    static let maxValuesPerKey = 256
+
+    static func write(directory: String, sequence: Int,
+                      traces: [(id: TraceID, fragments: [ByteBuffer], summary: TraceSummary, terms: Set<IndexTerm>)],
                       walThrough: Int, blockSize: Int) throws -> TraceSegment {
         let path = directory + "/" + fileName(sequence)
         let writer = try BlockFile.Writer(path: path, magic: magic, trailer: trailer)
@@ -77,13 +86,48 @@ struct TraceSegment: Sendable {
             index.writeVarint(UInt64(block.rawLength))
             index.writeInteger(block.checksum, endianness: .little)
         }
+        let (postings, unindexed) = Self.postings(traces.map(\.terms))
+        index.writeVarint(UInt64(unindexed.count))
+        for key in unindexed.sorted() { index.writeInteger(key, endianness: .little) }
+        index.writeVarint(UInt64(postings.count))
+        for (term, positions) in postings.sorted(by: { $0.key < $1.key }) {
+            index.writeInteger(term, endianness: .little)
+            index.writeVarint(UInt64(positions.count))
+            var previous: Int32 = 0
+            for position in positions {
+                index.writeVarint(UInt64(position - previous))
+                previous = position
+            }
+        }
         let size = try writer.finish(index: index)
         return TraceSegment(path: path, sequence: sequence, size: size, walThrough: walThrough, ids: traces.map(\.id),
-                            blockOf: blockOf, summaries: traces.map(\.summary), blocks: blocks)
+                            blockOf: blockOf, summaries: traces.map(\.summary), blocks: blocks, postings: postings,
+                            unindexedKeys: unindexed)
+    }
+
+    /// Posting lists (ascending positions) of the terms of keys with few enough values.
+    static func postings(_ terms: [Set<IndexTerm>]) -> ([UInt64: [Int32]], Set<UInt64>) {
+        var values: [UInt64: Set<UInt64>] = [:]
+        var unindexed = Set<UInt64>()
+        var postings: [UInt64: [Int32]] = [:]
+        for (position, set) in terms.enumerated() {
+            for term in set where !unindexed.contains(term.key) {
+                if values[term.key, default: []].insert(term.term).inserted, values[term.key]!.count > maxValuesPerKey {
+                    unindexed.insert(term.key)
+                    for dropped in values[term.key]! { postings[dropped] = nil }
+                    values[term.key] = nil
+                    continue
+                }
+                postings[term.term, default: []].append(Int32(position))
+            }
+        }
+        return (postings, unindexed)
     }
 
     init(path: String, sequence: Int, size: Int, walThrough: Int, ids: [TraceID], blockOf: [Int], summaries: [TraceSummary],
-         blocks: [Block]) {
+         blocks: [Block], postings: [UInt64: [Int32]], unindexedKeys: Set<UInt64>) {
+        self.postings = postings
+        self.unindexedKeys = unindexedKeys
         self.path = path
         self.sequence = sequence
         self.size = size
@@ -122,8 +166,25 @@ struct TraceSegment: Sendable {
             guard blockOf.allSatisfy({ $0 < blocks.count }), zip(ids, ids.dropFirst()).allSatisfy({ $0 < $1 }) else {
                 throw BlockFile.Damage(description: "index out of order or naming missing blocks")
             }
+            var unindexed = Set<UInt64>()
+            for _ in 0..<(try TraceCodec.count(&index)) {
+                guard let key = index.readInteger(endianness: .little, as: UInt64.self) else { throw TraceCodec.truncated }
+                unindexed.insert(key)
+            }
+            var postings: [UInt64: [Int32]] = [:]
+            for _ in 0..<(try TraceCodec.count(&index)) {
+                guard let term = index.readInteger(endianness: .little, as: UInt64.self) else { throw TraceCodec.truncated }
+                var positions: [Int32] = []
+                var position: UInt64 = 0
+                for _ in 0..<(try TraceCodec.count(&index)) {
+                    position += try TraceCodec.varint(&index)
+                    guard position < UInt64(ids.count) else { throw BlockFile.Damage(description: "posting beyond the trace table") }
+                    positions.append(Int32(position))
+                }
+                postings[term] = positions
+            }
             return TraceSegment(path: path, sequence: sequence, size: size, walThrough: walThrough, ids: ids, blockOf: blockOf,
-                                summaries: summaries, blocks: blocks)
+                                summaries: summaries, blocks: blocks, postings: postings, unindexedKeys: unindexed)
         } catch let error as TraceStoreError {
             throw error
         } catch {

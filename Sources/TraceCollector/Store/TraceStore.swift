@@ -32,6 +32,7 @@ public final class TraceStore: Sendable {
         /// Per trace, the OTLP fragments received, as bytes.
         var traces: [TraceID: [ByteBuffer]] = [:]
         var summaries: [TraceID: TraceSummary] = [:]
+        var terms: [TraceID: Set<IndexTerm>] = [:]
         var bytes = 0
         var oldestArrival: Int64?
     }
@@ -83,10 +84,14 @@ public final class TraceStore: Sendable {
         if let covered = state.segments.map(\.walThrough).max() { try wal.removeSegments(through: covered) }
         var replayed = 0
         let report = try wal.replay { record in
-            var spans: [SpanInfo] = []
-            for fragment in record.fragments { spans += try OTLPSplitter.split(fragment.bytes).spans }
-            Self.add(record.fragments, spans, to: &state.head)
-            replayed += spans.count
+            var split = SplitExport()
+            for fragment in record.fragments {
+                let part = try OTLPSplitter.split(fragment.bytes)
+                split.spans += part.spans
+                split.terms.merge(part.terms) { $0.union($1) }
+            }
+            Self.add(record.fragments, split, to: &state.head)
+            replayed += split.spans.count
         }
         if let damage = report.damage {
             logger.warning("Trace WAL damaged; dropped everything after the last good record",
@@ -98,12 +103,13 @@ public final class TraceStore: Sendable {
                                                       "wal_spans": "\(replayed)"])
     }
 
-    static func add(_ fragments: [(id: TraceID, bytes: ByteBuffer)], _ spans: [SpanInfo], to head: inout Head) {
+    static func add(_ fragments: [(id: TraceID, bytes: ByteBuffer)], _ export: SplitExport, to head: inout Head) {
         for fragment in fragments {
             head.traces[fragment.id, default: []].append(fragment.bytes)
             head.bytes += fragment.bytes.readableBytes + 32
         }
-        for (id, summary) in TraceSummary.of(spans) {
+        for (id, terms) in export.terms { head.terms[id, default: []].formUnion(terms) }
+        for (id, summary) in TraceSummary.of(export.spans) {
             if head.summaries[id] == nil { head.summaries[id] = summary } else { head.summaries[id]!.merge(summary) }
         }
     }
@@ -117,7 +123,7 @@ public final class TraceStore: Sendable {
             guard !state.withLock({ $0.closed }) else { throw TraceStoreError.closed }
             try wal.log([TraceWALRecord(fragments: fragments)])
             state.withLock { state in
-                Self.add(fragments, export.spans, to: &state.head)
+                Self.add(fragments, export, to: &state.head)
                 if state.head.oldestArrival == nil { state.head.oldestArrival = WallClock.milliseconds() }
             }
         }
@@ -158,7 +164,9 @@ public final class TraceStore: Sendable {
                 try wal.removeSegments(through: walThrough)
                 return
             }
-            let traces = head.traces.keys.sorted().map { id in (id: id, fragments: head.traces[id]!, summary: head.summaries[id]!) }
+            let traces = head.traces.keys.sorted().map { id in
+                (id: id, fragments: head.traces[id]!, summary: head.summaries[id]!, terms: head.terms[id] ?? [])
+            }
             do {
                 let segment = try TraceSegment.write(directory: segmentDirectory, sequence: sequence, traces: traces,
                                                      walThrough: walThrough, blockSize: options.blockSize)
@@ -168,6 +176,7 @@ public final class TraceStore: Sendable {
             } catch {
                 // The WAL still holds the head: put it back so reads see it until the next try.
                 state.withLock { state in
+                    for (id, terms) in head.terms { state.head.terms[id, default: []].formUnion(terms) }
                     for (id, fragments) in head.traces {
                         state.head.traces[id, default: []] = fragments + (state.head.traces[id] ?? [])
                         if let summary = head.summaries[id] {
@@ -221,9 +230,16 @@ public final class TraceStore: Sendable {
     /// head first, then segments newest first, decompressing each block once; `visit` returns false
     /// to stop. A trace stored in several places is visited once per place. Blocking.
     public func scan(start: UInt64, end: UInt64, _ visit: (TraceSummary, [ResourceSpans]) throws -> Bool) throws {
-        let (head, summaries, segments) = state.withLock { state in (state.head.traces, state.head.summaries, state.segments) }
+        try scan(start: start, end: end, candidates: .all, visit)
+    }
+
+    /// `scan` over the traces the search index allows for `candidates` only.
+    func scan(start: UInt64, end: UInt64, candidates: Candidates, _ visit: (TraceSummary, [ResourceSpans]) throws -> Bool) throws {
+        let (head, summaries, headTerms, segments) = state.withLock { state in
+            (state.head.traces, state.head.summaries, state.head.terms, state.segments)
+        }
         for (id, summary) in summaries.sorted(by: { $0.value.start > $1.value.start })
-        where summary.end >= start && summary.start <= end {
+        where summary.end >= start && summary.start <= end && candidates.admits(headTerms[id] ?? []) {
             var batches: [ResourceSpans] = []
             for fragment in head[id] ?? [] { batches += try OTLPProtobuf.decode(fragment).batches }
             guard try visit(summary, batches) else { return }
@@ -231,7 +247,9 @@ public final class TraceStore: Sendable {
         let decoder = ZstdDecoder()
         for segment in segments.sorted(by: { $0.sequence > $1.sequence }) where segment.maxTime >= start && segment.minTime <= end {
             var wanted: [Int: Set<Int>] = [:]
+            let allowed = candidates.positions(postings: segment.postings, unindexed: segment.unindexedKeys)
             for (position, summary) in segment.summaries.enumerated() where summary.end >= start && summary.start <= end {
+                if let allowed, !allowed.contains(Int32(position)) { continue }
                 wanted[segment.blockOf[position], default: []].insert(position)
             }
             for block in wanted.keys.sorted() {
