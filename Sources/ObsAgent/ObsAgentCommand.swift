@@ -107,6 +107,12 @@ struct ObsAgentCommand: AsyncParsableCommand {
         where !value.isEmpty && ListenAddress(value) == nil {
             throw ValidationError("--\(flag): \"\(value)\" is not host:port")
         }
+        if let grpc = ListenAddress(otlpGRPCAddress) {
+            let parts = grpc.host.split(separator: ".")
+            guard parts.count == 4, parts.allSatisfy({ UInt8($0) != nil }) else {
+                throw ValidationError("--otlp.grpc.listen-address: \"\(otlpGRPCAddress)\" needs an IPv4 address, e.g. 0.0.0.0:4317")
+            }
+        }
         guard ListenAddress(listenAddress) != nil else {
             throw ValidationError("--web.listen-address: \"\(listenAddress)\" is not host:port")
         }
