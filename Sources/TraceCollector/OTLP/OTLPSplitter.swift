@@ -21,8 +21,8 @@ public struct SpanInfo: Sendable, Equatable {
 public struct SplitExport: Sendable {
     public var fragments: [TraceID: ByteBuffer] = [:]
     public var spans: [SpanInfo] = []
-    /// Search index terms per trace.
-    public var terms: [TraceID: Set<IndexTerm>] = [:]
+    /// Search index terms per trace (repeats are removed when a segment is written).
+    public var terms: [TraceID: [IndexTerm]] = [:]
     public var rejected = 0
     public var firstError: String?
 
@@ -121,8 +121,8 @@ public enum OTLPSplitter {
                 result.spans.append(info)
             }
             for (id, terms) in scope.terms {
-                result.terms[id, default: []].formUnion(terms)
-                result.terms[id]!.formUnion(resourceTerms)
+                result.terms[id, default: []] += terms
+                result.terms[id]! += resourceTerms
             }
             for reason in scope.refused {
                 result.rejected += 1
@@ -203,32 +203,32 @@ public enum OTLPSplitter {
         return (info, "")
     }
 
-    /// The index term of a `KeyValue` with a string, integer or boolean value.
+    /// The index term of a `KeyValue` with a string, integer or boolean value, read straight from
+    /// its bytes: this runs for every attribute of every span.
     static func attributeTerm(_ keyValue: ByteBuffer, scope: UInt8, into terms: inout [IndexTerm]) throws {
-        var reader = ProtobufReader(keyValue, codec: codec)
-        var key: ByteBuffer?
-        var value: ByteBuffer?
-        while let (field, kind) = try reader.nextField() {
-            switch (field, kind) {
-            case (1, .lengthDelimited): key = try reader.lengthDelimited()
-            case (2, .lengthDelimited): value = try reader.lengthDelimited()
-            default: try reader.skip(kind)
+        let term: IndexTerm? = keyValue.withUnsafeReadableBytes { bytes in
+            var key: UnsafeRawBufferPointer?
+            var value: UnsafeRawBufferPointer?
+            var walker = WireWalker(bytes)
+            while let field = walker.next() {
+                if field.number == 1, let payload = field.payload { key = payload }
+                if field.number == 2, let payload = field.payload { value = payload }
             }
-        }
-        guard let key, let value else { return }
-        let keyHash = TermHash.key(scope: scope, key.readableBytesView)
-        var any = ProtobufReader(value, codec: codec)
-        while let (field, kind) = try any.nextField() {
-            switch (field, kind) {
-            case (1, .lengthDelimited):
-                let text = try any.lengthDelimited()
-                // Long values (ids, statements) are left to the span filter.
-                if text.readableBytes <= 128 { terms.append(TermHash.term(key: keyHash, type: TermHash.string, text.readableBytesView)) }
-            case (2, .varint): terms.append(TermHash.term(key: keyHash, bool: try any.varint() != 0))
-            case (3, .varint): terms.append(TermHash.term(key: keyHash, integer: Int64(bitPattern: try any.varint())))
-            default: try any.skip(kind)
+            guard !walker.failed, let key, let value else { return nil }
+            let keyHash = TermHash.key(scope: scope, key)
+            var any = WireWalker(value)
+            var result: IndexTerm?
+            while let field = any.next() {
+                switch field.number {
+                case 1: if let text = field.payload, text.count <= 128 { result = TermHash.term(key: keyHash, type: TermHash.string, text) }
+                case 2: if field.payload == nil { result = TermHash.term(key: keyHash, bool: field.varint != 0) }
+                case 3: if field.payload == nil { result = TermHash.term(key: keyHash, integer: Int64(bitPattern: field.varint)) }
+                default: break
+                }
             }
+            return any.failed ? nil : result
         }
+        if let term { terms.append(term) }
     }
 
     /// `service.name` among a resource message's attributes.
@@ -252,5 +252,63 @@ public enum OTLPSplitter {
             if key == "service.name", let value { return value }
         }
         return nil
+    }
+}
+
+/// A protobuf field walker over raw bytes, for the innermost loops of ingest: no buffers, no
+/// allocations. Stops (and sets `failed`) at malformed input.
+struct WireWalker {
+    struct Field {
+        var number: UInt64
+        /// The bytes of a length-delimited field; nil for the other wire types.
+        var payload: UnsafeRawBufferPointer?
+        /// The value of a varint field.
+        var varint: UInt64
+    }
+
+    let bytes: UnsafeRawBufferPointer
+    var index = 0
+    var failed = false
+
+    init(_ bytes: UnsafeRawBufferPointer) {
+        self.bytes = bytes
+    }
+
+    mutating func readVarint() -> UInt64? {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            value |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 { return value }
+            shift += 7
+            if shift > 63 { return nil }
+        }
+        return nil
+    }
+
+    mutating func next() -> Field? {
+        guard !failed, index < bytes.count else { return nil }
+        guard let key = readVarint() else { failed = true; return nil }
+        let number = key >> 3
+        switch key & 7 {
+        case 0:
+            guard let value = readVarint() else { failed = true; return nil }
+            return Field(number: number, payload: nil, varint: value)
+        case 1, 5:
+            let width = key & 7 == 1 ? 8 : 4
+            guard index + width <= bytes.count else { failed = true; return nil }
+            index += width
+            return Field(number: number, payload: nil, varint: 0)
+        case 2:
+            guard let length = readVarint(), length <= UInt64(bytes.count - index) else { failed = true; return nil }
+            let payload = UnsafeRawBufferPointer(rebasing: bytes[index..<index + Int(length)])
+            index += Int(length)
+            return Field(number: number, payload: payload, varint: 0)
+        default:
+            failed = true
+            return nil
+        }
     }
 }

@@ -26,6 +26,7 @@ enum TermHash {
         hash = (hash ^ UInt64(byte)) &* prime
     }
 
+    @inline(__always)
     static func key(scope: UInt8, _ key: some Sequence<UInt8>) -> UInt64 {
         var hash = offset
         mix(&hash, scope)
@@ -34,6 +35,7 @@ enum TermHash {
         return hash
     }
 
+    @inline(__always)
     static func term(key: UInt64, type: UInt8, _ value: some Sequence<UInt8>) -> IndexTerm {
         var hash = key
         mix(&hash, type)
@@ -86,7 +88,7 @@ indirect enum Candidates: Sendable, Equatable {
     }
 
     /// Whether a trace with `terms` may match (the head's check).
-    func admits(_ terms: Set<IndexTerm>) -> Bool {
+    func admits(_ terms: [IndexTerm]) -> Bool {
         switch self {
         case .all: return true
         case let .terms(key, wanted): return wanted.contains { term in terms.contains(IndexTerm(key: key, term: term)) }

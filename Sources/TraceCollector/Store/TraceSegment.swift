@@ -43,7 +43,7 @@ struct TraceSegment: Sendable {
     static let maxValuesPerKey = 256
 
     static func write(directory: String, sequence: Int,
-                      traces: [(id: TraceID, fragments: [ByteBuffer], summary: TraceSummary, terms: Set<IndexTerm>)],
+                      traces: [(id: TraceID, fragments: [ByteBuffer], summary: TraceSummary, terms: [IndexTerm])],
                       walThrough: Int, blockSize: Int) throws -> TraceSegment {
         let path = directory + "/" + fileName(sequence)
         let writer = try BlockFile.Writer(path: path, magic: magic, trailer: trailer)
@@ -106,7 +106,7 @@ struct TraceSegment: Sendable {
     }
 
     /// Posting lists (ascending positions) of the terms of keys with few enough values.
-    static func postings(_ terms: [Set<IndexTerm>]) -> ([UInt64: [Int32]], Set<UInt64>) {
+    static func postings(_ terms: [[IndexTerm]]) -> ([UInt64: [Int32]], Set<UInt64>) {
         var values: [UInt64: Set<UInt64>] = [:]
         var unindexed = Set<UInt64>()
         var postings: [UInt64: [Int32]] = [:]
@@ -118,7 +118,8 @@ struct TraceSegment: Sendable {
                     values[term.key] = nil
                     continue
                 }
-                postings[term.term, default: []].append(Int32(position))
+                // A trace lists a term once per span; its position goes in once.
+                if postings[term.term]?.last != Int32(position) { postings[term.term, default: []].append(Int32(position)) }
             }
         }
         return (postings, unindexed)

@@ -32,7 +32,7 @@ public final class TraceStore: Sendable {
         /// Per trace, the OTLP fragments received, as bytes.
         var traces: [TraceID: [ByteBuffer]] = [:]
         var summaries: [TraceID: TraceSummary] = [:]
-        var terms: [TraceID: Set<IndexTerm>] = [:]
+        var terms: [TraceID: [IndexTerm]] = [:]
         var bytes = 0
         var oldestArrival: Int64?
     }
@@ -88,7 +88,7 @@ public final class TraceStore: Sendable {
             for fragment in record.fragments {
                 let part = try OTLPSplitter.split(fragment.bytes)
                 split.spans += part.spans
-                split.terms.merge(part.terms) { $0.union($1) }
+                split.terms.merge(part.terms) { $0 + $1 }
             }
             Self.add(record.fragments, split, to: &state.head)
             replayed += split.spans.count
@@ -108,7 +108,7 @@ public final class TraceStore: Sendable {
             head.traces[fragment.id, default: []].append(fragment.bytes)
             head.bytes += fragment.bytes.readableBytes + 32
         }
-        for (id, terms) in export.terms { head.terms[id, default: []].formUnion(terms) }
+        for (id, terms) in export.terms { head.terms[id, default: []] += terms }
         for (id, summary) in TraceSummary.of(export.spans) {
             if head.summaries[id] == nil { head.summaries[id] = summary } else { head.summaries[id]!.merge(summary) }
         }
@@ -176,7 +176,7 @@ public final class TraceStore: Sendable {
             } catch {
                 // The WAL still holds the head: put it back so reads see it until the next try.
                 state.withLock { state in
-                    for (id, terms) in head.terms { state.head.terms[id, default: []].formUnion(terms) }
+                    for (id, terms) in head.terms { state.head.terms[id, default: []] += terms }
                     for (id, fragments) in head.traces {
                         state.head.traces[id, default: []] = fragments + (state.head.traces[id] ?? [])
                         if let summary = head.summaries[id] {
