@@ -73,6 +73,28 @@ import Testing
         #expect(reopened.usage.headTraces == 1)
     }
 
+    /// A crash after a flush wrote its segment but before it removed the WAL it covers: reopening
+    /// must not apply those WAL records again.
+    @Test func aWALTheSegmentsCoverIsNotReplayedTwice() throws {
+        let path = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let manager = FileManager.default
+        do {
+            let store = try TraceStore(directory: path, logger: Logger(label: "test"))
+            try store.append([Self.batch(service: "a", trace: Self.first, spans: [(1, 0, "root", Self.now), (2, 1, "child", Self.now)])])
+            try manager.copyItem(atPath: path + "/wal", toPath: path + "/wal-before-flush")
+            try store.flush()
+            try store.append([Self.batch(service: "a", trace: Self.first, spans: [(3, 1, "late", Self.now)])])
+            // No close: the WAL holds only the late span; put back the one the segment covers.
+        }
+        for name in try manager.contentsOfDirectory(atPath: path + "/wal-before-flush") where !manager.fileExists(atPath: path + "/wal/" + name) {
+            try manager.copyItem(atPath: path + "/wal-before-flush/" + name, toPath: path + "/wal/" + name)
+        }
+        let reopened = try TraceStore(directory: path, logger: Logger(label: "test"))
+        defer { reopened.close() }
+        #expect(spanIDs(try reopened.trace(Self.first)) == [1, 2, 3])
+    }
+
     @Test func retentionBySizeDropsTheOldestSegments() throws {
         let path = Self.directory()
         defer { try? FileManager.default.removeItem(atPath: path) }
