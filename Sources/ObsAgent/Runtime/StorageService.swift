@@ -44,22 +44,10 @@ struct StorageService: Service {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             if lastCompaction.map({ clock.now - $0 >= compactionInterval }) ?? true {
                 lastCompaction = clock.now
-                do {
-                    _ = try await NIOThreadPool.singleton.runIfActive { try metrics.compact() }
-                } catch {
-                    logger.error("Compaction failed; will retry", metadata: ["err": "\(error)"])
-                }
+                await maintain("Compaction") { _ = try metrics.compact() }
             }
-            do {
-                try await NIOThreadPool.singleton.runIfActive { try logs.maintain() }
-            } catch {
-                logger.error("Log store maintenance failed; will retry", metadata: ["err": "\(error)"])
-            }
-            do {
-                try await NIOThreadPool.singleton.runIfActive { try traces.maintain() }
-            } catch {
-                logger.error("Trace store maintenance failed; will retry", metadata: ["err": "\(error)"])
-            }
+            await maintain("Log store maintenance") { try logs.maintain() }
+            await maintain("Trace store maintenance") { try traces.maintain() }
             _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: logMaintenanceInterval) }
         }
         state.setReady(false)
@@ -74,6 +62,15 @@ struct StorageService: Service {
 }
 
 extension StorageService {
+    /// Runs one store's housekeeping on the blocking pool; a failure is logged and retried next round.
+    func maintain(_ what: String, _ work: @escaping @Sendable () throws -> Void) async {
+        do {
+            try await NIOThreadPool.singleton.runIfActive(work)
+        } catch {
+            logger.error("\(what) failed; will retry", metadata: ["err": "\(error)"])
+        }
+    }
+
     /// The log store's options from the configuration the agent started with.
     func logOptions() -> LogStore.Options {
         let settings = state.config.logs.storage.storeOptions
