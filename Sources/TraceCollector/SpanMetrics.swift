@@ -61,17 +61,10 @@ public final class SpanMetrics: Sendable {
             var cumulative = 0
             for (index, bound) in Self.buckets.enumerated() {
                 cumulative += counts.buckets[index]
-                result.append((series("traces_spanmetrics_latency_bucket", [Label("le", PrometheusNumber.text(bound))]), Double(cumulative)))
+                result.append((series("traces_spanmetrics_latency_bucket", [Label("le", NumberText.text(bound))]), Double(cumulative)))
             }
             result.append((series("traces_spanmetrics_latency_bucket", [Label("le", "+Inf")]), Double(counts.calls)))
         }
         return result
-    }
-}
-
-/// Bucket bounds as Prometheus writes them.
-enum PrometheusNumber {
-    static func text(_ value: Double) -> String {
-        value == value.rounded() ? String(Int64(value)) : "\(value)"
     }
 }

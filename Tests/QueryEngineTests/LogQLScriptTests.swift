@@ -231,11 +231,6 @@ struct ScriptRunner {
 struct MemoryLogs: LogQuerier {
     let streams: [Labels: [LogEntry]]
 
-    func select(_ matchers: [LabelMatcher], start: Int64, end: Int64, direction: LogDirection, limit: Int,
-                filter: (@Sendable (UnsafeRawBufferPointer) -> Bool)?) throws -> [LogStream] {
-        []
-    }
-
     func streams(_ matchers: [LabelMatcher], start: Int64, end: Int64) throws -> [Labels] {
         streams.keys.filter { labels in matchers.allSatisfy { $0.matches(labels[$0.name] ?? "") } }.sorted()
     }

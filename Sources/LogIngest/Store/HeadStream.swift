@@ -71,15 +71,9 @@ struct HeadStream {
 
     var isEmpty: Bool { open.isEmpty && cut.isEmpty }
 
-    /// Open entries with `start <= timestamp < end` that `filter` accepts, in time order.
-    func openEntries(start: Int64, end: Int64, filter: ((UnsafeRawBufferPointer) -> Bool)?) -> [LogEntry] {
+    /// Open entries with `start <= timestamp < end`, in time order.
+    func openEntries(start: Int64, end: Int64) -> [LogEntry] {
         var result = open.filter { $0.timestamp >= start && $0.timestamp < end }
-        if let filter {
-            result = result.filter { entry in
-                var line = entry.line
-                return line.withUTF8 { filter(UnsafeRawBufferPointer($0)) }
-            }
-        }
         if !sorted { result.sort { $0.timestamp < $1.timestamp } }
         return result
     }

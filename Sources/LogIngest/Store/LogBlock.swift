@@ -44,19 +44,6 @@ struct LogBlock: Sendable {
         self.bytes = bytes
     }
 
-    /// The entries with `start <= timestamp < end` whose line `filter` accepts, in time order.
-    static func decode(_ compressed: [UInt8], rawLength: Int, start: Int64, end: Int64,
-                       filter: ((UnsafeRawBufferPointer) -> Bool)?) throws -> [LogEntry] {
-        var entries: [LogEntry] = []
-        try compressed.withUnsafeBytes { bytes in
-            try scan(bytes, rawLength: rawLength, start: start, end: end, filter: filter, decoder: ZstdDecoder()) { entry in
-                entries.append(LogEntry(timestamp: entry.timestamp, line: String(decoding: entry.line, as: UTF8.self),
-                                        metadata: entry.metadata))
-            }
-        }
-        return entries
-    }
-
     /// Decompresses a block and visits its entries with `start <= timestamp < end` whose line
     /// `filter` accepts, without copying lines.
     static func scan(_ compressed: UnsafeRawBufferPointer, rawLength: Int, start: Int64, end: Int64,

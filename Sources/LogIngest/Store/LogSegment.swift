@@ -123,16 +123,6 @@ final class LogSegment: Sendable {
         }
     }
 
-    /// The entries of one block with `start <= timestamp < end` that `filter` accepts. Blocking.
-    func entries(of block: BlockRef, start: Int64, end: Int64, filter: ((UnsafeRawBufferPointer) -> Bool)?) throws -> [LogEntry] {
-        var entries: [LogEntry] = []
-        try scan(block, start: start, end: end, filter: filter) { entry in
-            entries.append(LogEntry(timestamp: entry.timestamp, line: String(decoding: entry.line, as: UTF8.self),
-                                    metadata: entry.metadata))
-        }
-        return entries
-    }
-
     /// Reads, checks and decompresses one block, visiting its entries in range, with `decoder`'s
     /// buffers. Blocking.
     func scan(_ block: BlockRef, start: Int64, end: Int64, filter: ((UnsafeRawBufferPointer) -> Bool)?,

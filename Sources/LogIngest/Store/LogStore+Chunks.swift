@@ -11,7 +11,7 @@ extension LogStore {
                 for block in head.cut where block.maxTime >= start && block.minTime < end {
                     heads.append(HeadBlockChunk(labels: head.labels, block: block))
                 }
-                let open = head.openEntries(start: start, end: end, filter: nil)
+                let open = head.openEntries(start: start, end: end)
                 if !open.isEmpty { heads.append(LogEntriesChunk(labels: head.labels, sortedEntries: open)) }
             }
             return (state.segments.filter { $0.maxTime >= start && $0.minTime < end }, heads)

@@ -168,7 +168,7 @@ struct TempoRoutes {
         let typed = values.map { value -> (type: String, text: String) in
             switch value {
             case let .string(text): ("string", text)
-            case let .number(number): (number == number.rounded() ? "int" : "float", TemplateNumber.text(number))
+            case let .number(number): (number == number.rounded() ? "int" : "float", NumberText.text(number))
             case let .bool(flag): ("bool", flag ? "true" : "false")
             case let .duration(nanoseconds): ("duration", "\(nanoseconds)ns")
             case let .status(code): ("keyword", code.name)
@@ -179,12 +179,5 @@ struct TempoRoutes {
             return "{\"tagValues\":[" + typed.map { "{\"type\":\"\($0.type)\",\"value\":" + JSONText.quote($0.text) + "}" }.joined(separator: ",") + "]}"
         }
         return "{\"tagValues\":[" + typed.map { JSONText.quote($0.text) }.joined(separator: ",") + "]}"
-    }
-}
-
-/// Numbers as tag values show them: integers without a fraction.
-enum TemplateNumber {
-    static func text(_ number: Double) -> String {
-        number == number.rounded() && abs(number) < 1e15 ? String(Int64(number)) : "\(number)"
     }
 }

@@ -88,12 +88,6 @@ public struct LogStream: Sendable, Equatable {
 
 /// Read access to stored logs. Thread-safe.
 public protocol LogQuerier: Sendable {
-    /// Entries of the streams `matchers` select with `start <= timestamp < end`, at most `limit` in
-    /// total (the first ones in `direction`), grouped by stream. `filter` sees each line's bytes
-    /// before the line is decoded into a string; lines it refuses are skipped.
-    func select(_ matchers: [LabelMatcher], start: Int64, end: Int64, direction: LogDirection, limit: Int,
-                filter: (@Sendable (UnsafeRawBufferPointer) -> Bool)?) throws -> [LogStream]
-
     /// Label sets of the streams with entries in `[start, end)` that `matchers` select (all, when empty).
     func streams(_ matchers: [LabelMatcher], start: Int64, end: Int64) throws -> [Labels]
 
@@ -102,17 +96,29 @@ public protocol LogQuerier: Sendable {
 }
 
 extension LogQuerier {
-    /// Every entry of the streams `matchers` select in `[start, end)`, in no particular order across
-    /// chunks, as `(stream labels, entry)`; for tests and small reads.
-    public func entries(_ matchers: [LabelMatcher], start: Int64, end: Int64) throws -> [(Labels, LogEntry)] {
-        var result: [(Labels, LogEntry)] = []
+    /// Entries of the streams `matchers` select with `start <= timestamp < end`, at most `limit` in
+    /// total (the first ones in `direction`), grouped by stream and sorted by labels, read through
+    /// `chunks`. `filter` sees each line's bytes before the line is decoded into a string; lines it
+    /// refuses are skipped. For tests and small reads; queries go through the LogQL engine.
+    public func select(_ matchers: [LabelMatcher], start: Int64, end: Int64, direction: LogDirection, limit: Int,
+                       filter: (@Sendable (UnsafeRawBufferPointer) -> Bool)?) throws -> [LogStream] {
+        guard start < end, limit > 0 else { return [] }
+        var all: [(labels: Labels, entry: LogEntry)] = []
         for chunk in try chunks(matchers, start: start, end: end) {
-            try chunk.scan(start: start, end: end, filter: nil) { entry in
-                result.append((chunk.labels, LogEntry(timestamp: entry.timestamp, line: String(decoding: entry.line, as: UTF8.self),
-                                                      metadata: entry.metadata)))
+            try chunk.scan(start: start, end: end, filter: filter) { entry in
+                all.append((chunk.labels, LogEntry(timestamp: entry.timestamp, line: String(decoding: entry.line, as: UTF8.self),
+                                                   metadata: entry.metadata)))
             }
         }
-        return result
+        // Stable sorts keep each stream's stored order for entries with equal timestamps.
+        if direction == .forward {
+            all = all.enumerated().sorted { ($0.element.entry.timestamp, $0.offset) < ($1.element.entry.timestamp, $1.offset) }.map(\.element)
+        } else {
+            all = all.enumerated().sorted { ($0.element.entry.timestamp, -$0.offset) > ($1.element.entry.timestamp, -$1.offset) }.map(\.element)
+        }
+        var grouped: [Labels: [LogEntry]] = [:]
+        for item in all.prefix(limit) { grouped[item.labels, default: []].append(item.entry) }
+        return grouped.map { LogStream(labels: $0.key, entries: $0.value) }.sorted { $0.labels < $1.labels }
     }
 }
 

@@ -105,7 +105,7 @@ public indirect enum AttributeValue: Sendable, Equatable {
         case let .string(value): value
         case let .bool(value): value ? "true" : "false"
         case let .int(value): String(value)
-        case let .double(value): LogFormat.double(value)
+        case let .double(value): NumberText.text(value)
         case let .bytes(value): value.map { HexDigits.hex(UInt64($0)).suffix(2) }.joined()
         case let .array(values): "[" + values.map(\.text).joined(separator: ",") + "]"
         case let .map(attributes): "{" + attributes.map { "\($0.key):\($0.value.text)" }.joined(separator: ",") + "}"
@@ -114,8 +114,9 @@ public indirect enum AttributeValue: Sendable, Equatable {
     }
 }
 
-enum LogFormat {
-    static func double(_ value: Double) -> String {
+/// Numbers in attribute text, tag values and bucket bounds: integral values without a fraction.
+public enum NumberText {
+    public static func text(_ value: Double) -> String {
         if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
         return "\(value)"
     }
