@@ -26,16 +26,24 @@ import Glibc
 
     @Test func listAndWatchPodsAndNodes() async throws {
         let directory = AgentProcess.temporaryDirectory()
-        let port = try ScrapeIntegrationTests.freePort()
         let requests = directory + "/requests.log"
+        let portFile = directory + "/apiserver.port"
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = ["python3", Self.fixtures + "/fake-kube-apiserver.py", String(port), requests]
+        server.arguments = ["python3", Self.fixtures + "/fake-kube-apiserver.py", "0", requests, portFile]
         // Its output must not hold the test runner's pipe open.
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()
         defer { kill(server.processIdentifier, SIGKILL) }
+        // The server binds a free port itself and names it, so nothing can take it in between.
+        var port = 0
+        for _ in 0..<300 where port == 0 {
+            if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let value = Int(text) { port = value } else {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        guard port != 0 else { throw TestFailure("the stand-in API server did not start") }
         let config = directory + "/agent.yml"
         try """
         global:

@@ -96,4 +96,11 @@ class Handler(BaseHTTPRequestHandler):
 # Never outlive a test run that lost track of this process.
 threading.Timer(120, lambda: os._exit(0)).start()
 ThreadingHTTPServer.daemon_threads = True
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+# Port 0 binds a free port, written to the file named third, so no other process can take it
+# between choosing and binding.
+server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+if len(sys.argv) > 3:
+    with open(sys.argv[3] + ".tmp", "w") as f:
+        f.write(str(server.server_address[1]))
+    os.rename(sys.argv[3] + ".tmp", sys.argv[3])
+server.serve_forever()
