@@ -34,12 +34,14 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // Macros that Swift cannot import (deflateInit2, SQLITE_TRANSIENT) and the CRC32C kernel.
         .target(name: "CShims", dependencies: ["CZlib", "CSQLite"]),
+        // RE2 behind a C interface: every user-supplied regular expression matches in linear time.
+        .target(name: "CRE2", linkerSettings: [.linkedLibrary("re2")]),
 
         // Shared model, protocols between stages, byte codecs.
         .target(
             name: "ObsCore",
             dependencies: [
-                "CSnappy", "CZlib", "CZstd", "CShims",
+                "CSnappy", "CZlib", "CZstd", "CShims", "CRE2",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict
@@ -152,5 +154,6 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-    ]
+    ],
+    cxxLanguageStandard: .cxx17
 )

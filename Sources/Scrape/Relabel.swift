@@ -54,31 +54,30 @@ public struct RelabelConfig: Sendable {
 }
 
 /// A fully anchored relabeling regex. Keeps its source for printing and comparisons.
-public struct RelabelRegex: @unchecked Sendable {
-    // `Regex` is only read after it is built.
+public struct RelabelRegex: Sendable {
     public let source: String
-    let regex: Regex<AnyRegexOutput>
+    let regex: LinearRegex
     /// For `(.*)`, the default: every value matches and `$1` is the value itself.
     let matchesEverything: Bool
 
     public init(_ source: String) throws {
         self.source = source
         do {
-            regex = try Regex("^(?:" + source + ")$").dotMatchesNewlines(true)
+            regex = try LinearRegex(source, dotMatchesNewline: true)
         } catch {
-            throw RelabelRegexError(description: "invalid regular expression \"\(source)\": \(error)")
+            throw RelabelRegexError(description: "\(error)")
         }
         matchesEverything = source == "(.*)"
     }
 
     public static let `default` = try! RelabelRegex("(.*)")
 
-    func wholeMatch(_ value: String) -> Regex<AnyRegexOutput>.Match? {
-        (try? regex.wholeMatch(in: value)) ?? nil
+    func wholeMatch(_ value: String) -> LinearRegex.Match? {
+        regex.wholeMatch(value)
     }
 
     func matches(_ value: String) -> Bool {
-        matchesEverything || wholeMatch(value) != nil
+        matchesEverything || regex.wholeMatches(value)
     }
 }
 
@@ -118,9 +117,9 @@ public enum Relabeler {
                 return true
             }
             guard let match = config.regex.wholeMatch(value) else { return true }
-            let target = expandTemplate(config.targetLabel, match: match)
+            let target = match.expand(config.targetLabel)
             guard isValidLabelName(target) else { return true }
-            set(&labels, target, expandTemplate(config.replacement, match: match))
+            set(&labels, target, match.expand(config.replacement))
         case .lowercase:
             set(&labels, config.targetLabel, value.lowercased())
         case .uppercase:
@@ -133,7 +132,7 @@ public enum Relabeler {
         case .labelmap:
             for (name, labelValue) in labels {
                 guard let match = config.regex.wholeMatch(name) else { continue }
-                labels[expandTemplate(config.replacement, match: match)] = labelValue
+                labels[match.expand(config.replacement)] = labelValue
             }
         case .labeldrop:
             for name in labels.keys where config.regex.matches(name) { labels[name] = nil }

@@ -23,7 +23,7 @@ import Testing
     }
 
     @Test func invalidRegexThrows() {
-        #expect(throws: CoreError.self) { try LabelMatcher(.regexMatch, "l", "(unclosed") }
+        #expect(throws: LinearRegex.SyntaxError.self) { try LabelMatcher(.regexMatch, "l", "(unclosed") }
     }
 
     @Test func labelsAreSortedUniqueAndDropEmptyValues() {

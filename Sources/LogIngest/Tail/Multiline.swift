@@ -1,11 +1,12 @@
+import ObsCore
+
 /// Decides which lines continue the entry before them: a user's first-line regex, or a built-in
 /// rule for Java, Python and Go stack traces. One per stream of a file; keeps the little state the
 /// Python and Go rules need.
-public struct MultilineRule: @unchecked Sendable {
-    // `Regex` is only read once built.
-    public enum Kind {
+public struct MultilineRule: Sendable {
+    public enum Kind: Sendable {
         /// A line matching the regex starts an entry; any other line continues it.
-        case firstLine(Regex<AnyRegexOutput>)
+        case firstLine(LinearRegex)
         /// Indented lines (`\tat …`, `... 3 more`) and `Caused by:`/`Suppressed:` continue.
         case java
         /// A `Traceback (most recent call last):` block, its indented lines and the exception line
@@ -29,7 +30,7 @@ public struct MultilineRule: @unchecked Sendable {
         case "java": self.init(.java)
         case "python": self.init(.python)
         case "go": self.init(.go)
-        default: self.init(.firstLine(try Regex(firstLine ?? "^")))
+        default: self.init(.firstLine(try LinearRegex(firstLine ?? "^")))
         }
     }
 
@@ -46,7 +47,7 @@ public struct MultilineRule: @unchecked Sendable {
         }
         switch kind {
         case let .firstLine(regex):
-            return (try? regex.firstMatch(in: line)) == nil
+            return !regex.occurs(in: line)
         case .java:
             return Self.isIndented(line) || line.hasPrefix("Caused by:") || line.hasPrefix("Suppressed:")
         case .python:

@@ -117,7 +117,9 @@ final class Head: Sendable {
     func maySpan(_ range: Int64) -> Bool {
         let newest = maxSeen.load(ordering: .relaxed), oldest = minSeen.load(ordering: .relaxed)
         guard newest != .min, oldest != .max else { return false }
-        return newest - max(oldest, minValidTime) >= range
+        // Checked: samples replayed from an older WAL may predate the appender's bounds.
+        let (span, overflow) = newest.subtractingReportingOverflow(max(oldest, minValidTime))
+        return overflow || span >= range
     }
 
     func setMinValidTime(_ time: Int64) {

@@ -49,10 +49,7 @@ struct HeadAppender: MetricsAppender {
 
     @discardableResult
     mutating func append(_ labels: Labels, ref: SeriesRef?, timestamp: Int64, value: Double) throws(AppendError) -> SeriesRef {
-        if timestamp < head.minValidTime {
-            counters.tooOld.inc()
-            throw AppendError.tooOld(labels: labels, timestamp: timestamp)
-        }
+        try checkBounds(labels, timestamp)
         // Fast path: the next, newer sample of the series appended just before.
         if let ref, let run = current, run.series.ref == ref, run.newest.inOrder, timestamp > run.newest.timestamp {
             pending.append(Pending(series: run.series, timestamp: timestamp, value: value))
@@ -95,6 +92,19 @@ struct HeadAppender: MetricsAppender {
     // `enforce` and `resolve` are mutating only so that they take `self` by address: as plain
     // methods called from the mutating `append`, the compiler copied the whole appender per call.
 
+    /// Refuses samples older than the head takes, and times so far out that block ranges and
+    /// compaction arithmetic on them would overflow.
+    private func checkBounds(_ labels: Labels, _ timestamp: Int64) throws(AppendError) {
+        guard abs(timestamp) <= CheckedTime.maxMilliseconds else {
+            counters.tooOld.inc()
+            throw AppendError.outOfRange(labels: labels, timestamp: timestamp)
+        }
+        if timestamp < head.minValidTime {
+            counters.tooOld.inc()
+            throw AppendError.tooOld(labels: labels, timestamp: timestamp)
+        }
+    }
+
     /// Counts and throws the error of a verdict that refuses the sample.
     private mutating func enforce(_ verdict: MemSeries.Verdict, _ labels: Labels, _ timestamp: Int64) throws(AppendError) {
         switch verdict {
@@ -123,10 +133,7 @@ struct HeadAppender: MetricsAppender {
     @discardableResult
     mutating func appendHistogram(_ labels: Labels, ref: SeriesRef?, timestamp: Int64,
                                   histogram: FloatHistogram) throws(AppendError) -> SeriesRef {
-        if timestamp < head.minValidTime {
-            counters.tooOld.inc()
-            throw AppendError.tooOld(labels: labels, timestamp: timestamp)
-        }
+        try checkBounds(labels, timestamp)
         let series = try resolve(labels, ref: ref)
         let previous = current.flatMap { $0.series === series ? $0.newest : nil } ?? (tracksBatch ? batchLast[series.ref] : nil)
         if let previous, timestamp <= previous.timestamp {

@@ -137,9 +137,9 @@ extension MultilineConfig {
         if preset == nil && firstLine == nil { throw map.error(at: "preset", "multiline needs a preset or a first_line pattern") }
         if let firstLine {
             do {
-                _ = try Regex(firstLine)
+                _ = try LinearRegex(firstLine)
             } catch {
-                throw map.error(at: "first_line", "invalid regex: \(error)")
+                throw map.error(at: "first_line", "\(error)")
             }
         }
         if maxLines <= 0 { throw map.error(at: "max_lines", "max lines must be greater than zero") }

@@ -32,13 +32,41 @@ struct APIParameters {
 
     func all(_ name: String) -> [String] { values.filter { $0.0 == name }.map(\.1) }
 
-    /// A time in milliseconds; `fallback` when absent.
+    /// A Prometheus time in milliseconds (Unix seconds with a fraction, or RFC 3339), within
+    /// ±`CheckedTime.maxMilliseconds`; `fallback` when absent.
     func time(_ name: String, default fallback: Int64) throws -> Int64 {
         guard let text = first(name), !text.isEmpty else { return fallback }
-        guard let value = TimeParsing.milliseconds(text) else {
+        guard let value = Self.prometheusTime(text) else {
             throw APIError(.badData, "invalid parameter \"\(name)\": cannot parse \"\(text)\" to a valid timestamp")
         }
         return value
+    }
+
+    /// Prometheus's own bounds, which its clients send for "all time", are the widest times taken.
+    static let prometheusMinTime = "-292273086-05-16T16:47:06Z"
+    static let prometheusMaxTime = "292277025-08-18T07:12:54.999999999Z"
+
+    static func prometheusTime(_ text: String) -> Int64? {
+        let limit = CheckedTime.maxMilliseconds
+        if text == prometheusMinTime { return -limit }
+        if text == prometheusMaxTime { return limit }
+        if let value = CheckedTime.number(text, scale: 1000, limit: limit) { return value }
+        guard let value = TimeParsing.rfc3339(text), abs(value) <= limit else { return nil }
+        return value
+    }
+
+    /// A Prometheus duration in milliseconds: float seconds (`15`, `0.5`) or a duration (`1m`). As
+    /// Prometheus, a duration whose nanoseconds overflow int64 is refused.
+    func duration(_ name: String) throws -> Int64 {
+        let text = first(name) ?? ""
+        if let seconds = Double(text), seconds.isFinite {
+            guard let ms = CheckedTime.scaled(seconds, by: 1000, limit: Int64.max / 1_000_000) else {
+                throw APIError(.badData, "invalid parameter \"\(name)\": cannot parse \"\(text)\" to a valid duration. It overflows int64")
+            }
+            return ms
+        }
+        if let duration = PrometheusDuration(text) { return duration.milliseconds }
+        throw APIError(.badData, "invalid parameter \"\(name)\": cannot parse \"\(text)\" to a valid duration")
     }
 
     /// A non-negative limit; 0 or absent means none.
@@ -48,6 +76,76 @@ struct APIParameters {
             throw APIError(.badData, "invalid parameter \"limit\": cannot parse \"\(text)\" to a valid limit")
         }
         return value == 0 ? nil : value
+    }
+
+    /// An integer parameter within `range`, or `fallback` when absent; `message` words the refusal
+    /// in the family's own terms.
+    func integer(_ name: String, in range: ClosedRange<Int>, default fallback: Int?, _ message: String) throws -> Int? {
+        guard let text = first(name), !text.isEmpty else { return fallback }
+        guard let value = Int(text), range.contains(value) else { throw APIError(.badData, message) }
+        return value
+    }
+
+    /// Loki's time: an integer of up to ten digits is seconds, a longer one nanoseconds, a number
+    /// with a fraction or exponent seconds, anything else RFC 3339. Nanoseconds; times past
+    /// ±`CheckedTime.maxNanoseconds` (1823–2116) are taken as those bounds, as clients send
+    /// "the end of time" as the largest integer.
+    static func lokiTime(_ text: String) -> Int64? {
+        let limit = CheckedTime.maxNanoseconds
+        let digits = text.utf8.count - (text.hasPrefix("-") ? 1 : 0)
+        if let integer = Int64(text) {
+            guard digits <= 10 else { return CheckedTime.clamped(integer, limit: limit) }
+            return integer * 1_000_000_000
+        }
+        if let seconds = Double(text) {
+            guard seconds.isFinite else { return nil }
+            return CheckedTime.scaled(seconds, by: 1e9, limit: limit) ?? (seconds < 0 ? -limit : limit)
+        }
+        var copy = text
+        guard let value = copy.withUTF8({ TimeParsing.rfc3339Nanoseconds(UnsafeRawBufferPointer($0)) }) else { return nil }
+        return CheckedTime.clamped(value, limit: limit)
+    }
+
+    /// A Loki time parameter, or nil when absent.
+    func lokiTime(_ name: String) throws -> Int64? {
+        guard let text = first(name), !text.isEmpty else { return nil }
+        guard let value = Self.lokiTime(text) else { throw APIError(.badData, "cannot parse \"\(text)\" to a valid timestamp") }
+        return value
+    }
+
+    /// A Loki duration (`step`, `interval`, `since`): float seconds or a duration with units, in
+    /// nanoseconds within `0...CheckedTime.maxNanoseconds`; nil when absent.
+    func lokiDuration(_ name: String) throws -> Int64? {
+        guard let text = first(name), !text.isEmpty else { return nil }
+        let value: Int64?
+        if let seconds = Double(text) {
+            value = CheckedTime.scaled(seconds, by: 1e9, limit: CheckedTime.maxNanoseconds)
+        } else {
+            value = LogQLValues.durationNanoseconds(text).flatMap { $0 <= CheckedTime.maxNanoseconds ? $0 : nil }
+        }
+        guard let value, value >= 0 else {
+            throw APIError(.badData, "invalid \(name) \"\(text)\": want a duration or a number of seconds up to 146 years")
+        }
+        return value
+    }
+
+    /// An unsigned time in the tracing APIs: a whole number of `scale` nanoseconds (Unix seconds
+    /// for Tempo, microseconds for Jaeger, milliseconds for Zipkin), within 0...2^62 ns.
+    func unsignedTime(_ name: String, scale: Int64, _ message: @autoclosure () -> String) throws -> UInt64? {
+        guard let text = first(name), !text.isEmpty else { return nil }
+        guard let value = CheckedTime.number(text, scale: scale, limit: CheckedTime.maxNanoseconds), value >= 0 else {
+            throw APIError(.badData, message())
+        }
+        return UInt64(value)
+    }
+
+    /// A Go duration (`100ms`, `1h`) in the tracing APIs, in nanoseconds within 0...2^62.
+    func goDuration(_ name: String, _ message: @autoclosure () -> String) throws -> UInt64? {
+        guard let text = first(name), !text.isEmpty else { return nil }
+        guard let value = GoDuration.nanoseconds(text), value >= 0, value <= CheckedTime.maxNanoseconds else {
+            throw APIError(.badData, message())
+        }
+        return UInt64(value)
     }
 
     /// Every `match[]` selector, parsed.

@@ -71,9 +71,8 @@ struct JaegerRoutes {
 
     /// Microseconds since the epoch.
     static func microseconds(_ parameters: APIParameters, _ name: String) throws -> UInt64? {
-        guard let text = parameters.first(name), !text.isEmpty else { return nil }
-        guard let value = UInt64(text) else { throw APIError(.badData, "unable to parse param '\(name)': \"\(text)\" is not microseconds") }
-        return value * 1000
+        try parameters.unsignedTime(name, scale: 1000,
+                                    "unable to parse param '\(name)': \"\(parameters.first(name) ?? "")\" is not microseconds before 2116")
     }
 
     func search(_ parameters: APIParameters) throws -> String {
@@ -86,20 +85,20 @@ struct JaegerRoutes {
             conditions.append(.compare(.name, .equal, .string(operation)))
         }
         for text in parameters.all("tags") + parameters.all("tag") where !text.isEmpty {
-            conditions.append(try Self.tags(text))
+            conditions += try Self.tags(text)
         }
-        request.filter = conditions.reduce(SpanFilter.all) { $0 == .all ? $1 : .and($0, $1) }
+        request.filter = try SpanFilter.conjunction(conditions)
         let end = try Self.microseconds(parameters, "end") ?? UInt64(Date().timeIntervalSince1970 * 1e9)
         request.end = end
         if let start = try Self.microseconds(parameters, "start") {
             request.start = start
-        } else if let lookback = parameters.first("lookback"), let nanoseconds = GoDuration.nanoseconds(lookback), nanoseconds > 0 {
-            request.start = end - min(end, UInt64(nanoseconds))
+        } else if let lookback = try parameters.goDuration("lookback", "unable to parse param 'lookback': \"\(parameters.first("lookback") ?? "")\"") {
+            request.start = end - min(end, lookback)
         }
         request.minDuration = try TempoRoutes.duration(parameters, "minDuration")
         request.maxDuration = try TempoRoutes.duration(parameters, "maxDuration")
-        if let text = parameters.first("limit"), !text.isEmpty {
-            guard let limit = Int(text), limit >= 0 else { throw APIError(.badData, "unable to parse param 'limit': \"\(text)\"") }
+        if let limit = try parameters.integer("limit", in: 0...Int.max, default: nil,
+                                              "unable to parse param 'limit': \"\(parameters.first("limit") ?? "")\"") {
             request.limit = limit == 0 ? 20 : limit
         }
         let store = try stores.traces()
@@ -110,7 +109,7 @@ struct JaegerRoutes {
     }
 
     /// Jaeger's `tags` parameter: a JSON object, or `key:value` / `key=value` pairs.
-    static func tags(_ text: String) throws -> SpanFilter {
+    static func tags(_ text: String) throws -> [SpanFilter] {
         var pairs: [(String, String)] = []
         if text.hasPrefix("{") {
             guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
@@ -125,7 +124,7 @@ struct JaegerRoutes {
                 pairs.append((String(item[..<split]), String(item[item.index(after: split)...])))
             }
         }
-        return pairs.sorted { $0.0 < $1.0 }.reduce(SpanFilter.all) { filter, pair in
+        return pairs.sorted { $0.0 < $1.0 }.map { pair in
             let (key, value) = pair
             let condition: SpanFilter
             switch key {
@@ -133,7 +132,7 @@ struct JaegerRoutes {
             case "span.kind": condition = .compare(.kind, .equal, .kind(SpanKind.allCases.first { $0.name == value } ?? .unspecified))
             default: condition = .compare(.attribute(scope: .any, key: key), .equal, .string(value))
             }
-            return filter == .all ? condition : .and(filter, condition)
+            return condition
         }
     }
 
@@ -141,15 +140,11 @@ struct JaegerRoutes {
     /// belongs to another service is one call from the parent's service to the span's.
     func dependencies(_ parameters: APIParameters) throws -> String {
         let now = UInt64(Date().timeIntervalSince1970 * 1000)
-        let endMs = try parameters.first("endTs").map { text -> UInt64 in
-            guard let value = UInt64(text) else { throw APIError(.badData, "unable to parse param 'endTs': \"\(text)\"") }
-            return value
-        } ?? now
-        let lookbackMs = try parameters.first("lookback").map { text -> UInt64 in
-            guard let value = UInt64(text) else { throw APIError(.badData, "unable to parse param 'lookback': \"\(text)\"") }
-            return value
-        } ?? 86_400_000
-        let end = endMs * 1_000_000, start = (endMs - min(endMs, lookbackMs)) * 1_000_000
+        let end = try parameters.unsignedTime("endTs", scale: 1_000_000,
+                                              "unable to parse param 'endTs': \"\(parameters.first("endTs") ?? "")\"") ?? now * 1_000_000
+        let lookback = try parameters.unsignedTime("lookback", scale: 1_000_000,
+                                                   "unable to parse param 'lookback': \"\(parameters.first("lookback") ?? "")\"") ?? 86_400_000_000_000
+        let start = end - min(end, lookback)
         var services: [TraceID: [UInt64: String]] = [:]
         var parents: [TraceID: [(child: UInt64, parent: UInt64)]] = [:]
         try stores.traces().scan(start: start, end: end) { summary, batches in

@@ -33,30 +33,12 @@ struct LokiLabelRoutes {
         }
     }
 
-    /// Loki's time parameters: an integer of up to ten digits is seconds, a longer one nanoseconds,
-    /// a number with a fraction seconds, anything else RFC 3339.
-    static func time(_ text: String) -> Int64? {
-        if text.contains("."), let seconds = Double(text), seconds.isFinite, abs(seconds) < 9.2e9 {
-            return Int64((seconds * 1e9).rounded())
-        }
-        if let integer = Int64(text) {
-            return text.count <= 10 ? integer * 1_000_000_000 : integer
-        }
-        var copy = text
-        return copy.withUTF8 { TimeParsing.rfc3339Nanoseconds(UnsafeRawBufferPointer($0)) }
-    }
-
     static func range(_ parameters: APIParameters) throws -> (start: Int64, end: Int64) {
-        func read(_ name: String) throws -> Int64? {
-            guard let text = parameters.first(name), !text.isEmpty else { return nil }
-            guard let value = time(text) else { throw APIError(.badData, "cannot parse \"\(text)\" to a valid timestamp") }
-            return value
-        }
-        let end = try read("end") ?? WallClock.milliseconds() * 1_000_000
-        let start = try read("start") ?? end - defaultRange
+        let end = try parameters.lokiTime("end") ?? WallClock.milliseconds() * 1_000_000
+        let start = try parameters.lokiTime("start") ?? end - defaultRange
         guard end >= start else { throw APIError(.badData, "the end timestamp must not be before the start time") }
         // The end is inclusive in Loki's label APIs.
-        return (start, end == .max ? end : end + 1)
+        return (start, end + 1)
     }
 
     static func selector(_ text: String) throws -> [LabelMatcher] {

@@ -16,6 +16,8 @@ struct LokiQueryRoutes {
     let stores: Stores
 
     static let defaultLimit = 100
+    /// The engine's own cap (`max_entries_limit_per_query`), also the most a tail may ask for.
+    static let maxLimit = 5000
     static let defaultRange: Int64 = 3_600_000_000_000
     static let maxPoints: Int64 = 11_000
     static let encodingFlags = HTTPField.Name("X-Loki-Response-Encoding-Flags")!
@@ -64,7 +66,7 @@ struct LokiQueryRoutes {
         let now = WallClock.milliseconds() * 1_000_000
         guard case let .logs(query) = expr else {
             if instant {
-                let at = try parameters.first("time").map(time) ?? now
+                let at = try parameters.lokiTime("time") ?? now
                 let result = try engine.metric(expr, start: at, end: at, step: 0, instant: true)
                 return metricJSON(result)
             }
@@ -73,10 +75,8 @@ struct LokiQueryRoutes {
             return metricJSON(try engine.metric(expr, start: start, end: end, step: step, instant: false))
         }
         if instant { throw APIError(.badData, "log queries are not supported as an instant query type, please change your query to a range query type") }
-        let limit = try parameters.first("limit").map { text in
-            guard let value = Int(text), value >= 0 else { throw APIError(.badData, "invalid limit \"\(text)\": want a non-negative integer") }
-            return value
-        } ?? defaultLimit
+        let limit = try parameters.integer("limit", in: 0...Int.max, default: defaultLimit,
+                                            "invalid limit \"\(parameters.first("limit") ?? "")\": want a non-negative integer")!
         let direction: LogDirection
         switch parameters.first("direction")?.lowercased() ?? "backward" {
         case "backward": direction = .backward
@@ -86,10 +86,7 @@ struct LokiQueryRoutes {
         let (start, end) = try range(parameters, now: now)
         // Loki's range is inclusive at both ends for log queries.
         var result = try engine.logs(query, start: start, end: end + 1, direction: direction, limit: limit)
-        if let text = parameters.first("interval") {
-            guard let interval = Double(text).map({ Int64($0 * 1e9) }) ?? LogQLValues.durationNanoseconds(text), interval >= 0 else {
-                throw APIError(.badData, "invalid interval \"\(text)\": want a duration or number of seconds")
-            }
+        if let interval = try parameters.lokiDuration("interval") {
             result.lines = thinned(result.lines, interval: interval)
         }
         return streamsJSON(result, categorize: categorize)
@@ -109,11 +106,10 @@ struct LokiQueryRoutes {
 
     /// `start`/`end` (or `since`) in nanoseconds; the last hour by default.
     static func range(_ parameters: APIParameters, now: Int64) throws -> (Int64, Int64) {
-        let end = try parameters.first("end").map(time) ?? now
-        var start = try parameters.first("start").map(time) ?? end - defaultRange
-        if let since = parameters.first("since") {
-            guard let duration = LogQLValues.durationNanoseconds(since) else { throw APIError(.badData, "invalid since \"\(since)\"") }
-            start = end - duration
+        let end = try parameters.lokiTime("end") ?? now
+        var start = try parameters.lokiTime("start") ?? end - defaultRange
+        if let since = try parameters.lokiDuration("since") {
+            start = end - since
         }
         guard end >= start else { throw APIError(.badData, "invalid query, through < from (\(end) < \(start))") }
         return (start, end)
@@ -122,24 +118,14 @@ struct LokiQueryRoutes {
     /// `step` or `interval` as seconds or a duration; by default about 250 points, at least 1s.
     static func step(_ parameters: APIParameters, start: Int64, end: Int64) throws -> Int64 {
         var step = max((end - start) / 250 / 1_000_000_000 * 1_000_000_000, 1_000_000_000)
-        if let text = parameters.first("step") ?? parameters.first("interval") {
-            if let seconds = Double(text), seconds > 0 {
-                step = Int64(seconds * 1e9)
-            } else if let nanoseconds = LogQLValues.durationNanoseconds(text), nanoseconds > 0 {
-                step = nanoseconds
-            } else {
-                throw APIError(.badData, "invalid step \"\(text)\": want a positive duration or number of seconds")
-            }
+        if let given = try parameters.lokiDuration(parameters.first("step") != nil ? "step" : "interval") {
+            guard given > 0 else { throw APIError(.badData, "invalid step \"\(parameters.first("step") ?? parameters.first("interval") ?? "")\": want a positive duration or number of seconds") }
+            step = given
         }
         guard (end - start) / step <= maxPoints else {
             throw APIError(.badData, "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
         }
         return step
-    }
-
-    static func time(_ text: String) throws -> Int64 {
-        guard let value = LokiLabelRoutes.time(text) else { throw APIError(.badData, "cannot parse \"\(text)\" to a valid timestamp") }
-        return value
     }
 
     static func metricJSON(_ result: LogQLMetricResult) -> String {

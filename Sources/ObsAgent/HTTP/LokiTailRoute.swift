@@ -59,12 +59,16 @@ struct LokiTailRoute {
         } catch {
             throw refuse("\(error)")
         }
-        let limit = parameters.first("limit").flatMap { Int($0) } ?? LokiQueryRoutes.defaultLimit
-        guard limit > 0 else { throw refuse("invalid limit: want a positive integer") }
+        guard let limit = try? parameters.integer("limit", in: 1...LokiQueryRoutes.maxLimit, default: LokiQueryRoutes.defaultLimit, "") else {
+            throw refuse("invalid limit: want a positive integer up to \(LokiQueryRoutes.maxLimit)")
+        }
         let now = WallClock.milliseconds() * 1_000_000
-        let start = parameters.first("start").flatMap { LokiLabelRoutes.time($0) } ?? now - LokiQueryRoutes.defaultRange
-        let delay = parameters.first("delay_for").flatMap { Int($0) } ?? 0
-        guard (0...maxDelay).contains(delay) else { throw refuse("delay_for can't be greater than \(maxDelay)") }
+        guard let start = (try? parameters.lokiTime("start")).map({ $0 ?? now - LokiQueryRoutes.defaultRange }) else {
+            throw refuse("cannot parse \"\(parameters.first("start") ?? "")\" to a valid timestamp")
+        }
+        guard let delay = try? parameters.integer("delay_for", in: 0...maxDelay, default: 0, "") else {
+            throw refuse("delay_for can't be greater than \(maxDelay)")
+        }
         return Request(query: query, limit: limit, start: start, delay: Int64(delay) * 1_000_000_000)
     }
 

@@ -138,18 +138,4 @@ extension APIParameters {
         }
         return value
     }
-
-    /// A duration parameter in milliseconds: float seconds (`15`, `0.5`) or a Prometheus duration (`1m`).
-    func duration(_ name: String) throws -> Int64 {
-        let text = first(name) ?? ""
-        if let seconds = Double(text), seconds.isFinite {
-            let ms = (seconds * 1000).rounded()
-            guard abs(ms) < 9.2e18 else {
-                throw APIError(.badData, "invalid parameter \"\(name)\": cannot parse \"\(text)\" to a valid duration. It overflows int64")
-            }
-            return Int64(ms)
-        }
-        if let duration = PrometheusDuration(text) { return duration.milliseconds }
-        throw APIError(.badData, "invalid parameter \"\(name)\": cannot parse \"\(text)\" to a valid duration")
-    }
 }

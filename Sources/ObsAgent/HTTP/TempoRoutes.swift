@@ -76,19 +76,14 @@ struct TempoRoutes {
         return Response.json(v2 ? "{\"trace\":{\"resourceSpans\":" + spans + "}}" : "{\"batches\":" + spans + "}")
     }
 
-    /// Unix seconds (or nanoseconds when longer) to nanoseconds.
+    /// Unix seconds to nanoseconds (`start`, `end`).
     static func seconds(_ parameters: APIParameters, _ name: String) throws -> UInt64? {
-        guard let text = parameters.first(name), !text.isEmpty else { return nil }
-        guard let value = Double(text), value >= 0 else { throw APIError(.badData, "invalid \(name) \"\(text)\": want Unix seconds") }
-        return value > 1e12 ? UInt64(value) : UInt64(value * 1e9)
+        try parameters.unsignedTime(name, scale: 1_000_000_000,
+                                    "invalid \(name) \"\(parameters.first(name) ?? "")\": want Unix seconds before 2116")
     }
 
     static func duration(_ parameters: APIParameters, _ name: String) throws -> UInt64? {
-        guard let text = parameters.first(name), !text.isEmpty else { return nil }
-        guard let value = GoDuration.nanoseconds(text), value >= 0 else {
-            throw APIError(.badData, "invalid \(name) \"\(text)\": want a duration such as 100ms")
-        }
-        return UInt64(value)
+        try parameters.goDuration(name, "invalid \(name) \"\(parameters.first(name) ?? "")\": want a duration such as 100ms")
     }
 
     func search(_ parameters: APIParameters) throws -> String {
@@ -103,15 +98,12 @@ struct TempoRoutes {
         guard request.end >= request.start else { throw APIError(.badData, "invalid start and end: end is before start") }
         request.minDuration = try Self.duration(parameters, "minDuration")
         request.maxDuration = try Self.duration(parameters, "maxDuration")
-        if let text = parameters.first("limit"), !text.isEmpty {
-            guard let limit = Int(text), limit > 0 else { throw APIError(.badData, "invalid limit \"\(text)\": want a positive integer") }
+        if let limit = try parameters.integer("limit", in: 1...Int.max, default: nil,
+                                              "invalid limit \"\(parameters.first("limit") ?? "")\": want a positive integer") {
             request.limit = limit
         }
-        var perSet = Self.defaultSpansPerSpanSet
-        if let text = parameters.first("spss"), !text.isEmpty {
-            guard let value = Int(text), value > 0 else { throw APIError(.badData, "invalid spss \"\(text)\": want a positive integer") }
-            perSet = value
-        }
+        let perSet = try parameters.integer("spss", in: 1...Int.max, default: Self.defaultSpansPerSpanSet,
+                                            "invalid spss \"\(parameters.first("spss") ?? "")\": want a positive integer")!
         let matches = try TraceSearch(store: try stores.traces()).find(request)
         let traces = matches.map { match -> String in
             let summary = match.summary
@@ -173,6 +165,7 @@ struct TempoRoutes {
             case let .duration(nanoseconds): ("duration", "\(nanoseconds)ns")
             case let .status(code): ("keyword", code.name)
             case let .kind(kind): ("keyword", kind.name)
+            case let .pattern(regex): ("string", regex.source)
             }
         }.sorted { $0.text < $1.text }
         if v2 {

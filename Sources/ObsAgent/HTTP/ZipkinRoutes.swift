@@ -8,6 +8,8 @@ import TraceCollector
 /// services, span names, traces by service and span name, and trace by id, with spans in Zipkin's
 /// JSON model (microsecond times, string tags, upper-case kinds). Errors are plain text.
 struct ZipkinRoutes {
+    /// `annotationQuery` terms without a value ask only that the key is present.
+    static let anyValue = try! LinearRegex(".*", dotMatchesNewline: true)
     let stores: Stores
     let prefix: String
 
@@ -52,24 +54,28 @@ struct ZipkinRoutes {
             for term in query.components(separatedBy: " and ") where !term.isEmpty {
                 let parts = term.split(separator: "=", maxSplits: 1).map(String.init)
                 let field = SpanField.attribute(scope: .span, key: parts[0])
-                conditions.append(parts.count == 2 ? .compare(field, .equal, .string(parts[1])) : .compare(field, .regex, .string(".*")))
+                conditions.append(parts.count == 2 ? .compare(field, .equal, .string(parts[1])) : .compare(field, .regex, .pattern(Self.anyValue)))
             }
         }
-        request.filter = conditions.reduce(SpanFilter.all) { $0 == .all ? $1 : .and($0, $1) }
-        let endMs = try parameters.first("endTs").map { text -> UInt64 in
-            guard let value = UInt64(text) else { throw APIError(.badData, "endTs must be epoch milliseconds, got \"\(text)\"") }
-            return value
-        } ?? UInt64(Date().timeIntervalSince1970 * 1000)
-        let lookbackMs = try parameters.first("lookback").map { text -> UInt64 in
-            guard let value = UInt64(text) else { throw APIError(.badData, "lookback must be milliseconds, got \"\(text)\"") }
-            return value
-        } ?? 86_400_000
-        request.end = endMs * 1_000_000
-        request.start = (endMs - min(endMs, lookbackMs)) * 1_000_000
+        do {
+            request.filter = try SpanFilter.conjunction(conditions)
+        } catch {
+            throw APIError(.badData, "annotationQuery: \(error)")
+        }
+        let end = try parameters.unsignedTime("endTs", scale: 1_000_000,
+                                              "endTs must be epoch milliseconds before 2116, got \"\(parameters.first("endTs") ?? "")\"")
+            ?? UInt64(WallClock.milliseconds()) * 1_000_000
+        let lookback = try parameters.unsignedTime("lookback", scale: 1_000_000,
+                                                   "lookback must be milliseconds, got \"\(parameters.first("lookback") ?? "")\"") ?? 86_400_000_000_000
+        request.end = end
+        request.start = end - min(end, lookback)
         // Zipkin's durations are microseconds.
-        request.minDuration = parameters.first("minDuration").flatMap { UInt64($0) }.map { $0 * 1000 }
-        request.maxDuration = parameters.first("maxDuration").flatMap { UInt64($0) }.map { $0 * 1000 }
-        if let text = parameters.first("limit"), let limit = Int(text), limit > 0 { request.limit = limit } else { request.limit = 10 }
+        request.minDuration = try parameters.unsignedTime("minDuration", scale: 1000,
+                                                          "minDuration must be microseconds, got \"\(parameters.first("minDuration") ?? "")\"")
+        request.maxDuration = try parameters.unsignedTime("maxDuration", scale: 1000,
+                                                          "maxDuration must be microseconds, got \"\(parameters.first("maxDuration") ?? "")\"")
+        request.limit = try parameters.integer("limit", in: 1...Int.max, default: 10,
+                                               "limit must be a positive integer, got \"\(parameters.first("limit") ?? "")\"")!
         let store = try stores.traces()
         let matches = try TraceSearch(store: store).find(request)
         let traces = try matches.compactMap { match in try store.trace(match.summary.traceID).map(ZipkinModel.spans) }

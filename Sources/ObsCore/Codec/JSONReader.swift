@@ -22,6 +22,10 @@ public struct JSONReader {
 
     private let bytes: UnsafeRawBufferPointer
     public private(set) var offset = 0
+    /// Objects and arrays open around the current position. Readers of nested values recurse, so
+    /// nesting past `maxDepth` is refused rather than left to exhaust the stack.
+    private var depth = 0
+    public static let maxDepth = 128
 
     public init(_ bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
@@ -61,6 +65,11 @@ public struct JSONReader {
         offset += 1
     }
 
+    private mutating func enter() throws(Failure) {
+        guard depth < Self.maxDepth else { throw fail("nested deeper than \(Self.maxDepth) levels") }
+        depth += 1
+    }
+
     /// Reads the members of an object, handing each key to `member`, which must consume the value.
     public mutating func object(_ member: (inout JSONReader, String) throws -> Void) throws {
         try objectKeyBytes { reader, key in try member(&reader, String(decoding: key, as: UTF8.self)) }
@@ -70,6 +79,8 @@ public struct JSONReader {
     /// call) to `member`, which must consume the value. Skipping keys costs no allocation.
     public mutating func objectKeyBytes(_ member: (inout JSONReader, UnsafeRawBufferPointer) throws -> Void) throws {
         try expect(UInt8(ascii: "{"))
+        try enter()
+        defer { depth -= 1 }
         skipSpace()
         if offset < bytes.count && bytes[offset] == UInt8(ascii: "}") {
             offset += 1
@@ -106,6 +117,8 @@ public struct JSONReader {
     /// Reads the elements of an array, calling `element` for each; it must consume the value.
     public mutating func array(_ element: (inout JSONReader) throws -> Void) throws {
         try expect(UInt8(ascii: "["))
+        try enter()
+        defer { depth -= 1 }
         skipSpace()
         if offset < bytes.count && bytes[offset] == UInt8(ascii: "]") {
             offset += 1

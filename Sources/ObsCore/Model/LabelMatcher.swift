@@ -13,7 +13,7 @@ public struct LabelMatcher: Sendable, Hashable, CustomStringConvertible {
     public let value: String
     let pattern: StringPattern?
 
-    /// Throws `CoreError.corrupt` (codec "regex") when a regex does not compile.
+    /// Throws `LinearRegex.SyntaxError` when a regex does not compile.
     public init(_ kind: Kind, _ name: String, _ value: String) throws {
         self.kind = kind
         self.name = name
@@ -60,15 +60,14 @@ public struct LabelMatcher: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// A fully anchored regular expression with fast paths for the shapes Grafana and users write most:
-/// literals, alternations of literals, `prefix.*`, `.*`, `.+`. Everything else uses Swift's regex engine.
-struct StringPattern: @unchecked Sendable {
-    // `Regex` holds no mutable shared state once built; it is only read when matching.
-    private enum Strategy {
+/// literals, alternations of literals, `prefix.*`, `.*`, `.+`. Everything else uses RE2 (linear time).
+struct StringPattern: Sendable {
+    private enum Strategy: Sendable {
         case any
         case nonEmpty
         case literals(Set<String>)
         case prefix(String)
-        case general(Regex<AnyRegexOutput>)
+        case general(LinearRegex)
     }
 
     private let strategy: Strategy
@@ -89,11 +88,7 @@ struct StringPattern: @unchecked Sendable {
             strategy = .prefix(prefix[0])
             literalAlternatives = nil
         } else {
-            do {
-                strategy = .general(try Regex("^(?:" + source + ")$").dotMatchesNewlines(true))
-            } catch {
-                throw CoreError.corrupt(codec: "regex", detail: "invalid regular expression \"\(source)\": \(error)")
-            }
+            strategy = .general(try LinearRegex(source, dotMatchesNewline: true))
             literalAlternatives = nil
         }
     }
@@ -104,7 +99,7 @@ struct StringPattern: @unchecked Sendable {
         case .nonEmpty: !candidate.isEmpty
         case .literals(let set): set.contains(candidate)
         case .prefix(let prefix): candidate.hasPrefix(prefix)
-        case .general(let regex): (try? regex.wholeMatch(in: candidate)) != nil
+        case .general(let regex): regex.wholeMatches(candidate)
         }
     }
 

@@ -13,6 +13,8 @@ public enum AppendError: Error, Equatable, Sendable, CustomStringConvertible {
     case outOfOrder(labels: Labels, timestamp: Int64)
     case duplicateTimestamp(labels: Labels, timestamp: Int64)
     case tooOld(labels: Labels, timestamp: Int64)
+    /// Beyond ±`CheckedTime.maxMilliseconds`: block and compaction arithmetic must not overflow.
+    case outOfRange(labels: Labels, timestamp: Int64)
     case invalidLabels(labels: Labels, reason: String)
 
     public var description: String {
@@ -20,6 +22,7 @@ public enum AppendError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .outOfOrder(labels, t): "out of order sample for series \(labels) at timestamp \(t)"
         case let .duplicateTimestamp(labels, t): "duplicate sample for timestamp for series \(labels) at timestamp \(t)"
         case let .tooOld(labels, t): "out of bounds: sample too old for series \(labels) at timestamp \(t)"
+        case let .outOfRange(labels, t): "out of bounds: timestamp \(t) of series \(labels) is beyond ±2^53 ms"
         case let .invalidLabels(labels, reason): "invalid labels \(labels): \(reason)"
         }
     }

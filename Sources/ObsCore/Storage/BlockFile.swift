@@ -63,10 +63,14 @@ public enum BlockFile {
         guard size >= magic.count + footerSize else { throw Damage(description: "file too short (\(size) bytes)") }
         guard try read(fd: fd, path: path, offset: 0, count: magic.count) == magic else { throw Damage(description: "bad header") }
         var footer = ByteBuffer(bytes: try read(fd: fd, path: path, offset: size - footerSize, count: footerSize))
-        let indexOffset = Int(footer.readInteger(endianness: .little, as: UInt64.self)!)
+        // The footer is untrusted until checked: an offset past the file (a truncated or damaged
+        // file) must be refused before it is converted or added to.
+        let rawOffset = footer.readInteger(endianness: .little, as: UInt64.self)!
         let indexLength = Int(footer.readInteger(endianness: .little, as: UInt32.self)!)
         let checksum = footer.readInteger(endianness: .little, as: UInt32.self)!
         guard Array(footer.readableBytesView) == trailer else { throw Damage(description: "bad trailer") }
+        guard rawOffset <= UInt64(size) else { throw Damage(description: "index out of bounds") }
+        let indexOffset = Int(rawOffset)
         guard indexOffset >= magic.count, indexOffset + indexLength + footerSize == size else {
             throw Damage(description: "index out of bounds")
         }

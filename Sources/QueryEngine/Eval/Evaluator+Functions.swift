@@ -351,9 +351,9 @@ extension Evaluator {
         let replacement = try string(arguments[2])
         let source = try string(arguments[3])
         let pattern = try string(arguments[4])
-        let regex: Regex<AnyRegexOutput>
+        let regex: LinearRegex
         do {
-            regex = try Regex("^(?:" + pattern + ")$").dotMatchesNewlines(true)
+            regex = try LinearRegex(pattern, dotMatchesNewline: true)
         } catch {
             throw .execution("invalid regular expression in label_replace(): \(pattern)")
         }
@@ -369,7 +369,7 @@ extension Evaluator {
             if let known = replacements[value] {
                 replaced = known
             } else {
-                replaced = (try? regex.wholeMatch(in: value)).flatMap { $0 }.map { expandTemplate(replacement, match: $0) }
+                replaced = regex.wholeMatch(value).map { $0.expand(replacement) }
                 replacements[value] = replaced
             }
             guard let expanded = replaced else { continue }
@@ -402,12 +402,7 @@ extension Evaluator {
 @inline(__always) func goMin(_ a: Double, _ b: Double) -> Double { a.isNaN || b.isNaN ? .nan : Swift.min(a, b) }
 
 /// Formats a float like Go's `%g`/`strconv.FormatFloat(f, 'f', -1, 64)` in messages.
-func goFloat(_ value: Double) -> String {
-    if value.isNaN { return "NaN" }
-    if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
-    if value == value.rounded(), abs(value) < 1e21 { return String(Int64(value)) }
-    return "\(value)"
-}
+func goFloat(_ value: Double) -> String { GoFloat.format(value) }
 
 /// Prometheus 3 accepts any non-empty UTF-8 label name; Prometheus 2 only `[a-zA-Z_][a-zA-Z0-9_]*`.
 func isValidLabelName(_ name: String, legacy: Bool) -> Bool {

@@ -60,6 +60,9 @@ public struct GoTemplate: Sendable {
     public func render(_ context: Context) throws -> String {
         var out = ""
         try render(nodes, context, dot: .map, into: &out)
+        guard out.utf8.count <= TemplateFunctions.maxResultBytes else {
+            throw Invalid(description: "template: output larger than \(TemplateFunctions.maxResultBytes) bytes")
+        }
         return out
     }
 
@@ -70,6 +73,10 @@ public struct GoTemplate: Sendable {
                 out += text
             case let .action(pipeline):
                 out += try evaluate(pipeline, context, dot: dot).text(labels: context.labels)
+                // Each action is bounded; so is their sum, before it grows further.
+                if out.utf8.count > TemplateFunctions.maxResultBytes {
+                    throw Invalid(description: "template: output larger than \(TemplateFunctions.maxResultBytes) bytes")
+                }
             case let .conditional(branches, otherwise):
                 var taken = false
                 for (condition, body) in branches where try evaluate(condition, context, dot: dot).isTrue {
@@ -150,7 +157,7 @@ public enum TemplateValue: Sendable, Equatable {
         switch self {
         case let .string(text): text
         case let .int(value): String(value)
-        case let .float(value): TemplateFunctions.formatFloat(value)
+        case let .float(value): goFloat(value)
         case let .bool(value): value ? "true" : "false"
         case .map: "map[" + labels.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " ") + "]"
         case .none: "<no value>"
@@ -165,6 +172,9 @@ struct TemplateParser {
     typealias Node = GoTemplate.Node
     let source: [Character]
     var index = 0
+    /// `if`/`with` blocks open around the position; rendering recurses over them.
+    var depth = 0
+    static let maxDepth = 100
 
     init(_ source: String) {
         self.source = Array(source)
@@ -183,6 +193,9 @@ struct TemplateParser {
 
     /// Nodes up to an `{{end}}`/`{{else …}}` (returned as the stop word with its rest) or the end.
     private mutating func parseList() throws -> ([Node], String?) {
+        guard depth < Self.maxDepth else { throw fail("blocks nested deeper than \(Self.maxDepth) levels") }
+        depth += 1
+        defer { depth -= 1 }
         var nodes: [Node] = []
         var text = ""
         while index < source.count {
@@ -296,6 +309,7 @@ struct PipelineParser {
     let text: [Character]
     let fail: (String) -> GoTemplate.Invalid
     var index = 0
+    var depth = 0
 
     init(_ text: String, fail: @escaping (String) -> GoTemplate.Invalid) {
         self.text = Array(text)
@@ -319,6 +333,9 @@ struct PipelineParser {
     }
 
     private mutating func pipeline() throws -> GoTemplate.Pipeline {
+        guard depth < TemplateParser.maxDepth else { throw fail("parentheses nested deeper than \(TemplateParser.maxDepth) levels") }
+        depth += 1
+        defer { depth -= 1 }
         var commands: [GoTemplate.Command] = []
         while true {
             commands.append(try command())

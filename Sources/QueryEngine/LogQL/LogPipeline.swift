@@ -5,12 +5,12 @@ import ObsCore
 /// conversion fails. `line_format` and `label_format` templates are refused at construction until
 /// the template engine exists. Immutable once built; thread-safe.
 public struct LogPipeline: @unchecked Sendable {
-    // Compiled stages: regexes and patterns are built once. `Regex` is only read after building.
+    // Compiled stages: regexes, patterns and templates are built once and only read after.
     enum Step {
         case lineFilter(LineFilter.Kind, [LineMatcher])
         case json([LabelExtraction])
         case logfmt(strict: Bool, keepEmpty: Bool, [LabelExtraction])
-        case regexp(Regex<AnyRegexOutput>, [String?])
+        case regexp(LinearRegex)
         case pattern(LogPattern)
         case unpack
         case labelFilter(LabelFilterExpr)
@@ -25,13 +25,13 @@ public struct LogPipeline: @unchecked Sendable {
     /// One value of a line filter, ready to match.
     enum LineMatcher {
         case substring(String)
-        case regex(Regex<AnyRegexOutput>)
+        case regex(LinearRegex)
         case pattern(LogPattern)
 
         func matches(_ line: String) -> Bool {
             switch self {
             case let .substring(text): text.isEmpty || line.contains(text)
-            case let .regex(regex): line.contains(regex)
+            case let .regex(regex): regex.occurs(in: line)
             case let .pattern(pattern): pattern.match(line) != nil
             }
         }
@@ -63,7 +63,7 @@ public struct LogPipeline: @unchecked Sendable {
                 let matchers: [LineMatcher] = try filter.values.map { value in
                     switch filter.kind {
                     case .contains, .notContains: return .substring(value)
-                    case .regex, .notRegex: return .regex(try Regex(value))
+                    case .regex, .notRegex: return .regex(try LinearRegex(value))
                     case .pattern, .notPattern: return .pattern(try LogPattern(value))
                     }
                 }
@@ -71,9 +71,7 @@ public struct LogPipeline: @unchecked Sendable {
             case let .json(extractions): steps.append(.json(extractions))
             case let .logfmt(strict, keepEmpty, extractions): steps.append(.logfmt(strict: strict, keepEmpty: keepEmpty, extractions))
             case let .regexp(source):
-                let regex = try Regex(source)
-                let names = (try? regex.wholeMatch(in: ""))?.output.map(\.name) ?? Self.groupNames(source)
-                steps.append(.regexp(regex, names))
+                steps.append(.regexp(try LinearRegex(source)))
             case let .pattern(source): steps.append(.pattern(try LogPattern(source)))
             case .unpack: steps.append(.unpack)
             case let .labelFilter(filter): steps.append(.labelFilter(filter))
@@ -139,31 +137,6 @@ public struct LogPipeline: @unchecked Sendable {
         }
     }
 
-    /// `(?P<name>…)` and `(?<name>…)` group names in order, with nil for unnamed groups.
-    static func groupNames(_ source: String) -> [String?] {
-        var names: [String?] = [nil]
-        let characters = Array(source)
-        var index = 0
-        while index < characters.count {
-            if characters[index] == "\\" { index += 2; continue }
-            if characters[index] == "(" {
-                if index + 1 < characters.count && characters[index + 1] == "?" {
-                    var start = index + 2
-                    if start < characters.count && characters[start] == "P" { start += 1 }
-                    if start < characters.count && characters[start] == "<" {
-                        if let end = characters[start...].firstIndex(of: ">") {
-                            names.append(String(characters[(start + 1)..<end]))
-                        }
-                    }
-                } else {
-                    names.append(nil)
-                }
-            }
-            index += 1
-        }
-        return names
-    }
-
     /// The result of running the pipeline on one entry.
     public struct Output: Equatable {
         public var line: String
@@ -202,12 +175,11 @@ public struct LogPipeline: @unchecked Sendable {
             case let .logfmt(strict, keepEmpty, extractions):
                 LogParsers.logfmt(line, strict: strict, keepEmpty: keepEmpty, extractions: extractions, hints: hints, base: base,
                                   into: &labels)
-            case let .regexp(regex, names):
-                if let match = try? regex.firstMatch(in: line) {
-                    for (index, element) in match.output.enumerated() where index > 0 {
-                        guard let name = element.name ?? (index < names.count ? names[index] : nil),
-                              let captured = element.substring else { continue }
-                        LogParsers.set(name, String(captured), base: base, in: &labels)
+            case let .regexp(regex):
+                if let match = regex.firstMatch(line) {
+                    for (name, captured) in match.groups {
+                        guard let name, let captured else { continue }
+                        LogParsers.set(name, captured, base: base, in: &labels)
                     }
                 }
             case let .pattern(pattern):

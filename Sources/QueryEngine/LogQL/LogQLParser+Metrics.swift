@@ -15,6 +15,8 @@ extension LogQLParser {
 extension Cursor {
     /// Binary expressions by precedence climbing; `^` is right-associative.
     mutating func expression(minimumPrecedence: Int) throws(LogQLParseError) -> LogQLExpr {
+        try nest()
+        defer { nesting -= 1 }
         var lhs = try unary()
         while true {
             let saved = position
@@ -22,6 +24,7 @@ extension Cursor {
                 position = saved
                 return lhs
             }
+            try countOperator()
             var returnBool = false
             if op.isComparison && takeWord("bool") { returnBool = true }
             var matching: BinaryOperation.Matching?
@@ -87,7 +90,7 @@ extension Cursor {
                 arguments.append(try requireString("the \(what)"))
             }
             try expect(")")
-            do { _ = try Regex(arguments[3]) } catch { throw fail("invalid regex \"\(arguments[3])\": \(error)", at: start) }
+            do { _ = try LinearRegex(arguments[3]) } catch { throw fail("invalid regex \"\(arguments[3])\": \(error)", at: start) }
             return .labelReplace(inner, destination: arguments[0], replacement: arguments[1], source: arguments[2], regex: arguments[3])
         default:
             throw fail("unknown function or aggregation \"\(word)\"", at: start)

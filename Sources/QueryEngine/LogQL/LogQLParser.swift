@@ -24,6 +24,12 @@ public enum LogQLParser {
 struct Cursor {
     let bytes: [UInt8]
     var position = 0
+    /// Parentheses, aggregations and label filter groups open around the position, and binary
+    /// operators read so far: both bound the depth of the tree every later stage recurses over.
+    var nesting = 0
+    var operators = 0
+    static let maxNesting = 256
+    static let maxOperators = 512
 
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 
@@ -187,7 +193,7 @@ struct Cursor {
             while takeWord("or") { values.append(try requireString("a string after or")) }
             if kind == .regex || kind == .notRegex {
                 for value in values {
-                    do { _ = try Regex(value) } catch { throw fail("invalid regex \"\(value)\": \(error)") }
+                    do { _ = try LinearRegex(value) } catch { throw fail("invalid regex \"\(value)\": \(error)") }
                 }
             }
             return .lineFilter(LineFilter(kind: kind, values: values))
@@ -204,7 +210,7 @@ struct Cursor {
         }
         if takeWord("regexp") {
             let pattern = try requireString("a regular expression")
-            do { _ = try Regex(pattern) } catch { throw fail("invalid regex \"\(pattern)\": \(error)", at: stageStart) }
+            do { _ = try LinearRegex(pattern) } catch { throw fail("invalid regex \"\(pattern)\": \(error)", at: stageStart) }
             return .regexp(pattern)
         }
         if takeWord("pattern") { return .pattern(try requireString("a pattern")) }
@@ -286,15 +292,33 @@ struct Cursor {
     // Label filters: `or` binds looser than `and`; `,` and plain juxtaposition mean `and`.
 
     mutating func labelFilterOr() throws(LogQLParseError) -> LabelFilterExpr {
+        try nest()
+        defer { nesting -= 1 }
         var left = try labelFilterAnd()
-        while takeWord("or") { left = .or(left, try labelFilterAnd()) }
+        while takeWord("or") {
+            try countOperator()
+            left = .or(left, try labelFilterAnd())
+        }
         return left
+    }
+
+    /// Enters a nested expression; refuses nesting past `maxNesting`.
+    mutating func nest() throws(LogQLParseError) {
+        guard nesting < Self.maxNesting else { throw fail("the query nests deeper than \(Self.maxNesting) levels") }
+        nesting += 1
+    }
+
+    /// Counts a binary operator; refuses more than `maxOperators`.
+    mutating func countOperator() throws(LogQLParseError) {
+        guard operators < Self.maxOperators else { throw fail("the query has more than \(Self.maxOperators) operators") }
+        operators += 1
     }
 
     mutating func labelFilterAnd() throws(LogQLParseError) -> LabelFilterExpr {
         var left = try labelFilterPrimary()
         while true {
             if takeWord("and") || take(",") {
+                try countOperator()
                 left = .and(left, try labelFilterPrimary())
                 continue
             }
@@ -302,11 +326,13 @@ struct Cursor {
             let saved = position
             skipSpace()
             if let next = peek, next == UInt8(ascii: "("), true {
+                try countOperator()
                 left = .and(left, try labelFilterPrimary())
                 continue
             }
             if let word = name(), !["or", "and"].contains(word) {
                 position = saved
+                try countOperator()
                 left = .and(left, try labelFilterPrimary())
                 continue
             }

@@ -1,3 +1,4 @@
+import ObsCore
 import Foundation
 
 /// The functions LogQL templates can call: Go's built-ins (`eq`, `and`, `printf`, `len`, …) and the
@@ -61,9 +62,9 @@ enum TemplateFunctions {
         case "title", "Title": try need(1); return .string(string(0).capitalized)
         case "trunc":
             try need(2)
-            let count = Int(try integer(0)), text = string(1)
-            if count >= 0 { return .string(String(text.prefix(count))) }
-            return .string(String(text.suffix(-count)))
+            let count = try integer(0), text = string(1)
+            if count >= 0 { return .string(String(text.prefix(Int(count)))) }
+            return .string(String(text.suffix(Int(clamping: count.magnitude))))
         case "substr":
             try need(3)
             let characters = Array(string(2))
@@ -91,25 +92,29 @@ enum TemplateFunctions {
             return .string(text.hasPrefix(prefix) ? String(text.dropFirst(prefix.count)) : text)
         case "indent", "nindent":
             try need(2)
-            let pad = String(repeating: " ", count: max(0, Int(try integer(0))))
-            let indented = pad + string(1).replacingOccurrences(of: "\n", with: "\n" + pad)
+            let width = max(0, try integer(0)), text = string(1)
+            let lines = text.utf8.count { $0 == 0x0A } + 1
+            try fits(name, width, times: lines, plus: text.utf8.count)
+            let pad = String(repeating: " ", count: Int(width))
+            let indented = pad + text.replacingOccurrences(of: "\n", with: "\n" + pad)
             return .string(name == "nindent" ? "\n" + indented : indented)
-        case "repeat": try need(2); return .string(String(repeating: string(1), count: max(0, Int(try integer(0)))))
+        case "repeat":
+            try need(2)
+            let count = max(0, try integer(0)), text = string(1)
+            try fits(name, count, times: text.utf8.count, plus: 0)
+            return .string(String(repeating: text, count: Int(count)))
         case "contains": try need(2); return .bool(string(1).contains(string(0)))
         case "hasPrefix": try need(2); return .bool(string(1).hasPrefix(string(0)))
         case "hasSuffix": try need(2); return .bool(string(1).hasSuffix(string(0)))
         case "regexReplaceAll", "regexReplaceAllLiteral":
             try need(3)
-            let regex: NSRegularExpression
+            let regex: LinearRegex
             do {
-                regex = try NSRegularExpression(pattern: string(0))
+                regex = try LinearRegex(string(0))
             } catch {
-                throw Failure(description: "template: \(name): invalid regex \(string(0))")
+                throw Failure(description: "template: \(name): \(error)")
             }
-            let text = string(1)
-            let range = NSRange(text.startIndex..., in: text)
-            let template = name == "regexReplaceAll" ? goTemplateToNS(string(2)) : NSRegularExpression.escapedTemplate(for: string(2))
-            return .string(regex.stringByReplacingMatches(in: text, range: range, withTemplate: template))
+            return .string(regex.replaceAll(in: string(1), with: string(2), literal: name == "regexReplaceAllLiteral"))
         case "count": try need(2); return .int(Int64(string(1).components(separatedBy: string(0)).count - 1))
         case "urlencode":
             try need(1)
@@ -126,9 +131,12 @@ enum TemplateFunctions {
             return args[1].isTrue ? args[1] : args[0]
         case "alignLeft", "alignRight":
             try need(2)
-            let width = Int(try integer(0)), text = string(1)
-            if text.count >= width { return .string(String(text.prefix(width))) }
-            let pad = String(repeating: " ", count: width - text.count)
+            let width = try integer(0), text = string(1)
+            // As Loki: a negative width leaves the text as it is.
+            if width < 0 { return .string(text) }
+            if text.count >= width { return .string(String(text.prefix(Int(width)))) }
+            try fits(name, width, times: 1, plus: 0)
+            let pad = String(repeating: " ", count: Int(width) - text.count)
             return .string(name == "alignLeft" ? text + pad : pad + text)
         case "add", "mul":
             var total: Int64 = name == "add" ? 0 : 1
@@ -139,7 +147,10 @@ enum TemplateFunctions {
             try need(2)
             let divisor = try integer(1)
             guard divisor != 0 else { throw Failure(description: "template: \(name): division by zero") }
-            return .int(name == "div" ? try integer(0) / divisor : try integer(0) % divisor)
+            // The minimum integer divided by -1 wraps, as in Go.
+            let dividend = try integer(0)
+            return .int(name == "div" ? dividend.dividedReportingOverflow(by: divisor).partialValue
+                                      : dividend.remainderReportingOverflow(dividingBy: divisor).partialValue)
         case "addf", "mulf":
             var total = name == "addf" ? 0.0 : 1.0
             for index in args.indices { total = name == "addf" ? total + (try number(index)) : total * (try number(index)) }
@@ -170,12 +181,15 @@ enum TemplateFunctions {
             let text = string(0)
             guard let value = Int64(text) else { throw Failure(description: "template: unixToTime: invalid epoch \(text)") }
             // Seconds, milliseconds, microseconds or nanoseconds, told apart by their digits.
-            switch text.count {
-            case ...10: return .int(value * 1_000_000_000)
-            case 11...13: return .int(value * 1_000_000)
-            case 14...16: return .int(value * 1_000)
-            default: return .int(value)
+            let scale: Int64 = switch text.count {
+            case ...10: 1_000_000_000
+            case 11...13: 1_000_000
+            case 14...16: 1_000
+            default: 1
             }
+            let (nanoseconds, overflow) = value.multipliedReportingOverflow(by: scale)
+            guard !overflow else { throw Failure(description: "template: unixToTime: epoch \(text) is out of range") }
+            return .int(nanoseconds)
         case "toDate", "toDateInZone":
             let zone = name == "toDateInZone" ? (args.count == 3 ? string(1) : "UTC") : "Local"
             try need(name == "toDate" ? 2 : 3)
@@ -203,13 +217,32 @@ enum TemplateFunctions {
     static func toInt(_ value: Value, _ name: String) throws -> Int64 {
         switch value {
         case let .int(number): return number
-        case let .float(number): return Int64(number)
+        case let .float(number): return saturatingInt(number)
         case let .bool(flag): return flag ? 1 : 0
         case let .string(text):
             if let number = Int64(text.trimmingCharacters(in: .whitespaces)) { return number }
-            if let number = Double(text.trimmingCharacters(in: .whitespaces)) { return Int64(number) }
+            if let number = Double(text.trimmingCharacters(in: .whitespaces)) { return saturatingInt(number) }
             return 0
         case .map, .none: return 0
+        }
+    }
+
+    /// A float as an integer: truncated, saturating at the integer range; 0 for NaN.
+    static func saturatingInt(_ number: Double) -> Int64 {
+        if number.isNaN { return 0 }
+        if number >= 9.223372036854775807e18 { return .max }
+        if number <= -9.223372036854775808e18 { return .min }
+        return Int64(number)
+    }
+
+    /// The most bytes one function may produce: Loki's default `max_line_size`.
+    static let maxResultBytes = 256 << 10
+
+    /// Refuses a result of `count × unit + extra` bytes beyond `maxResultBytes`, before building it.
+    static func fits(_ name: String, _ count: Int64, times unit: Int, plus extra: Int) throws {
+        let (product, overflow) = count.multipliedReportingOverflow(by: Int64(unit))
+        guard !overflow, product <= Int64(maxResultBytes - min(extra, maxResultBytes)) else {
+            throw Failure(description: "template: \(name): result larger than \(maxResultBytes) bytes")
         }
     }
 
@@ -240,36 +273,6 @@ enum TemplateFunctions {
         default:
             throw Failure(description: "template: incompatible types for comparison")
         }
-    }
-
-    /// `$1` and `${name}` in Go replacement templates become `$1` and `${name}`'s group number…
-    /// NSRegularExpression understands `$1` but not `${1}`; braces around numbers are removed.
-    static func goTemplateToNS(_ template: String) -> String {
-        var out = ""
-        var rest = Substring(template)
-        while let dollar = rest.firstIndex(of: "$") {
-            out += rest[..<dollar]
-            let after = rest[rest.index(after: dollar)...]
-            if after.first == "{", let close = after.firstIndex(of: "}"), let number = Int(after[after.index(after: after.startIndex)..<close]) {
-                out += "$\(number)"
-                rest = after[after.index(after: close)...]
-            } else if after.first == "$" {
-                out += "\\$"
-                rest = after.dropFirst()
-            } else {
-                out += "$"
-                rest = after
-            }
-        }
-        return out + rest
-    }
-
-    /// Go's `%v` of a float: shortest representation, exponent for very large or small.
-    static func formatFloat(_ value: Double) -> String {
-        if value.isNaN { return "NaN" }
-        if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
-        if value == value.rounded(), abs(value) < 1e21 { return String(Int64(value)) }
-        return "\(value)"
     }
 
     /// Go's `fmt.Sprintf` for the verbs templates use: `%s %v %d %f %.Nf %x %X %q %t %%`, with
@@ -309,8 +312,17 @@ enum TemplateFunctions {
             let left = spec.hasPrefix("-")
             let body = left ? String(spec.dropFirst()) : spec
             let parts = body.split(separator: ".", omittingEmptySubsequences: false)
+            // Go refuses widths and precisions beyond a million.
             let width = Int(parts.first ?? "") ?? 0
             let precision = parts.count > 1 ? Int(parts[1]) : nil
+            if width > 1_000_000 || (parts.first ?? "").count > 7 {
+                out += "%!(BADWIDTH)"
+                continue
+            }
+            if let precision, precision > 1_000_000 || parts[1].count > 7 {
+                out += "%!(BADPREC)"
+                continue
+            }
             var text: String
             switch verb {
             case "d":

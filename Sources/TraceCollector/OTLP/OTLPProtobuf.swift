@@ -186,7 +186,10 @@ public enum OTLPProtobuf {
     }
 
     /// A `KeyValue` message at the reader's current length-delimited field.
-    static func attribute(_ reader: inout ProtobufReader) throws -> Attribute {
+    /// How deep arrays and maps may nest in an attribute value; ingest refuses deeper ones.
+    public static let maxValueDepth = 32
+
+    static func attribute(_ reader: inout ProtobufReader, depth: Int = 0) throws -> Attribute {
         var message = try reader.message()
         var attribute = Attribute("", .empty)
         while let (number, type) = try message.nextField() {
@@ -194,7 +197,7 @@ public enum OTLPProtobuf {
             case (1, .lengthDelimited): attribute.key = try message.string()
             case (2, .lengthDelimited):
                 var value = try message.message()
-                attribute.value = try anyValue(&value, depth: 0)
+                attribute.value = try anyValue(&value, depth: depth)
             default: try message.skip(type)
             }
         }
@@ -202,7 +205,7 @@ public enum OTLPProtobuf {
     }
 
     static func anyValue(_ reader: inout ProtobufReader, depth: Int) throws -> AttributeValue {
-        guard depth < 32 else { throw CoreError.corrupt(codec: codec, detail: "attribute values nested too deeply") }
+        guard depth < maxValueDepth else { throw CoreError.corrupt(codec: codec, detail: "attribute values nested too deeply") }
         var value = AttributeValue.empty
         while let (number, type) = try reader.nextField() {
             switch (number, type) {
@@ -224,7 +227,7 @@ public enum OTLPProtobuf {
                 var attributes: [Attribute] = []
                 while let (field, kind) = try list.nextField() {
                     guard field == 1, kind == .lengthDelimited else { try list.skip(kind); continue }
-                    attributes.append(try attribute(&list))
+                    attributes.append(try attribute(&list, depth: depth + 1))
                 }
                 value = .map(attributes)
             case (7, .lengthDelimited): value = .bytes(try bytes(&reader))

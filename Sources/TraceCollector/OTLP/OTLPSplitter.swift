@@ -84,7 +84,9 @@ public enum OTLPSplitter {
                 var attributes = ProtobufReader(bytes, codec: codec)
                 while let (field, kind) = try attributes.nextField() {
                     guard field == 1, kind == .lengthDelimited else { try attributes.skip(kind); continue }
-                    try attributeTerm(try attributes.lengthDelimited(), scope: TermHash.resource, into: &resourceTerms)
+                    guard try attributeTerm(try attributes.lengthDelimited(), scope: TermHash.resource, into: &resourceTerms) else {
+                        throw CoreError.corrupt(codec: codec, detail: "a resource attribute value is nested deeper than \(OTLPProtobuf.maxValueDepth) levels")
+                    }
                 }
             case (2, .lengthDelimited):
                 scopes.append(try scopeSpans(try reader.lengthDelimited()))
@@ -171,7 +173,16 @@ public enum OTLPSplitter {
             case (6, .varint): info.kind = SpanKind(rawValue: Int(truncatingIfNeeded: try reader.varint())) ?? .unspecified
             case (7, .fixed64): info.start = try reader.fixed64()
             case (8, .fixed64): info.end = try reader.fixed64()
-            case (9, .lengthDelimited): try attributeTerm(try reader.lengthDelimited(), scope: TermHash.span, into: &terms)
+            case (9, .lengthDelimited):
+                guard try attributeTerm(try reader.lengthDelimited(), scope: TermHash.span, into: &terms) else {
+                    return (nil, "span \"\(info.name)\": an attribute value is nested deeper than \(OTLPProtobuf.maxValueDepth) levels")
+                }
+            // Events (attributes in field 3) and links (field 4) are decoded at query time too.
+            case (11, .lengthDelimited), (13, .lengthDelimited):
+                let attributesField: UInt64 = number == 11 ? 3 : 4
+                guard try reader.lengthDelimited().withUnsafeReadableBytes({ Self.attributesFit($0, field: attributesField) }) else {
+                    return (nil, "span \"\(info.name)\": an event or link attribute value is nested deeper than \(OTLPProtobuf.maxValueDepth) levels")
+                }
             case (15, .lengthDelimited):
                 var status = try reader.message()
                 while let (field, kind) = try status.nextField() {
@@ -204,8 +215,11 @@ public enum OTLPSplitter {
     }
 
     /// The index term of a `KeyValue` with a string, integer or boolean value, read straight from
-    /// its bytes: this runs for every attribute of every span.
-    static func attributeTerm(_ keyValue: ByteBuffer, scope: UInt8, into terms: inout [IndexTerm]) throws {
+    /// its bytes: this runs for every attribute of every span. False when the value nests arrays or
+    /// maps deeper than the decoder reads (the attribute must then be refused, not stored).
+    @discardableResult
+    static func attributeTerm(_ keyValue: ByteBuffer, scope: UInt8, into terms: inout [IndexTerm]) throws -> Bool {
+        var readable = true
         let term: IndexTerm? = keyValue.withUnsafeReadableBytes { bytes in
             var key: UnsafeRawBufferPointer?
             var value: UnsafeRawBufferPointer?
@@ -215,6 +229,7 @@ public enum OTLPSplitter {
                 if field.number == 2, let payload = field.payload { value = payload }
             }
             guard !walker.failed, let key, let value else { return nil }
+            readable = Self.valueFits(value, depth: 0)
             let keyHash = TermHash.key(scope: scope, key)
             var any = WireWalker(value)
             var result: IndexTerm?
@@ -229,6 +244,56 @@ public enum OTLPSplitter {
             return any.failed ? nil : result
         }
         if let term { terms.append(term) }
+        return readable
+    }
+
+    /// Whether every `KeyValue` in `field` of `message` (an event's or a link's attributes) holds a
+    /// value the decoder reads.
+    static func attributesFit(_ message: UnsafeRawBufferPointer, field attributesField: UInt64) -> Bool {
+        var walker = WireWalker(message)
+        while let field = walker.next() {
+            guard field.number == attributesField, let keyValue = field.payload else { continue }
+            var pair = WireWalker(keyValue)
+            while let part = pair.next() {
+                guard part.number == 2, let value = part.payload else { continue }
+                if !valueFits(value, depth: 0) { return false }
+            }
+        }
+        return true
+    }
+
+    /// Whether an `AnyValue` at `depth` nests no deeper than the decoder reads.
+    static func valueFits(_ value: UnsafeRawBufferPointer, depth: Int) -> Bool {
+        var any = WireWalker(value)
+        while let field = any.next() {
+            if field.number == 5 || field.number == 6, let nested = field.payload,
+               !nestingFits(nested, isMap: field.number == 6, depth: depth + 1) {
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Whether an `ArrayValue` (`isMap` false: elements are `AnyValue`s) or a `KeyValueList` (elements
+    /// are `KeyValue`s holding an `AnyValue` in field 2) nests no deeper than the decoder reads.
+    /// Recursion is bounded by that limit.
+    static func nestingFits(_ container: UnsafeRawBufferPointer, isMap: Bool, depth: Int) -> Bool {
+        guard depth < OTLPProtobuf.maxValueDepth else { return false }
+        var elements = WireWalker(container)
+        while let element = elements.next() {
+            guard element.number == 1, var value = element.payload else { continue }
+            if isMap {
+                var keyValue = WireWalker(value)
+                var found: UnsafeRawBufferPointer?
+                while let field = keyValue.next() {
+                    if field.number == 2, let payload = field.payload { found = payload }
+                }
+                guard let found else { continue }
+                value = found
+            }
+            if !valueFits(value, depth: depth) { return false }
+        }
+        return true
     }
 
     /// `service.name` among a resource message's attributes.

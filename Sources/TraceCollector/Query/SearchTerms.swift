@@ -145,7 +145,7 @@ extension SpanFilter {
             return [TermHash.term(key: key, integer: integer).term, TermHash.term(key: key, type: TermHash.string, Array(String(integer).utf8)).term]
         case let .bool(flag):
             return [TermHash.term(key: key, bool: flag).term]
-        case .duration, .status, .kind:
+        case .duration, .status, .kind, .pattern:
             return []
         }
     }

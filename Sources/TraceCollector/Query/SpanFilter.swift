@@ -1,3 +1,5 @@
+import ObsCore
+
 /// A condition on single spans: a TraceQL spanset filter (`{ span.http.status_code >= 500 &&
 /// resource.service.name = "api" }`), or Tempo's older `tags=` logfmt search, which ANDs equalities.
 /// Built once per query; immutable.
@@ -6,6 +8,15 @@ public indirect enum SpanFilter: Sendable, Equatable {
     case compare(SpanField, SpanComparison, SpanValue)
     case and(SpanFilter, SpanFilter)
     case or(SpanFilter, SpanFilter)
+
+    /// Every one of `filters`, joined with `and`. Matching recurses over the tree, so at most
+    /// `TraceQLParser.maxConditions` are taken.
+    public static func conjunction(_ filters: [SpanFilter]) throws(TraceQLParser.Failure) -> SpanFilter {
+        guard filters.count <= TraceQLParser.maxConditions else {
+            throw TraceQLParser.Failure(description: "more than \(TraceQLParser.maxConditions) conditions")
+        }
+        return filters.reduce(SpanFilter.all) { $0 == .all ? $1 : .and($0, $1) }
+    }
 
     /// Whether `span`, of a resource with `resource` attributes, matches.
     public func matches(_ span: Span, resource: [Attribute]) -> Bool {
@@ -50,6 +61,8 @@ public enum SpanValue: Sendable, Equatable {
     case duration(UInt64)
     case status(StatusCode)
     case kind(SpanKind)
+    /// The compiled right side of `=~` and `!~` (fully anchored, as Tempo matches).
+    case pattern(LinearRegex)
 
     init(_ attribute: AttributeValue) {
         switch attribute {
@@ -69,11 +82,12 @@ public enum SpanComparison: String, Sendable, Equatable, CaseIterable {
         switch (actual, expected) {
         case let (.string(a), .string(b)):
             switch self {
-            case .regex, .notRegex:
-                let matched = (try? Regex(b).wholeMatch(in: a)) != nil
-                return self == .regex ? matched : !matched
+            case .regex, .notRegex: return self == .notRegex
             default: return order(a < b ? -1 : (a == b ? 0 : 1))
             }
+        case let (.string(a), .pattern(regex)):
+            let matched = regex.wholeMatches(a)
+            return self == .notRegex ? !matched : (self == .regex && matched)
         case let (.number(a), .number(b)): return order(a < b ? -1 : (a == b ? 0 : 1))
         case let (.duration(a), .duration(b)): return order(a < b ? -1 : (a == b ? 0 : 1))
         case let (.number(a), .duration(b)): return order(a < Double(b) ? -1 : (a == Double(b) ? 0 : 1))

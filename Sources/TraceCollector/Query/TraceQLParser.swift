@@ -8,7 +8,11 @@ import ObsCore
 public enum TraceQLParser {
     public struct Failure: Error, CustomStringConvertible, Equatable {
         public var description: String
+        public init(description: String) { self.description = description }
     }
+
+    /// The most conditions one filter may join: matching recurses over them.
+    public static let maxConditions = 256
 
     public static func parse(_ text: String) throws(Failure) -> SpanFilter {
         var cursor = Cursor(Array(text.utf8))
@@ -35,9 +39,12 @@ public enum TraceQLParser {
     public static func parseTags(_ text: String) throws(Failure) -> SpanFilter {
         var filter = SpanFilter.all
         var rest = Substring(text)
+        var count = 0
         while true {
             rest = rest.drop { $0 == " " }
             guard !rest.isEmpty else { break }
+            count += 1
+            guard count <= maxConditions else { throw Failure(description: "tags: more than \(maxConditions) conditions") }
             guard let equals = rest.firstIndex(of: "=") else { throw Failure(description: "tags: \"\(rest)\" is not key=value") }
             let key = String(rest[..<equals])
             rest = rest[rest.index(after: equals)...]
@@ -100,7 +107,17 @@ public enum TraceQLParser {
             return true
         }
 
+        /// Open parentheses and conditions joined so far: both bound the depth of the filter tree,
+        /// which matching walks recursively.
+        var nesting = 0
+        var conditions = 0
+        static let maxNesting = 64
+        static let maxConditions = TraceQLParser.maxConditions
+
         mutating func or() throws(Failure) -> SpanFilter {
+            guard nesting < Self.maxNesting else { throw fail("the filter nests deeper than \(Self.maxNesting) levels") }
+            nesting += 1
+            defer { nesting -= 1 }
             var left = try and()
             while take("||") { left = .or(left, try and()) }
             return left
@@ -113,6 +130,8 @@ public enum TraceQLParser {
         }
 
         mutating func primary() throws(Failure) -> SpanFilter {
+            guard conditions < Self.maxConditions else { throw fail("the filter has more than \(Self.maxConditions) conditions") }
+            conditions += 1
             if take("(") {
                 let inner = try or()
                 try expect(")")
@@ -127,7 +146,10 @@ public enum TraceQLParser {
                 break
             }
             guard let comparison else { throw fail("expected a comparison operator") }
-            let value = try self.value(for: field)
+            var value = try self.value(for: field)
+            if comparison == .regex || comparison == .notRegex, case let .string(source) = value {
+                do { value = .pattern(try LinearRegex(source)) } catch { throw fail("\(error)") }
+            }
             return .compare(field, comparison, value)
         }
 
