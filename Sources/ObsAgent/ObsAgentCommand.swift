@@ -1,6 +1,7 @@
 import ArgumentParser
 import CShims
 import Hummingbird
+import HummingbirdCore
 import TraceCollector
 import HummingbirdWebSocket
 import Logging
@@ -69,6 +70,16 @@ struct ObsAgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("web.max-decoded-body-size"),
             help: "Largest decompressed request body accepted (remote write, push), checked before decoding.")
     var maxDecodedSize = "256MB"
+
+    @Option(name: .customLong("web.read-timeout"),
+            help: "Longest a request may take to arrive, and an idle connection may stay open, before it is closed.")
+    var readTimeout = "5m"
+
+    @Option(name: .customLong("web.max-connections"), help: "Most connections open at once on each listener.")
+    var maxConnections = 512
+
+    @Option(name: .customLong("query.max-concurrency"), help: "Most PromQL and LogQL queries run at once; more wait their turn.")
+    var maxConcurrentQueries = 20
 
     @Flag(name: .customLong("web.enable-admin-api"), help: "Enable the TSDB admin endpoints (snapshot, delete_series, clean_tombstones).")
     var enableAdminAPI = false
@@ -143,6 +154,11 @@ struct ObsAgentCommand: AsyncParsableCommand {
         guard EngineOptions.Compatibility(rawValue: queryCompatibility) != nil else {
             throw ValidationError("--query.compatibility: \"\(queryCompatibility)\" is neither prometheus3 nor prometheus2")
         }
+        guard let read = PrometheusDuration(readTimeout), read.milliseconds > 0 else {
+            throw ValidationError("--web.read-timeout: \"\(readTimeout)\" is not a positive duration")
+        }
+        guard maxConnections > 0 else { throw ValidationError("--web.max-connections: must be positive") }
+        guard maxConcurrentQueries > 0 else { throw ValidationError("--query.max-concurrency: must be positive") }
         guard maxSamples > 0 else {
             throw ValidationError("--query.max-samples: must be positive")
         }
@@ -199,7 +215,8 @@ struct ObsAgentCommand: AsyncParsableCommand {
         router.add(middleware: TelemetryMiddleware(metrics: metrics, maxBodySize: bodyLimit))
         StatusRoutes(state: state, lifecycleEnabled: enableLifecycle).register(on: router)
         SeriesRoutes(stores: stores).register(on: router)
-        QueryRoutes(stores: stores, state: state, engine: PromQLEngine(options: queryOptions())).register(on: router)
+        let queryGate = QueryGate(limit: maxConcurrentQueries, metrics: metrics)
+        QueryRoutes(stores: stores, state: state, engine: PromQLEngine(options: queryOptions()), gate: queryGate).register(on: router)
         AdminRoutes(stores: stores, enabled: enableAdminAPI).register(on: router)
         let scrapes = ScrapeManager(store: { try? stores.metrics() }, logger: Logger(label: "scrape"))
         TargetRoutes(scrapes: scrapes).register(on: router)
@@ -221,7 +238,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
             spanMetrics: spanMetrics, logger: Logger(label: "traces"))
         traceReceivers.register(on: router)
         LokiLabelRoutes(stores: stores).register(on: router)
-        LokiQueryRoutes(stores: stores).register(on: router)
+        LokiQueryRoutes(stores: stores, gate: queryGate).register(on: router)
         LokiIndexRoutes(stores: stores).register(on: router)
         TempoRoutes(stores: stores).register(on: router)
         JaegerRoutes(stores: stores).register(on: router)
@@ -230,10 +247,17 @@ struct ObsAgentCommand: AsyncParsableCommand {
         LokiTailRoute(stores: stores).register(on: webSocketRouter)
 
         let httpLogger = Logger(label: "web")
+        let readDeadline = TimeAmount.milliseconds(PrometheusDuration(readTimeout)!.milliseconds)
+        let webSocketResponder = webSocketRouter.buildResponder()
         let server = Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter),
-            configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil),
+            server: HTTPServerBuilder { responder in
+                GuardedChannel(inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder,
+                                                                   configuration: .init()),
+                               readTimeout: readDeadline)
+            },
+            configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil,
+                                 availableConnectionsDelegate: MaximumAvailableConnections(maxConnections, logger: httpLogger)),
             onServerRunning: { channel in
                 let bound = channel.localAddress.map { "\($0.ipAddress ?? address.host):\($0.port ?? address.port)" }
                 httpLogger.info("Listening", metadata: ["address": "\(bound ?? address.description)"])
@@ -244,15 +268,17 @@ struct ObsAgentCommand: AsyncParsableCommand {
         var receiverServers: [any Service] = []
         for (name, text) in [("otlp-http", otlpHTTPAddress), ("zipkin", zipkinAddress)] where !text.isEmpty {
             let extra = ListenAddress(text)!
+            let receiverLogger = Logger(label: name)
             let receiverRouter = Router()
             receiverRouter.add(middleware: TelemetryMiddleware(metrics: metrics, maxBodySize: bodyLimit))
             traceReceivers.register(on: receiverRouter)
             // Zipkin's own port also answers Zipkin's query API, as a Zipkin server does.
             if name == "zipkin" { ZipkinRoutes(stores: stores, prefix: "").register(on: receiverRouter) }
-            let receiverLogger = Logger(label: name)
             receiverServers.append(Application(
                 router: receiverRouter,
-                configuration: .init(address: .hostname(extra.host, port: extra.port), serverName: nil),
+                server: HTTPServerBuilder { responder in GuardedChannel(inner: HTTP1Channel(responder: responder), readTimeout: readDeadline) },
+                configuration: .init(address: .hostname(extra.host, port: extra.port), serverName: nil,
+                                     availableConnectionsDelegate: MaximumAvailableConnections(maxConnections, logger: receiverLogger)),
                 onServerRunning: { channel in
                     let bound = channel.localAddress.map { "\($0.ipAddress ?? extra.host):\($0.port ?? extra.port)" } ?? text
                     receiverLogger.info("Receiver listening", metadata: ["protocol": "\(name)", "address": "\(bound)"])
@@ -331,11 +357,14 @@ struct ObsAgentCommand: AsyncParsableCommand {
             ("zipkin.listen-address", zipkinAddress),
             ("web.max-request-body-size", maxBodySize),
             ("web.max-decoded-body-size", maxDecodedSize),
+            ("web.read-timeout", readTimeout),
+            ("web.max-connections", String(maxConnections)),
             ("web.enable-lifecycle", String(enableLifecycle)),
             ("web.enable-admin-api", String(enableAdminAPI)),
             ("query.lookback-delta", lookbackDelta),
             ("query.timeout", queryTimeout),
             ("query.max-samples", String(maxSamples)),
+            ("query.max-concurrency", String(maxConcurrentQueries)),
             ("query.compatibility", queryCompatibility),
             ("log.level", logLevel),
             ("log.format", logFormat),

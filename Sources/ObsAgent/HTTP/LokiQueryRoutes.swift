@@ -14,6 +14,7 @@ import QueryEngine
 /// as Loki writes them.
 struct LokiQueryRoutes {
     let stores: Stores
+    let gate: QueryGate
 
     static let defaultLimit = 100
     /// The engine's own cap (`max_entries_limit_per_query`), also the most a tail may ask for.
@@ -35,7 +36,9 @@ struct LokiQueryRoutes {
             let categorize = request.headers[values: Self.encodingFlags]
                 .contains { $0.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == "categorize-labels" } }
             let engine = LogQLEngine(querier: try stores.logs())
-            let body = try await Self.run { try Self.evaluate(parameters, instant: instant, categorize: categorize, engine: engine) }
+            let body = try await gate.run {
+                try await Self.run { try Self.evaluate(parameters, instant: instant, categorize: categorize, engine: engine) }
+            }
             return Response.json(body)
         } catch let error as APIError {
             return Response.text(error.message + "\n", status: error.status)

@@ -11,6 +11,7 @@ struct QueryRoutes {
     let stores: Stores
     let state: AgentState
     let engine: PromQLEngine
+    let gate: QueryGate
     /// Prometheus refuses range queries with more points per series than this.
     static let maxPointsPerSeries: Int64 = 11_000
 
@@ -109,7 +110,7 @@ struct QueryRoutes {
     /// Runs a query on the blocking pool and maps engine errors to the API's error types.
     private func run(_ body: @escaping @Sendable () throws -> String) async throws -> String {
         do {
-            return try await NIOThreadPool.singleton.runIfActive(body)
+            return try await gate.run { try await NIOThreadPool.singleton.runIfActive(body) }
         } catch let error as PromQLError {
             switch error {
             case .parse, .syntax: throw APIError(.badData, "invalid parameter \"query\": \(error)")
