@@ -155,6 +155,65 @@ func removeTree(_ path: String) {
         store.close()
     }
 
+    /// Flipped bytes inside a block pass the index checks at startup; the first read that meets them
+    /// sets the segment aside, counts it, and answers from the rest of the store.
+    @Test func aSegmentWithADamagedBlockIsSetAsideWhenRead() async throws {
+        let directory = makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        do {
+            let store = try open(directory)
+            try await write(store, [(web, second, String(repeating: "payload ", count: 64))])
+            store.close()
+            let reopened = try open(directory)
+            try await write(reopened, [(db, 2 * second, "kept")])
+            reopened.close()
+        }
+        let segments = try FileManager.default.contentsOfDirectory(atPath: directory + "/segments").filter { $0.hasSuffix(".seg") }.sorted()
+        #expect(segments.count == 2)
+        let path = directory + "/segments/" + segments[0]
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        for offset in 12..<76 { bytes[offset] ^= 0x5A }
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let metrics = MetricsRegistry()
+        let store = try LogStore(directory: directory, options: LogStore.Options(), metrics: metrics, logger: Self.logger)
+        defer { store.close() }
+        #expect(lines(try everything(store)) == ["kept"])
+        #expect(FileManager.default.fileExists(atPath: path + ".corrupt"))
+        #expect(metrics.render().contains("obs_logs_store_segments_corrupt_total 1"))
+        // Later reads do not meet it again.
+        #expect(lines(try everything(store)) == ["kept"])
+    }
+
+    /// Loki's label limits and an active-stream cap: the refused stream's entries are reported one
+    /// by one in Loki's words; every other stream of the batch is stored.
+    @Test func streamLimitsRefuseOnlyTheOffendingStreams() async throws {
+        let directory = makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let store = try open(directory) { $0.maxActiveStreams = 3 }
+        defer { store.close() }
+        var appender = store.appender()
+        let hugeValue = Labels(["app": String(repeating: "v", count: 1 << 20)])
+        let longName = Labels([String(repeating: "n", count: 2000): "x"])
+        let tooMany = Labels(Dictionary(uniqueKeysWithValues: (0..<16).map { ("l\($0)", "v") }))
+        for stream in [hugeValue, longName, tooMany] {
+            #expect(throws: LogAppendError.self) { try appender.append(stream, LogEntry(timestamp: second, line: "x")) }
+        }
+        var refusedNew = 0
+        for index in 0..<10 {
+            do {
+                try appender.append(Labels(["pod": "p\(index)"]), LogEntry(timestamp: second, line: "line \(index)"))
+            } catch {
+                #expect(error.description.hasPrefix("Maximum active stream limit exceeded"))
+                refusedNew += 1
+            }
+        }
+        // A stream already admitted keeps being taken.
+        try appender.append(Labels(["pod": "p0"]), LogEntry(timestamp: 2 * second, line: "again"))
+        try await appender.commit(positions: [])
+        #expect(refusedNew == 7)
+        #expect(lines(try everything(store)).sorted() == ["again", "line 0", "line 1", "line 2"])
+    }
+
     @Test func retentionByTimeDropsSegmentsPastTheirAge() async throws {
         let directory = makeTemporaryDirectory()
         defer { removeTree(directory) }

@@ -28,7 +28,7 @@ extension LogStore {
                     selected[block.stream] = wanted
                     return wanted
                 }()
-                if let labels { result.append(SegmentBlockChunk(labels: labels, segment: segment, block: block)) }
+                if let labels { result.append(SegmentBlockChunk(labels: labels, segment: segment, block: block, store: self)) }
             }
         }
         return result + heads
@@ -39,6 +39,8 @@ struct SegmentBlockChunk: LogChunk {
     let labels: Labels
     let segment: LogSegment
     let block: BlockRef
+    /// Told of a block that fails its checks, to set the segment aside.
+    let store: LogStore
 
     var minTime: Int64 { block.minTime }
     var maxTime: Int64 { block.maxTime }
@@ -48,7 +50,14 @@ struct SegmentBlockChunk: LogChunk {
 
     func scan(start: Int64, end: Int64, filter: ((UnsafeRawBufferPointer) -> Bool)?, decoder: ZstdDecoder?,
               _ visit: (LogEntryView) throws -> Void) throws {
-        try segment.scan(block, start: start, end: end, filter: filter, decoder: decoder ?? ZstdDecoder(), visit)
+        do {
+            try segment.scan(block, start: start, end: end, filter: filter, decoder: decoder ?? ZstdDecoder(), visit)
+        } catch let error as LogIngestError {
+            // A damaged block has nothing left to give: the segment goes out of service and the
+            // query is answered from the rest.
+            guard case .corrupt = error else { throw error }
+            store.setAside(segment, error)
+        }
     }
 }
 

@@ -34,6 +34,16 @@ public final class LogStore: LogQuerier, Sendable {
         /// Oldest segments are deleted while all of them take more than this; 0 means no limit.
         public var retentionBytes = 0
         public var walSegmentSize = 64 << 20
+        /// Loki's per-stream label limits (`max_label_name_length`, `max_label_value_length`,
+        /// `max_label_names_per_series`, at Loki's defaults).
+        public var maxLabelNameLength = 1024
+        public var maxLabelValueLength = 2048
+        public var maxLabelNamesPerStream = 15
+        /// Streams with entries in the head at once (Loki's `max_global_streams_per_user` guards the
+        /// same memory); entries of further new streams are refused until the next flush.
+        public var maxActiveStreams = 10_000
+        /// How long after a failed flush (a full disk, say) the next one is tried, in milliseconds.
+        public var flushRetryInterval: Int64 = 10_000
 
         public init() {}
     }
@@ -58,6 +68,10 @@ public final class LogStore: LogQuerier, Sendable {
         /// Entries and line bytes stored per stream since the process started, for the per-stream
         /// rate counters.
         var streamCounts: [UInt64: (entries: Int, bytes: Int)] = [:]
+        /// When the last flush failed (wall-clock milliseconds) and why: flushes are retried at
+        /// most every `Options.flushRetryInterval`, and the head refuses entries once it holds too much.
+        var flushFailedAt: Int64?
+        var flushFailure = ""
         var closed = false
     }
 
@@ -68,6 +82,9 @@ public final class LogStore: LogQuerier, Sendable {
     let logger: Logger
     let counters: LogStoreCounters
     let state = Mutex(State())
+    /// While flushes fail, the head may grow to this many times `flushBytes`; then commits are
+    /// refused, before anything reaches the WAL, until a flush succeeds.
+    static let headOverflowFactor = 4
     /// Serialises commits with each other and with the start of a flush, so the WAL holds a
     /// commit's records in the order they are applied.
     private let commitGate = Mutex(())
@@ -96,6 +113,24 @@ public final class LogStore: LogQuerier, Sendable {
         }
     }
 
+    /// A damaged segment is set aside, not deleted: what it still holds can be recovered by hand.
+    private func moveAside(_ path: String, _ error: any Error) {
+        logger.error("Log segment damaged; moved aside", metadata: ["file": "\(path)", "err": "\(error)"])
+        rename(path, path + ".corrupt")
+        counters.segmentsSetAside.inc()
+    }
+
+    /// Takes a segment whose blocks turned out damaged when read out of service; queries go on with
+    /// the rest of the store. Once only, however many reads found it.
+    func setAside(_ segment: LogSegment, _ error: any Error) {
+        let removed = state.withLock { state -> Bool in
+            guard let index = state.segments.firstIndex(where: { $0.sequence == segment.sequence }) else { return false }
+            state.segments.remove(at: index)
+            return true
+        }
+        if removed { moveAside(segment.path, error) }
+    }
+
     private func load() throws {
         var segments: [LogSegment] = []
         for name in try FileIO.listDirectory(segmentDirectory).sorted() {
@@ -108,9 +143,7 @@ public final class LogStore: LogQuerier, Sendable {
             do {
                 segments.append(try LogSegment.open(path: path, sequence: sequence))
             } catch {
-                // A damaged segment is set aside, not deleted: what it still holds can be recovered by hand.
-                logger.error("Log segment unreadable; moved aside", metadata: ["file": "\(path)", "err": "\(error)"])
-                rename(path, path + ".corrupt")
+                moveAside(path, error)
             }
         }
         let segmentsLoaded = segments
@@ -165,11 +198,22 @@ public final class LogStore: LogQuerier, Sendable {
         state.withLock { state in state.ids[stream].flatMap { state.heads[$0]?.newest } }
     }
 
+    /// Whether the head has room for `stream` when `arriving` other new streams come with it.
+    func hasRoom(for stream: Labels, arriving: Int) -> Bool {
+        state.withLock { state in
+            if let id = state.ids[stream], state.heads[id] != nil { return true }
+            return state.heads.count + arriving < options.maxActiveStreams
+        }
+    }
+
     /// Logs `entries` and `positions` to the WAL, then applies them. Blocking.
     func commitBlocking(_ entries: [(stream: Labels, entry: LogEntry)], positions: [TailPosition], sync: Bool) throws {
         let due = try commitGate.withLock { _ -> Bool in
             let (records, ids) = try state.withLock { state -> ([LogWALRecord], [UInt64]) in
                 guard !state.closed else { throw LogIngestError.closed }
+                guard state.flushFailedAt == nil || state.memoryBytes < options.flushBytes * Self.headOverflowFactor else {
+                    throw LogIngestError.unavailable("the log store cannot write segments (\(state.flushFailure)); entries are refused until it can")
+                }
                 var created: [(id: UInt64, labels: Labels)] = []
                 var ids: [UInt64] = []
                 ids.reserveCapacity(entries.count)
@@ -209,10 +253,17 @@ public final class LogStore: LogQuerier, Sendable {
             }
             counters.entries.inc(Double(applied))
             counters.bytes.inc(Double(entries.reduce(0) { $0 + $1.entry.line.utf8.count }))
-            return state.withLock { $0.memoryBytes >= options.flushBytes }
+            return state.withLock { self.flushDue($0, now: WallClock.milliseconds()) && $0.memoryBytes >= options.flushBytes }
         }
-        // Memory stays bounded however fast entries arrive: the committing thread flushes.
-        if due { try flush() }
+        // Memory stays bounded however fast entries arrive: the committing thread flushes. The
+        // entries are in the WAL already, so a failed flush does not fail this commit.
+        if due {
+            do {
+                try flush()
+            } catch {
+                logger.error("Log segment flush failed; entries stay in the WAL and the head", metadata: ["err": "\(error)"])
+            }
+        }
     }
 
     /// The committed position of every tailed file the store has seen.
@@ -225,12 +276,18 @@ public final class LogStore: LogQuerier, Sendable {
     /// Writes a segment when the head holds enough or has held something long enough, and applies
     /// retention. Blocking; call it periodically.
     public func maintain() throws {
+        let now = WallClock.milliseconds()
         let due = state.withLock { state in
-            state.memoryBytes >= options.flushBytes
-                || (state.unflushedSince.map { WallClock.milliseconds() - $0 >= options.flushAge } ?? false)
+            flushDue(state, now: now) && (state.memoryBytes >= options.flushBytes
+                || (state.unflushedSince.map { now - $0 >= options.flushAge } ?? false))
         }
         if due { try flush() }
         try applyRetention()
+    }
+
+    /// Whether a flush may be tried now: not within `Options.flushRetryInterval` of a failed one.
+    private func flushDue(_ state: State, now: Int64) -> Bool {
+        state.flushFailedAt.map { now - $0 >= options.flushRetryInterval } ?? true
     }
 
     /// Cuts every head block and writes everything in memory as one segment; the WAL before it is
@@ -242,6 +299,8 @@ public final class LogStore: LogQuerier, Sendable {
 
     private func flushLocked() throws {
         let (blocks, labels, positions, closedSegment, sequence) = try commitGate.withLock { _ in
+            // The WAL moves on first: if even that fails (a full disk), the head is left as it was.
+            let closedSegment = try wal.rotate()
             let taken = state.withLock { state -> ([LogBlock], [UInt64: Labels], [TailPosition], Int) in
                 var blocks: [LogBlock] = []
                 var labels: [UInt64: Labels] = [:]
@@ -258,7 +317,7 @@ public final class LogStore: LogQuerier, Sendable {
                 state.nextSegment += 1
                 return (blocks, labels, Array(state.positions.values), sequence)
             }
-            return (taken.0, taken.1, taken.2, try wal.rotate(), taken.3)
+            return (taken.0, taken.1, taken.2, closedSegment, taken.3)
         }
         guard !blocks.isEmpty || !positions.isEmpty else {
             try wal.removeSegments(through: closedSegment)
@@ -279,10 +338,15 @@ public final class LogStore: LogQuerier, Sendable {
                     state.memoryBytes += block.bytes.count
                 }
                 if state.unflushedSince == nil { state.unflushedSince = WallClock.milliseconds() }
+                state.flushFailedAt = WallClock.milliseconds()
+                state.flushFailure = "\(error)"
             }
             throw error
         }
-        state.withLock { $0.segments.append(segment) }
+        state.withLock { state in
+            state.segments.append(segment)
+            state.flushFailedAt = nil
+        }
         try wal.removeSegments(through: closedSegment)
         counters.segmentsWritten.inc()
         logger.debug("Log segment written", metadata: [
@@ -388,6 +452,7 @@ struct LogStoreCounters: Sendable {
     let discarded: CounterFamily
     let segmentsWritten: Counter
     let segmentsDeleted: Counter
+    let segmentsSetAside: Counter
 
     init(_ metrics: MetricsRegistry) {
         entries = metrics.counter("obs_logs_store_entries_total", help: "Log entries stored.").labels()
@@ -396,5 +461,7 @@ struct LogStoreCounters: Sendable {
                                     labelNames: ["reason"])
         segmentsWritten = metrics.counter("obs_logs_store_segments_written_total", help: "Log segments written.").labels()
         segmentsDeleted = metrics.counter("obs_logs_store_segments_deleted_total", help: "Log segments deleted by retention.").labels()
+        segmentsSetAside = metrics.counter("obs_logs_store_segments_corrupt_total",
+                                           help: "Damaged log segments moved aside (renamed *.corrupt), at startup or when a read found the damage.").labels()
     }
 }

@@ -430,6 +430,7 @@ public final class LogTailer: @unchecked Sendable {
                 case .tooFarBehind, .tooOld: counters.dropped.labels("too_far_behind").inc()
                 case .lineTooLong: counters.dropped.labels("line_too_long").inc()
                 case .invalidStream: counters.dropped.labels("invalid_labels").inc()
+                case .refused: counters.dropped.labels("stream_limits").inc()
                 }
                 logger.debug("Tailed line refused", metadata: ["path": "\(file.path)", "err": "\(error)"])
             }

@@ -64,7 +64,9 @@ struct LokiPushRoutes {
             try await appender.commit()
         } catch {
             logger.error("Loki push commit failed", metadata: ["err": "\(error)"])
-            return Response.text("storing entries failed: \(error)\n", status: .internalServerError)
+            // Nothing of this request was acknowledged; the client may send it again.
+            let status: HTTPResponse.Status = if case LogIngestError.unavailable = error { .serviceUnavailable } else { .internalServerError }
+            return Response.text("storing entries failed: \(error)\n", status: status)
         }
         let total = push.entryCount
         counters.stored.inc(Double(total - rejected))

@@ -43,6 +43,8 @@ enum RemoteWriteHistogram {
         let isFloat = countFloat != nil || zeroCountFloat != nil || !positiveCounts.isEmpty || !negativeCounts.isEmpty
         h.count = countFloat ?? Double(countInt ?? 0)
         h.zeroCount = zeroCountFloat ?? Double(zeroCountInt ?? 0)
+        // As Prometheus validates: counts cannot be negative (NaN is allowed for float histograms).
+        guard !(h.count < 0), !(h.zeroCount < 0) else { throw problem("the observation count or zero count is negative") }
         if h.schema == FloatHistogram.customBucketsSchema {
             guard zip(customValues, customValues.dropFirst()).allSatisfy({ $0 < $1 }), customValues.allSatisfy({ $0.isFinite }) else {
                 throw problem("custom bucket bounds must be finite and strictly increasing")
@@ -94,6 +96,7 @@ enum RemoteWriteHistogram {
                     count = Double(running)
                 }
                 guard let narrow = Int32(exactly: index) else { throw problem("bucket index \(index) out of range") }
+                guard !(count < 0) else { throw problem("\(side) bucket \(index) has a negative observation count (\(count))") }
                 if count != 0 { out.append(FloatHistogram.Bucket(narrow, count)) }
                 index += 1
                 position += 1

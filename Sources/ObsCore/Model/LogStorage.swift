@@ -19,6 +19,8 @@ public enum LogAppendError: Error, Sendable, Equatable, CustomStringConvertible 
     case tooOld(stream: Labels, timestamp: Int64, oldest: Int64)
     case invalidStream(stream: Labels, reason: String)
     case lineTooLong(stream: Labels, length: Int, limit: Int)
+    /// A stream the store's limits refuse (label sizes and counts, active streams), in Loki's words.
+    case refused(reason: String)
 
     public var description: String {
         switch self {
@@ -28,6 +30,8 @@ public enum LogAppendError: Error, Sendable, Equatable, CustomStringConvertible 
             "entry for stream '\(stream)' has timestamp too old: \(TimeParsing.rfc3339String(nanoseconds: timestamp)), oldest acceptable timestamp is: \(TimeParsing.rfc3339String(nanoseconds: oldest))"
         case let .invalidStream(stream, reason):
             "error parsing labels '\(stream)': \(reason)"
+        case let .refused(reason):
+            reason
         case let .lineTooLong(stream, length, limit):
             "Max entry size '\(limit)' bytes exceeded for stream '\(stream)' while adding an entry with length '\(length)' bytes"
         }

@@ -31,7 +31,7 @@ extension Evaluator {
         case .topk, .bottomk, .limitk, .limitRatio:
             return .vector(try selectK(aggregate, input, groups, parameter))
         case .countValues:
-            return .vector(countValues(label, input, aggregate))
+            return .vector(try countValues(label, input, aggregate))
         default:
             break
         }
@@ -195,7 +195,9 @@ extension Evaluator {
 
     /// `count_values`: the value becomes a label, set before grouping, so that a grouping label of
     /// the same name is replaced by it.
-    func countValues(_ label: String, _ input: [StepSeries], _ aggregate: Aggregate) -> [StepSeries] {
+    /// Each distinct value is a new series of every step, so they count against `max-samples` as
+    /// they appear: values that differ at every step would otherwise grow as steps squared.
+    func countValues(_ label: String, _ input: [StepSeries], _ aggregate: Aggregate) throws(PromQLError) -> [StepSeries] {
         var output = SeriesByLabels(steps: steps)
         let names = Set(aggregate.grouping)
         for series in input {
@@ -210,7 +212,9 @@ extension Evaluator {
                 } else {
                     key = Labels(sortedUnchecked: labels.pairs.filter { $0.name == label || names.contains($0.name) })
                 }
+                let known = output.series.count
                 let slot = output.slot(key, dropName: false)
+                if output.series.count > known { try context.checkLimits(adding: steps) }
                 output.series[slot].set(step, output.series[slot].values[step] + 1)
             }
         }

@@ -142,7 +142,7 @@ struct Lexer {
             return Token(kind: .number, text: text, position: start, number: Double(value))
         }
         // Try a duration first: digit runs each followed by a unit.
-        if let (end, millis) = durationEnd(from: start) {
+        if let (end, millis) = try durationEnd(from: start) {
             scanner.position = end
             return Token(kind: .duration, text: String(decoding: bytes[start..<end], as: UTF8.self), position: start, number: millis)
         }
@@ -175,7 +175,7 @@ struct Lexer {
 
     /// Where a duration starting at `start` ends and its length in milliseconds, or nil if the
     /// characters there are not a duration. Units must come in decreasing order, each at most once.
-    private func durationEnd(from start: Int) -> (Int, Double)? {
+    private func durationEnd(from start: Int) throws(PromQLError) -> (Int, Double)? {
         let bytes = scanner.bytes
         let units: [(String, Double)] = [("y", 365 * 86_400_000), ("w", 7 * 86_400_000), ("d", 86_400_000),
                                          ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)]
@@ -198,6 +198,8 @@ struct Lexer {
         }
         guard lastUnit >= 0 else { return nil }
         if i < bytes.count, isIdentifierStart(bytes[i]) || bytes[i] == UInt8(ascii: ".") { return nil }
+        // As Prometheus: a duration must fit int64 milliseconds.
+        guard total < 9.223372036854775807e18 else { throw PromQLError.parse(start, "duration out of range") }
         return (i, total)
     }
 }
