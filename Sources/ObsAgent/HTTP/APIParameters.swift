@@ -95,7 +95,7 @@ struct APIParameters {
         let digits = text.utf8.count - (text.hasPrefix("-") ? 1 : 0)
         if let integer = Int64(text) {
             guard digits <= 10 else { return CheckedTime.clamped(integer, limit: limit) }
-            return integer * 1_000_000_000
+            return CheckedTime.scaled(integer, by: 1_000_000_000, limit: limit) ?? (integer < 0 ? -limit : limit)
         }
         if let seconds = Double(text) {
             guard seconds.isFinite else { return nil }

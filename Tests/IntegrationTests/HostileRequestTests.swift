@@ -1,0 +1,300 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import ObsCore
+import Testing
+import TraceCollector
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The built daemon against hostile input: every request in `Fixtures/hostile-requests.txt`, the
+/// bodies that need building (out-of-range timestamps, negative histogram counts, attribute values
+/// nested past the decoder), damaged segment files, and raw abuse of the listener. The daemon
+/// answers every request or drops the connection, stays ready, and loses nothing written before.
+@Suite(.serialized) struct HostileRequestTests {
+    struct Row: CustomStringConvertible {
+        var line: Int
+        var method: HTTPMethod
+        var path: String
+        var expected: String
+        var contentType: String?
+        var body: String?
+
+        var description: String { "line \(line): \(method) \(path.prefix(120))" }
+    }
+
+    static var fixture: String {
+        let file = #filePath
+        return String(file[..<file.lastIndex(of: "/")!]) + "/Fixtures/hostile-requests.txt"
+    }
+
+    static func rows() throws -> [Row] {
+        let text = try String(contentsOfFile: fixture, encoding: .utf8)
+        var rows: [Row] = []
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            guard !line.isEmpty, !line.hasPrefix("#") else { continue }
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard fields.count == 3 || fields.count == 5 else {
+                throw TestFailure("hostile-requests.txt:\(number + 1): want 3 or 5 tab-separated fields")
+            }
+            rows.append(Row(line: number + 1, method: HTTPMethod(rawValue: fields[0]), path: urlSafe(expand(fields[1])),
+                            expected: fields[2], contentType: fields.count == 5 ? fields[3] : nil,
+                            body: fields.count == 5 ? expand(fields[4]) : nil))
+        }
+        return rows
+    }
+
+    /// `⟨N×text⟩` becomes `text` repeated N times.
+    static func expand(_ text: String) -> String {
+        var out = ""
+        var rest = Substring(text)
+        while let open = rest.firstIndex(of: "⟨"), let close = rest[open...].firstIndex(of: "⟩"),
+              let times = rest[open..<close].firstIndex(of: "×") {
+            out += rest[..<open]
+            let count = Int(rest[rest.index(after: open)..<times])!
+            out += String(repeating: String(rest[rest.index(after: times)..<close]), count: count)
+            rest = rest[rest.index(after: close)...]
+        }
+        return out + rest
+    }
+
+    /// Percent-encodes what may not stand in a URL as it is (the table keeps its own escapes).
+    static func urlSafe(_ path: String) -> String {
+        var out = ""
+        for byte in path.utf8 {
+            if byte > 0x20, byte < 0x7F, !"{}\"<>|\\^`".utf8.contains(byte) {
+                out.append(Character(Unicode.Scalar(byte)))
+            } else {
+                out += String(format: "%%%02X", byte)
+            }
+        }
+        return out
+    }
+
+    static func matches(_ status: Int, _ expected: String) -> Bool {
+        switch expected {
+        case "!5xx": status < 500
+        case "2xx", "4xx": status / 100 == Int(String(expected.first!))!
+        default: status == Int(expected)
+        }
+    }
+
+    /// A value that makes backtracking engines take forever: many `a`s and a mismatch at the end.
+    static let adversarial = String(repeating: "a", count: 40) + "!"
+
+    @Test func everyHostileRequestIsAnsweredAndNothingIsLost() async throws {
+        let agent = try AgentProcess(arguments: [])
+        try await agent.waitForListening()
+        let base = agent.baseURL
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+
+        // Written before the abuse.
+        let written = try await remoteWrite(base, [
+            WriteSeries(labels: [("__name__", "up"), ("job", Self.adversarial)], samples: [(now, 1)]),
+        ])
+        #expect(written.status == 204)
+        let push = try await http(.POST, base + "/loki/api/v1/push", body: """
+            {"streams":[{"stream":{"app":"hostile"},"values":[["\(now * 1_000_000)","\(Self.adversarial)"]]}]}
+            """, headers: [("Content-Type", "application/json")])
+        #expect(push.status == 204)
+        let trace = TraceID(high: 7, low: 7)
+        let span = try await http(.POST, base + "/v1/traces", body: """
+            {"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"hostile"}}]},
+            "scopeSpans":[{"spans":[{"traceId":"\(trace.hex)","spanId":"0000000000000001","name":"op",
+            "startTimeUnixNano":"\(now * 1_000_000)","endTimeUnixNano":"\(now * 1_000_000 + 1000)",
+            "attributes":[{"key":"line","value":{"stringValue":"\(Self.adversarial)"}}]}]}]}]}
+            """, headers: [("Content-Type", "application/json")])
+        #expect(span.status == 200)
+
+        for row in try Self.rows() {
+            var headers: [(String, String)] = []
+            if let type = row.contentType { headers.append(("Content-Type", type)) }
+            let started = ContinuousClock.now
+            let reply = try await http(row.method, base + row.path, body: row.body, headers: headers)
+            #expect(Self.matches(reply.status, row.expected), "\(row): got \(reply.status) \(reply.body.prefix(300))")
+            #expect(ContinuousClock.now - started < .seconds(5), "\(row): took \(ContinuousClock.now - started)")
+        }
+
+        // Bodies that need building.
+        let outOfRange = try await remoteWrite(base, [
+            WriteSeries(labels: [("__name__", "edge")], samples: [(-1, 1), (Int64.max, 2)]),
+        ])
+        #expect(outOfRange.status == 400)
+        #expect(outOfRange.body.contains("beyond"))
+        let negative = try await remoteWrite(base, [
+            WriteSeries(labels: [("__name__", "bad_histogram")], samples: [],
+                        histograms: [WriteHistogram(timestamp: now, count: 1, sum: 1, spans: [(0, 2)], deltas: [5, -10])]),
+        ])
+        #expect(negative.status == 400)
+        #expect(negative.body.contains("negative"))
+        let deep = try await otlp(base, Self.deeplyNested(trace: TraceID(high: 8, low: 8), depth: 40, now: now))
+        #expect(deep.status == 200)
+        #expect(deep.body.contains("nested deeper"), "partial success names the refused span: \(deep.body)")
+        for path in ["/api/search?q=%7B%7D", "/api/v2/search/tag/line/values", "/api/v2/search/tags"] {
+            #expect(try await http(.GET, base + path).status == 200, "\(path) after a deep attribute")
+        }
+
+        #expect(try await http(.GET, base + "/-/ready").status == 200)
+        let sample = try await http(.GET, base + "/api/v1/query?query=up&time=\(now / 1000 + 1)")
+        #expect(sample.body.contains(Self.adversarial))
+        let line = try await http(.GET, base + "/loki/api/v1/query_range?query=\(percent("{app=\"hostile\"}"))&limit=5")
+        #expect(line.body.contains(Self.adversarial))
+        let stored = try await http(.GET, base + "/api/v2/traces/\(trace.hex)")
+        #expect(stored.status == 200)
+
+        // The edge timestamps never reached the WAL: a restart comes up ready.
+        agent.signal(SIGTERM)
+        #expect(try await agent.waitForExit() == 0)
+        let again = try AgentProcess(arguments: [], directory: agent.directory, dataDirectory: agent.directory + "/data")
+        try await again.waitForListening()
+        #expect(try await http(.GET, again.baseURL + "/api/v1/query?query=up&time=\(now / 1000 + 1)").body.contains(Self.adversarial))
+        again.signal(SIGKILL)
+        _ = try await again.waitForExit()
+    }
+
+    /// A span whose attribute value nests arrays `depth` deep, as OTLP protobuf.
+    static func deeplyNested(trace: TraceID, depth: Int, now: Int64) -> ByteBuffer {
+        var value = AttributeValue.string("bottom")
+        for _ in 0..<depth { value = .array([value]) }
+        var span = Span(traceID: trace, spanID: 1, name: "deep", start: UInt64(now) * 1_000_000, end: UInt64(now) * 1_000_000 + 1000)
+        span.attributes = [Attribute("deep", value)]
+        return OTLPEncoder.encode([ResourceSpans(resource: [Attribute("service.name", .string("deep"))],
+                                                 scopes: [ScopeSpans(scope: InstrumentationScope(), spans: [span])])])
+    }
+
+    func otlp(_ base: String, _ body: ByteBuffer) async throws -> HTTPReply {
+        var request = HTTPClientRequest(url: base + "/v1/traces")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-protobuf")
+        request.body = .bytes(body)
+        let response = try await testClient.execute(request, timeout: .seconds(10))
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        return HTTPReply(status: Int(response.status.code), headers: [], body: String(buffer: bytes))
+    }
+
+    /// Segment files cut short (a third gone) are set aside at startup with a log line; the daemon
+    /// comes up ready and answers from what is left, on every start.
+    @Test func truncatedSegmentsAreSetAsideAtStartup() async throws {
+        let directory = AgentProcess.temporaryDirectory()
+        let data = directory + "/data"
+        let agent = try AgentProcess(arguments: [], directory: directory, dataDirectory: data)
+        try await agent.waitForListening()
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        let lines = (0..<50).map { "[\"\(now + Int64($0))\",\"line \($0) \(String(repeating: "x", count: 100))\"]" }
+        #expect(try await http(.POST, agent.baseURL + "/loki/api/v1/push",
+                               body: "{\"streams\":[{\"stream\":{\"app\":\"cut\"},\"values\":[" + lines.joined(separator: ",") + "]}]}",
+                               headers: [("Content-Type", "application/json")]).status == 204)
+        let trace = TraceID(high: 9, low: 9)
+        #expect(try await otlp(agent.baseURL, Self.deeplyNested(trace: trace, depth: 2, now: now / 1_000_000)).status == 200)
+        agent.signal(SIGTERM)
+        #expect(try await agent.waitForExit() == 0)
+
+        var truncated = 0
+        let enumerator = FileManager.default.enumerator(atPath: data)
+        while let name = enumerator?.nextObject() as? String {
+            guard name.hasSuffix(".seg") || name.hasSuffix(".trs") || name.hasSuffix(".tseg") else { continue }
+            let path = data + "/" + name
+            let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
+            #expect(truncate(path, off_t(size * 2 / 3)) == 0)
+            truncated += 1
+        }
+        #expect(truncated > 0, "no segment was written at shutdown")
+
+        for _ in 0..<2 {
+            let restarted = try AgentProcess(arguments: [], directory: directory, dataDirectory: data)
+            try await restarted.waitForListening()
+            #expect(try await http(.GET, restarted.baseURL + "/loki/api/v1/query_range?query=\(percent("{app=\"cut\"}"))").status == 200)
+            #expect(try await http(.GET, restarted.baseURL + "/api/search?q=%7B%7D").status == 200)
+            restarted.signal(SIGTERM)
+            #expect(try await restarted.waitForExit() == 0)
+        }
+    }
+
+    /// Raw abuse of the listener: malformed requests get a 400 or 431 at once; clients that trickle
+    /// or idle are closed after the read timeout; hundreds of them cannot keep the daemon from
+    /// answering once they are let go.
+    @Test func theListenerClosesWhatItCannotServe() async throws {
+        let agent = try AgentProcess(arguments: ["--web.read-timeout=2s", "--web.max-connections=100"])
+        try await agent.waitForListening()
+        let port = UInt16(agent.port)
+        let malformed: [(String, [UInt8], Int)] = [
+            ("garbage", Array("\u{0}\u{1}garbage\r\n\r\n".utf8), 400),
+            ("HTTP/2 preface", Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8), 400),
+            ("negative length", Array("POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n".utf8), 400),
+            ("length and chunked", Array("POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".utf8), 400),
+            ("huge head", Array(("GET /-/ready HTTP/1.1\r\nHost: x\r\nX-Big: " + String(repeating: "a", count: 100_000) + "\r\n\r\n").utf8), 431),
+        ]
+        for (name, request, status) in malformed {
+            let socket = try RawSocket(port: port)
+            socket.send(request)
+            let reply = socket.receiveAll(timeout: 5)
+            #expect(reply.hasPrefix("HTTP/1.1 \(status)"), "\(name): \(reply.prefix(80))")
+        }
+
+        // 150 clients that never finish a request head, above the connection cap.
+        var trickling: [RawSocket] = []
+        for _ in 0..<150 {
+            let socket = try RawSocket(port: port)
+            socket.send(Array("GET /-/ready HTTP/1.1\r\nHost: x\r\n".utf8))
+            trickling.append(socket)
+        }
+        let started = ContinuousClock.now
+        var closed = 0
+        for socket in trickling where socket.receiveAll(timeout: 10).isEmpty && socket.sawClose { closed += 1 }
+        #expect(closed == 150, "every trickling client is closed by the read timeout")
+        #expect(ContinuousClock.now - started < .seconds(15))
+        #expect(try await http(.GET, agent.baseURL + "/-/ready").status == 200)
+        agent.signal(SIGTERM)
+        #expect(try await agent.waitForExit() == 0)
+    }
+}
+
+/// A blocking TCP client for byte-level abuse.
+final class RawSocket {
+    let fd: Int32
+    private(set) var sawClose = false
+
+    init(port: UInt16) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else { throw TestFailure("connect failed: errno \(errno)") }
+    }
+
+    deinit { close(fd) }
+
+    func send(_ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard sent > 0 else { return }
+            offset += sent
+        }
+    }
+
+    /// Everything the server sends until it closes or `timeout` seconds pass.
+    func receiveAll(timeout: Int) -> String {
+        var waited = timeval(tv_sec: timeout, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &waited, socklen_t(MemoryLayout<timeval>.size))
+        var data: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count == 0 { sawClose = true; break }
+            if count < 0 {
+                if errno == ECONNRESET { sawClose = true }
+                break
+            }
+            data += buffer[0..<count]
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
