@@ -305,7 +305,10 @@ public struct ExpositionParser: ~Copyable {
     private mutating func parseTimestamp(_ range: Range<Int>) throws(ExpositionError) -> Int64 {
         if format == .openMetrics {
             guard let seconds = number(range), seconds.isFinite else { throw fail("invalid timestamp \(describe(range.lowerBound, until: range.upperBound))") }
-            return Int64((seconds * 1000).rounded())
+            guard let milliseconds = CheckedTime.scaled(seconds, by: 1000, limit: CheckedTime.maxMilliseconds) else {
+                throw fail("timestamp out of range")
+            }
+            return milliseconds
         }
         var result: Int64 = 0
         var negative = false

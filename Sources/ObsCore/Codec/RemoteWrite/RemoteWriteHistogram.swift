@@ -1,5 +1,3 @@
-import ObsCore
-
 /// Decodes a remote-write `prometheus.Histogram` message (field numbers from `types.proto`) into the
 /// store's float form: integer or float counts, spans with delta (integer) or absolute (float)
 /// bucket counts, custom bounds for schema −53. Packed and unpacked repeated fields are both read.

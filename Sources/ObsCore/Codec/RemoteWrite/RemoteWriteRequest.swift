@@ -1,25 +1,24 @@
 import NIOCore
-import ObsCore
 
 /// A decoded Prometheus remote-write 1.0 `WriteRequest` (`prometheus.WriteRequest`, field numbers from
 /// the protocol's `remote.proto` and `types.proto`): series with their float samples and native
 /// histograms. Exemplars and metadata are read past.
-struct RemoteWriteRequest {
-    struct Series {
-        var labels: [Label]
-        var samples: [(timestamp: Int64, value: Double)]
-        var histograms: [(timestamp: Int64, histogram: FloatHistogram)] = []
+public struct RemoteWriteRequest {
+    public struct Series {
+        public var labels: [Label]
+        public var samples: [(timestamp: Int64, value: Double)]
+        public var histograms: [(timestamp: Int64, histogram: FloatHistogram)] = []
         /// Why histograms of this series were refused.
-        var invalidHistograms: [String] = []
+        public var invalidHistograms: [String] = []
     }
 
-    var series: [Series] = []
-    var metadataCount = 0
+    public var series: [Series] = []
+    public var metadataCount = 0
 
     static let codec = "remote write"
 
     /// Decodes the protobuf body (already snappy-decoded).
-    init(protobuf: ByteBuffer) throws {
+    public init(protobuf: ByteBuffer) throws {
         var reader = ProtobufReader(protobuf, codec: Self.codec)
         while let (number, type) = try reader.nextField() {
             switch (number, type) {
@@ -78,7 +77,7 @@ struct RemoteWriteRequest {
 
     /// Checks a series' labels as Prometheus does before storing: a metric name, valid and unique
     /// label names. Returns the label set or a reason.
-    static func validate(_ labels: [Label]) -> Result<Labels, AppendError> {
+    public static func validate(_ labels: [Label]) -> Result<Labels, AppendError> {
         // Senders sort labels by name; sorting here is a no-op pass for them and makes duplicates adjacent.
         var sorted = labels
         if !sorted.isEmpty && !zip(sorted, sorted.dropFirst()).allSatisfy({ $0.name <= $1.name }) {
