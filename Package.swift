@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "obs-agent", targets: ["ObsAgent"]),
         .executable(name: "obsctl", targets: ["obsctl"]),
         .executable(name: "obs-bench", targets: ["obs-bench"]),
+        .executable(name: "obs-fuzz", targets: ["ObsFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
@@ -125,6 +126,15 @@ let package = Package(
 
         // Micro-benchmarks run in release mode (exposition parser throughput).
         .executableTarget(name: "obs-bench", dependencies: ["Scrape", "MetricsTSDB", "ObsCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+
+        // libFuzzer targets for every parser, decoder and on-disk reader (scripts/fuzz.sh).
+        .executableTarget(
+            name: "ObsFuzz",
+            dependencies: ["CShims", "ObsCore", "ObsYAML", "QueryEngine", "TraceCollector", "LogIngest", "MetricsTSDB", "Scrape",
+                           .product(name: "NIOCore", package: "swift-nio")],
+            // One thread, C entry points and a process-wide target: Swift 5 checking suits it.
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
 
         .testTarget(name: "CoreTests", dependencies: ["ObsCore"]),
         .testTarget(

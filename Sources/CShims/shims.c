@@ -18,3 +18,12 @@ int obs_fix_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes);
 #else
 int obs_fix_mmap_threshold(int bytes) { (void)bytes; return 0; }
 #endif
+
+extern int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*callback)(const uint8_t *data, size_t size))
+    __attribute__((weak));
+
+int obs_fuzzer_available(void) { return LLVMFuzzerRunDriver != 0; }
+
+int obs_fuzzer_run(int *argc, char ***argv, int (*callback)(const uint8_t *data, size_t size)) {
+    return LLVMFuzzerRunDriver ? LLVMFuzzerRunDriver(argc, argv, callback) : -1;
+}

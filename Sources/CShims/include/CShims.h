@@ -23,4 +23,9 @@ uint32_t obs_crc32c(uint32_t crc, const void *data, size_t length);
 /// buffers end up on the heap and stay resident). Returns mallopt's result; no-op elsewhere.
 int obs_fix_mmap_threshold(int bytes);
 
+/// libFuzzer's driver, when the binary was built with `-sanitize=fuzzer` (a weak reference, so
+/// plain builds link too): whether it is there, and a call through to it.
+int obs_fuzzer_available(void);
+int obs_fuzzer_run(int *argc, char ***argv, int (*callback)(const uint8_t *data, size_t size));
+
 #endif

@@ -1,0 +1,169 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+@testable import LogIngest
+@testable import MetricsTSDB
+import NIOCore
+@testable import ObsCore
+import ObsYAML
+import QueryEngine
+import Scrape
+@testable import TraceCollector
+
+/// The fuzz targets: each takes arbitrary bytes and must return (with or without an error), never
+/// trap, hang or exhaust memory. Errors are the expected way to refuse; only crashes count.
+enum FuzzTargets {
+    static let all: [String: (UnsafeRawBufferPointer) -> Void] = [
+        "exposition-text": { exposition($0, .prometheusText) },
+        "exposition-openmetrics": { exposition($0, .openMetrics) },
+        "remote-write": remoteWrite,
+        "otlp-protobuf": otlpProtobuf,
+        "otlp-json": { _ = try? OTLPJSON.decode($0) },
+        "zipkin-json": { _ = try? ZipkinJSON.decode($0) },
+        "loki-push-json": { _ = try? LokiPushRequest(json: $0) },
+        "loki-push-protobuf": { _ = try? LokiPushRequest(protobuf: ByteBuffer(bytes: $0)) },
+        "json-reader": jsonReader,
+        "promql": promql,
+        "logql": logql,
+        "traceql": traceql,
+        "go-template": goTemplate,
+        "regex": regex,
+        "yaml": yaml,
+        "metrics-wal-record": { walRecord($0) { kind, payload in _ = try MetricsTSDB.WALRecord.decode(kind: kind, payload: &payload) } },
+        "log-wal-record": { walRecord($0) { kind, payload in _ = try LogWALRecord.decode(kind: kind, payload: &payload) } },
+        "trace-wal-record": { walRecord($0) { kind, payload in _ = try TraceWALRecord.decode(kind: kind, payload: &payload) } },
+        "xor-chunk": xorChunk,
+        "histogram-chunk": histogramChunk,
+        "log-segment": logSegment,
+        "trace-segment": traceSegment,
+        "block-index": blockIndex,
+    ]
+
+    static func text(_ bytes: UnsafeRawBufferPointer) -> String { String(decoding: bytes, as: UTF8.self) }
+
+    static func exposition(_ bytes: UnsafeRawBufferPointer, _ format: ExpositionFormat) {
+        var parser = ExpositionParser(bytes, format: format)
+        while let entry = try? parser.next() {
+            if entry == .sample { _ = try? parser.labels() }
+        }
+    }
+
+    static func remoteWrite(_ bytes: UnsafeRawBufferPointer) {
+        // Both the snappy framing and the protobuf inside it.
+        let decoded = (try? Snappy.uncompress(ByteBuffer(bytes: bytes), maxDecodedSize: 1 << 20)) ?? ByteBuffer(bytes: bytes)
+        guard let request = try? RemoteWriteRequest(protobuf: decoded) else { return }
+        for series in request.series { _ = RemoteWriteRequest.validate(series.labels) }
+    }
+
+    static func otlpProtobuf(_ bytes: UnsafeRawBufferPointer) {
+        let body = ByteBuffer(bytes: bytes)
+        _ = try? OTLPProtobuf.decode(body)
+        _ = try? OTLPSplitter.split(body)
+    }
+
+    static func jsonReader(_ bytes: UnsafeRawBufferPointer) {
+        var reader = JSONReader(bytes)
+        while (try? reader.skip()) != nil, !reader.isAtEnd() {}
+    }
+
+    static func promql(_ bytes: UnsafeRawBufferPointer) {
+        guard let expr = try? PromQLParser.parse(text(bytes)) else { return }
+        _ = PromQLPrinter.pretty(expr)
+    }
+
+    static func logql(_ bytes: UnsafeRawBufferPointer) {
+        guard let expr = try? LogQLParser.parse(text(bytes)) else { return }
+        if case let .logs(query) = expr, let pipeline = try? LogPipeline(query.stages) {
+            _ = pipeline.process(line: #"{"level":"error","msg":"x"} level=warn took=12ms"#, labels: Labels(["app": "a"]))
+        }
+    }
+
+    static func traceql(_ bytes: UnsafeRawBufferPointer) {
+        _ = try? TraceQLParser.parse(text(bytes))
+        _ = try? TraceQLParser.parseTags(text(bytes))
+    }
+
+    static func goTemplate(_ bytes: UnsafeRawBufferPointer) {
+        guard let template = try? GoTemplate(text(bytes)) else { return }
+        _ = try? template.render(GoTemplate.Context(labels: ["app": "web", "n": "42"], line: "a line", timestamp: 1_700_000_000_000_000_000))
+    }
+
+    /// The first line is the pattern, the rest the subject.
+    static func regex(_ bytes: UnsafeRawBufferPointer) {
+        let input = text(bytes)
+        let parts = input.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let regex = try? LinearRegex(String(parts[0]), dotMatchesNewline: true) else { return }
+        let subject = parts.count > 1 ? String(parts[1]) : ""
+        _ = regex.wholeMatches(subject)
+        _ = regex.firstMatch(subject)?.expand("$1${name}$$")
+        _ = regex.replaceAll(in: subject, with: "<$0>", literal: false)
+    }
+
+    static func yaml(_ bytes: UnsafeRawBufferPointer) {
+        guard let value = try? YAMLValue.parse(text(bytes), file: "fuzz.yml") else { return }
+        _ = try? LabelMap(yaml: value)
+    }
+
+    /// The first byte is the record kind, the rest its payload.
+    static func walRecord(_ bytes: UnsafeRawBufferPointer, _ decode: (UInt8, inout ByteBuffer) throws -> Void) {
+        guard let kind = bytes.first else { return }
+        var payload = ByteBuffer(bytes: bytes.dropFirst())
+        try? decode(kind, &payload)
+    }
+
+    static func xorChunk(_ bytes: UnsafeRawBufferPointer) {
+        var iterator = XORIterator(Array(bytes))
+        var count = 0
+        while iterator.next(), count < 1 << 16 { count += 1 }
+    }
+
+    static func histogramChunk(_ bytes: UnsafeRawBufferPointer) {
+        var iterator = HistogramChunkIterator(Array(bytes))
+        var count = 0
+        while iterator.next(), count < 1 << 16 { count += 1 }
+    }
+
+    /// A scratch directory for the on-disk readers, made once per process.
+    static let scratch: String = {
+        var template = Array("/tmp/obs-fuzz-XXXXXX".utf8CString)
+        return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    }()
+
+    static func write(_ bytes: UnsafeRawBufferPointer, to path: String) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { return }
+        _ = Glibc.write(fd, bytes.baseAddress, bytes.count)
+        close(fd)
+    }
+
+    static func logSegment(_ bytes: UnsafeRawBufferPointer) {
+        let path = scratch + "/00000001.seg"
+        write(bytes, to: path)
+        guard let segment = try? LogSegment.open(path: path, sequence: 1) else { return }
+        let decoder = ZstdDecoder()
+        for block in segment.blocks.prefix(64) {
+            try? segment.scan(block, start: .min, end: .max, filter: nil, decoder: decoder) { _ in }
+        }
+    }
+
+    static func traceSegment(_ bytes: UnsafeRawBufferPointer) {
+        let path = scratch + "/00000001.tseg"
+        write(bytes, to: path)
+        guard let segment = try? TraceSegment.open(path: path, sequence: 1) else { return }
+        let decoder = ZstdDecoder()
+        for number in segment.blocks.indices.prefix(64) { _ = try? segment.traces(inBlock: number, decoder: decoder) }
+    }
+
+    /// The input as a block's index, beside a valid meta file and an empty chunks file.
+    static func blockIndex(_ bytes: UnsafeRawBufferPointer) {
+        let directory = scratch + "/block"
+        mkdir(directory, 0o755)
+        let meta = #"{"ulid":"01HZZZZZZZZZZZZZZZZZZZZZZZ","minTime":0,"maxTime":1000,"stats":{"numSamples":1,"numSeries":1,"numChunks":1},"compaction":{"level":1,"sources":["01HZZZZZZZZZZZZZZZZZZZZZZZ"]},"version":1}"#
+        meta.utf8CString.dropLast().withUnsafeBytes { write($0, to: directory + "/meta.json") }
+        BlockFormat.chunksMagic.withUnsafeBytes { write($0, to: directory + "/chunks") }
+        write(bytes, to: directory + "/index")
+        guard let block = try? Block(directory: directory) else { return }
+        _ = block
+    }
+}

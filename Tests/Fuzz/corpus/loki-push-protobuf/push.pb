@@ -1,0 +1,4 @@
+
+8
+{app="web", namespace="shop"}
+€âÏªhello world
