@@ -34,7 +34,7 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // Macros that Swift cannot import (deflateInit2, SQLITE_TRANSIENT) and the CRC32C kernel.
-        .target(name: "CShims", dependencies: ["CZlib", "CSQLite"]),
+        .target(name: "CShims", dependencies: ["CZlib", "CSQLite"], linkerSettings: [.linkedLibrary("crypt")]),
         // RE2 behind a C interface: every user-supplied regular expression matches in linear time.
         .target(name: "CRE2", linkerSettings: [.linkedLibrary("re2")]),
 
@@ -103,6 +103,7 @@ let package = Package(
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -120,6 +121,7 @@ let package = Package(
                 "ObsCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict
         ),

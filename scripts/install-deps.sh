@@ -4,7 +4,7 @@
 set -euo pipefail
 
 # prometheus-node-exporter is a real exporter for the scrape integration test.
-packages=(pkg-config libsnappy-dev zlib1g-dev libzstd-dev libsqlite3-dev libre2-dev prometheus-node-exporter)
+packages=(pkg-config libsnappy-dev zlib1g-dev libzstd-dev libsqlite3-dev libre2-dev libcrypt-dev prometheus-node-exporter)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -1,5 +1,26 @@
 #include "CShims.h"
 
+#include <crypt.h>
+#include <stdlib.h>
+#include <string.h>
+
+int obs_crypt_verify(const char *password, const char *hash) {
+    struct crypt_data *data = calloc(1, sizeof(struct crypt_data));
+    if (data == NULL) return 0;
+    const char *computed = crypt_r(password, hash, data);
+    int match = 0;
+    if (computed != NULL && computed[0] != '*') {
+        size_t length = strlen(hash);
+        if (strlen(computed) == length) {
+            unsigned char difference = 0;
+            for (size_t i = 0; i < length; i++) difference |= (unsigned char)(computed[i] ^ hash[i]);
+            match = difference == 0;
+        }
+    }
+    free(data);
+    return match;
+}
+
 int obs_deflate_init2(z_stream *stream, int level, int windowBits) {
     return deflateInit2(stream, level, Z_DEFLATED, windowBits, 8, Z_DEFAULT_STRATEGY);
 }

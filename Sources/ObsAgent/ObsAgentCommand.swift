@@ -71,6 +71,10 @@ struct ObsAgentCommand: AsyncParsableCommand {
             help: "Largest decompressed request body accepted (remote write, push), checked before decoding.")
     var maxDecodedSize = "256MB"
 
+    @Option(name: .customLong("web.config.file"),
+            help: "Prometheus web configuration file: TLS (tls_server_config) and basic authentication (basic_auth_users).")
+    var webConfigFile: String?
+
     @Option(name: .customLong("web.read-timeout"),
             help: "Longest a request may take to arrive, and an idle connection may stay open, before it is closed.")
     var readTimeout = "5m"
@@ -209,10 +213,23 @@ struct ObsAgentCommand: AsyncParsableCommand {
             config: config, loader: loader, metrics: metrics, flags: flagValues(), startTime: startTime,
             logger: Logger(label: "config"))
 
+        let security: WebSecurity
+        do {
+            security = try WebSecurity(path: webConfigFile, logger: Logger(label: "web-config"))
+        } catch {
+            logger.error("Error loading web configuration", metadata: ["err": "\(error)"])
+            throw ExitCode(1)
+        }
+        if security.tlsEnabled && !otlpGRPCAddress.isEmpty {
+            logger.error("The OTLP/gRPC listener does not serve TLS; drop --otlp.grpc.listen-address or tls_server_config")
+            throw ExitCode(1)
+        }
+
         let stores = Stores()
         let bodyLimit = Int(ByteSize(maxBodySize)!.bytes)
         let router = Router()
         router.add(middleware: TelemetryMiddleware(metrics: metrics, maxBodySize: bodyLimit))
+        router.add(middleware: WebSecurityMiddleware(security: security))
         StatusRoutes(state: state, lifecycleEnabled: enableLifecycle).register(on: router)
         SeriesRoutes(stores: stores).register(on: router)
         let queryGate = QueryGate(limit: maxConcurrentQueries, metrics: metrics)
@@ -244,6 +261,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
         JaegerRoutes(stores: stores).register(on: router)
         ZipkinRoutes(stores: stores, prefix: "/zipkin").register(on: router)
         let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+        webSocketRouter.add(middleware: WebSecurityMiddleware(security: security))
         LokiTailRoute(stores: stores).register(on: webSocketRouter)
 
         let httpLogger = Logger(label: "web")
@@ -254,7 +272,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
             server: HTTPServerBuilder { responder in
                 GuardedChannel(inner: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder,
                                                                    configuration: .init()),
-                               readTimeout: readDeadline)
+                               readTimeout: readDeadline, security: security)
             },
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: nil,
                                  availableConnectionsDelegate: MaximumAvailableConnections(maxConnections, logger: httpLogger)),
@@ -271,12 +289,13 @@ struct ObsAgentCommand: AsyncParsableCommand {
             let receiverLogger = Logger(label: name)
             let receiverRouter = Router()
             receiverRouter.add(middleware: TelemetryMiddleware(metrics: metrics, maxBodySize: bodyLimit))
+            receiverRouter.add(middleware: WebSecurityMiddleware(security: security))
             traceReceivers.register(on: receiverRouter)
             // Zipkin's own port also answers Zipkin's query API, as a Zipkin server does.
             if name == "zipkin" { ZipkinRoutes(stores: stores, prefix: "").register(on: receiverRouter) }
             receiverServers.append(Application(
                 router: receiverRouter,
-                server: HTTPServerBuilder { responder in GuardedChannel(inner: HTTP1Channel(responder: responder), readTimeout: readDeadline) },
+                server: HTTPServerBuilder { responder in GuardedChannel(inner: HTTP1Channel(responder: responder), readTimeout: readDeadline, security: security) },
                 configuration: .init(address: .hostname(extra.host, port: extra.port), serverName: nil,
                                      availableConnectionsDelegate: MaximumAvailableConnections(maxConnections, logger: receiverLogger)),
                 onServerRunning: { channel in
@@ -292,9 +311,11 @@ struct ObsAgentCommand: AsyncParsableCommand {
 
         let group = ServiceGroup(
             configuration: .init(
-                services: receiverServers + [
+                // Shutdown runs in reverse: every listener stops before storage closes.
+                services: [
                     StorageService(directory: directory, options: storeOptions(), traceOptions: traceStoreOptions(), stores: stores, state: state,
                                    logger: Logger(label: "storage")),
+                ] + receiverServers + [
                     server,
                     ScrapeService(manager: scrapes, state: state),
                     LogTailService(stores: stores, state: state, positionsPath: try directory.subdirectory("logs") + "/positions.db",
@@ -357,6 +378,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
             ("zipkin.listen-address", zipkinAddress),
             ("web.max-request-body-size", maxBodySize),
             ("web.max-decoded-body-size", maxDecodedSize),
+            ("web.config.file", webConfigFile ?? ""),
             ("web.read-timeout", readTimeout),
             ("web.max-connections", String(maxConnections)),
             ("web.enable-lifecycle", String(enableLifecycle)),

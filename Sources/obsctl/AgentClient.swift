@@ -1,19 +1,33 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOSSL
+import Synchronization
 
 /// The agent's HTTP API as obsctl uses it. One client per command run.
 struct AgentClient {
     let baseURL: String
     let timeout: TimeAmount
+    /// The `Authorization` header value: basic credentials or a bearer token.
+    var authorization: String?
+    var http: HTTPClient
+
+    private static let shared = Mutex<HTTPClient?>(nil)
 
     /// A command talks to one agent once: fail at the first refused connection instead of retrying
-    /// until the deadline as a long-running service would.
-    static let http: HTTPClient = {
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool.retryConnectionEstablishment = false
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-    }()
+    /// until the deadline as a long-running service would. One client serves the process (the
+    /// first command's TLS settings) and lives as long as it, so it is never shut down.
+    static func httpClient(tls: TLSConfiguration?) -> HTTPClient {
+        shared.withLock { client in
+            if let client { return client }
+            var configuration = HTTPClient.Configuration()
+            configuration.connectionPool.retryConnectionEstablishment = false
+            configuration.tlsConfiguration = tls
+            let made = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            client = made
+            return made
+        }
+    }
 
     struct Reply {
         var status: Int
@@ -23,9 +37,10 @@ struct AgentClient {
 
     /// GET `path`. Transport failures become `ObsctlError.unreachable` naming the URL.
     func get(_ path: String) async throws -> Reply {
-        let request = HTTPClientRequest(url: baseURL + path)
+        var request = HTTPClientRequest(url: baseURL + path)
+        if let authorization { request.headers.add(name: "Authorization", value: authorization) }
         do {
-            let response = try await Self.http.execute(request, timeout: timeout)
+            let response = try await http.execute(request, timeout: timeout)
             let body = try await response.body.collect(upTo: 256 * 1024 * 1024)
             return Reply(status: Int(response.status.code), body: body)
         } catch {

@@ -34,7 +34,7 @@ struct LogsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = AgentClient(baseURL: options.baseURL, timeout: .milliseconds(Int64(options.timeout * 1000)))
+        let client = try options.client()
         let (from, to, stepMs) = range.window()
         do {
             var newest = try await ask(client, from: from * 1_000_000, to: to * 1_000_000, stepMs: stepMs, direction: "backward")

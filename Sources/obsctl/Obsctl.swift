@@ -1,4 +1,7 @@
 import ArgumentParser
+import Foundation
+import NIOCore
+import NIOSSL
 
 /// `obsctl`: a command-line client for a running obs-agent, over its HTTP API.
 @main
@@ -23,6 +26,60 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Request timeout in seconds.")
     var timeout: Double = 30
 
+    @Option(name: .customLong("ca-file"), help: "CA certificate (PEM) to verify the agent's TLS certificate with.")
+    var caFile: String?
+
+    @Option(name: .customLong("cert-file"), help: "Client certificate (PEM), for agents that require one.")
+    var certFile: String?
+
+    @Option(name: .customLong("key-file"), help: "Key (PEM) of the client certificate.")
+    var keyFile: String?
+
+    @Flag(name: .customLong("insecure-skip-verify"), help: "Do not verify the agent's TLS certificate.")
+    var insecureSkipVerify = false
+
+    @Option(name: .long, help: "User name for basic authentication.")
+    var username: String?
+
+    @Option(name: .customLong("password-file"), help: "File holding the basic-authentication password ($OBSCTL_PASSWORD otherwise).")
+    var passwordFile: String?
+
+    @Option(name: .customLong("bearer-token-file"), help: "File holding a bearer token ($OBSCTL_BEARER_TOKEN otherwise).")
+    var bearerTokenFile: String?
+
+    /// The client these options describe.
+    func client() throws -> AgentClient {
+        var tls: TLSConfiguration?
+        if baseURL.hasPrefix("https://") {
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            if let caFile { configuration.trustRoots = .file(caFile) }
+            if insecureSkipVerify { configuration.certificateVerification = .none }
+            if let certFile, let keyFile {
+                configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(certFile).map { .certificate($0) }
+                configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem))
+            }
+            tls = configuration
+        }
+        var client = AgentClient(baseURL: baseURL, timeout: .milliseconds(Int64(timeout * 1000)), authorization: nil,
+                                 http: AgentClient.httpClient(tls: tls))
+        if let username {
+            let password = try passwordFile.map(Self.secret) ?? environment("OBSCTL_PASSWORD") ?? ""
+            client.authorization = "Basic " + Data("\(username):\(password)".utf8).base64EncodedString()
+        } else if let token = try bearerTokenFile.map(Self.secret) ?? environment("OBSCTL_BEARER_TOKEN") {
+            client.authorization = "Bearer " + token
+        }
+        return client
+    }
+
+    /// A secret file's contents without the trailing newline editors add.
+    static func secret(_ path: String) throws -> String {
+        do {
+            return try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .newlines)
+        } catch {
+            throw ValidationError("cannot read \(path): \(error.localizedDescription)")
+        }
+    }
+
     var baseURL: String {
         let chosen = url ?? environment("OBSCTL_URL") ?? "http://127.0.0.1:9090"
         return chosen.hasSuffix("/") ? String(chosen.dropLast()) : chosen
@@ -34,6 +91,8 @@ struct GlobalOptions: ParsableArguments {
             throw ValidationError("--url: \"\(chosen)\" must start with http:// or https://")
         }
         guard timeout > 0 else { throw ValidationError("--timeout must be greater than zero") }
+        guard (certFile == nil) == (keyFile == nil) else { throw ValidationError("--cert-file and --key-file go together") }
+        guard username == nil || bearerTokenFile == nil else { throw ValidationError("use either --username or --bearer-token-file") }
     }
 }
 

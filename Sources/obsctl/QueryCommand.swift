@@ -108,7 +108,7 @@ enum QueryTime {
 /// Prints a query answer as a table, the agent's JSON, or a chart.
 enum QueryOutput {
     static func run(_ path: String, options: GlobalOptions) async throws {
-        let client = AgentClient(baseURL: options.baseURL, timeout: .milliseconds(Int64(options.timeout * 1000)))
+        let client = try options.client()
         do {
             let reply = try await client.apiEnvelope(path)
             for note in reply.notes { printError(note) }

@@ -11,7 +11,7 @@ struct StatusCommand: AsyncParsableCommand {
     var options: GlobalOptions { root.options }
 
     func run() async throws {
-        let client = AgentClient(baseURL: options.baseURL, timeout: .milliseconds(Int64(options.timeout * 1000)))
+        let client = try options.client()
         do {
             let ready = try await client.get("/-/ready")
             let healthy = try await client.get("/-/healthy")

@@ -20,7 +20,7 @@ struct TargetsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = AgentClient(baseURL: options.baseURL, timeout: .milliseconds(Int64(options.timeout * 1000)))
+        let client = try options.client()
         var path = "/api/v1/targets?state=\(state.rawValue)"
         if let pool { path += "&scrapePool=" + (pool.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? pool) }
         do {

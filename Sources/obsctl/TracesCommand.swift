@@ -39,7 +39,7 @@ struct TraceGetCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = AgentClient(baseURL: options.baseURL, timeout: .milliseconds(Int64(options.timeout * 1000)))
+        let client = try options.client()
         do {
             let reply = try await client.get("/api/traces/\(id)")
             guard reply.status == 200 else {
@@ -137,7 +137,7 @@ struct TraceSearchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = AgentClient(baseURL: options.baseURL, timeout: .milliseconds(Int64(options.timeout * 1000)))
+        let client = try options.client()
         let end = WallClock.milliseconds() / 1000 + 1
         let start = end - PrometheusDuration(since)!.milliseconds / 1000
         var parameters: [(String, String)] = [("limit", String(limit)), ("start", String(start)), ("end", String(end))]

@@ -51,8 +51,6 @@ import Testing
 
     @Test func jobsInheritGlobalDefaults() throws {
         let config = try AgentConfig.parse(try ConfigFixtureTests.text("good", "prometheus-style.yml"), file: "p.yml")
-        #expect(config.global.externalLabels == LabelMap([("cluster", "prod-eu"), ("node", "worker-1")]))
-        #expect(config.ruleFiles == ["/etc/obs-agent/rules/*.yml"])
         let node = config.scrapeConfigs[0]
         #expect(node.jobName == "node")
         #expect(node.scrapeInterval == .seconds(30))

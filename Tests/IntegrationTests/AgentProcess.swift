@@ -54,6 +54,9 @@ final class AgentProcess: @unchecked Sendable {
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
+    /// For listeners found by other means than `waitForListening` (TLS).
+    func setPort(_ port: Int) { self.port = port }
+
     var pid: Int32 { process.processIdentifier }
 
     var baseURL: String { "http://127.0.0.1:\(port)" }

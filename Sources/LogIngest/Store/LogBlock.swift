@@ -62,18 +62,18 @@ struct LogBlock: Sendable {
                 return value
             }
             func slice() throws -> UnsafeRawBufferPointer {
-                let length = Int(try varint())
+                let length = Int(clamping: try varint())
                 guard length <= bytes.count - cursor else { throw LogCodec.truncated }
                 defer { cursor += length }
                 return UnsafeRawBufferPointer(rebasing: bytes[cursor..<cursor + length])
             }
-            let count = Int(try varint())
+            let count = Int(clamping: try varint())
             guard count <= bytes.count else { throw LogCodec.truncated }
             var timestamp: Int64 = 0
             for _ in 0..<count {
                 timestamp &+= Varint.unZigZag(try varint())
                 let line = try slice()
-                let metadataCount = Int(try varint())
+                let metadataCount = Int(clamping: try varint())
                 var metadata = LogStore.noLabels
                 if metadataCount > 0 {
                     var pairs: [Label] = []

@@ -90,6 +90,10 @@ final class LogSegment: Sendable {
     }
 
     /// Opens a segment file and reads its index. Blocking.
+    /// The largest decompressed block a segment may declare (blocks are cut at 256 KiB): a larger
+    /// figure is damage, and would otherwise size a buffer.
+    static let maxRawBlockLength = 64 << 20
+
     static func open(path: String, sequence: Int) throws -> LogSegment {
         func fail(_ detail: String) -> LogIngestError { .corrupt(path: path, detail: detail) }
         var index: ByteBuffer
@@ -109,10 +113,11 @@ final class LogSegment: Sendable {
             for _ in 0..<(try LogCodec.count(&index)) {
                 let stream = try LogCodec.varint(&index)
                 guard let minTime = try index.readSignedVarint(), let maxTime = try index.readSignedVarint() else { throw LogCodec.truncated }
-                let count = Int(try LogCodec.varint(&index)), rawLength = Int(try LogCodec.varint(&index))
-                let offset = Int(try LogCodec.varint(&index)), length = Int(try LogCodec.varint(&index))
+                let count = Int(clamping: try LogCodec.varint(&index)), rawLength = Int(clamping: try LogCodec.varint(&index))
+                let offset = Int(clamping: try LogCodec.varint(&index)), length = Int(clamping: try LogCodec.varint(&index))
                 guard let crc = index.readInteger(endianness: .little, as: UInt32.self) else { throw LogCodec.truncated }
-                guard offset >= magic.count, offset + length <= indexOffset, streams[stream] != nil else { throw fail("block out of bounds") }
+                guard offset >= magic.count, offset <= indexOffset, length <= indexOffset - offset,
+                      rawLength <= LogSegment.maxRawBlockLength, streams[stream] != nil else { throw fail("block out of bounds") }
                 refs.append(BlockRef(stream: stream, minTime: minTime, maxTime: maxTime, count: count, rawLength: rawLength,
                                      offset: offset, length: length, checksum: crc))
             }

@@ -47,11 +47,11 @@ final class Block: @unchecked Sendable {
             throw CoreError.corrupt(codec: "block", detail: "\(file): checksum mismatch")
         }
         var toc = RawCursor(bytes, file: file, at: bytes.count - BlockFormat.tocSize)
-        let symbolsOffset = Int(try toc.u64())
+        let symbolsOffset = Int(clamping: try toc.u64())
         _ = try toc.u64()  // series entries start; reached through the series table
         _ = try toc.u64()  // postings start; reached through the label table
-        let labelTableOffset = Int(try toc.u64())
-        seriesTableOffset = Int(try toc.u64())
+        let labelTableOffset = Int(clamping: try toc.u64())
+        seriesTableOffset = Int(clamping: try toc.u64())
 
         var cursor = RawCursor(bytes, file: file, at: symbolsOffset)
         let symbolCount = Int(try cursor.u32())
@@ -68,7 +68,7 @@ final class Block: @unchecked Sendable {
         for _ in 0..<pairCount {
             let name = try Self.symbol(symbols, try cursor.varint(), cursor)
             let value = try Self.symbol(symbols, try cursor.varint(), cursor)
-            table[name, default: [:]][value] = Int(try cursor.u64())
+            table[name, default: [:]][value] = Int(clamping: try cursor.u64())
         }
         labelTable = table
 
@@ -169,8 +169,8 @@ final class Block: @unchecked Sendable {
     func series(_ ordinal: UInt32) throws -> (labels: Labels, chunks: [ChunkMeta]) {
         guard Int(ordinal) < seriesCount else { throw CoreError.corrupt(codec: "block", detail: "series \(ordinal) out of range") }
         var table = RawCursor(index.bytes, file: index.path, at: seriesTableOffset + 4 + Int(ordinal) * 8)
-        var cursor = RawCursor(index.bytes, file: index.path, at: Int(try table.u64()))
-        let labelCount = Int(try cursor.varint())
+        var cursor = RawCursor(index.bytes, file: index.path, at: Int(clamping: try table.u64()))
+        let labelCount = Int(clamping: try cursor.varint())
         guard labelCount <= index.bytes.count else { throw cursor.corrupt("label count too large") }
         var pairs: [Label] = []
         pairs.reserveCapacity(labelCount)
@@ -179,7 +179,7 @@ final class Block: @unchecked Sendable {
             let value = try Self.symbol(symbols, try cursor.varint(), cursor)
             pairs.append(Label(name, value))
         }
-        let chunkCount = Int(try cursor.varint())
+        let chunkCount = Int(clamping: try cursor.varint())
         guard chunkCount <= index.bytes.count else { throw cursor.corrupt("chunk count too large") }
         var metas: [ChunkMeta] = []
         metas.reserveCapacity(chunkCount)

@@ -117,7 +117,15 @@ struct HistogramDecoder {
         indexes.reserveCapacity(count)
         var last: Int64 = 0
         for i in 0..<count {
-            let index = i == 0 ? try cursor.signedVarint() : last + Int64(try cursor.varint())
+            let index: Int64
+            if i == 0 {
+                index = try cursor.signedVarint()
+            } else {
+                // `last` fits Int32 (checked below): a delta beyond UInt32 cannot give a valid index.
+                let delta = try cursor.varint()
+                guard delta <= UInt64(UInt32.max) else { throw cursor.corrupt("bucket index delta \(delta) out of range") }
+                index = last + Int64(delta)
+            }
             guard let narrow = Int32(exactly: index) else { throw cursor.corrupt("bucket index \(index) out of range") }
             indexes.append(narrow)
             last = index

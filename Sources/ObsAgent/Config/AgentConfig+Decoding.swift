@@ -22,6 +22,10 @@ extension AgentConfig {
         }
         if let rules = top["rule_files"] {
             config.ruleFiles = try rules.decode([String].self)
+            // Refused until rules are evaluated: a key that does nothing must not look accepted.
+            if !config.ruleFiles.isEmpty {
+                throw top.error(at: "rule_files", "rule files are not evaluated yet; remove rule_files")
+            }
         }
         var jobNames: [String: YAMLValue] = [:]
         for entry in try top["scrape_configs"]?.sequence() ?? [] {
@@ -46,6 +50,10 @@ extension GlobalConfig {
         scrapeTimeout = try map.decode("scrape_timeout", default: timeoutDefault)
         evaluationInterval = try map.decode("evaluation_interval", default: defaults.evaluationInterval)
         externalLabels = try map.decode("external_labels", default: LabelMap())
+        // Refused until something carries them (forwarding, alerts): they would silently do nothing.
+        if !externalLabels.pairs.isEmpty {
+            throw map.error(at: "external_labels", "external labels are not used yet: nothing is forwarded or alerted on; remove external_labels")
+        }
         if scrapeInterval.milliseconds <= 0 {
             throw map.error(at: "scrape_interval", "scrape interval must be greater than zero")
         }

@@ -2,6 +2,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// Wraps a listener's child channel with the protections every connection gets, whatever it speaks
 /// above HTTP/1: a read deadline (a client that trickles a request, or sits idle, is closed once
@@ -13,11 +14,17 @@ struct GuardedChannel<Inner: ServerChildChannel>: ServerChildChannel {
 
     let inner: Inner
     let readTimeout: TimeAmount
+    /// TLS, when the web configuration asks for it.
+    let security: WebSecurity?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         do {
-            // First in the pipeline: it sees raw bytes and writes, before and after any upgrade.
+            // Next to the socket (after TLS): it sees every read and write, before and after any upgrade.
             try channel.pipeline.syncOperations.addHandler(ReadDeadlineHandler(timeout: readTimeout), position: .first)
+            if let security, security.tlsEnabled {
+                try channel.pipeline.syncOperations.addHandler(try security.serverHandler(), position: .first)
+                try channel.pipeline.syncOperations.addHandler(PlainHTTPOnTLSHandler(), position: .first)
+            }
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
         }
@@ -131,5 +138,26 @@ final class ParserErrorHandler: ChannelInboundHandler, RemovableChannelHandler {
             RejectRequest(status: 400, reason: "Bad Request", message: "malformed HTTP request: \(parserError)")
         }
         context.triggerUserOutboundEvent(reject, promise: nil)
+    }
+}
+
+/// On a TLS listener, answers a client that speaks plain HTTP the way Go's server does (400, "Client
+/// sent an HTTP request to an HTTPS server.") instead of a failed handshake, then closes. It looks
+/// at the first byte only and then leaves the pipeline.
+final class PlainHTTPOnTLSHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = unwrapInboundIn(data)
+        // A TLS record starts with its content type: 0x16 for the handshake. Letters start HTTP.
+        guard let first = bytes.readableBytesView.first, (first | 0x20) >= UInt8(ascii: "a"), (first | 0x20) <= UInt8(ascii: "z") else {
+            context.fireChannelRead(data)
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            return
+        }
+        let reply = "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: reply))).whenComplete { _ in channel.close(promise: nil) }
     }
 }

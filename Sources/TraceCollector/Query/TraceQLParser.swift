@@ -195,9 +195,16 @@ public enum TraceQLParser {
             if let kind = SpanKind.allCases.first(where: { $0.name == word }) { return .kind(kind) }
             if word == "true" || word == "false" { return .bool(word == "true") }
             if let number = Double(word) {
-                return field == .duration ? .duration(UInt64(max(0, number))) : .number(number)
+                guard field == .duration else { return .number(number) }
+                // A bare number for a duration is nanoseconds.
+                guard let nanoseconds = CheckedTime.scaled(max(0, number), by: 1, limit: CheckedTime.maxNanoseconds) else {
+                    throw fail("duration \(word) is out of range")
+                }
+                return .duration(UInt64(nanoseconds))
             }
-            if let nanoseconds = GoDuration.nanoseconds(word), nanoseconds >= 0 { return .duration(UInt64(nanoseconds)) }
+            if let nanoseconds = GoDuration.nanoseconds(word), nanoseconds >= 0, nanoseconds <= CheckedTime.maxNanoseconds {
+                return .duration(UInt64(nanoseconds))
+            }
             throw fail(word.isEmpty ? "expected a value" : "cannot read \"\(word)\" as a value")
         }
     }

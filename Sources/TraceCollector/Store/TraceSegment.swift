@@ -145,23 +145,27 @@ struct TraceSegment: Sendable {
     static func open(path: String, sequence: Int) throws -> TraceSegment {
         do {
             var (index, size) = try BlockFile.readIndex(path: path, magic: magic, trailer: trailer)
-            let walThrough = Int(try TraceCodec.varint(&index))
+            let walThrough = Int(clamping: try TraceCodec.varint(&index))
             let count = try TraceCodec.count(&index)
             var ids: [TraceID] = [], blockOf: [Int] = [], summaries: [TraceSummary] = []
             for _ in 0..<count {
                 guard let idBytes = index.readBytes(length: 16), let id = TraceID(bytes: idBytes) else { throw TraceCodec.truncated }
-                blockOf.append(Int(try TraceCodec.varint(&index)))
+                blockOf.append(Int(clamping: try TraceCodec.varint(&index)))
                 let start = try TraceCodec.varint(&index), end = try TraceCodec.varint(&index)
-                let spans = Int(try TraceCodec.varint(&index))
+                let spans = Int(clamping: try TraceCodec.varint(&index))
                 let service = try TraceCodec.string(&index), name = try TraceCodec.string(&index)
                 ids.append(id)
                 summaries.append(TraceSummary(traceID: id, start: start, end: end, spanCount: spans, rootService: service, rootName: name))
             }
             var blocks: [Block] = []
             for _ in 0..<(try TraceCodec.count(&index)) {
-                let offset = Int(try TraceCodec.varint(&index)), length = Int(try TraceCodec.varint(&index))
-                let rawLength = Int(try TraceCodec.varint(&index))
+                let offset = Int(clamping: try TraceCodec.varint(&index)), length = Int(clamping: try TraceCodec.varint(&index))
+                let rawLength = Int(clamping: try TraceCodec.varint(&index))
                 guard let checksum = index.readInteger(endianness: .little, as: UInt32.self) else { throw TraceCodec.truncated }
+                // Blocks lie between the header and the index; a decompressed size past 64 MiB is damage.
+                guard offset >= magic.count, offset <= size, length <= size - offset, rawLength <= 64 << 20 else {
+                    throw BlockFile.Damage(description: "block out of bounds")
+                }
                 blocks.append(Block(offset: offset, length: length, rawLength: rawLength, checksum: checksum))
             }
             guard blockOf.allSatisfy({ $0 < blocks.count }), zip(ids, ids.dropFirst()).allSatisfy({ $0 < $1 }) else {
@@ -252,7 +256,7 @@ enum TraceCodec {
         var result: [(id: TraceID, bytes: ByteBuffer)] = []
         while count.map({ result.count < $0 }) ?? (buffer.readableBytes > 0) {
             guard let idBytes = buffer.readBytes(length: 16), let id = TraceID(bytes: idBytes) else { throw truncated }
-            let length = Int(try varint(&buffer))
+            let length = Int(clamping: try varint(&buffer))
             guard let bytes = buffer.readSlice(length: length) else { throw truncated }
             result.append((id, bytes))
         }
