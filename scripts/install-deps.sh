@@ -3,8 +3,11 @@
 # apt-get when something is missing.
 set -euo pipefail
 
-# prometheus-node-exporter is a real exporter for the scrape integration test.
-packages=(pkg-config libsnappy-dev zlib1g-dev libzstd-dev libsqlite3-dev libre2-dev libcrypt-dev prometheus-node-exporter)
+# prometheus-node-exporter is a real exporter for the scrape integration test; prometheus (2.42) is
+# the peer the web-configuration test compares TLS and basic-auth answers with (curl and openssl
+# drive it).
+packages=(pkg-config libsnappy-dev zlib1g-dev libzstd-dev libsqlite3-dev libre2-dev libcrypt-dev prometheus-node-exporter
+  prometheus curl openssl)
 
 missing=()
 for package in "${packages[@]}"; do
