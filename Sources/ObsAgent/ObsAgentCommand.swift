@@ -69,7 +69,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("web.max-decoded-body-size"),
             help: "Largest decompressed request body accepted (remote write, push), checked before decoding.")
-    var maxDecodedSize = "256MB"
+    var maxDecodedSize = "64MB"
 
     @Option(name: .customLong("web.config.file"),
             help: "Prometheus web configuration file: TLS (tls_server_config) and basic authentication (basic_auth_users).")

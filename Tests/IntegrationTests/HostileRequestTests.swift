@@ -82,11 +82,24 @@ import Glibc
         }
     }
 
+    /// What the daemon may take at its peak through the hostile table, bombs included: the 64 MB
+    /// decoded-body limit twice over (a body and its decoded form), queries up to 5 million samples,
+    /// and the debug build's own footprint.
+    static let memoryBoundMegabytes = 400
+
+    /// `VmHWM` of a process, in megabytes.
+    static func peakResidentMegabytes(_ pid: Int32) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
+    }
+
     /// A value that makes backtracking engines take forever: many `a`s and a mismatch at the end.
     static let adversarial = String(repeating: "a", count: 40) + "!"
 
     @Test func everyHostileRequestIsAnsweredAndNothingIsLost() async throws {
-        let agent = try AgentProcess(arguments: [])
+        // Query memory follows --query.max-samples; a smaller figure keeps the bound below tight.
+        let agent = try AgentProcess(arguments: ["--query.max-samples=5000000"])
         try await agent.waitForListening()
         let base = agent.baseURL
         let now = Int64(Date().timeIntervalSince1970 * 1000)
@@ -137,7 +150,28 @@ import Glibc
             #expect(try await http(.GET, base + path).status == 200, "\(path) after a deep attribute")
         }
 
+        // Decompression bombs: 200 MB of zeros in about 200 KB.
+        let zeros = ByteBuffer(repeating: 0, count: 200 << 20)
+        let gzipBomb = Zlib.compress(zeros, format: .gzip)
+        for (path, type) in [("/loki/api/v1/push", "application/json"), ("/v1/traces", "application/x-protobuf"),
+                             ("/api/v2/spans", "application/json")] {
+            let declared = try await post(base + path, gzipBomb, encoding: "gzip", type: type)
+            #expect(declared.status == 413 || declared.status == 400, "\(path), gzip bomb: \(declared.status) \(declared.body.prefix(200))")
+            // The same bomb claiming to be small is stopped by the inflater at the limit.
+            var lying = gzipBomb
+            lying.setInteger(UInt32(1000), at: lying.writerIndex - 4, endianness: .little)
+            let stopped = try await post(base + path, lying, encoding: "gzip", type: type)
+            #expect(stopped.status == 400 || stopped.status == 413, "\(path), gzip bomb with a false size: \(stopped.status)")
+        }
+        let snappyBomb = Snappy.compress(zeros)
+        #expect(try await post(base + "/api/v1/write", snappyBomb, encoding: "snappy").status == 400)
+        #expect(try await post(base + "/loki/api/v1/push", snappyBomb, encoding: nil).status == 400)
+
         #expect(try await http(.GET, base + "/-/ready").status == 200)
+        // The whole barrage stays within a stated memory bound (the peak resident size, debug build).
+        let peak = Self.peakResidentMegabytes(agent.pid)
+        #expect(peak > 0 && peak < Self.memoryBoundMegabytes, "peak resident memory \(peak) MB")
+        print("hostile requests: peak resident memory \(peak) MB")
         let sample = try await http(.GET, base + "/api/v1/query?query=up&time=\(now / 1000 + 1)")
         #expect(sample.body.contains(Self.adversarial))
         let line = try await http(.GET, base + "/loki/api/v1/query_range?query=\(percent("{app=\"hostile\"}"))&limit=5")
@@ -163,6 +197,18 @@ import Glibc
         span.attributes = [Attribute("deep", value)]
         return OTLPEncoder.encode([ResourceSpans(resource: [Attribute("service.name", .string("deep"))],
                                                  scopes: [ScopeSpans(scope: InstrumentationScope(), spans: [span])])])
+    }
+
+    /// POSTs binary `body` (protobuf unless `type` says otherwise), with `Content-Encoding` when given.
+    func post(_ url: String, _ body: ByteBuffer, encoding: String?, type: String = "application/x-protobuf") async throws -> HTTPReply {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: type)
+        if let encoding { request.headers.add(name: "Content-Encoding", value: encoding) }
+        request.body = .bytes(body)
+        let response = try await testClient.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        return HTTPReply(status: Int(response.status.code), headers: [], body: String(buffer: bytes))
     }
 
     func otlp(_ base: String, _ body: ByteBuffer) async throws -> HTTPReply {
@@ -217,7 +263,7 @@ import Glibc
     /// or idle are closed after the read timeout; hundreds of them cannot keep the daemon from
     /// answering once they are let go.
     @Test func theListenerClosesWhatItCannotServe() async throws {
-        let agent = try AgentProcess(arguments: ["--web.read-timeout=2s", "--web.max-connections=100"])
+        let agent = try AgentProcess(arguments: ["--web.read-timeout=3s"])
         try await agent.waitForListening()
         let port = UInt16(agent.port)
         let malformed: [(String, [UInt8], Int)] = [
@@ -234,18 +280,37 @@ import Glibc
             #expect(reply.hasPrefix("HTTP/1.1 \(status)"), "\(name): \(reply.prefix(80))")
         }
 
-        // 150 clients that never finish a request head, above the connection cap.
+        // 500 clients that never finish a request head: the daemon keeps answering while they hang
+        // on, and closes each once the read timeout passes.
         var trickling: [RawSocket] = []
-        for _ in 0..<150 {
+        for _ in 0..<500 {
             let socket = try RawSocket(port: port)
             socket.send(Array("GET /-/ready HTTP/1.1\r\nHost: x\r\n".utf8))
             trickling.append(socket)
         }
+        #expect(try await http(.GET, agent.baseURL + "/-/ready").status == 200, "ready while 500 clients trickle")
         let started = ContinuousClock.now
         var closed = 0
         for socket in trickling where socket.receiveAll(timeout: 10).isEmpty && socket.sawClose { closed += 1 }
-        #expect(closed == 150, "every trickling client is closed by the read timeout")
+        #expect(closed == 500, "every trickling client is closed by the read timeout")
         #expect(ContinuousClock.now - started < .seconds(15))
+
+        // Past the connection cap, new connections wait for a place instead of being served at once.
+        let capped = try AgentProcess(arguments: ["--web.read-timeout=2s", "--web.max-connections=20"])
+        try await capped.waitForListening()
+        var held: [RawSocket] = []
+        for _ in 0..<40 {
+            let socket = try RawSocket(port: UInt16(capped.port))
+            socket.send(Array("GET /-/ready HTTP/1.1\r\nHost: x\r\n".utf8))
+            held.append(socket)
+        }
+        let waited = ContinuousClock.now
+        // A new connection (the shared test client would reuse the one it opened while waiting).
+        let ready = try await runProcess("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", capped.baseURL + "/-/ready"])
+        #expect(ready.output == "200")
+        #expect(ContinuousClock.now - waited > .seconds(1), "the request waited for the held connections to time out")
+        capped.signal(SIGTERM)
+        _ = try await capped.waitForExit()
         #expect(try await http(.GET, agent.baseURL + "/-/ready").status == 200)
         agent.signal(SIGTERM)
         #expect(try await agent.waitForExit() == 0)

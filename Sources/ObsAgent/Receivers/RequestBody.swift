@@ -19,9 +19,18 @@ enum RequestBody {
         guard encoding == "gzip" else {
             throw Failure(status: .unsupportedMediaType, description: "unsupported Content-Encoding \"\(encoding)\"")
         }
+        // A single-member gzip body ends with its decoded size (mod 2^32): a bomb that says how big
+        // it is is refused before anything is inflated, and an honest body gets its buffer at once.
+        var declared: Int?
+        if body.readableBytes >= 18, let size = body.getInteger(at: body.readerIndex + body.readableBytes - 4, endianness: .little, as: UInt32.self) {
+            declared = Int(size)
+        }
+        if let declared, declared > maxDecodedSize {
+            throw Failure(status: .contentTooLarge, description: "the gzip body decodes to \(declared) bytes, more than the \(maxDecodedSize) allowed")
+        }
         do {
             let inflater = try Inflater(format: .gzip, maxDecodedSize: maxDecodedSize)
-            var decoded = ByteBuffer()
+            var decoded = ByteBufferAllocator().buffer(capacity: min(declared ?? body.readableBytes * 4, maxDecodedSize))
             try inflater.inflate(body, into: &decoded)
             try inflater.finish()
             return decoded
