@@ -4,12 +4,22 @@
 # past 2 GB fails the run; the input that did it is copied to Tests/Fuzz/regressions/<target>/, which
 # the plain replay (scripts/test.sh) then runs on every test run.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
+# With FUZZ_RUNS=N each target instead runs N inputs from a fixed seed, the same on every machine
+# (what the test command does, so a run's verdict does not depend on the machine's speed).
+# FUZZ_TIMEOUT is the seconds one input may take before it counts as a hang (default 1).
+# FUZZ_WORK names the folder for the growing corpora (default .build-fuzz/runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 shift || true
 scratch=.build-fuzz
-work="$scratch/runs"
+work="${FUZZ_WORK:-$scratch/runs}"
+if [[ -n "${FUZZ_RUNS:-}" ]]; then
+  limit=(-runs="$FUZZ_RUNS" -seed=1)
+else
+  limit=(-max_total_time="$seconds")
+fi
+export FUZZ_LIMIT="${limit[*]}"
 
 start=$(date +%s)
 swift build --product obs-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library --scratch-path "$scratch" 2>&1 \
@@ -30,8 +40,9 @@ run_one() {
   cp -n Tests/Fuzz/corpus/"$target"/* "$corpus"/ 2>/dev/null || true
   [[ -d Tests/Fuzz/regressions/$target ]] && cp -n Tests/Fuzz/regressions/"$target"/* "$corpus"/ 2>/dev/null || true
   local status=0
+  # shellcheck disable=SC2086
   SWIFT_BACKTRACE=enable=no OBS_FUZZ_TARGET="$target" "$binary" "$corpus" \
-    -max_total_time="$seconds" -timeout=1 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+    $FUZZ_LIMIT -timeout="${FUZZ_TIMEOUT:-1}" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
     -artifact_prefix="$artifacts" > "$work/$target/log" 2>&1 || status=$?
   local execs
   execs=$(grep -m1 'stat::number_of_executed_units' "$work/$target/log" | awk '{print $2}')
