@@ -3,6 +3,12 @@ import ObsCore
 /// One step of `relabel_configs` / `metric_relabel_configs`, with Prometheus's actions and defaults.
 /// Immutable; thread-safe.
 public struct RelabelConfig: Sendable {
+    /// Every setting in one string, to tell whether two steps do the same.
+    var fingerprint: String {
+        [action.rawValue, sourceLabels.joined(separator: "\u{1}"), separator, targetLabel, regex.source, String(modulus), replacement]
+            .joined(separator: "\u{0}")
+    }
+
     public enum Action: String, Sendable, CaseIterable {
         case replace, keep, drop, keepequal, dropequal, hashmod, labelmap, labeldrop, labelkeep, lowercase, uppercase
     }

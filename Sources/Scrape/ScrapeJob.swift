@@ -32,6 +32,17 @@ public struct ScrapeJob: Sendable {
         self.interval = interval
         self.timeout = timeout
     }
+
+    /// Whether a scrape loop started for `other` would scrape as one for this job does: every
+    /// setting a loop reads (discovery and target relabeling decide which loops exist instead).
+    func scrapesLike(_ other: ScrapeJob) -> Bool {
+        interval == other.interval && timeout == other.timeout && metricsPath == other.metricsPath && scheme == other.scheme
+            && params == other.params && honorLabels == other.honorLabels && honorTimestamps == other.honorTimestamps
+            && trackTimestampsStaleness == other.trackTimestampsStaleness && sampleLimit == other.sampleLimit
+            && labelLimit == other.labelLimit && labelNameLengthLimit == other.labelNameLengthLimit
+            && labelValueLengthLimit == other.labelValueLengthLimit && bodySizeLimit == other.bodySizeLimit
+            && metricRelabelConfigs.map(\.fingerprint) == other.metricRelabelConfigs.map(\.fingerprint)
+    }
 }
 
 /// Targets found together with labels they share, as discovery reports them.

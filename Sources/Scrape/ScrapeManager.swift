@@ -183,7 +183,8 @@ public final class ScrapeManager: Sendable {
                 }
             }
             state.dropped = dropped
-            for (key, running) in state.running where wanted[key] == nil || wanted[key]!.0.interval != running.job.interval {
+            // A loop whose job changed in any setting it reads starts anew with the new job.
+            for (key, running) in state.running where wanted[key] == nil || !wanted[key]!.0.scrapesLike(running.job) {
                 running.task.cancel()
                 state.running[key] = nil
                 state.status[key] = nil
@@ -195,7 +196,6 @@ public final class ScrapeManager: Sendable {
                 let task = Task { [self] in await loop(key: key, job: job, target: target) }
                 state.running[key] = Running(job: job, target: target, task: task)
             }
-            // A job whose other settings changed keeps its loop; the loop reads the job it started with.
         }
     }
 
@@ -231,8 +231,10 @@ public final class ScrapeManager: Sendable {
             while next <= WallClock.milliseconds() { next += job.interval }
         }
         // The target went away: its series end now. Written from a fresh task, because this one is
-        // cancelled and storage refuses work from cancelled tasks.
-        if let lastTimestamp, let store = store() {
+        // cancelled and storage refuses work from cancelled tasks. A loop replaced by one with new
+        // settings (a reload) hands its series on instead, as Prometheus does.
+        let replaced = state.withLock { $0.running[key] != nil }
+        if !replaced, let lastTimestamp, let store = store() {
             await Task {
                 var appender = store.bufferedAppender()
                 let timestamp = max(WallClock.milliseconds(), lastTimestamp + 1)

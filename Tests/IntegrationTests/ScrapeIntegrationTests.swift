@@ -155,4 +155,48 @@ import Glibc
         agent.signal(SIGTERM)
         #expect(try await agent.waitForExit() == 0)
     }
+
+    /// A reload applies every changed scrape setting (here the timeout and a sample limit, with the
+    /// same targets), without ending the series in between; a reload that fails changes nothing.
+    @Test func aReloadAppliesEveryChangedScrapeSetting() async throws {
+        let directory = AgentProcess.temporaryDirectory()
+        let config = directory + "/agent.yml"
+        func write(timeout: String, limit: Int) throws {
+            try """
+            global:
+              scrape_interval: 1s
+            scrape_configs:
+              - job_name: self
+                scrape_timeout: \(timeout)
+                sample_limit: \(limit)
+                static_configs:
+                  - targets: ['127.0.0.1:PORT']
+            """.replacingOccurrences(of: "PORT", with: "\(port)").write(toFile: config, atomically: true, encoding: .utf8)
+        }
+        var port = 0
+        try "scrape_configs: []\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let agent = try AgentProcess(arguments: ["--config.file=\(config)", "--web.enable-lifecycle"], directory: directory)
+        try await agent.waitForListening()
+        port = agent.port
+        try write(timeout: "900ms", limit: 0)
+        #expect(try await http(.POST, agent.baseURL + "/-/reload").status == 200)
+        _ = try await eventually(agent.baseURL, "up{job=\"self\"}") { ($0.first?["value"] as? [Any])?.last as? String == "1" }
+        #expect(try await http(.GET, agent.baseURL + "/api/v1/targets").body.contains(#""scrapeTimeout":"900ms""#))
+
+        // Only the timeout and the sample limit change: the loop starts anew with them.
+        try write(timeout: "500ms", limit: 1)
+        #expect(try await http(.POST, agent.baseURL + "/-/reload").status == 200)
+        let up = try await eventually(agent.baseURL, "up{job=\"self\"}") { ($0.first?["value"] as? [Any])?.last as? String == "0" }
+        #expect((up.first?["value"] as? [Any])?.last as? String == "0", "a sample limit of 1 fails the scrape")
+        let targets = try await http(.GET, agent.baseURL + "/api/v1/targets").body
+        #expect(targets.contains(#""scrapeTimeout":"500ms""#))
+        #expect(targets.contains("sample limit"))
+
+        // A broken file changes nothing.
+        try "scrape_configs:\n  - job_name: self\n    relabel_configs:\n      - regex: '('\n".write(toFile: config, atomically: true, encoding: .utf8)
+        #expect(try await http(.POST, agent.baseURL + "/-/reload").status == 500)
+        #expect(try await http(.GET, agent.baseURL + "/api/v1/targets").body.contains(#""scrapeTimeout":"500ms""#))
+        agent.signal(SIGTERM)
+        #expect(try await agent.waitForExit() == 0)
+    }
 }
