@@ -146,6 +146,11 @@ import Glibc
         let deep = try await otlp(base, Self.deeplyNested(trace: TraceID(high: 8, low: 8), depth: 40, now: now))
         #expect(deep.status == 200)
         #expect(deep.body.contains("nested deeper"), "partial success names the refused span: \(deep.body)")
+        var huge = Span(traceID: TraceID(high: 8, low: 9), spanID: 2, name: "huge", start: UInt64(now) * 1_000_000, end: UInt64(now) * 1_000_000 + 1)
+        huge.attributes = [Attribute("blob", .string(String(repeating: "x", count: 10 << 20)))]
+        let oversized = try await otlp(base, OTLPEncoder.encode([ResourceSpans(resource: [], scopes: [ScopeSpans(scope: InstrumentationScope(), spans: [huge])])]))
+        #expect(oversized.status == 200)
+        #expect(oversized.body.contains("larger than"), "partial success names the oversized span: \(oversized.body.prefix(200))")
         for path in ["/api/search?q=%7B%7D", "/api/v2/search/tag/line/values", "/api/v2/search/tags"] {
             #expect(try await http(.GET, base + path).status == 200, "\(path) after a deep attribute")
         }

@@ -159,7 +159,14 @@ public enum OTLPSplitter {
     }
 
     /// The facts of one span message, or nil with the reason when its ids are invalid.
+    /// The largest span message taken (attributes, events and links included); a larger one is
+    /// refused on its own, as Tempo refuses traces past its size limit.
+    public static let maxSpanBytes = 1 << 20
+
     static func spanInfo(_ message: ByteBuffer, terms: inout [IndexTerm]) throws -> (info: SpanInfo?, reason: String) {
+        guard message.readableBytes <= maxSpanBytes else {
+            return (nil, "a span of \(message.readableBytes) bytes is larger than the \(maxSpanBytes) allowed")
+        }
         var reader = ProtobufReader(message, codec: codec)
         var traceBytes: ByteBuffer?, spanBytes: ByteBuffer?, parentBytes: ByteBuffer?
         var info = SpanInfo(traceID: TraceID(high: 0, low: 1), isRoot: true, name: "", kind: .unspecified, start: 0, end: 0,
