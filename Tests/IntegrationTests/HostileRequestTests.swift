@@ -264,6 +264,27 @@ import Glibc
         }
     }
 
+    /// A data directory on a read-only file system (here a tmpfs remounted read-only after a first
+    /// run wrote to it) stops the daemon at startup with the reason, instead of serving without
+    /// storage. Needs root for the mount; skipped elsewhere.
+    @Test(.enabled(if: getuid() == 0, "needs root to mount a tmpfs"))
+    func aReadOnlyDataDirectoryIsAClearStartupError() async throws {
+        let mountPoint = AgentProcess.temporaryDirectory()
+        try #require(try await runProcess("/bin/mount", ["-t", "tmpfs", "-o", "size=64m", "tmpfs", mountPoint]).status == 0)
+        defer { _ = try? FileManager.default.removeItem(atPath: mountPoint) }
+        let directory = AgentProcess.temporaryDirectory()
+        let first = try AgentProcess(arguments: [], directory: directory, dataDirectory: mountPoint + "/data")
+        try await first.waitForListening()
+        first.signal(SIGTERM)
+        #expect(try await first.waitForExit() == 0)
+        #expect(try await runProcess("/bin/mount", ["-o", "remount,ro", mountPoint]).status == 0)
+        let second = try AgentProcess(arguments: [], directory: directory, dataDirectory: mountPoint + "/data")
+        let status = try await second.waitForExit()
+        _ = try await runProcess("/bin/umount", [mountPoint])
+        #expect(status == 1)
+        #expect(second.log.contains("Read-only file system"), "\(second.log)")
+    }
+
     /// Raw abuse of the listener: malformed requests get a 400 or 431 at once; clients that trickle
     /// or idle are closed after the read timeout; hundreds of them cannot keep the daemon from
     /// answering once they are let go.
