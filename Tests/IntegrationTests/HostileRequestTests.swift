@@ -65,7 +65,7 @@ import Glibc
     static func urlSafe(_ path: String) -> String {
         var out = ""
         for byte in path.utf8 {
-            if byte > 0x20, byte < 0x7F, !"{}\"<>|\\^`".utf8.contains(byte) {
+            if byte > 0x20, byte < 0x7F, !"{}\"<>|\\^`[]".utf8.contains(byte) {
                 out.append(Character(Unicode.Scalar(byte)))
             } else {
                 out += String(format: "%%%02X", byte)
