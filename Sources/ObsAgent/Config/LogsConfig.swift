@@ -80,6 +80,11 @@ extension LogStorageConfig {
         flushSize = try map.decode("flush_size", default: defaults.flushSize)
         outOfOrderWindow = try map.decode("out_of_order_window", default: defaults.outOfOrderWindow)
         maxLineSize = try map.decode("max_line_size", default: defaults.maxLineSize)
+        // The store keeps these in nanoseconds: past 146 years they would not fit.
+        for (key, duration) in [("retention", retention), ("out_of_order_window", outOfOrderWindow)]
+        where duration.milliseconds > CheckedTime.maxNanoseconds / 1_000_000 {
+            throw map.error(at: key, "\(key) must be at most 146 years")
+        }
         if blockSize.bytes < 1024 || blockSize.bytes > 16 << 20 {
             throw map.error(at: "block_size", "block size must be between 1KB and 16MB")
         }

@@ -167,6 +167,11 @@ enum GoTime {
         guard let date = calendar.date(from: DateComponents(year: year, month: month, day: day, hour: hour, minute: minute, second: second)) else {
             return nil
         }
-        return (Int64(date.timeIntervalSince1970) - Int64(offset)) * 1_000_000_000 + nanos
+        // Checked: a year far from now (9999) does not fit in nanoseconds.
+        let seconds = date.timeIntervalSince1970
+        guard seconds.isFinite, abs(seconds) < 9.2e9 else { return nil }
+        let (scaled, overflow) = (Int64(seconds) - Int64(offset)).multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow else { return nil }
+        return scaled.addingReportingOverflow(nanos).overflow ? nil : scaled + nanos
     }
 }

@@ -138,6 +138,7 @@ public enum PromQLPrinter {
 
     static func fixed3(_ value: Double) -> String {
         let scaled = (value * 1000).rounded()
+        guard scaled.isFinite, abs(scaled) < 9e18 else { return goG(value) }
         let negative = scaled < 0
         let magnitude = Int64(abs(scaled))
         let fraction = String(magnitude % 1000)

@@ -65,7 +65,7 @@ public enum ZipkinJSON {
                     var event = SpanEvent(time: 0, name: "", attributes: [])
                     try reader.object { reader, key in
                         switch key {
-                        case "timestamp": event.time = UInt64(max(0, try OTLPJSON.integer(&reader))) * 1000
+                        case "timestamp": event.time = Self.nanoseconds(try OTLPJSON.integer(&reader)) ?? 0
                         case "value": event.name = try OTLPJSON.string(&reader)
                         default: try reader.skip()
                         }
@@ -81,8 +81,11 @@ public enum ZipkinJSON {
         guard idHex.utf8.count == 16, let spanID = SpanID.from(hex: idHex), spanID != 0 else {
             return (nil, "", "span \"\(name)\": id must be 16 hex digits, got \"\(idHex)\"")
         }
-        let start = UInt64(max(0, timestamp)) * 1000
-        var span = Span(traceID: traceID, spanID: spanID, name: name, start: start, end: start + UInt64(max(0, duration)) * 1000)
+        // Microseconds from the client, checked: both within 2^62 ns, so their sum fits too.
+        guard let start = Self.nanoseconds(timestamp), let length = Self.nanoseconds(duration) else {
+            return (nil, "", "span \"\(name)\": timestamp or duration out of range")
+        }
+        var span = Span(traceID: traceID, spanID: spanID, name: name, start: start, end: start + length)
         if !parentHex.isEmpty {
             guard parentHex.utf8.count == 16, let parent = SpanID.from(hex: parentHex) else {
                 return (nil, "", "span \"\(name)\": parentId must be 16 hex digits, got \"\(parentHex)\"")
@@ -125,5 +128,10 @@ public enum ZipkinJSON {
             }
         }
         return endpoint
+    }
+
+    /// Zipkin's microseconds as nanoseconds (negative as zero); nil past `CheckedTime.maxNanoseconds`.
+    static func nanoseconds(_ microseconds: Int64) -> UInt64? {
+        CheckedTime.scaled(max(0, microseconds), by: 1000, limit: CheckedTime.maxNanoseconds).map { UInt64($0) }
     }
 }
