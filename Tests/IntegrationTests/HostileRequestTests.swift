@@ -137,6 +137,19 @@ import Glibc
         ])
         #expect(outOfRange.status == 400)
         #expect(outOfRange.body.contains("beyond"))
+        // A hundred thousand labels on one series, and invalid UTF-8 in names, values and lines.
+        let manyLabels = [("__name__", "wide")] + (0..<100_000).map { ("l\($0)", "v") }
+        let wide = try await remoteWrite(base, [WriteSeries(labels: manyLabels, samples: [(now, 1)])])
+        #expect(wide.status < 500, "100,000 labels: \(wide.status)")
+        let invalidUTF8 = String(decoding: [0x62, 0xFF, 0xFE, 0xC3, 0x28], as: UTF8.self)
+        let mangled = try await remoteWrite(base, [WriteSeries(labels: [("__name__", "utf8"), ("v", invalidUTF8)], samples: [(now, 1)])])
+        #expect(mangled.status < 500)
+        var rawPush = ByteBuffer(string: #"{"streams":[{"stream":{"app":""#)
+        rawPush.writeBytes([0xFF, 0xFE])
+        rawPush.writeString(#""},"values":[[""# + "\(now * 1_000_000)" + #"","bad "#)
+        rawPush.writeBytes([0xC3, 0x28])
+        rawPush.writeString(#""]]}]}"#)
+        #expect(try await post(base + "/loki/api/v1/push", rawPush, encoding: nil, type: "application/json").status < 500)
         let negative = try await remoteWrite(base, [
             WriteSeries(labels: [("__name__", "bad_histogram")], samples: [],
                         histograms: [WriteHistogram(timestamp: now, count: 1, sum: 1, spans: [(0, 2)], deltas: [5, -10])]),
