@@ -256,7 +256,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
         traceReceivers.register(on: router)
         LokiLabelRoutes(stores: stores).register(on: router)
         LokiQueryRoutes(stores: stores, gate: queryGate).register(on: router)
-        LokiIndexRoutes(stores: stores).register(on: router)
+        LokiIndexRoutes(stores: stores, gate: queryGate).register(on: router)
         TempoRoutes(stores: stores).register(on: router)
         JaegerRoutes(stores: stores).register(on: router)
         ZipkinRoutes(stores: stores, prefix: "/zipkin").register(on: router)

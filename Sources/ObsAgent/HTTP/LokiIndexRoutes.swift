@@ -9,6 +9,7 @@ import QueryEngine
 /// lines in range. Errors are plain text, as Loki writes them.
 struct LokiIndexRoutes {
     let stores: Stores
+    let gate: QueryGate
 
     static let defaultVolumeLimit = 100
 
@@ -28,7 +29,7 @@ struct LokiIndexRoutes {
     private func answer(_ request: Request, _ body: @escaping @Sendable (APIParameters) throws -> String) async throws -> Response {
         do {
             let parameters = try await APIParameters.read(request)
-            return Response.json(try await LokiQueryRoutes.run { try body(parameters) })
+            return Response.json(try await gate.run { try await LokiQueryRoutes.run { try body(parameters) } })
         } catch let error as APIError {
             return Response.text(error.message + "\n", status: error.status)
         }
