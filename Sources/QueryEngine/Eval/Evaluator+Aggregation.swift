@@ -195,10 +195,8 @@ extension Evaluator {
 
     /// `count_values`: the value becomes a label, set before grouping, so that a grouping label of
     /// the same name is replaced by it.
-    /// Each distinct value is a new series of every step, so they count against `max-samples` as
-    /// they appear: values that differ at every step would otherwise grow as steps squared.
     func countValues(_ label: String, _ input: [StepSeries], _ aggregate: Aggregate) throws(PromQLError) -> [StepSeries] {
-        var output = SeriesByLabels(steps: steps)
+        var output = SeriesByLabels(steps: steps, context: context)
         let names = Set(aggregate.grouping)
         for series in input {
             for step in 0..<steps where series.present[step] {
@@ -212,9 +210,7 @@ extension Evaluator {
                 } else {
                     key = Labels(sortedUnchecked: labels.pairs.filter { $0.name == label || names.contains($0.name) })
                 }
-                let known = output.series.count
-                let slot = output.slot(key, dropName: false)
-                if output.series.count > known { try context.checkLimits(adding: steps) }
+                let slot = try output.slot(key, dropName: false)
                 output.series[slot].set(step, output.series[slot].values[step] + 1)
             }
         }

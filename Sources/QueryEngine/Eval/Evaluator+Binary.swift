@@ -215,23 +215,23 @@ extension Evaluator {
             // Prometheus swaps the sides for group_right before it applies the fill values.
             swap(&matching.fillLeft, &matching.fillRight)
         }
-        var result = SeriesByLabels(steps: steps, starting: output)
+        var result = SeriesByLabels(steps: steps, starting: output, context: context)
         let dropsName = !op.isComparison || returnBool
         let leftGroups = groups(lhs, matching), rightGroups = groups(rhs, matching)
-        func emit(_ labels: Labels, _ step: Int, _ left: Double, _ right: Double, dropName: Bool) {
+        func emit(_ labels: Labels, _ step: Int, _ left: Double, _ right: Double, dropName: Bool) throws(PromQLError) {
             var value = op.applyScalars(left, right)!
             if op.isComparison && !returnBool {
                 if value == 0 { return }
                 value = left
             }
-            result.set(labels, step, value, dropName: dropsName || dropName)
+            try result.set(labels, step, value, dropName: dropsName || dropName)
         }
         if let fillRight = matching.fillRight {
             for series in lhs {
                 let partners = partners(series.labels, in: rightGroups)
                 let labels = fillLabels(series.labels, matching, fromLeft: true)
                 for step in 0..<steps where series.present[step] && !partners.contains(where: { rhs[$0].present[step] }) {
-                    emit(labels, step, series.values[step], fillRight, dropName: series.dropName)
+                    try emit(labels, step, series.values[step], fillRight, dropName: series.dropName)
                 }
             }
         }
@@ -241,7 +241,7 @@ extension Evaluator {
                 let partners = partners(series.labels, in: leftGroups)
                 let labels = fillLabels(series.labels, matching, fromLeft: false)
                 for step in 0..<steps where series.present[step] && !partners.contains(where: { lhs[$0].present[step] }) {
-                    emit(labels, step, fillLeft, series.values[step], dropName: true)
+                    try emit(labels, step, fillLeft, series.values[step], dropName: true)
                 }
             }
         }

@@ -33,16 +33,16 @@ extension Evaluator {
         }
         let dataNames = Set(dataMatchers.map(\.name))
         let emptyAllowed = dataMatchers.allSatisfy { $0.matchesEmpty }
-        var output = SeriesByLabels(steps: steps)
-        func emit(_ labels: Labels, _ step: Int, _ value: Double, dropName: Bool) {
-            output.set(labels, step, value, dropName: dropName)
+        var output = SeriesByLabels(steps: steps, context: context)
+        func emit(_ labels: Labels, _ step: Int, _ value: Double, dropName: Bool) throws(PromQLError) {
+            try output.set(labels, step, value, dropName: dropName)
         }
         for series in base {
             let name = series.labels.metricName ?? ""
             // A series the name matchers pick is an info series itself.
             if !name.isEmpty, nameMatchers.allSatisfy({ $0.matches(name) }) {
                 // Info series themselves pass through unchanged.
-                for step in 0..<steps where series.present[step] { emit(series.labels, step, series.values[step], dropName: series.dropName) }
+                for step in 0..<steps where series.present[step] { try emit(series.labels, step, series.values[step], dropName: series.dropName) }
                 continue
             }
             let candidates = infosByKey[Self.identifyingLabels.map { series.labels[$0] ?? "" }] ?? []
@@ -55,7 +55,7 @@ extension Evaluator {
                     newest[metric] = c
                 }
                 if newest.isEmpty {
-                    if emptyAllowed { emit(series.labels, step, series.values[step], dropName: series.dropName) }
+                    if emptyAllowed { try emit(series.labels, step, series.values[step], dropName: series.dropName) }
                     continue
                 }
                 var added: [String: String] = [:]
@@ -71,7 +71,7 @@ extension Evaluator {
                 }
                 var labels = series.labels
                 for (name, value) in added { labels = labels.setting(name, to: value) }
-                emit(labels, step, series.values[step], dropName: series.dropName)
+                try emit(labels, step, series.values[step], dropName: series.dropName)
             }
         }
         return .vector(output.series.filter { !$0.isEmpty })

@@ -156,27 +156,32 @@ struct StepSeries {
 
 /// Result series gathered by label set, in order of first appearance, for operators whose output
 /// series are only known as values arrive (fills, `count_values`, `info`).
+/// Each new series is a value slot for every step, so it is charged to the query's sample budget as
+/// it appears: output that differs at every step would otherwise grow as steps squared.
 struct SeriesByLabels {
     let steps: Int
     var series: [StepSeries]
     private var index: [Labels: Int] = [:]
+    private let context: QueryContext
 
-    init(steps: Int, starting series: [StepSeries] = []) {
+    init(steps: Int, starting series: [StepSeries] = [], context: QueryContext) {
         self.steps = steps
         self.series = series
+        self.context = context
         for (i, s) in series.enumerated() { index[s.labels] = i }
     }
 
     /// The position of the series with `labels`, created (with `dropName`) when new.
-    mutating func slot(_ labels: Labels, dropName: Bool) -> Int {
+    mutating func slot(_ labels: Labels, dropName: Bool) throws(PromQLError) -> Int {
         if let existing = index[labels] { return existing }
+        try context.checkLimits(adding: steps)
         index[labels] = series.count
         series.append(StepSeries(labels: labels, steps: steps, dropName: dropName))
         return series.count - 1
     }
 
-    mutating func set(_ labels: Labels, _ step: Int, _ value: Double, dropName: Bool) {
-        series[slot(labels, dropName: dropName)].set(step, value)
+    mutating func set(_ labels: Labels, _ step: Int, _ value: Double, dropName: Bool) throws(PromQLError) {
+        series[try slot(labels, dropName: dropName)].set(step, value)
     }
 }
 
