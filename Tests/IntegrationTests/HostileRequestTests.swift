@@ -298,6 +298,80 @@ import Glibc
         #expect(second.log.contains("Read-only file system"), "\(second.log)")
     }
 
+    /// A full disk under the daemon: remote write, Loki push and OTLP answer 5xx for what they cannot
+    /// keep, every write acknowledged before is queryable, and writes succeed again once space
+    /// returns, without a restart; after one, everything acknowledged is still there. Needs root for
+    /// the tmpfs.
+    @Test(.enabled(if: getuid() == 0, "needs root to mount a tmpfs"))
+    func aFullDiskRefusesWritesAndRecovers() async throws {
+        let mountPoint = AgentProcess.temporaryDirectory()
+        try #require(try await runProcess("/bin/mount", ["-t", "tmpfs", "-o", "size=48m", "tmpfs", mountPoint]).status == 0)
+        defer { _ = try? FileManager.default.removeItem(atPath: mountPoint) }
+        let directory = AgentProcess.temporaryDirectory()
+        let agent = try AgentProcess(arguments: [], directory: directory, dataDirectory: mountPoint + "/data")
+        try await agent.waitForListening()
+        let base = agent.baseURL
+        var stats = statvfs()
+        statvfs(mountPoint, &stats)
+        let filler = mountPoint + "/filler"
+        FileManager.default.createFile(atPath: filler, contents: Data(count: Int(stats.f_bavail) * Int(stats.f_frsize) - 300_000))
+
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        var samples = 0, lines = 0, spans = 0
+        var refused: Set<Int> = []
+        for batch in 0..<600 {
+            let series = (0..<100).map { WriteSeries(labels: [("__name__", "full"), ("b", "\(batch)"), ("s", "\($0)"), ("pad", String(repeating: "p", count: 40))],
+                                                     samples: [(now, 1)]) }
+            let write = try await remoteWrite(base, series)
+            if write.status == 204 { samples += 100 } else { refused.insert(write.status) }
+            let values = (0..<20).map { "[\"\((now * 1_000_000) + Int64(batch * 20 + $0))\",\"line \(batch) \($0) \(String(repeating: "l", count: 60))\"]" }
+            let push = try await http(.POST, base + "/loki/api/v1/push", body: "{\"streams\":[{\"stream\":{\"app\":\"full\"},\"values\":[" + values.joined(separator: ",") + "]}]}",
+                                      headers: [("Content-Type", "application/json")])
+            if push.status == 204 { lines += 20 } else { refused.insert(push.status) }
+            let trace = TraceID(high: 77, low: UInt64(batch + 1))
+            let export = try await otlp(base, Self.deeplyNested(trace: trace, depth: 1, now: now))
+            if export.status == 200 { spans += 1 } else { refused.insert(export.status) }
+            if !refused.isEmpty && batch % 50 == 49 { break }
+        }
+        #expect(!refused.isEmpty && refused.allSatisfy { $0 >= 500 }, "the disk filled and writes were refused with 5xx: \(refused)")
+
+        func counts(_ base: String) async throws -> (Int, Int) {
+            let metric = try await http(.GET, base + "/api/v1/query?query=count(full)&time=\(now / 1000 + 1)")
+            let logs = try await http(.GET, base + "/loki/api/v1/query?query=\(percent("sum(count_over_time({app=\"full\"}[1h]))"))&time=\(now / 1000 + 3000)")
+            func value(_ body: String) -> Int {
+                guard let range = body.range(of: #"\[[0-9.e+]+,"([0-9]+)"\]"#, options: .regularExpression) else { return 0 }
+                return Int(body[range].split(separator: "\"")[1]) ?? 0
+            }
+            return (value(metric.body), value(logs.body))
+        }
+        var (storedSamples, storedLines) = try await counts(base)
+        #expect(storedSamples == samples, "acknowledged samples")
+        #expect(storedLines == lines, "acknowledged lines")
+
+        // Space comes back: writes succeed again without a restart.
+        try FileManager.default.removeItem(atPath: filler)
+        #expect(try await remoteWrite(base, [WriteSeries(labels: [("__name__", "full"), ("b", "after")], samples: [(now, 1)])]).status == 204)
+        samples += 1
+        #expect(try await http(.POST, base + "/loki/api/v1/push", body: "{\"streams\":[{\"stream\":{\"app\":\"full\"},\"values\":[[\"\(now * 1_000_000 + 999_999)\",\"after\"]]}]}",
+                                headers: [("Content-Type", "application/json")]).status == 204)
+        lines += 1
+        #expect(try await otlp(base, Self.deeplyNested(trace: TraceID(high: 78, low: 1), depth: 1, now: now)).status == 200)
+
+        agent.signal(SIGKILL)
+        _ = try await agent.waitForExit()
+        let again = try AgentProcess(arguments: [], directory: directory, dataDirectory: mountPoint + "/data")
+        try await again.waitForListening()
+        (storedSamples, storedLines) = try await counts(again.baseURL)
+        #expect(storedSamples == samples, "acknowledged samples after kill -9")
+        #expect(storedLines == lines, "acknowledged lines after kill -9")
+        for batch in [0, spans - 1] where spans > 0 {
+            #expect(try await http(.GET, again.baseURL + "/api/v2/traces/\(TraceID(high: 77, low: UInt64(batch + 1)).hex)").status == 200)
+        }
+        again.signal(SIGTERM)
+        _ = try await again.waitForExit()
+        _ = try await runProcess("/bin/umount", [mountPoint])
+    }
+
     /// Raw abuse of the listener: malformed requests get a 400 or 431 at once; clients that trickle
     /// or idle are closed after the read timeout; hundreds of them cannot keep the daemon from
     /// answering once they are let go.
