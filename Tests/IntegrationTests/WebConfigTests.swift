@@ -79,6 +79,13 @@ import Testing
         prometheus.standardError = FileHandle.nullDevice
         try prometheus.run()
         defer { prometheus.terminate() }
+        // Prometheus is up once its TLS listener answers.
+        let probe = ["--cacert", certificates.path("ca.crt"), "--cert", certificates.path("client.crt"), "--key", certificates.path("client.key")]
+        let prometheusDeadline = ContinuousClock.now + .seconds(30)
+        while try await Self.status("https://127.0.0.1:\(prometheusPort)/-/healthy", probe) == "000" {
+            guard ContinuousClock.now < prometheusDeadline, prometheus.isRunning else { throw TestFailure("Prometheus did not start") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
 
         let otlpPort = Int.random(in: 30_000..<40_000)
         let agent = try AgentProcess(arguments: ["--web.config.file=\(webConfig)", "--otlp.http.listen-address=127.0.0.1:\(otlpPort)"],
