@@ -2,9 +2,10 @@
 /// within bounds that leave room for the sums and differences the APIs then take (`end + 1`,
 /// `end - lookback`, `(end - start) / step`): no number a client sends can overflow them.
 public enum CheckedTime {
-    /// The largest magnitude of a nanosecond time or duration from outside: 2^62 ns, about 146
-    /// years, so times fall between 1823 and 2116 and any two can be added or subtracted.
-    public static let maxNanoseconds: Int64 = 1 << 62
+    /// The largest magnitude of a nanosecond time or duration from outside: just under 2^62 ns,
+    /// about 146 years, so times fall between 1823 and 2116 and any two can be added or subtracted
+    /// (the difference of the two extremes is 2^63 - 2, inside Int64).
+    public static let maxNanoseconds: Int64 = (1 << 62) - 1
     /// The largest magnitude of a millisecond time from outside (the Prometheus family): 2^53 ms,
     /// about 285,000 years, where the PromQL engine's float arithmetic on times is still exact.
     public static let maxMilliseconds: Int64 = 1 << 53
