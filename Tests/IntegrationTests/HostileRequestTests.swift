@@ -277,13 +277,19 @@ import Glibc
         }
     }
 
+    /// A fresh tmpfs of `megabytes` on a new temporary directory (root only).
+    static func mountTmpfs(megabytes: Int) async throws -> String {
+        let mountPoint = AgentProcess.temporaryDirectory()
+        try #require(try await runProcess("/bin/mount", ["-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", mountPoint]).status == 0)
+        return mountPoint
+    }
+
     /// A data directory on a read-only file system (here a tmpfs remounted read-only after a first
     /// run wrote to it) stops the daemon at startup with the reason, instead of serving without
     /// storage. Needs root for the mount; skipped elsewhere.
     @Test(.enabled(if: getuid() == 0, "needs root to mount a tmpfs"))
     func aReadOnlyDataDirectoryIsAClearStartupError() async throws {
-        let mountPoint = AgentProcess.temporaryDirectory()
-        try #require(try await runProcess("/bin/mount", ["-t", "tmpfs", "-o", "size=64m", "tmpfs", mountPoint]).status == 0)
+        let mountPoint = try await Self.mountTmpfs(megabytes: 64)
         defer { _ = try? FileManager.default.removeItem(atPath: mountPoint) }
         let directory = AgentProcess.temporaryDirectory()
         let first = try AgentProcess(arguments: [], directory: directory, dataDirectory: mountPoint + "/data")
@@ -304,8 +310,7 @@ import Glibc
     /// the tmpfs.
     @Test(.enabled(if: getuid() == 0, "needs root to mount a tmpfs"))
     func aFullDiskRefusesWritesAndRecovers() async throws {
-        let mountPoint = AgentProcess.temporaryDirectory()
-        try #require(try await runProcess("/bin/mount", ["-t", "tmpfs", "-o", "size=48m", "tmpfs", mountPoint]).status == 0)
+        let mountPoint = try await Self.mountTmpfs(megabytes: 48)
         defer { _ = try? FileManager.default.removeItem(atPath: mountPoint) }
         let directory = AgentProcess.temporaryDirectory()
         let agent = try AgentProcess(arguments: [], directory: directory, dataDirectory: mountPoint + "/data")
