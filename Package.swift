@@ -79,8 +79,15 @@ let package = Package(
             dependencies: ["ObsCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
-        .target(name: "QueryEngine", dependencies: ["ObsCore"], swiftSettings: strict),
-        .target(name: "Alerting", dependencies: ["ObsCore", "QueryEngine"], swiftSettings: strict),
+        // Go's text/template with pluggable function tables (Loki's, Prometheus's, Alertmanager's).
+        .target(name: "Templating", dependencies: ["ObsCore"], swiftSettings: strict),
+        .target(name: "QueryEngine", dependencies: ["ObsCore", "Templating"], swiftSettings: strict),
+        // Recording and alerting rules, their evaluation, and promtool's rule unit tests.
+        .target(
+            name: "Alerting",
+            dependencies: ["ObsCore", "ObsYAML", "QueryEngine", "Templating", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         // Scraping: discovery, relabeling, exposition parsing, scrape loops.
         .target(
             name: "Scrape",
@@ -118,7 +125,7 @@ let package = Package(
         .executableTarget(
             name: "obsctl",
             dependencies: [
-                "ObsCore",
+                "ObsCore", "Alerting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -139,6 +146,7 @@ let package = Package(
         ),
 
         .testTarget(name: "CoreTests", dependencies: ["ObsCore"]),
+        .testTarget(name: "AlertingTests", dependencies: ["ObsCore", "Alerting"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "TraceCollectorTests",
             dependencies: ["ObsCore", "TraceCollector", .product(name: "Logging", package: "swift-log")]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs Prometheus's own PromQL test files (../shared/conformance/promql) against the built obs-agent
-# and the project's own Tests/PromQL scripts,
+# and the project's own Tests/PromQL scripts, and promtool's rule unit-test fixtures with `obsctl test rules`,
 # and fails when fewer cases pass than the floor recorded in Tests/Conformance/promql-floor.txt.
 # The v2.42 files run in Prometheus 2 compatibility mode; the current files in the default mode.
 # Blocks are 24h, as in Prometheus's own test storage, because later `load`s go back in time.
@@ -38,4 +38,17 @@ while read -r suite floor flags; do
   fi
   rm -f "$out"
 done <Tests/Conformance/promql-floor.txt
+
+# promtool's rule unit-test fixtures: `obsctl test rules` must reach promtool's verdict on every one.
+obsctl=$(swift build --show-bin-path)/obsctl
+[[ -x "$obsctl" ]] || { echo "conformance: $obsctl is not built" >&2; exit 1; }
+out=$(mktemp)
+if python3 "$shared/conformance/rules/run.py" --cmd "$obsctl test rules {file}" --variants >"$out" 2>&1; then
+  echo "conformance rules: $(tail -n 1 "$out")"
+else
+  cat "$out"
+  echo "conformance rules: below 100%" >&2
+  status=1
+fi
+rm -f "$out"
 exit $status

@@ -56,8 +56,9 @@ public struct YAMLValue {
         return entries
     }
 
-    /// The node as a mapping whose keys must all be in `allowedKeys`.
-    public func mapping(allowedKeys: [String]) throws(ConfigError) -> YAMLMapping {
+    /// The node as a mapping whose keys must all be in `allowedKeys`; with `ignoringUnknown`, other
+    /// keys are skipped instead (promtool's `--ignore-unknown-fields`).
+    public func mapping(allowedKeys: [String], ignoringUnknown: Bool = false) throws(ConfigError) -> YAMLMapping {
         if isNull { return YAMLMapping(entries: [:], order: [], owner: self) }
         guard case let .mapping(mapping) = node else {
             throw error("expected a mapping, got \(kind)")
@@ -71,6 +72,7 @@ public struct YAMLValue {
             let key = keyScalar.string
             let child = YAMLValue(node: valueNode, file: file, path: childPath(key))
             guard allowedKeys.contains(key) else {
+                if ignoringUnknown { continue }
                 let keyValue = YAMLValue(node: keyNode, file: file, path: childPath(key))
                 throw keyValue.error("unknown key \"\(key)\"; valid keys here: \(allowedKeys.joined(separator: ", "))")
             }

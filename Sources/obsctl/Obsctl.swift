@@ -10,7 +10,8 @@ struct Obsctl: AsyncParsableCommand {
         commandName: "obsctl",
         abstract: "Query and inspect a running obs-agent.",
         version: "0.1.0",
-        subcommands: [StatusCommand.self, QueryCommand.self, LogsCommand.self, TracesCommand.self, TargetsCommand.self])
+        subcommands: [StatusCommand.self, QueryCommand.self, LogsCommand.self, TracesCommand.self, TargetsCommand.self,
+                      TestCommand.self, CheckCommand.self])
 
     @OptionGroup var options: GlobalOptions
 }

@@ -42,7 +42,7 @@ import Testing
         #expect(try GoTemplate(source).render(Self.context) == expected)
     }
 
-    @Test(arguments: ["{{ .app ", "{{ nosuchfunc .app }}", "{{ if .app }}x", "{{ end }}", "{{ range .x }}{{ end }}", "{{ \"open }}"])
+    @Test(arguments: ["{{ .app ", "{{ nosuchfunc .app }}", "{{ if .app }}x", "{{ end }}", "{{ define \"x\" }}{{ end }}", "{{ \"open }}"])
     func refused(_ source: String) {
         #expect(throws: GoTemplate.Invalid.self) { try GoTemplate(source) }
     }

@@ -2,7 +2,7 @@ import Foundation
 
 /// Go's reference-time layouts (`2006-01-02T15:04:05Z07:00`) for the `date` and `toDate` template
 /// functions. Times are nanoseconds since the epoch; formatting is in UTC.
-enum GoTime {
+public enum GoTime {
     enum Token: Equatable {
         case literal(String)
         case year4, year2, month, monthPadded, monthShort, monthLong, day, dayPadded, daySpacePadded
@@ -52,7 +52,7 @@ enum GoTime {
         return result
     }
 
-    static func format(layout: String, nanoseconds: Int64) -> String {
+    public static func format(layout: String, nanoseconds: Int64) -> String {
         let seconds = Int64((Double(nanoseconds) / 1e9).rounded(.down))
         let fraction = nanoseconds - seconds * 1_000_000_000
         var calendar = Calendar(identifier: .gregorian)
@@ -102,7 +102,7 @@ enum GoTime {
     }
 
     /// Reads `text` laid out as `layout`; nanoseconds, or nil when it does not fit.
-    static func parse(layout: String, _ text: String, zone: String) -> Int64? {
+    public static func parse(layout: String, _ text: String, zone: String) -> Int64? {
         var rest = Substring(text)
         var year = 1, month = 1, day = 1, hour = 0, minute = 0, second = 0, nanos: Int64 = 0, offset = 0
         var pm: Bool?

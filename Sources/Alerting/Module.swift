@@ -1,1 +1,0 @@
-// Alerting: filled in by its own issue.

@@ -1,0 +1,38 @@
+import ObsCore
+import QueryEngine
+
+/// How rules and their templates run queries: an instant query whose result is a vector (a scalar
+/// becomes one sample without labels). Rule evaluation never sees a concrete store.
+public protocol RuleQuerier: Sendable {
+    func vector(_ expr: String, at time: Int64) throws(RuleError) -> [Sample]
+}
+
+/// PromQL over any metrics store.
+public struct PromQLRuleQuerier: RuleQuerier {
+    public var engine: PromQLEngine
+    public var store: any MetricsQueryable
+
+    public init(engine: PromQLEngine, store: any MetricsQueryable) {
+        self.engine = engine
+        self.store = store
+    }
+
+    public func vector(_ expr: String, at time: Int64) throws(RuleError) -> [Sample] {
+        let result: QueryResult
+        do {
+            result = try engine.instantQuery(expr, at: time, on: store)
+        } catch {
+            throw RuleError.evaluation(error.description)
+        }
+        return try Self.vector(result.value)
+    }
+
+    /// The vector of an instant query's value; strings and matrices are not rule results.
+    public static func vector(_ value: QueryValue) throws(RuleError) -> [Sample] {
+        switch value {
+        case let .vector(samples): return samples
+        case let .scalar(point): return [Sample(labels: .empty, point: point)]
+        default: throw RuleError.evaluation("rule result is not a vector or scalar")
+        }
+    }
+}
