@@ -1,4 +1,6 @@
+import Alerting
 import ArgumentParser
+import Foundation
 import CShims
 import Hummingbird
 import HummingbirdCore
@@ -6,6 +8,7 @@ import TraceCollector
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOPosix
 import MetricsTSDB
 import ObsCore
 import ObsYAML
@@ -104,6 +107,25 @@ struct ObsAgentCommand: AsyncParsableCommand {
             help: "Whose query semantics to follow where they differ: prometheus3 (left-open windows) or prometheus2.")
     var queryCompatibility = "prometheus3"
 
+    @Option(name: .customLong("rules.alert.for-outage-tolerance"),
+            help: "Longest outage after which an alert's 'for' state is still restored from ALERTS_FOR_STATE.")
+    var forOutageTolerance = "1h"
+
+    @Option(name: .customLong("rules.alert.for-grace-period"),
+            help: "Least time between a restart and an alert firing, for alerts whose 'for' is at least this long.")
+    var forGracePeriod = "10m"
+
+    @Option(name: .customLong("rules.alert.resend-delay"), help: "How often a firing alert is sent to Alertmanager again.")
+    var resendDelay = "1m"
+
+    @Option(name: .customLong("alertmanager.notification-queue-capacity"),
+            help: "Alerts queued per Alertmanager; the oldest are dropped beyond it.")
+    var notificationQueueCapacity = 10_000
+
+    @Option(name: .customLong("web.external-url"),
+            help: "URL under which the agent is reached, for alert links and templates (default: http://<hostname>:<port>).")
+    var externalURL: String?
+
     @Option(name: .customLong("log.level"), help: "Only log messages at or above this level: debug, info, warn, error.")
     var logLevel = "info"
 
@@ -165,6 +187,14 @@ struct ObsAgentCommand: AsyncParsableCommand {
         guard maxConcurrentQueries > 0 else { throw ValidationError("--query.max-concurrency: must be positive") }
         guard maxSamples > 0 else {
             throw ValidationError("--query.max-samples: must be positive")
+        }
+        for (flag, value) in [("rules.alert.for-outage-tolerance", forOutageTolerance), ("rules.alert.for-grace-period", forGracePeriod),
+                              ("rules.alert.resend-delay", resendDelay)] where PrometheusDuration(value) == nil {
+            throw ValidationError("--\(flag): \"\(value)\" is not a duration such as 10m")
+        }
+        guard notificationQueueCapacity > 0 else { throw ValidationError("--alertmanager.notification-queue-capacity: must be positive") }
+        if let externalURL, !(externalURL.hasPrefix("http://") || externalURL.hasPrefix("https://")) {
+            throw ValidationError("--web.external-url: \"\(externalURL)\" is not an http:// or https:// URL")
         }
         guard let decoded = ByteSize(maxDecodedSize), decoded.bytes > 0 else {
             throw ValidationError("--web.max-decoded-body-size: \"\(maxDecodedSize)\" is not a size such as 256MB")
@@ -236,6 +266,20 @@ struct ObsAgentCommand: AsyncParsableCommand {
         QueryRoutes(stores: stores, state: state, engine: PromQLEngine(options: queryOptions()), gate: queryGate).register(on: router)
         AdminRoutes(stores: stores, enabled: enableAdminAPI).register(on: router)
         let scrapes = ScrapeManager(store: { try? stores.metrics() }, logger: Logger(label: "scrape"))
+        let time = SystemTimeSource()
+        let notifier = Notifier(transport: HTTPAlertmanagerTransport(), time: time, metrics: metrics, logger: Logger(label: "notifier"))
+        let ruleOptions = self.ruleOptions(address: address)
+        let promQLRules = PromQLRuleQuerier(engine: PromQLEngine(options: queryOptions()), store: LazyMetricsStore(stores: stores))
+        let logQLRules = LogQLRuleQuerier(stores: stores)
+        let rules = RuleManager(
+            queriers: { language -> (any RuleQuerier)? in language == .promql ? promQLRules : logQLRules },
+            appendable: { try? stores.metrics() }, history: { try? stores.metrics() },
+            notify: { [externalURL = ruleOptions.externalURL] expr, alerts in
+                notifier.send(alerts.map { NotifiedAlert($0, expr: expr, externalURL: externalURL) })
+            },
+            time: time, offload: Offload { work in try? await NIOThreadPool.singleton.runIfActive(work) },
+            metrics: metrics, logger: Logger(label: "rules"))
+        RuleRoutes(manager: rules, notifier: notifier).register(on: router)
         TargetRoutes(scrapes: scrapes).register(on: router)
         RemoteWriteRoutes(
             stores: stores, maxBodySize: bodyLimit, maxDecodedSize: Int(ByteSize(maxDecodedSize)!.bytes),
@@ -322,6 +366,8 @@ struct ObsAgentCommand: AsyncParsableCommand {
                                    logger: Logger(label: "tail")),
                     ReloadSignalService(state: state),
                     SpanMetricsService(metrics: spanMetrics, stores: stores, logger: Logger(label: "span-metrics")),
+                    RuleService(manager: rules, notifier: notifier, state: state, baseOptions: ruleOptions,
+                                queueCapacity: notificationQueueCapacity, logger: Logger(label: "rules")),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: Logger(label: "lifecycle")))
@@ -353,7 +399,17 @@ struct ObsAgentCommand: AsyncParsableCommand {
         return options
     }
 
-    /// Every flag with its effective value, for `/api/v1/status/flags`.
+    private func ruleOptions(address: ListenAddress) -> RuleManager.Options {
+        var options = RuleManager.Options()
+        options.outageTolerance = PrometheusDuration(forOutageTolerance)!.milliseconds
+        options.forGracePeriod = PrometheusDuration(forGracePeriod)!.milliseconds
+        options.resendDelay = PrometheusDuration(resendDelay)!.milliseconds
+        var url = externalURL ?? "http://\(ProcessInfo.processInfo.hostName):\(address.port)"
+        while url.hasSuffix("/") { url.removeLast() }
+        options.externalURL = url
+        return options
+    }
+
     private func queryOptions() -> EngineOptions {
         var options = EngineOptions()
         options.lookbackDelta = PrometheusDuration(lookbackDelta)!.milliseconds
@@ -388,6 +444,11 @@ struct ObsAgentCommand: AsyncParsableCommand {
             ("query.max-samples", String(maxSamples)),
             ("query.max-concurrency", String(maxConcurrentQueries)),
             ("query.compatibility", queryCompatibility),
+            ("rules.alert.for-outage-tolerance", forOutageTolerance),
+            ("rules.alert.for-grace-period", forGracePeriod),
+            ("rules.alert.resend-delay", resendDelay),
+            ("alertmanager.notification-queue-capacity", String(notificationQueueCapacity)),
+            ("web.external-url", externalURL ?? ""),
             ("log.level", logLevel),
             ("log.format", logFormat),
         ]

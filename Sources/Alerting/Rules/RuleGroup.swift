@@ -67,9 +67,10 @@ public final class RuleGroup: Sendable {
     }
 
     /// Evaluates every rule at `time` (already aligned); the queries look `query_offset` back.
+    /// Queries and template expansion run through `offload`, off the cooperative pool in the daemon.
     public func evaluate(at time: Int64, querier: any RuleQuerier, appendable: any MetricsAppendable,
                          externalLabels: Labels, externalURL: String, resendDelay: Int64 = 60_000,
-                         now: () -> Int64) async -> Outcome {
+                         offload: Offload = .inline, now: @escaping @Sendable () -> Int64) async -> Outcome {
         let started = now()
         var outcome = Outcome()
         let evalTime = time - queryOffset
@@ -80,14 +81,25 @@ public final class RuleGroup: Sendable {
             var status = EvaluationStatus(health: .ok, lastError: nil, lastEvaluation: started, duration: 0)
             outcome.evaluated += 1
             let samples: [Sample]
-            do {
-                switch rule {
-                case let .recording(recording):
-                    samples = try recording.evaluate(context)
-                case let .alerting(alerting):
-                    let (produced, templateErrors) = try alerting.evaluate(context)
-                    samples = produced
-                    outcome.templateErrors += templateErrors.map { (rule.name, $0) }
+            do throws(RuleError) {
+                let result = Mutex<Result<([Sample], [String]), RuleError>?>(nil)
+                await offload.run {
+                    let computed: Result<([Sample], [String]), RuleError>
+                    do throws(RuleError) {
+                        switch rule {
+                        case let .recording(recording): computed = .success((try recording.evaluate(context), []))
+                        case let .alerting(alerting): computed = .success(try alerting.evaluate(context))
+                        }
+                    } catch {
+                        computed = .failure(error)
+                    }
+                    result.withLock { $0 = computed }
+                }
+                guard let computed = result.withLock({ $0 }) else { throw RuleError.evaluation("evaluation was cancelled") }
+                let (produced, templateErrors) = try computed.get()
+                samples = produced
+                outcome.templateErrors += templateErrors.map { (rule.name, $0) }
+                if case let .alerting(alerting) = rule {
                     let due = alerting.alertsToSend(at: time, resendDelay: resendDelay, interval: interval)
                     if !due.isEmpty { outcome.alertsToSend.append((alerting.spec.expr, due)) }
                 }
@@ -146,6 +158,18 @@ public final class RuleGroup: Sendable {
         state.withLock { $0.previous[index] = written }
         return refused
     }
+}
+
+/// Where rule evaluation's blocking work (queries, template expansion) runs: inline in tests, on a
+/// thread pool in the daemon, as the cooperative pool has only as many threads as cores.
+public struct Offload: Sendable {
+    public let run: @Sendable (@escaping @Sendable () -> Void) async -> Void
+
+    public init(_ run: @escaping @Sendable (@escaping @Sendable () -> Void) async -> Void) {
+        self.run = run
+    }
+
+    public static let inline = Offload { work in work() }
 }
 
 /// Prometheus's stale marker: a NaN with a payload of its own, written when a series ends.

@@ -38,22 +38,23 @@ public final class RuleManager: Sendable {
         var entries: [Entry] = []
         var options = Options()
         var loadedOnce = false
-        var generation = 0
-        var wake: AsyncStream<Void>.Continuation?
     }
 
     let state = Mutex(State())
+    let loops = RestartingTasks()
     let queriers: QuerierProvider
     let appendable: @Sendable () -> (any MetricsAppendable)?
     let history: @Sendable () -> (any MetricsQueryable)?
     let notify: Notify
     let time: any TimeSource
+    let offload: Offload
     let logger: Logger
     let metrics: RuleMetrics
 
     public init(queriers: @escaping QuerierProvider, appendable: @escaping @Sendable () -> (any MetricsAppendable)?,
                 history: @escaping @Sendable () -> (any MetricsQueryable)?, notify: @escaping Notify,
-                time: any TimeSource, metrics: MetricsRegistry, logger: Logger) {
+                time: any TimeSource, offload: Offload = .inline, metrics: MetricsRegistry, logger: Logger) {
+        self.offload = offload
         self.queriers = queriers
         self.appendable = appendable
         self.history = history
@@ -71,7 +72,7 @@ public final class RuleManager: Sendable {
     public func update(_ specs: [RuleGroupSpec], options: Options) async throws(RuleError) {
         var built: [RuleGroup] = []
         for spec in specs { built.append(try RuleGroup(spec: spec, defaultInterval: options.evaluationInterval)) }
-        let (removed, wake): ([RuleGroup], AsyncStream<Void>.Continuation?) = state.withLock { state in
+        let removed: [RuleGroup] = state.withLock { state in
             let restore = !state.loadedOnce
             var old: [String: RuleGroup] = [:]
             for entry in state.entries { old[entry.group.key] = entry.group }
@@ -81,33 +82,18 @@ public final class RuleManager: Sendable {
             state.entries = built.map { Entry(group: $0, restore: restore) }
             state.options = options
             state.loadedOnce = true
-            state.generation += 1
-            return (Array(old.values), state.wake)
+            return Array(old.values)
         }
         for group in built { metrics.describe(group) }
         for group in removed {
             if let appendable = appendable() { await group.markStale(at: time.now(), appendable: appendable) }
         }
-        wake?.yield()
+        loops.restart()
     }
 
     /// Evaluates every group until cancelled, restarting the group loops when `update` changes them.
     public func run() async {
-        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        state.withLock { $0.wake = continuation }
-        defer { state.withLock { $0.wake = nil } }
-        var updates = stream.makeAsyncIterator()
-        while !Task.isCancelled {
-            let entries = state.withLock { $0.entries }
-            await withTaskGroup(of: Void.self) { tasks in
-                for entry in entries {
-                    tasks.addTask { await self.loop(entry) }
-                }
-                // Wait for a change (or cancellation), then stop these loops.
-                _ = await updates.next()
-                tasks.cancelAll()
-            }
-        }
+        await loops.run(items: { state.withLock { $0.entries } }, each: { await self.loop($0) })
     }
 
     /// One group's loop: the first evaluation at the next aligned time, then one per interval;
@@ -141,7 +127,7 @@ public final class RuleManager: Sendable {
         guard let querier = queriers(group.spec.language), let appendable = appendable() else { return }
         let outcome = await group.evaluate(at: evalTime, querier: querier, appendable: appendable,
                                            externalLabels: options.externalLabels, externalURL: options.externalURL,
-                                           resendDelay: options.resendDelay, now: { [time] in time.now() })
+                                           resendDelay: options.resendDelay, offload: offload, now: { [time] in time.now() })
         metrics.record(group, outcome)
         for (rule, error) in outcome.failures {
             logger.warning("Rule evaluation result discarded", metadata: ["group": "\(group.name)", "rule": "\(rule)", "err": "\(error)"])

@@ -10,7 +10,7 @@ extension AgentConfig {
         config.source = file
         config.text = text
         guard let root = try YAMLValue.parse(text, file: file) else { return config }
-        let top = try root.mapping(allowedKeys: ["global", "storage", "scrape_configs", "rule_files", "logs"])
+        let top = try root.mapping(allowedKeys: ["global", "storage", "scrape_configs", "rule_files", "alerting", "logs"])
         if let global = top["global"] {
             config.global = try GlobalConfig(yaml: global)
         }
@@ -22,10 +22,15 @@ extension AgentConfig {
         }
         if let rules = top["rule_files"] {
             config.ruleFiles = try rules.decode([String].self)
-            // Refused until rules are evaluated: a key that does nothing must not look accepted.
-            if !config.ruleFiles.isEmpty {
-                throw top.error(at: "rule_files", "rule files are not evaluated yet; remove rule_files")
-            }
+            config.rules = try LoadedRules.load(config.ruleFiles, relativeTo: (file as NSString).deletingLastPathComponent, node: rules)
+        }
+        if let alerting = top["alerting"] {
+            config.alerting = try AlertingConfig(yaml: alerting)
+        }
+        // External labels go on alerts and reach alert templates; without rules they would do nothing.
+        if !config.global.externalLabels.pairs.isEmpty && config.ruleFiles.isEmpty,
+           let node = try top["global"]?.looseMapping()["external_labels"] {
+            throw node.error("external labels are used by rules and alerts only, and no rule_files are set; remove external_labels")
         }
         var jobNames: [String: YAMLValue] = [:]
         for entry in try top["scrape_configs"]?.sequence() ?? [] {
@@ -50,10 +55,6 @@ extension GlobalConfig {
         scrapeTimeout = try map.decode("scrape_timeout", default: timeoutDefault)
         evaluationInterval = try map.decode("evaluation_interval", default: defaults.evaluationInterval)
         externalLabels = try map.decode("external_labels", default: LabelMap())
-        // Refused until something carries them (forwarding, alerts): they would silently do nothing.
-        if !externalLabels.pairs.isEmpty {
-            throw map.error(at: "external_labels", "external labels are not used yet: nothing is forwarded or alerted on; remove external_labels")
-        }
         if scrapeInterval.milliseconds <= 0 {
             throw map.error(at: "scrape_interval", "scrape interval must be greater than zero")
         }

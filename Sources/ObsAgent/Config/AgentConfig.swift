@@ -12,6 +12,9 @@ struct AgentConfig: Sendable, Equatable {
     var storage = StorageConfig()
     var scrapeConfigs: [ScrapeConfig] = []
     var ruleFiles: [String] = []
+    /// The groups `ruleFiles` name, read with the configuration.
+    var rules = LoadedRules()
+    var alerting = AlertingConfig()
     var logs = LogsConfig()
 
     /// Where the configuration came from, for `/api/v1/status/config` and error messages.

@@ -26,6 +26,20 @@ public enum GoFloat {
         return sign + digits[..<split] + "." + digits[split...]
     }
 
+    /// Go's `strconv.FormatFloat(value, 'e', -1, 64)`: the shortest digits, always in exponent form
+    /// (`1e+00`, `1.234567e+06`), as Prometheus's rules and alerts APIs print alert values.
+    public static func exponent(_ value: Double) -> String {
+        if value.isNaN { return "NaN" }
+        if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
+        if value == 0 { return value.sign == .minus ? "-0e+00" : "0e+00" }
+        let (digits, decimalPoint) = shortestDigits(abs(value))
+        let exponent = decimalPoint - 1
+        var mantissa = String(digits.first!)
+        if digits.count > 1 { mantissa += "." + digits.dropFirst() }
+        let magnitude = abs(exponent)
+        return (value < 0 ? "-" : "") + mantissa + (exponent < 0 ? "e-" : "e+") + (magnitude < 10 ? "0" : "") + String(magnitude)
+    }
+
     /// The shortest round-tripping decimal digits of a positive finite value (no leading or
     /// trailing zeros) and where the decimal point goes: value = 0.digits × 10^decimalPoint.
     /// Swift's own description is also shortest; it is read apart rather than redone.
