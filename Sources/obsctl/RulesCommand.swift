@@ -65,3 +65,81 @@ struct CheckRulesCommand: AsyncParsableCommand {
         if failed { throw ExitCode(1) }
     }
 }
+
+/// `obsctl rules`: rule groups and rules with their state, health and last evaluation.
+struct RulesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rules", abstract: "List rule groups and rules with state, health, last error and last evaluation.")
+
+    @ParentCommand var root: Obsctl
+    var options: GlobalOptions { root.options }
+
+    @Option(name: .long, help: "Only alerting (alert) or recording (record) rules.")
+    var type: String?
+
+    @Option(name: .long, help: "Only this group (repeatable).")
+    var group: [String] = []
+
+    func run() async throws {
+        let client = try options.client()
+        var parameters: [(String, String)] = group.map { ("rule_group[]", $0) }
+        if let type { parameters.append(("type", type)) }
+        parameters.append(("exclude_alerts", "true"))
+        do {
+            let data = try await client.apiData(AgentClient.path("/api/v1/rules", parameters)) as? [String: Any] ?? [:]
+            if options.output == .json {
+                let text = try JSONSerialization.data(withJSONObject: data, options: [.prettyPrinted, .sortedKeys])
+                print(String(decoding: text, as: UTF8.self))
+                return
+            }
+            let groups = data["groups"] as? [[String: Any]] ?? []
+            let rows = groups.flatMap { group -> [[String]] in
+                (group["rules"] as? [[String: Any]] ?? []).map { rule in
+                    let seconds = (rule["evaluationTime"] as? NSNumber)?.doubleValue ?? 0
+                    return [group["name"] as? String ?? "", rule["name"] as? String ?? "",
+                            rule["type"] as? String == "alerting" ? "alert" : "record", rule["state"] as? String ?? "-",
+                            rule["health"] as? String ?? "", rule["lastEvaluation"] as? String ?? "",
+                            String(format: "%.3fs", seconds), rule["lastError"] as? String ?? ""]
+                }
+            }
+            print(rows.isEmpty ? "(no rules)"
+                : Render.table(header: ["GROUP", "RULE", "TYPE", "STATE", "HEALTH", "LAST EVALUATION", "DURATION", "ERROR"], rows: rows))
+        } catch let error as ObsctlError {
+            printError(error.description)
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// `obsctl alerts`: pending and firing alerts with their labels and since when.
+struct AlertsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "alerts", abstract: "List pending and firing alerts with their labels and active-since time.")
+
+    @ParentCommand var root: Obsctl
+    var options: GlobalOptions { root.options }
+
+    func run() async throws {
+        let client = try options.client()
+        do {
+            let data = try await client.apiData("/api/v1/alerts") as? [String: Any] ?? [:]
+            if options.output == .json {
+                let text = try JSONSerialization.data(withJSONObject: data, options: [.prettyPrinted, .sortedKeys])
+                print(String(decoding: text, as: UTF8.self))
+                return
+            }
+            let alerts = data["alerts"] as? [[String: Any]] ?? []
+            let rows = alerts.map { alert -> [String] in
+                var labels = alert["labels"] as? [String: String] ?? [:]
+                let name = labels.removeValue(forKey: "alertname") ?? ""
+                let rest = labels.sorted { $0.key < $1.key }.map { "\($0.key)=\(Render.quote($0.value))" }.joined(separator: ", ")
+                return [name, alert["state"] as? String ?? "", alert["activeAt"] as? String ?? "", alert["value"] as? String ?? "", rest]
+            }
+            print(rows.isEmpty ? "(no pending or firing alerts)"
+                : Render.table(header: ["ALERT", "STATE", "ACTIVE SINCE", "VALUE", "LABELS"], rows: rows))
+        } catch let error as ObsctlError {
+            printError(error.description)
+            throw ExitCode(1)
+        }
+    }
+}
