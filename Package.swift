@@ -140,7 +140,7 @@ let package = Package(
         // libFuzzer targets for every parser, decoder and on-disk reader (scripts/fuzz.sh).
         .executableTarget(
             name: "ObsFuzz",
-            dependencies: ["CShims", "ObsCore", "ObsYAML", "QueryEngine", "TraceCollector", "LogIngest", "MetricsTSDB", "Scrape",
+            dependencies: ["CShims", "ObsCore", "ObsYAML", "QueryEngine", "TraceCollector", "LogIngest", "MetricsTSDB", "Scrape", "Alerting",
                            .product(name: "NIOCore", package: "swift-nio")],
             // One thread, C entry points and a process-wide target: Swift 5 checking suits it.
             swiftSettings: [.swiftLanguageMode(.v5)]

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Alerting
 import Foundation
 @testable import LogIngest
 @testable import MetricsTSDB
@@ -28,6 +29,9 @@ enum FuzzTargets {
         "logql": logql,
         "traceql": traceql,
         "go-template": goTemplate,
+        "alert-template": alertTemplate,
+        "rule-file": { _ = try? RuleFile.parse(text($0), path: "fuzz.yml") },
+        "series-notation": seriesNotation,
         "regex": regex,
         "yaml": yaml,
         "metrics-wal-record": { walRecord($0) { kind, payload in _ = try MetricsTSDB.WALRecord.decode(kind: kind, payload: &payload) } },
@@ -87,6 +91,28 @@ enum FuzzTargets {
     static func goTemplate(_ bytes: UnsafeRawBufferPointer) {
         guard let template = try? GoTemplate(text(bytes)) else { return }
         _ = try? template.render(GoTemplate.Context(labels: ["app": "web", "n": "42"], line: "a line", timestamp: 1_700_000_000_000_000_000))
+    }
+
+    /// A query result every `query` in the template gets.
+    struct FixedQuerier: RuleQuerier {
+        func vector(_ expr: String, at time: Int64) throws(RuleError) -> [Sample] {
+            [Sample(labels: Labels(["__name__": "up", "instance": "a:1"]), point: Point(t: time, f: 1)),
+             Sample(labels: Labels(["__name__": "up", "instance": "b:1"]), point: Point(t: time, f: 0))]
+        }
+    }
+
+    static func alertTemplate(_ bytes: UnsafeRawBufferPointer) {
+        guard let template = try? AlertTemplate.parse(text(bytes), ruleName: "Fuzz") else { return }
+        let data = AlertTemplate.Data(labels: Labels(["instance": "h:9100", "job": "node"]), externalLabels: Labels(["cluster": "c"]),
+                                      externalURL: "http://agent:9090", value: 1234.5)
+        _ = template.expand(data, time: 1_700_000_000_000, querier: FixedQuerier())
+    }
+
+    /// The first line is the series, the rest its values.
+    static func seriesNotation(_ bytes: UnsafeRawBufferPointer) {
+        let parts = text(bytes).split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+        _ = try? SeriesNotation.metric(String(parts[0]))
+        if parts.count > 1 { _ = try? SeriesNotation.values(String(parts[1])) }
     }
 
     /// The first line is the pattern, the rest the subject.

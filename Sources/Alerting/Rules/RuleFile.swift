@@ -29,8 +29,12 @@ public struct RuleSpec: Sendable {
     /// Where the rule starts in its file.
     public var line: Int?
 
+    public var name: String { kind.name }
+}
+
+extension RuleSpec.Kind {
     public var name: String {
-        switch kind {
+        switch self {
         case let .recording(name), let .alerting(name): name
         }
     }
@@ -104,15 +108,18 @@ public struct RuleFile: Sendable {
         }
         let labels = try labelPairs(map["labels"])
         var rules: [RuleSpec] = []
-        for ruleNode in try map["rules"]?.sequence() ?? [] {
-            rules.append(try decodeRule(ruleNode, language: language, ignoreUnknownFields: ignoreUnknownFields))
+        for (index, ruleNode) in (try map["rules"]?.sequence() ?? []).enumerated() {
+            rules.append(try decodeRule(ruleNode, group: name, index: index, language: language, ignoreUnknownFields: ignoreUnknownFields))
         }
         return RuleGroupSpec(name: name, file: file, interval: interval, limit: limit,
                              queryOffset: try map.decode("query_offset", as: PrometheusDuration.self)?.milliseconds,
                              labels: labels, language: language, rules: rules)
     }
 
-    private static func decodeRule(_ node: YAMLValue, language: RuleLanguage, ignoreUnknownFields: Bool) throws(ConfigError) -> RuleSpec {
+    /// One rule; once its name is known, errors name the group, the rule's position and its name
+    /// as Prometheus's do (`group "g", rule 2, "name": …`).
+    private static func decodeRule(_ node: YAMLValue, group: String, index: Int, language: RuleLanguage,
+                                   ignoreUnknownFields: Bool) throws(ConfigError) -> RuleSpec {
         let map = try node.mapping(allowedKeys: ruleKeys, ignoringUnknown: ignoreUnknownFields)
         let record: String? = try map.decode("record")
         let alert: String? = try map.decode("alert")
@@ -123,8 +130,9 @@ public struct RuleFile: Sendable {
         case (.some, .some): throw node.error("only one of 'record' and 'alert' must be set")
         default: throw node.error("one of 'record' or 'alert' must be set")
         }
+        let context = "group \(JSONText.quote(group)), rule \(index + 1), \(JSONText.quote(kind.name)): "
         guard let expr: String = try map.decode("expr"), !expr.isEmpty else {
-            throw node.error("field 'expr' must be set in rule")
+            throw node.error(context + "field 'expr' must be set in rule")
         }
         let labels = try labelPairs(map["labels"])
         let annotations = try annotationPairs(map["annotations"])
@@ -133,22 +141,22 @@ public struct RuleFile: Sendable {
         switch kind {
         case let .recording(name):
             for key in ["annotations", "for", "keep_firing_for"] where map[key] != nil {
-                throw map.error(at: key, "invalid field '\(key)' in recording rule")
+                throw map.error(at: key, context + "invalid field '\(key)' in recording rule")
             }
-            guard MetricNames.isValid(name) else { throw map.error(at: "record", "invalid recording rule name: \(name)") }
+            guard MetricNames.isValid(name) else { throw map.error(at: "record", context + "invalid recording rule name: \(name)") }
         case .alerting:
             for (_, value) in labels + annotations {
                 do {
-                    _ = try AlertTemplate.parse(value, ruleName: "check")
+                    _ = try AlertTemplate.parse(value, ruleName: kind.name)
                 } catch {
-                    throw node.error("msg=\"\(error.description)\"")
+                    throw node.error(context + error.description)
                 }
             }
         }
         do {
             try checkExpression(expr, language: language)
         } catch {
-            throw map.error(at: "expr", "could not parse expression: \(error.description)")
+            throw map.error(at: "expr", context + "could not parse expression: \(error.description)")
         }
         return RuleSpec(kind: kind, expr: expr, holdDuration: hold, keepFiringFor: keep, labels: labels,
                         annotations: annotations, line: node.line)
