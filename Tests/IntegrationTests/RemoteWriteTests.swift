@@ -9,7 +9,10 @@ import Testing
     static func names(_ reply: HTTPReply) -> [String] { reply.json?["data"] as? [String] ?? [] }
 
     @Test func writeThenReadBackThroughTheMetadataAPIs() async throws {
-        let agent = try AgentProcess(arguments: [])
+        // No scrape jobs: the embedded default's self-scrape would add series of its own.
+        let directory = AgentProcess.temporaryDirectory()
+        try "scrape_configs: []\n".write(toFile: directory + "/agent.yml", atomically: true, encoding: .utf8)
+        let agent = try AgentProcess(arguments: ["--config.file=\(directory)/agent.yml"], directory: directory)
         try await agent.waitForListening()
         let base = agent.baseURL
         let written = try await remoteWrite(base, [
