@@ -11,7 +11,13 @@ public struct PromQLEngine: Sendable {
 
     /// Evaluates `query` at one instant (milliseconds).
     public func instantQuery(_ query: String, at time: Int64, on store: any MetricsQueryable) throws(PromQLError) -> QueryResult {
-        let expr = try PromQLParser.parse(query)
+        try instantQuery(try PromQLParser.parse(query), text: query, at: time, on: store)
+    }
+
+    /// Evaluates an expression parsed earlier (`text` is what it was parsed from), for callers that
+    /// run the same query again and again, such as rules.
+    public func instantQuery(_ expr: Expr, text query: String, at time: Int64,
+                             on store: any MetricsQueryable) throws(PromQLError) -> QueryResult {
         try Self.checkTime(time)
         let context = QueryContext(queryable: store, options: options, start: time, end: time, step: 0, query: query)
         let evaluator = Evaluator(context: context, start: time, end: time, interval: 1)
