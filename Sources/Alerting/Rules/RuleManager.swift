@@ -77,6 +77,8 @@ public final class RuleManager: Sendable {
             var old: [String: RuleGroup] = [:]
             for entry in state.entries { old[entry.group.key] = entry.group }
             for group in built {
+                // Only the rules of the first load restore `for` state; later ones write ALERTS at once.
+                if !restore { for rule in group.alertingRules { rule.setRestored() } }
                 if let previous = old.removeValue(forKey: group.key) { group.copyState(from: previous) }
             }
             state.entries = built.map { Entry(group: $0, restore: restore) }
@@ -114,8 +116,6 @@ public final class RuleManager: Sendable {
             evaluations += 1
             if entry.restore && evaluations == 2 {
                 restoreForState(group, at: time.now())
-            } else if !entry.restore && evaluations == 1 {
-                for rule in group.alertingRules { rule.setRestored() }
             }
             next += group.interval
         }
