@@ -267,4 +267,36 @@ import Glibc
         #expect(!peer.notifications().contains { $0["status"] as? String == "resolved" }, "\(peer.notifications())")
         #expect(try await peer.alerts().count == 1)
     }
+
+    @Test func aBadRuleFileOnReloadKeepsTheRulesInForce() async throws {
+        let directory = AgentProcess.temporaryDirectory()
+        let rules = directory + "/rules.yml"
+        try "groups:\n  - name: g\n    rules:\n      - record: job:up:sum\n        expr: sum by (job) (up)\n"
+            .write(toFile: rules, atomically: true, encoding: .utf8)
+        try "global:\n  evaluation_interval: 1s\nrule_files: [rules.yml]\n".write(toFile: directory + "/agent.yml", atomically: true, encoding: .utf8)
+        let agent = try AgentProcess(arguments: ["--config.file=\(directory)/agent.yml", "--web.enable-lifecycle"], directory: directory)
+        try await agent.waitForListening()
+
+        try "groups:\n  - name: g\n    rules:\n      - record: job:up:sum\n        expr: sum by (job) (up\n"
+            .write(toFile: rules, atomically: true, encoding: .utf8)
+        let refused = try await http(.POST, agent.baseURL + "/-/reload")
+        #expect(refused.status == 500)
+        #expect(refused.body.contains("rules.yml:5:15: groups[0].rules[0].expr: group \"g\", rule 1, \"job:up:sum\": could not parse expression"),
+                "\(refused.body)")
+        let kept = try await http(.GET, agent.baseURL + "/api/v1/rules")
+        #expect(kept.body.contains(#""name":"job:up:sum""#))
+        let metrics = try await http(.GET, agent.baseURL + "/metrics")
+        #expect(metrics.body.contains("obs_config_last_reload_successful 0"))
+
+        try "groups:\n  - name: g\n    rules:\n      - record: job:up:count\n        expr: count by (job) (up)\n"
+            .write(toFile: rules, atomically: true, encoding: .utf8)
+        let accepted = try await http(.POST, agent.baseURL + "/-/reload")
+        #expect(accepted.status == 200)
+        // The rule manager takes the new rules right after the reload answered.
+        let replaced = try await Self.eventually(seconds: 10) {
+            let body = try await http(.GET, agent.baseURL + "/api/v1/rules").body
+            return body.contains(#""name":"job:up:count""#) && !body.contains("job:up:sum")
+        }
+        #expect(replaced)
+    }
 }
