@@ -21,7 +21,10 @@ final class FileDiscovery: Sendable {
     private let watches = Mutex<[Watch]>([])
     private let logger: Logger
 
-    init(logger: Logger) {
+    private let time: any TimeSource
+
+    init(time: any TimeSource, logger: Logger) {
+        self.time = time
         self.logger = logger
     }
 
@@ -35,7 +38,7 @@ final class FileDiscovery: Sendable {
 
     /// Jobs whose discovered groups changed, each with all its file groups now.
     func poll() -> [String: [TargetGroup]] {
-        let now = WallClock.milliseconds()
+        let now = time.now()
         return watches.withLock { watches in
             var changedJobs = Set<String>()
             for w in watches.indices {

@@ -59,14 +59,18 @@ public final class ScrapeManager: Sendable {
     private let logger: Logger
     private let fileDiscovery: FileDiscovery
 
-    public init(store: @escaping StoreProvider, logger: Logger) {
+    /// Where scrape loops read the time and wait for their slots.
+    private let time: any TimeSource
+
+    public init(store: @escaping StoreProvider, time: any TimeSource = SystemTimeSource(), logger: Logger) {
         self.store = store
+        self.time = time
         self.logger = logger
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .follow(max: 10, allowCycles: false)
         configuration.timeout.connect = .seconds(10)
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        fileDiscovery = FileDiscovery(logger: logger)
+        fileDiscovery = FileDiscovery(time: time, logger: logger)
     }
 
     /// Replaces the jobs: static groups are taken at once, file discovery on its next pass.
@@ -209,18 +213,15 @@ public final class ScrapeManager: Sendable {
         let cache = ScrapeCache()
         // Targets are spread over the interval by a stable hash, as Prometheus does.
         let offset = Int64(ScrapeCache.hash(Array(key.utf8)) % UInt64(job.interval))
-        let now = WallClock.milliseconds()
+        let now = time.now()
         var next = now - (now % job.interval) + offset
         if next < now { next += job.interval }
         var lastTimestamp: Int64?
         // One appender for the loop's life: its buffers keep their capacity from scrape to scrape.
         var appender: (any MetricsAppender)?
         while !Task.isCancelled {
-            let wait = next - WallClock.milliseconds()
-            if wait > 0 {
-                do { try await Task.sleep(for: .milliseconds(wait)) } catch { break }
-            }
-            let timestamp = WallClock.milliseconds()
+            do { try await time.sleep(until: next) } catch { break }
+            let timestamp = time.now()
             if appender == nil { appender = store()?.bufferedAppender() }
             if appender != nil {
                 await scrape(key: key, job: job, target: target, cache: cache, timestamp: timestamp, appender: &appender!)
@@ -228,7 +229,7 @@ public final class ScrapeManager: Sendable {
             lastTimestamp = timestamp
             next += job.interval
             // After a long stall, skip the missed slots rather than scraping back to back.
-            while next <= WallClock.milliseconds() { next += job.interval }
+            while next <= time.now() { next += job.interval }
         }
         // The target went away: its series end now. Written from a fresh task, because this one is
         // cancelled and storage refuses work from cancelled tasks. A loop replaced by one with new
@@ -237,7 +238,7 @@ public final class ScrapeManager: Sendable {
         if !replaced, let lastTimestamp, let store = store() {
             await Task {
                 var appender = store.bufferedAppender()
-                let timestamp = max(WallClock.milliseconds(), lastTimestamp + 1)
+                let timestamp = max(time.now(), lastTimestamp + 1)
                 cache.markAllStale(at: timestamp, into: &appender)
                 cache.appendReportStaleness(timestamp: timestamp, target: target, into: &appender)
                 try? await appender.commit()

@@ -84,7 +84,7 @@ import Testing
         #expect(last.count == 4 && last.sum == 5 && last.positive == [FloatHistogram.Bucket(0, 4)])
     }
 
-    @Test(arguments: ["1+x3", "abc", "1x99999999999", "{{sum:1", "{{nope:1}}"])
+    @Test(arguments: ["1+x3", "abc", "1x99999999999", "{{sum:1", "{{nope:1}}", "x3", "+x2"])
     func refused(_ text: String) {
         #expect(throws: SeriesNotation.Invalid.self) { try SeriesNotation.values(text) }
     }

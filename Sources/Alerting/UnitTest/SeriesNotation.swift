@@ -120,6 +120,7 @@ public enum SeriesNotation {
             out.append(.float(value))
             return
         }
+        guard !head.isEmpty else { throw Invalid(description: "invalid value \(JSONText.quote(item))") }
         // `a+b`, `a-b` or `a`: the sign that splits is not the first character nor after an exponent.
         var split: String.Index?
         var index = head.index(after: head.startIndex)
