@@ -127,6 +127,7 @@ struct Renderer<Functions: TemplateFunctionTable> {
         defer { variables.removeSubrange(inner...) }
         var bare = pipeline
         bare.variables = []
+        bare.assigns = false
         let collection = try evaluate(bare, dot: dot)
         let elements: [(TemplateValue, TemplateValue)]
         switch collection {
@@ -168,9 +169,9 @@ struct Renderer<Functions: TemplateFunctionTable> {
             }
         }
         let value = previous ?? .none
-        if pipeline.assigns {
-            guard let index = variables.lastIndex(where: { $0.0 == pipeline.variables[0] }) else {
-                throw fail("undefined variable: \(pipeline.variables[0])")
+        if pipeline.assigns, let name = pipeline.variables.first {
+            guard let index = variables.lastIndex(where: { $0.0 == name }) else {
+                throw fail("undefined variable: \(name)")
             }
             variables[index].1 = value
         } else if let declared = pipeline.variables.first {

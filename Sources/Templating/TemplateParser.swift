@@ -82,7 +82,7 @@ struct TemplateParser {
     private mutating func control(_ word: String, _ conditionText: String) throws(TemplateError) -> Node {
         var branches: [(Template.Pipeline, [Node])] = []
         var condition = try pipeline(conditionText)
-        if word != "range" && condition.assigns { throw fail("cannot assign in \(word)") }
+        if condition.assigns { throw fail("cannot assign in \(word): declare with :=") }
         while true {
             let (body, stop) = try parseList()
             guard let stop else { throw fail("unexpected EOF: missing {{end}}") }

@@ -49,7 +49,8 @@ import Testing
         #expect(text.hasPrefix("<error expanding template: "))
     }
 
-    @Test(arguments: ["{{ nosuch }}", "{{ if }}", "{{ range $labels }}", "{{ $x = 1 }}{{ end }}"])
+    @Test(arguments: ["{{ nosuch }}", "{{ if }}", "{{ range $labels }}", "{{ $x = 1 }}{{ end }}",
+                      "{{ range $k = $labels }}{{ end }}", "{{ if $x = 1 }}{{ end }}"])
     func refused(_ source: String) {
         #expect(throws: (any Error).self) { try AlertTemplate.parse(source, ruleName: "Test") }
     }
