@@ -42,7 +42,16 @@ import Glibc
             hookPort = hook
             hookFile = directory + "/hook.jsonl"
             try """
-            import http.server
+            import http.server, os, signal, threading, time
+            # The test process blocks SIGTERM in the mask it hands down; take it back so that
+            # terminate() works, and end with the test process even if nobody stops it.
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+            parent = os.getppid()
+            def watch():
+                while os.getppid() == parent:
+                    time.sleep(0.5)
+                os._exit(0)
+            threading.Thread(target=watch, daemon=True).start()
             class Hook(http.server.BaseHTTPRequestHandler):
                 def do_POST(self):
                     body = self.rfile.read(int(self.headers['Content-Length']))
