@@ -12,9 +12,8 @@ enum Builtins {
         func need(_ count: Int) throws(TemplateError) {
             guard args.count == count else { throw TemplateError("wrong number of args for \(name): want \(count) got \(args.count)") }
         }
+        // `and` and `or` are the renderer's: they evaluate their operands lazily.
         switch name {
-        case "and": return args.first { !$0.isTrue } ?? args.last ?? .none
-        case "or": return args.first { $0.isTrue } ?? args.last ?? .none
         case "not": try need(1); return .bool(!args[0].isTrue)
         case "eq":
             guard args.count >= 2 else { throw TemplateError("missing argument for comparison") }

@@ -159,25 +159,19 @@ import Testing
         await manager.evaluate(first, at: Self.start)
         let before = try #require(first.alertingRules.first?.alerts.first)
 
-        let text = """
+        let added = """
         groups:
-          - name: latency
-            interval: 1m
-            rules:
-              - alert: HighLatency
-                expr: latency_seconds > 1
-                annotations:
-                  summary: "{{ $labels.instance }} at {{ $value }}s"
           - name: added
             rules:
               - alert: Slow
                 expr: latency_seconds > 0
         """
-        try await manager.update(try RuleFile.parse(text, path: "latency.yml").groups, options: RuleManager.Options())
+        try await manager.update(try Self.group(for: "0s") + RuleFile.parse(added, path: "added.yml").groups,
+                                 options: RuleManager.Options())
         let kept = try #require(manager.groups.first { $0.name == "latency" }?.alertingRules.first?.alerts.first)
         #expect(kept.activeAt == before.activeAt)
-        let added = try #require(manager.groups.first { $0.name == "added" })
-        await manager.evaluate(added, at: Self.start + Self.minute)
+        let addedGroup = try #require(manager.groups.first { $0.name == "added" })
+        await manager.evaluate(addedGroup, at: Self.start + Self.minute)
         let querier = PromQLRuleQuerier(engine: PromQLEngine(), store: store)
         let written = try querier.vector("ALERTS{alertname=\"Slow\"}", at: Self.start + Self.minute)
         #expect(written.count == 1)

@@ -256,15 +256,11 @@ public final class Notifier: Sendable {
         var out = "["
         for (index, alert) in alerts.enumerated() {
             if index > 0 { out += "," }
-            out += "{\"labels\":" + object(alert.labels.pairs) + ",\"annotations\":" + object(alert.annotations)
+            out += "{\"labels\":" + JSONText.object(alert.labels) + ",\"annotations\":" + JSONText.object(alert.annotations)
             out += ",\"startsAt\":\"" + TimeParsing.rfc3339String(nanoseconds: alert.startsAt * 1_000_000) + "\""
             out += ",\"endsAt\":\"" + TimeParsing.rfc3339String(nanoseconds: alert.endsAt * 1_000_000) + "\""
             out += ",\"generatorURL\":" + JSONText.quote(alert.generatorURL) + "}"
         }
         return Array((out + "]").utf8)
-    }
-
-    static func object(_ labels: [Label]) -> String {
-        "{" + labels.map { JSONText.quote($0.name) + ":" + JSONText.quote($0.value) }.joined(separator: ",") + "}"
     }
 }

@@ -71,14 +71,7 @@ enum QueryJSON {
     }
 
     static func labels(_ labels: Labels, into out: inout String) {
-        out += "{"
-        for (i, label) in labels.enumerated() {
-            if i > 0 { out += "," }
-            out += JSONText.quote(label.name)
-            out += ":"
-            out += JSONText.quote(label.value)
-        }
-        out += "}"
+        out += JSONText.object(labels)
     }
 
     static func pair(_ point: Point, into out: inout String) {

@@ -111,7 +111,7 @@ struct RuleRoutes {
 
     /// Label pairs as a JSON object, sorted by name.
     static func object(_ labels: [Label]) -> String {
-        "{" + labels.sorted { $0.name < $1.name }.map { JSONText.quote($0.name) + ":" + JSONText.quote($0.value) }.joined(separator: ",") + "}"
+        JSONText.object(labels.sorted { $0.name < $1.name })
     }
 
     /// RFC 3339 with Go's zero time for "never", as Prometheus prints an unset `time.Time`.

@@ -94,7 +94,5 @@ struct TargetRoutes {
         return out + "}"
     }
 
-    static func labels(_ labels: Labels) -> String {
-        "{" + labels.map { JSONText.quote($0.name) + ":" + JSONText.quote($0.value) }.joined(separator: ",") + "}"
-    }
+    static func labels(_ labels: Labels) -> String { JSONText.object(labels) }
 }

@@ -1,6 +1,16 @@
 /// Minimal JSON string quoting, for the log handler and hand-built responses where a full encoder
 /// would be overkill.
 public enum JSONText {
+    /// Label pairs as a JSON object, in the order given: `{"job":"node","instance":"a:1"}`.
+    public static func object(_ labels: some Sequence<Label>) -> String {
+        var out = "{"
+        for label in labels {
+            if out.utf8.count > 1 { out += "," }
+            out += quote(label.name) + ":" + quote(label.value)
+        }
+        return out + "}"
+    }
+
     public static func quote(_ value: String) -> String {
         var out = "\""
         out.reserveCapacity(value.utf8.count + 2)
