@@ -88,6 +88,13 @@ let package = Package(
             dependencies: ["ObsCore", "ObsYAML", "QueryEngine", "Templating", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // Alertmanager inside the daemon: routing, grouping, inhibition, silences, the notification
+        // log and webhook delivery, with its state in SQLite.
+        .target(
+            name: "Alertmanager",
+            dependencies: ["ObsCore", "ObsYAML", "CSQLite", "CShims", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         // Scraping: discovery, relabeling, exposition parsing, scrape loops.
         .target(
             name: "Scrape",
@@ -105,7 +112,7 @@ let package = Package(
         .executableTarget(
             name: "ObsAgent",
             dependencies: [
-                "ObsCore", "CShims", "ObsYAML", "MetricsTSDB", "LogIngest", "TraceCollector", "QueryEngine", "Alerting", "Scrape",
+                "ObsCore", "CShims", "ObsYAML", "MetricsTSDB", "LogIngest", "TraceCollector", "QueryEngine", "Alerting", "Alertmanager", "Scrape",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -126,7 +133,7 @@ let package = Package(
         .executableTarget(
             name: "obsctl",
             dependencies: [
-                "ObsCore", "Alerting",
+                "ObsCore", "Alerting", "Alertmanager",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -148,6 +155,7 @@ let package = Package(
 
         .testTarget(name: "CoreTests", dependencies: ["ObsCore"]),
         .testTarget(name: "AlertingTests", dependencies: ["ObsCore", "Alerting"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AlertmanagerTests", dependencies: ["ObsCore", "ObsYAML", "Alertmanager"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "TraceCollectorTests",
             dependencies: ["ObsCore", "TraceCollector", .product(name: "Logging", package: "swift-log")]

@@ -1,4 +1,5 @@
 import Alerting
+import Alertmanager
 import ArgumentParser
 import Foundation
 import CShims
@@ -267,8 +268,23 @@ struct ObsAgentCommand: AsyncParsableCommand {
         AdminRoutes(stores: stores, enabled: enableAdminAPI).register(on: router)
         let time = SystemTimeSource()
         let scrapes = ScrapeManager(store: { try? stores.metrics() }, time: time, logger: Logger(label: "scrape"))
-        let notifier = Notifier(transport: HTTPAlertmanagerTransport(), time: time, metrics: metrics, logger: Logger(label: "notifier"))
         let ruleOptions = self.ruleOptions(address: address)
+        let alertmanager: EmbeddedAlertmanager
+        do {
+            var options = EmbeddedAlertmanager.Options()
+            options.externalURL = ruleOptions.externalURL
+            alertmanager = try EmbeddedAlertmanager(
+                databasePath: try directory.subdirectory("alertmanager") + "/state.db", options: options, transport: HTTPWebhookTransport(),
+                time: time, offload: Offload { work in try? await NIOThreadPool.singleton.runIfActive(work) }, metrics: metrics,
+                logger: Logger(label: "alertmanager"))
+        } catch {
+            logger.error("Error opening the Alertmanager state", metadata: ["err": "\(error)"])
+            throw ExitCode(1)
+        }
+        AlertmanagerRoutes(alertmanager: alertmanager, maxBodySize: bodyLimit,
+                           maxDecodedSize: Int(ByteSize(maxDecodedSize)!.bytes)).register(on: router)
+        let notifier = Notifier(transport: RoutingAlertmanagerTransport(alertmanager: alertmanager), time: time, metrics: metrics,
+                                logger: Logger(label: "notifier"))
         let promQLRules = PromQLRuleQuerier(engine: PromQLEngine(options: queryOptions()), store: LazyMetricsStore(stores: stores))
         let logQLRules = LogQLRuleQuerier(stores: stores)
         let rules = RuleManager(
@@ -366,6 +382,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
                                    logger: Logger(label: "tail")),
                     ReloadSignalService(state: state),
                     SpanMetricsService(metrics: spanMetrics, stores: stores, logger: Logger(label: "span-metrics")),
+                    AlertmanagerService(alertmanager: alertmanager, state: state, logger: Logger(label: "alertmanager")),
                     RuleService(manager: rules, notifier: notifier, state: state, baseOptions: ruleOptions,
                                 queueCapacity: notificationQueueCapacity, logger: Logger(label: "rules")),
                 ],

@@ -206,3 +206,28 @@ public struct YAMLMapping {
         return error
     }
 }
+
+extension YAMLValue {
+    /// The node written back as YAML, with the values of `secretKeys` (at any depth) replaced by
+    /// `<secret>`, as Prometheus and Alertmanager show configurations.
+    public func serialized(maskingKeys secretKeys: Set<String>) -> String {
+        func mask(_ node: Node) -> Node {
+            switch node {
+            case .mapping(var mapping):
+                for (key, value) in mapping {
+                    if case let .scalar(name) = key, secretKeys.contains(name.string), case .scalar = value {
+                        mapping[key] = Node("<secret>")
+                    } else {
+                        mapping[key] = mask(value)
+                    }
+                }
+                return .mapping(mapping)
+            case .sequence(let sequence):
+                return .sequence(Node.Sequence(sequence.map(mask), sequence.tag, sequence.style, sequence.mark))
+            default:
+                return node
+            }
+        }
+        return (try? Yams.serialize(node: mask(node))) ?? ""
+    }
+}

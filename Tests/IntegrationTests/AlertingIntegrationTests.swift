@@ -17,57 +17,23 @@ import Glibc
     /// notification to `hook.jsonl`.
     final class Peer {
         let alertmanager = Process()
-        let webhook = Process()
+        let webhook: WebhookRecorder
         let port: Int
-        let hookFile: String
-
-        let hookPort: Int
 
         /// Starts both and waits until they answer.
         static func start(directory: String) async throws -> Peer {
             let peer = try Peer(directory: directory)
+            try await peer.webhook.waitUntilUp()
             let up = try await AlertingIntegrationTests.eventually(seconds: 30) {
-                let webhook = try? await http(.GET, "http://127.0.0.1:\(peer.hookPort)/")
-                let alertmanager = try? await http(.GET, "http://127.0.0.1:\(peer.port)/-/ready")
-                return webhook != nil && alertmanager?.status == 200
+                (try? await http(.GET, "http://127.0.0.1:\(peer.port)/-/ready"))?.status == 200
             }
-            guard up else { throw TestFailure("the Alertmanager or its webhook did not start") }
+            guard up else { throw TestFailure("the Alertmanager did not start") }
             return peer
         }
 
         private init(directory: String) throws {
+            webhook = try WebhookRecorder(directory: directory)
             port = try ScrapeIntegrationTests.freePort()
-            var hook = try ScrapeIntegrationTests.freePort()
-            while hook == port { hook = try ScrapeIntegrationTests.freePort() }
-            hookPort = hook
-            hookFile = directory + "/hook.jsonl"
-            try """
-            import http.server, os, signal, threading, time
-            # The test process blocks SIGTERM in the mask it hands down; take it back so that
-            # terminate() works, and end with the test process even if nobody stops it.
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
-            parent = os.getppid()
-            def watch():
-                while os.getppid() == parent:
-                    time.sleep(0.5)
-                os._exit(0)
-            threading.Thread(target=watch, daemon=True).start()
-            class Hook(http.server.BaseHTTPRequestHandler):
-                def do_POST(self):
-                    body = self.rfile.read(int(self.headers['Content-Length']))
-                    with open('\(hookFile)', 'a') as f:
-                        f.write(body.decode() + "\\n")
-                    self.send_response(200)
-                    self.end_headers()
-                def log_message(self, *args):
-                    pass
-            http.server.HTTPServer(('127.0.0.1', \(hookPort)), Hook).serve_forever()
-            """.write(toFile: directory + "/hook.py", atomically: true, encoding: .utf8)
-            webhook.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-            webhook.arguments = [directory + "/hook.py"]
-            webhook.standardOutput = FileHandle.nullDevice
-            webhook.standardError = FileHandle.nullDevice
-            try webhook.run()
             try """
             route:
               receiver: hook
@@ -78,7 +44,7 @@ import Glibc
             receivers:
               - name: hook
                 webhook_configs:
-                  - url: http://127.0.0.1:\(hookPort)/hook
+                  - url: \(webhook.url)/hook
             """.write(toFile: directory + "/am.yml", atomically: true, encoding: .utf8)
             alertmanager.executableURL = URL(fileURLWithPath: alertmanagerBinary)
             alertmanager.arguments = ["--config.file=\(directory)/am.yml", "--web.listen-address=127.0.0.1:\(port)",
@@ -90,7 +56,6 @@ import Glibc
 
         deinit {
             alertmanager.terminate()
-            webhook.terminate()
         }
 
         /// The Alertmanager's current alerts.
@@ -101,10 +66,7 @@ import Glibc
 
         /// Every alert of every webhook notification so far, with the notification's status.
         func notifications() -> [[String: Any]] {
-            let text = (try? String(contentsOfFile: hookFile, encoding: .utf8)) ?? ""
-            return text.split(separator: "\n").compactMap { line in
-                (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["alerts"] as? [[String: Any]]
-            }.flatMap { $0 }
+            webhook.notifications().flatMap(\.alerts)
         }
     }
 

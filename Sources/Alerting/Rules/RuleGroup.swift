@@ -160,18 +160,6 @@ public final class RuleGroup: Sendable {
     }
 }
 
-/// Where rule evaluation's blocking work (queries, template expansion) runs: inline in tests, on a
-/// thread pool in the daemon, as the cooperative pool has only as many threads as cores.
-public struct Offload: Sendable {
-    public let run: @Sendable (@escaping @Sendable () -> Void) async -> Void
-
-    public init(_ run: @escaping @Sendable (@escaping @Sendable () -> Void) async -> Void) {
-        self.run = run
-    }
-
-    public static let inline = Offload { work in work() }
-}
-
 /// Prometheus's stale marker: a NaN with a payload of its own, written when a series ends.
 public enum StaleMarker {
     public static let value = Double(bitPattern: 0x7FF0_0000_0000_0002)

@@ -1,3 +1,4 @@
+import Alertmanager
 import Foundation
 import ObsCore
 import Scrape
@@ -10,7 +11,7 @@ extension AgentConfig {
         config.source = file
         config.text = text
         guard let root = try YAMLValue.parse(text, file: file) else { return config }
-        let top = try root.mapping(allowedKeys: ["global", "storage", "scrape_configs", "rule_files", "alerting", "logs"])
+        let top = try root.mapping(allowedKeys: ["global", "storage", "scrape_configs", "rule_files", "alerting", "logs", "alertmanager"])
         if let global = top["global"] {
             config.global = try GlobalConfig(yaml: global)
         }
@@ -26,6 +27,9 @@ extension AgentConfig {
         }
         if let alerting = top["alerting"] {
             config.alerting = try AlertingConfig(yaml: alerting)
+        }
+        if let alertmanager = top["alertmanager"] {
+            config.alertmanager = try AlertmanagerSection.load(alertmanager, relativeTo: (file as NSString).deletingLastPathComponent)
         }
         // External labels go on alerts and reach alert templates; without rules they would do nothing.
         if !config.global.externalLabels.pairs.isEmpty && config.ruleFiles.isEmpty,
@@ -279,5 +283,25 @@ extension KubernetesSDConfig {
             }
         }
         return out
+    }
+}
+
+/// `alertmanager:` — an Alertmanager configuration pasted in as is, or `{config_file: PATH}`
+/// naming an `alertmanager.yml` (relative to the agent's configuration file).
+enum AlertmanagerSection {
+    static func load(_ yaml: YAMLValue, relativeTo directory: String) throws(ConfigError) -> AlertmanagerSettings {
+        if let map = try? yaml.looseMapping(), let fileNode = map["config_file"] {
+            _ = try yaml.mapping(allowedKeys: ["config_file"])
+            let name = try fileNode.scalar()
+            let path = name.hasPrefix("/") || directory.isEmpty ? name : directory + "/" + name
+            let text: String
+            do {
+                text = try String(contentsOfFile: path, encoding: .utf8)
+            } catch {
+                throw fileNode.error("cannot read Alertmanager configuration \(path): \(error.localizedDescription)")
+            }
+            return try AlertmanagerSettings.parse(text, file: path)
+        }
+        return try AlertmanagerSettings(yaml: yaml)
     }
 }

@@ -1,3 +1,4 @@
+import Alertmanager
 import ObsCore
 import Scrape
 import ObsYAML
@@ -15,6 +16,8 @@ struct AgentConfig: Sendable, Equatable {
     /// The groups `ruleFiles` name, read with the configuration.
     var rules = LoadedRules()
     var alerting = AlertingConfig()
+    /// The embedded Alertmanager's configuration; nil leaves it off.
+    var alertmanager: AlertmanagerSettings?
     var logs = LogsConfig()
 
     /// Where the configuration came from, for `/api/v1/status/config` and error messages.

@@ -90,6 +90,15 @@ final class AgentState: Sendable {
         reloadListeners.withLock { $0.append(listener) }
     }
 
+    /// The configuration in force now, then each one a reload puts in force (only the newest when
+    /// a consumer falls behind). `finish` ends the stream.
+    func configurations() -> (stream: AsyncStream<AgentConfig>, finish: @Sendable () -> Void) {
+        let (configs, continuation) = AsyncStream<AgentConfig>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        continuation.yield(config)
+        onReload { continuation.yield($0) }
+        return (configs, { continuation.finish() })
+    }
+
     /// Installs the function that starts a graceful shutdown (set once the service group exists).
     func onShutdownRequest(_ hook: @escaping @Sendable () async -> Void) {
         shutdownHook.withLock { $0 = hook }

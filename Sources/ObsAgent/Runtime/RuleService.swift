@@ -21,9 +21,7 @@ struct RuleService: Service {
     let logger: Logger
 
     func run() async throws {
-        let (configs, continuation) = AsyncStream<AgentConfig>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        continuation.yield(state.config)
-        state.onReload { continuation.yield($0) }
+        let (configs, finish) = state.configurations()
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { await manager.run() }
@@ -34,7 +32,7 @@ struct RuleService: Service {
                 await tasks.waitForAll()
             }
         }
-        continuation.finish()
+        finish()
     }
 
     func apply(_ config: AgentConfig) async {
@@ -45,7 +43,12 @@ struct RuleService: Service {
         notifierOptions.queueCapacity = queueCapacity
         notifierOptions.externalLabels = options.externalLabels
         notifierOptions.relabel = config.alerting.relabel
-        notifier.update(targets: config.alerting.targets, options: notifierOptions)
+        // Without Alertmanagers of its own, alerts go to the embedded one when it is configured.
+        var targets = config.alerting.targets
+        if targets.isEmpty && config.alertmanager != nil {
+            targets = [AlertmanagerTarget(url: RoutingAlertmanagerTransport.embeddedURL, timeout: 10_000)]
+        }
+        notifier.update(targets: targets, options: notifierOptions)
         do {
             try await manager.update(config.rules.groups, options: options)
             if !config.rules.groups.isEmpty {

@@ -253,6 +253,19 @@ public struct JSONReader {
         return start..<offset
     }
 
+    /// A `true` or `false` literal.
+    public mutating func bool() throws(Failure) -> Bool {
+        guard try peek() == .bool else { throw fail("expected true or false") }
+        let value = bytes[offset] == UInt8(ascii: "t")
+        let word: StaticString = value ? "true" : "false"
+        let length = word.utf8CodeUnitCount
+        guard offset + length <= bytes.count, memcmp(bytes.baseAddress! + offset, word.utf8Start, length) == 0 else {
+            throw fail("invalid literal")
+        }
+        offset += length
+        return value
+    }
+
     /// Skips any value, checking its syntax, without building it.
     public mutating func skip() throws {
         switch try peek() {

@@ -1,0 +1,442 @@
+import Foundation
+import Logging
+import ObsCore
+import Synchronization
+
+/// Alertmanager inside the daemon. Alerts posted over API v2 (or handed over by the rule
+/// notifier) are merged into the alert store, routed down the tree into aggregation groups, and
+/// flushed on Alertmanager's timers through inhibition, time intervals, silences and the
+/// notification log to webhook receivers. Alerts, silences and the notification log are written to
+/// SQLite as they change, before the change is acknowledged.
+public final class EmbeddedAlertmanager: Sendable {
+    public struct Options: Sendable {
+        /// The URL payloads and the status page name as this Alertmanager's.
+        public var externalURL = "http://localhost:9090"
+        /// Alerts held at most; new ones past it are refused and counted.
+        public var maxAlerts = 100_000
+        /// Notifications in flight at most per receiver; flushes past it wait their turn, so a
+        /// hanging webhook holds up its own receiver only.
+        public var concurrencyPerReceiver = 16
+        /// How long expired silences are kept (Alertmanager's `--data.retention`), milliseconds.
+        public var retention: Int64 = 120 * 3_600_000
+        /// How often resolved alerts and expired state are collected, milliseconds.
+        public var gcInterval: Int64 = 30 * 60_000
+        /// Empty aggregation groups are removed on this period, as in Alertmanager.
+        public var maintenanceInterval: Int64 = 30_000
+        /// Backoff between delivery attempts, milliseconds.
+        public var minBackoff: Int64 = 500
+        public var maxBackoff: Int64 = 60_000
+        /// Shortest time a flush may spend delivering (Alertmanager's 10 s).
+        public var minDeliveryTimeout: Int64 = 10_000
+
+        public init() {}
+    }
+
+    /// A compiled configuration.
+    struct Compiled {
+        var settings: AlertmanagerSettings
+        var route: Route
+        var routes: [ObjectIdentifier: Int]
+        var receivers: [String: ReceiverSpec]
+        var inhibitor: Inhibitor
+    }
+
+    struct GroupID: Hashable {
+        var route: Int
+        var labels: UInt64
+    }
+
+    struct Group {
+        var route: Route
+        var labels: Labels
+        var groupKey: String
+        var alerts: [UInt64: ManagedAlert] = [:]
+        /// Milliseconds.
+        var nextFlush: Int64
+        var hasFlushed = false
+        var inFlight = false
+    }
+
+    struct State {
+        var compiled: Compiled?
+        var generation = 0
+        var alerts: [UInt64: ManagedAlert] = [:]
+        var groups: [GroupID: Group] = [:]
+        var silences: [String: (silence: Silence, matchers: [LabelMatcher])] = [:]
+        var nflog: [String: NotificationLog.Entry] = [:]
+        var inFlight: [String: Int] = [:]
+        var nextMaintenance: Int64 = 0
+        var nextGC: Int64 = 0
+        var waiter: CheckedContinuation<Void, Never>?
+        var wakePending = false
+        let database: AlertmanagerDatabase
+    }
+
+    let state: Mutex<State>
+    let options: Options
+    let transport: any WebhookTransport
+    let time: any TimeSource
+    let offload: Offload
+    let logger: Logger
+    let metrics: AlertmanagerMetrics
+    /// Milliseconds; for `/api/v2/status`'s `uptime`.
+    public let startedAt: Int64
+
+    /// Opens (or creates) the state database at `path` and loads what it holds.
+    public init(databasePath: String, options: Options = Options(), transport: any WebhookTransport, time: any TimeSource,
+                offload: Offload = .inline, metrics registry: MetricsRegistry, logger: Logger) throws(AlertmanagerError) {
+        let database = try AlertmanagerDatabase(path: databasePath)
+        var initial = State(database: database)
+        for alert in try database.loadAlerts() { initial.alerts[alert.fingerprint] = alert }
+        for silence in try database.loadSilences() {
+            guard let matchers = try? silence.compiled() else { continue }
+            initial.silences[silence.id] = (silence, matchers)
+        }
+        for entry in try database.loadNotificationLog() { initial.nflog[entry.key] = entry }
+        state = Mutex(initial)
+        self.options = options
+        self.transport = transport
+        self.time = time
+        self.offload = offload
+        self.logger = logger
+        metrics = AlertmanagerMetrics(registry)
+        startedAt = time.now()
+        registry.addCollector { [weak self] writer in self?.collectGauges(&writer) }
+    }
+
+    var nowNanoseconds: Int64 { time.now() &* 1_000_000 }
+
+    // MARK: Configuration
+
+    /// Puts a configuration in force. A changed one rebuilds the aggregation groups from the
+    /// alerts held, as Alertmanager does on reload; the notification log keeps what was sent.
+    public func apply(_ settings: AlertmanagerSettings) {
+        let changed = state.withLock { state -> Bool in
+            guard state.compiled?.settings != settings else { return false }
+            let route = Route(root: settings.route)
+            var routes: [ObjectIdentifier: Int] = [:]
+            route.walk { routes[ObjectIdentifier($0)] = routes.count }
+            state.compiled = Compiled(settings: settings, route: route, routes: routes,
+                                      receivers: Dictionary(settings.receivers.map { ($0.name, $0) }) { a, _ in a },
+                                      inhibitor: Inhibitor(rules: settings.inhibitRules))
+            state.generation += 1
+            state.groups = [:]
+            let now = time.now()
+            for alert in state.alerts.values { Self.route(alert, into: &state, now: now) }
+            return true
+        }
+        if changed { wake() }
+    }
+
+    public var settings: AlertmanagerSettings? { state.withLock { $0.compiled?.settings } }
+
+    // MARK: Receiving alerts
+
+    /// Alertmanager's handling of `POST /api/v2/alerts`: defaults for missing times, validation,
+    /// then every valid alert is stored (durably) and routed; the invalid ones are reported
+    /// together afterwards. Blocking (SQLite).
+    public func receive(_ posted: [PostedAlert]) throws(AlertmanagerError) {
+        let now = nowNanoseconds
+        var valid: [ManagedAlert] = []
+        var errors: [String] = []
+        let resolveTimeout = state.withLock { $0.compiled?.settings.resolveTimeout ?? 300_000 }
+        for alert in posted {
+            var startsAt = alert.startsAt, endsAt = alert.endsAt, timeout = false
+            if startsAt == 0 { startsAt = endsAt == 0 ? now : endsAt }
+            if endsAt == 0 {
+                timeout = true
+                endsAt = now &+ resolveTimeout &* 1_000_000
+            }
+            if endsAt > now { metrics.receivedFiring.inc() } else { metrics.receivedResolved.inc() }
+            if let problem = alert.problem(startsAt: startsAt, endsAt: endsAt) {
+                errors.append(problem)
+                metrics.invalid.inc()
+                continue
+            }
+            valid.append(ManagedAlert(labels: alert.labels, annotations: alert.annotations, startsAt: startsAt, endsAt: endsAt,
+                                      generatorURL: alert.generatorURL, updatedAt: now, timeout: timeout))
+        }
+        let dropped = try state.withLock { (state) throws(AlertmanagerError) -> Int in
+            var stored: [ManagedAlert] = []
+            var dropped = 0
+            let nowMilliseconds = now / 1_000_000
+            for var alert in valid {
+                if let old = state.alerts[alert.fingerprint] {
+                    if old.overlaps(alert) { alert = old.merged(with: alert) }
+                } else if state.alerts.count >= options.maxAlerts {
+                    dropped += 1
+                    continue
+                }
+                state.alerts[alert.fingerprint] = alert
+                stored.append(alert)
+                Self.route(alert, into: &state, now: nowMilliseconds)
+            }
+            try state.database.save(alerts: stored)
+            return dropped
+        }
+        wake()
+        if dropped > 0 {
+            metrics.dropped.inc(Double(dropped))
+            errors.append("\(dropped) alerts dropped: the Alertmanager holds its limit of \(options.maxAlerts) alerts")
+        }
+        if !errors.isEmpty { throw .invalid(errors.joined(separator: "; ")) }
+    }
+
+    /// Puts an alert into the aggregation group of every route it matches (Alertmanager's
+    /// dispatcher), creating groups as needed.
+    static func route(_ alert: ManagedAlert, into state: inout State, now: Int64) {
+        state.compiled?.inhibitor.observe(alert)
+        guard let compiled = state.compiled else { return }
+        for route in compiled.route.match(alert.labels) {
+            let labels = route.groupLabels(alert.labels)
+            let id = GroupID(route: compiled.routes[ObjectIdentifier(route)] ?? 0, labels: labels.stableHash)
+            if state.groups[id] == nil {
+                state.groups[id] = Group(route: route, labels: labels, groupKey: route.key + ":" + labels.groupKeyText,
+                                         nextFlush: now &+ route.groupWait)
+            }
+            state.groups[id]!.alerts[alert.fingerprint] = alert
+            // An alert that started long enough ago flushes a group that has not flushed yet at once.
+            if !state.groups[id]!.hasFlushed && alert.startsAt &+ route.groupWait &* 1_000_000 < now &* 1_000_000 {
+                state.groups[id]!.nextFlush = min(state.groups[id]!.nextFlush, now)
+            }
+        }
+    }
+
+    // MARK: Silences
+
+    /// Creates or updates a silence (Alertmanager's rules: an update that cannot apply in place
+    /// expires the old silence and creates a new one). Returns its ID. Blocking (SQLite).
+    public func setSilence(_ input: Silence) throws(AlertmanagerError) -> String {
+        let now = nowNanoseconds
+        let id = try state.withLock { (state) throws(AlertmanagerError) -> String in
+            var silence = input
+            silence.updatedAt = now
+            var changes: [Silence] = []
+            if !silence.id.isEmpty {
+                guard let previous = state.silences[silence.id]?.silence else { throw .silenceNotFound }
+                if previous.canBeUpdated(to: silence, now: now) {
+                    try silence.validate()
+                    let matchers = try silence.compiled()
+                    try state.database.save(silences: [silence])
+                    state.silences[silence.id] = (silence, matchers)
+                    return silence.id
+                }
+                if previous.state(at: now) != .expired {
+                    var expired = previous
+                    Self.expire(&expired, now: now)
+                    changes.append(expired)
+                }
+            }
+            silence.id = UUID().uuidString.lowercased()
+            if silence.startsAt < now { silence.startsAt = now }
+            try silence.validate()
+            let matchers = try silence.compiled()
+            changes.append(silence)
+            try state.database.save(silences: changes)
+            for change in changes {
+                state.silences[change.id] = (change, change.id == silence.id ? matchers : state.silences[change.id]?.matchers ?? [])
+            }
+            return silence.id
+        }
+        wake()
+        return id
+    }
+
+    /// Ends a silence now. Blocking (SQLite).
+    public func expireSilence(id: String) throws(AlertmanagerError) {
+        let now = nowNanoseconds
+        try state.withLock { (state) throws(AlertmanagerError) in
+            guard var entry = state.silences[id] else { throw .silenceNotFound }
+            guard entry.silence.state(at: now) != .expired else { throw .alreadyExpired(id) }
+            Self.expire(&entry.silence, now: now)
+            try state.database.save(silences: [entry.silence])
+            state.silences[id] = entry
+        }
+        wake()
+    }
+
+    static func expire(_ silence: inout Silence, now: Int64) {
+        if silence.state(at: now) == .pending { silence.startsAt = now }
+        silence.endsAt = now
+        silence.updatedAt = now
+    }
+
+    /// Silences whose matchers include every one of `filter` (Alertmanager's API filter), in the
+    /// API's order: active by end, pending by start, expired most recent first.
+    public func silences(matching filter: [LabelMatcher] = []) -> [(silence: Silence, state: Silence.State)] {
+        let now = nowNanoseconds
+        let all = state.withLock { state in state.silences.values.map(\.silence) }
+        let wanted = all.filter { silence in
+            filter.allSatisfy { matcher in
+                silence.matchers.contains { Silence.Matcher(matcher) == $0 }
+                    || silence.matchers.contains { !$0.isRegex && $0.isEqual && $0.name == matcher.name && matcher.matches($0.value) }
+            }
+        }
+        func rank(_ state: Silence.State) -> Int { state == .active ? 0 : state == .pending ? 1 : 2 }
+        return wanted.map { ($0, $0.state(at: now)) }.sorted { a, b in
+            if a.state != b.state { return rank(a.state) < rank(b.state) }
+            switch a.state {
+            case .active: return a.silence.endsAt < b.silence.endsAt
+            case .pending: return a.silence.startsAt < b.silence.startsAt
+            case .expired: return a.silence.endsAt > b.silence.endsAt
+            }
+        }
+    }
+
+    public func silence(id: String) -> (silence: Silence, state: Silence.State)? {
+        let now = nowNanoseconds
+        return state.withLock { $0.silences[id] }.map { ($0.silence, $0.silence.state(at: now)) }
+    }
+
+    /// Active silences muting `labels`, sorted by ID.
+    static func silencedBy(_ labels: Labels, in state: State, now: Int64) -> [String] {
+        state.silences.values.filter { entry in
+            entry.silence.state(at: now) == .active && labels.matches(entry.matchers)
+        }.map(\.silence.id).sorted()
+    }
+
+    // MARK: Queries
+
+    public struct AlertStatus: Sendable, Equatable {
+        public var state: String
+        public var silencedBy: [String]
+        public var inhibitedBy: [String]
+    }
+
+    public struct AlertView: Sendable {
+        public var alert: ManagedAlert
+        public var status: AlertStatus
+        public var receivers: [String]
+    }
+
+    public struct GroupView: Sendable {
+        public var labels: Labels
+        public var receiver: String
+        public var alerts: [AlertView]
+    }
+
+    /// The API's alert filters.
+    public struct AlertFilter: Sendable {
+        public var active = true
+        public var silenced = true
+        public var inhibited = true
+        public var unprocessed = true
+        public var matchers: [LabelMatcher] = []
+        /// Anchored regex over receiver names.
+        public var receiver: LabelMatcher?
+
+        public init() {}
+
+        func admits(_ view: AlertView) -> Bool {
+            if let receiver, !view.receivers.contains(where: { receiver.matches($0) }) { return false }
+            guard view.alert.labels.matches(matchers) else { return false }
+            if !active && view.status.state == "active" { return false }
+            if !unprocessed && view.status.state == "unprocessed" { return false }
+            if !silenced && !view.status.silencedBy.isEmpty { return false }
+            if !inhibited && !view.status.inhibitedBy.isEmpty { return false }
+            return true
+        }
+    }
+
+    static func status(of alert: ManagedAlert, in state: State, now: Int64) -> AlertStatus {
+        let silenced = silencedBy(alert.labels, in: state, now: now)
+        let inhibited = state.compiled?.inhibitor.inhibitedBy(alert.labels, now: now).map { [$0] } ?? []
+        return AlertStatus(state: silenced.isEmpty && inhibited.isEmpty ? "active" : "suppressed", silencedBy: silenced, inhibitedBy: inhibited)
+    }
+
+    /// Alerts not yet resolved, by fingerprint, with their state and receivers.
+    public func alerts(_ filter: AlertFilter = AlertFilter()) -> [AlertView] {
+        let now = nowNanoseconds
+        return state.withLock { state in
+            state.alerts.values.compactMap { alert -> AlertView? in
+                guard !alert.resolved(at: now) || alert.endsAt == now else { return nil }
+                let receivers = state.compiled?.route.match(alert.labels).map(\.receiver) ?? []
+                let view = AlertView(alert: alert, status: Self.status(of: alert, in: state, now: now), receivers: receivers)
+                return filter.admits(view) ? view : nil
+            }
+        }.sorted { $0.alert.fingerprintText < $1.alert.fingerprintText }
+    }
+
+    /// The aggregation groups with their unresolved alerts that pass `filter`.
+    public func groups(_ filter: AlertFilter = AlertFilter()) -> [GroupView] {
+        let now = nowNanoseconds
+        let views: [GroupView] = state.withLock { state in
+            state.groups.values.compactMap { group -> GroupView? in
+                let alerts = group.alerts.values.compactMap { alert -> AlertView? in
+                    guard !alert.resolved(at: now) else { return nil }
+                    let receivers = state.compiled?.route.match(alert.labels).map(\.receiver) ?? []
+                    let view = AlertView(alert: alert, status: Self.status(of: alert, in: state, now: now), receivers: receivers)
+                    return filter.admits(view) ? view : nil
+                }
+                guard !alerts.isEmpty else { return nil }
+                return GroupView(labels: group.labels, receiver: group.route.receiver,
+                                 alerts: alerts.sorted { AlertOrder.precedes($0.alert.labels, $1.alert.labels) })
+            }
+        }
+        return views.sorted { a, b in a.labels == b.labels ? a.receiver < b.receiver : AlertOrder.before(a.labels, b.labels) }
+    }
+
+    // MARK: Waking the dispatcher
+
+    func wake() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard let waiter = state.waiter else {
+                state.wakePending = true
+                return nil
+            }
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
+    }
+
+    func waitForWake() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resume = state.withLock { state -> Bool in
+                    if state.wakePending || Task.isCancelled {
+                        state.wakePending = false
+                        return true
+                    }
+                    state.waiter = continuation
+                    return false
+                }
+                if resume { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume()
+        }
+    }
+}
+
+/// Alertmanager's order of alerts in a notification: by `job`, then `instance` (alerts that have
+/// them first), then by label set.
+enum AlertOrder {
+    static func precedes(_ a: Labels, _ b: Labels) -> Bool {
+        for name in ["job", "instance"] {
+            let x = a[name], y = b[name]
+            if x == nil && y == nil { continue }
+            guard let x else { return false }
+            guard let y else { return true }
+            if x != y { return x.utf8.lexicographicallyPrecedes(y.utf8) }
+        }
+        return before(a, b)
+    }
+
+    /// Go's `LabelSet.Before`: fewer labels first, then the first differing value over the union of
+    /// names, a missing name sorting first.
+    static func before(_ a: Labels, _ b: Labels) -> Bool {
+        if a.count != b.count { return a.count < b.count }
+        let names = Set(a.pairs.map(\.name)).union(b.pairs.map(\.name)).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        for name in names {
+            guard let x = a[name] else { return true }
+            guard let y = b[name] else { return false }
+            if x != y { return x.utf8.lexicographicallyPrecedes(y.utf8) }
+        }
+        return false
+    }
+}

@@ -1,0 +1,106 @@
+import Alerting
+import Alertmanager
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ObsCore
+import ServiceLifecycle
+
+/// Runs the embedded Alertmanager's dispatcher for the daemon's life and puts the
+/// `alertmanager:` section in force at start and on every reload.
+struct AlertmanagerService: Service {
+    let alertmanager: EmbeddedAlertmanager
+    let state: AgentState
+    let logger: Logger
+
+    func run() async throws {
+        let (configs, finish) = state.configurations()
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { await alertmanager.run() }
+                tasks.addTask {
+                    for await config in configs {
+                        guard let settings = config.alertmanager else { continue }
+                        alertmanager.apply(settings)
+                    }
+                }
+                await tasks.waitForAll()
+            }
+        }
+        finish()
+    }
+}
+
+/// Webhook notifications over HTTP with the receiver's `http_config`: credentials (files read at
+/// each request, so rotated tokens apply), a CA, a client certificate, redirects on or off.
+struct HTTPWebhookTransport: WebhookTransport {
+    /// For `follow_redirects: false`; lives as long as the process.
+    static let noRedirects = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+                                        configuration: .init(redirectConfiguration: .disallow))
+
+    func post(url: String, body: [UInt8], settings: HTTPClientSettings, deadline: Int64) async throws -> (status: Int, body: String) {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "obs-agent/\(BuildInfo.version)")
+        switch settings.credentials {
+        case .none: break
+        case let .authorization(type, credentials, file):
+            let secret = try file.map { try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) } ?? credentials ?? ""
+            request.headers.add(name: "Authorization", value: "\(type) \(secret)")
+        case let .basic(username, password, passwordFile):
+            let secret = try passwordFile.map { try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) } ?? password ?? ""
+            request.headers.add(name: "Authorization", value: "Basic " + Data("\(username):\(secret)".utf8).base64EncodedString())
+        }
+        if settings.ca != nil || settings.caFile != nil || settings.certFile != nil || settings.insecureSkipVerify {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            if let file = settings.caFile { tls.trustRoots = .file(file) }
+            if let pem = settings.ca { tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8))) }
+            if let cert = settings.certFile, let key = settings.keyFile {
+                tls.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
+                tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+            }
+            if settings.insecureSkipVerify { tls.certificateVerification = .none }
+            request.tlsConfiguration = tls
+        }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let client = settings.followRedirects ? HTTPClient.shared : Self.noRedirects
+        let remaining = max(deadline - WallClock.milliseconds(), 1)
+        let response = try await client.execute(request, timeout: .milliseconds(remaining))
+        let answer = (try? await response.body.collect(upTo: 4096)).map { String(buffer: $0) } ?? ""
+        return (Int(response.status.code), answer)
+    }
+}
+
+/// The rule notifier's transport: alerts for the embedded Alertmanager are handed over in
+/// process (same validation as `POST /api/v2/alerts`); other URLs go over HTTP.
+struct RoutingAlertmanagerTransport: AlertmanagerTransport {
+    static let embeddedURL = "embedded://alertmanager/api/v2/alerts"
+
+    let alertmanager: EmbeddedAlertmanager
+    let http = HTTPAlertmanagerTransport()
+
+    func post(_ url: String, body: [UInt8], timeout: Int64) async throws -> Int {
+        guard url == Self.embeddedURL else { return try await http.post(url, body: body, timeout: timeout) }
+        let alerts: [PostedAlert]
+        do {
+            alerts = try AlertmanagerJSON.alerts(body)
+        } catch {
+            return 400
+        }
+        let outcome: Int = try await NIOThreadPool.singleton.runIfActive {
+            do {
+                try alertmanager.receive(alerts)
+                return 200
+            } catch AlertmanagerError.storage {
+                return 500
+            } catch {
+                return 400
+            }
+        }
+        return outcome
+    }
+}

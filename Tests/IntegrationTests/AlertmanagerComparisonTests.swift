@@ -1,0 +1,202 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The embedded Alertmanager against Debian's Alertmanager 0.25, black box: the same
+/// configuration, the same alerts, silences and resolves posted to both at the same moments, and
+/// the webhook payloads compared; Prometheus 2.42 delivering to the daemon; state that survives
+/// `kill -9`; webhooks that fail or hang.
+@Suite(.serialized) struct AlertmanagerComparisonTests {
+    static var peersAvailable: Bool {
+        FileManager.default.isExecutableFile(atPath: AlertingIntegrationTests.alertmanagerBinary)
+    }
+
+    static let groupInterval = 4.0
+
+    /// The scenario's configuration; `hook` is the webhook base URL for one of the two servers.
+    static func configuration(hook: String) -> String {
+        """
+        global:
+          resolve_timeout: 5m
+        route:
+          receiver: default
+          group_by: [alertname, cluster]
+          group_wait: 2s
+          group_interval: 4s
+          repeat_interval: 13s
+          routes:
+            - matchers: ['team="db"']
+              receiver: db
+              continue: true
+            - matchers: ['team=~"db|web"']
+              receiver: team
+              group_by: ['...']
+        receivers:
+          - name: default
+            webhook_configs: [{url: '\(hook)/default'}]
+          - name: db
+            webhook_configs: [{url: '\(hook)/db', max_alerts: 2}]
+          - name: team
+            webhook_configs: [{url: '\(hook)/team', send_resolved: false}]
+        inhibit_rules:
+          - source_matchers: [severity="critical"]
+            target_matchers: [severity="warning"]
+            equal: [cluster]
+        """
+    }
+
+    static func alertJSON(_ labels: [String: String], startsAt: Date, endsAt: Date? = nil) -> String {
+        let format = ISO8601DateFormatter()
+        format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        var object: [String: Any] = ["labels": labels, "annotations": ["summary": "about \(labels["instance"] ?? "")"],
+                                     "startsAt": format.string(from: startsAt), "generatorURL": "http://prom/graph"]
+        if let endsAt { object["endsAt"] = format.string(from: endsAt) }
+        return String(data: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), encoding: .utf8)!
+    }
+
+    /// Starts Debian's Alertmanager with `config`.
+    static func startAlertmanager(directory: String, config: String) async throws -> (Process, String) {
+        let port = try ScrapeIntegrationTests.freePort()
+        try config.write(toFile: directory + "/am.yml", atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: AlertingIntegrationTests.alertmanagerBinary)
+        process.arguments = ["--config.file=\(directory)/am.yml", "--web.listen-address=127.0.0.1:\(port)",
+                             "--cluster.listen-address=", "--storage.path=\(directory)/am-data"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let url = "http://127.0.0.1:\(port)"
+        let up = try await AlertingIntegrationTests.eventually(seconds: 30) { (try? await http(.GET, url + "/-/ready"))?.status == 200 }
+        guard up else { throw TestFailure("the Alertmanager did not start") }
+        return (process, url)
+    }
+
+    /// Starts the agent with an `alertmanager:` section holding `config`.
+    static func startAgent(directory: String, config: String, extra: [String] = []) async throws -> AgentProcess {
+        let indented = config.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n")
+        try "alertmanager:\n\(indented)\n".write(toFile: directory + "/agent.yml", atomically: true, encoding: .utf8)
+        let agent = try AgentProcess(arguments: ["--config.file=\(directory)/agent.yml"] + extra, directory: directory)
+        try await agent.waitForListening()
+        return agent
+    }
+
+    static func post(_ base: String, _ path: String, _ body: String) async throws -> HTTPReply {
+        try await http(.POST, base + path, body: body, headers: [("Content-Type", "application/json")])
+    }
+
+    @Test(.enabled(if: peersAvailable, "needs Debian's prometheus-alertmanager"))
+    func sameNotificationsAsAlertmanager025() async throws {
+        let directory = AgentProcess.temporaryDirectory()
+        let hook = try WebhookRecorder(directory: directory)
+        try await hook.waitUntilUp()
+        let (peer, peerURL) = try await Self.startAlertmanager(directory: directory, config: Self.configuration(hook: hook.url + "/am"))
+        defer { peer.terminate() }
+        let agent = try await Self.startAgent(directory: directory, config: Self.configuration(hook: hook.url + "/agent"))
+        let targets = [peerURL, agent.baseURL]
+        let start = Date()
+        let begin = Date().timeIntervalSince1970
+        func both(_ path: String, _ body: String) async throws -> [HTTPReply] {
+            var replies: [HTTPReply] = []
+            for target in targets { replies.append(try await Self.post(target, path, body)) }
+            return replies
+        }
+        func at(_ second: Double) async throws {
+            let wait = begin + second - Date().timeIntervalSince1970
+            if wait > 0 { try await Task.sleep(for: .milliseconds(Int64(wait * 1000))) }
+        }
+        // t=0: three database alerts (one route with continue, one grouping by everything), a
+        // critical alert that inhibits a warning in its cluster, and one that a silence will hold.
+        let disk = (1...3).map { ["alertname": "Disk", "cluster": "c1", "team": "db", "instance": "i\($0)", "severity": "warning"] }
+        let alerts = disk + [
+            ["alertname": "CPU", "cluster": "c2", "team": "web", "instance": "i1", "severity": "critical"],
+            ["alertname": "Mem", "cluster": "c2", "instance": "i9", "severity": "warning"],
+            ["alertname": "Net", "cluster": "c3", "instance": "i5"],
+        ]
+        let body = "[" + alerts.map { Self.alertJSON($0, startsAt: start) }.joined(separator: ",") + "]"
+        for reply in try await both("/api/v2/alerts", body) { #expect(reply.status == 200, "\(reply.body)") }
+        // t=0.5: silence Net before its group flushes; expire it at t=7.
+        try await at(0.5)
+        let format = ISO8601DateFormatter()
+        let silence = """
+            {"matchers":[{"name":"instance","value":"i5","isRegex":false,"isEqual":true}],"startsAt":"\(format.string(from: Date()))",
+             "endsAt":"\(format.string(from: Date().addingTimeInterval(3600)))","createdBy":"test","comment":"maintenance"}
+            """
+        var ids: [String] = []
+        for reply in try await both("/api/v2/silences", silence) {
+            #expect(reply.status == 200, "\(reply.body)")
+            ids.append(reply.json?["silenceID"] as? String ?? "")
+        }
+        // The silenced and inhibited states show in both APIs alike.
+        try await at(1)
+        var states: [[String: String]] = []
+        for target in targets {
+            let list = try JSONSerialization.jsonObject(with: Data(try await http(.GET, target + "/api/v2/alerts").body.utf8)) as? [[String: Any]] ?? []
+            states.append(Dictionary(uniqueKeysWithValues: list.map { alert in
+                let labels = alert["labels"] as? [String: String] ?? [:]
+                let status = alert["status"] as? [String: Any] ?? [:]
+                return ("\(labels["alertname"]!)/\(labels["instance"]!)",
+                        "\(status["state"] as? String ?? "")/\((status["silencedBy"] as? [Any])?.count ?? -1)/\((status["inhibitedBy"] as? [Any])?.count ?? -1)")
+            }))
+        }
+        #expect(states[0] == states[1], "alert states differ: Alertmanager \(states[0]) agent \(states[1])")
+        #expect(states[1]["Net/i5"] == "suppressed/1/0" && states[1]["Mem/i9"] == "suppressed/0/1")
+        try await at(7)
+        for (target, id) in zip(targets, ids) {
+            let reply = try await http(.DELETE, target + "/api/v2/silence/\(id)")
+            #expect(reply.status == 200, "\(reply.body)")
+        }
+        // t=7.5: Disk i2 resolves.
+        try await at(7.5)
+        let resolved = Self.alertJSON(disk[1], startsAt: start, endsAt: Date())
+        for reply in try await both("/api/v2/alerts", "[" + resolved + "]") { #expect(reply.status == 200) }
+        // Long enough for the repeat interval (13 s) to come round once.
+        try await at(24)
+
+        let peerEvents = hook.notifications(under: "/am/")
+        let agentEvents = hook.notifications(under: "/agent/")
+        func key(_ event: WebhookRecorder.Notification, prefix: String) -> String {
+            String(event.path.dropFirst(prefix.count)) + " " + event.groupKey
+        }
+        let peerByKey = Dictionary(grouping: peerEvents) { key($0, prefix: "/am/") }
+        let agentByKey = Dictionary(grouping: agentEvents) { key($0, prefix: "/agent/") }
+        func render(_ events: [WebhookRecorder.Notification]) -> String {
+            events.map { String(format: "  t=%.1f %@ %@ truncated=%d", $0.time - begin, $0.status, $0.alertSummary.joined(separator: ","), $0.truncated) }
+                .joined(separator: "\n")
+        }
+        let report = Set(peerByKey.keys).union(agentByKey.keys).sorted().map { key in
+            "\(key)\n Alertmanager:\n\(render(peerByKey[key] ?? []))\n agent:\n\(render(agentByKey[key] ?? []))"
+        }.joined(separator: "\n")
+        #expect(Set(peerByKey.keys) == Set(agentByKey.keys), "groups differ:\n\(report)")
+        #expect(peerEvents.count >= 8, "the scenario produced too few notifications:\n\(report)")
+        for (key, expected) in peerByKey {
+            let got = agentByKey[key] ?? []
+            guard got.count == expected.count else {
+                Issue.record("\(key): \(expected.count) notifications from Alertmanager, \(got.count) from the agent:\n\(report)")
+                continue
+            }
+            for (a, b) in zip(expected, got) {
+                #expect(a.status == b.status && a.alertSummary == b.alertSummary && a.truncated == b.truncated, "\(key) differs:\n\(report)")
+                #expect(abs((a.time - begin) - (b.time - begin)) <= Self.groupInterval, "\(key) timing differs:\n\(report)")
+                // Every field of payload version 4 but externalURL (each server's own) matches.
+                for field in ["receiver", "status", "groupLabels", "commonLabels", "commonAnnotations", "version", "groupKey", "truncatedAlerts"] {
+                    #expect(NSDictionary(dictionary: a.body).value(forKey: field) as? NSObject == NSDictionary(dictionary: b.body).value(forKey: field) as? NSObject,
+                            "\(key): \(field) differs: \(a.body[field] ?? "nil") vs \(b.body[field] ?? "nil")")
+                }
+                for (x, y) in zip(a.alerts, b.alerts) {
+                    #expect(NSDictionary(dictionary: x).isEqual(to: y), "\(key): alert differs:\n\(x)\n\(y)")
+                }
+            }
+        }
+        // The scenario's points all happened: the resolve reached `db` truncated to two alerts,
+        // the silenced alert came out after the silence expired, the inhibited one never did.
+        let db = agentByKey["db {}/{team=\"db\"}:{alertname=\"Disk\", cluster=\"c1\"}"] ?? []
+        #expect(db.contains { $0.truncated == 1 && $0.alertSummary.contains { $0.hasSuffix(":resolved") } }, "\(report)")
+        #expect(agentEvents.contains { $0.groupKey.contains("Net") && $0.time - begin > 7 }, "\(report)")
+        #expect(!agentEvents.contains { $0.groupKey.contains("Mem") }, "\(report)")
+        let cpu = agentEvents.filter { $0.groupKey.contains("CPU") }
+        #expect(cpu.count == 2 && cpu[1].time - cpu[0].time >= 13, "the repeat interval did not come round:\n\(report)")
+    }
+}
