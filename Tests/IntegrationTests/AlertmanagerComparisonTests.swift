@@ -200,3 +200,183 @@ import Glibc
         #expect(cpu.count == 2 && cpu[1].time - cpu[0].time >= 13, "the repeat interval did not come round:\n\(report)")
     }
 }
+
+extension AlertmanagerComparisonTests {
+    static var prometheusAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus") }
+
+    static func quickConfig(hook: String, extraRoutes: String = "", extraReceivers: String = "") -> String {
+        """
+        route:
+          receiver: hook
+          group_by: [alertname]
+          group_wait: 1s
+          group_interval: 2s
+          repeat_interval: 1h
+        \(extraRoutes)
+        receivers:
+          - name: hook
+            webhook_configs: [{url: '\(hook)/hook'}]
+        \(extraReceivers)
+        """
+    }
+
+    @Test(.enabled(if: prometheusAvailable, "needs Debian's prometheus"))
+    func prometheusDeliversItsAlertsToTheDaemon() async throws {
+        let directory = AgentProcess.temporaryDirectory()
+        let hook = try WebhookRecorder(directory: directory)
+        try await hook.waitUntilUp()
+        let agent = try await Self.startAgent(directory: directory, config: Self.quickConfig(hook: hook.url))
+        let port = try ScrapeIntegrationTests.freePort()
+        try """
+        groups:
+          - name: g
+            rules:
+              - alert: AlwaysOn
+                expr: vector(1)
+                labels: {severity: page}
+                annotations: {summary: 'from prometheus'}
+        """.write(toFile: directory + "/rules.yml", atomically: true, encoding: .utf8)
+        try """
+        global: {evaluation_interval: 1s}
+        rule_files: [rules.yml]
+        alerting:
+          alertmanagers:
+            - api_version: v2
+              static_configs: [{targets: ['127.0.0.1:\(agent.port)']}]
+        """.write(toFile: directory + "/prometheus.yml", atomically: true, encoding: .utf8)
+        let prometheus = Process()
+        prometheus.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
+        prometheus.arguments = ["--config.file=\(directory)/prometheus.yml", "--storage.tsdb.path=\(directory)/prom",
+                                "--web.listen-address=127.0.0.1:\(port)", "--rules.alert.resend-delay=1s"]
+        prometheus.standardOutput = FileHandle.nullDevice
+        prometheus.standardError = FileHandle.nullDevice
+        try prometheus.run()
+        defer { prometheus.terminate() }
+        let delivered = try await AlertingIntegrationTests.eventually(seconds: 40) {
+            hook.notifications().contains { $0.alerts.contains { AlertingIntegrationTests.labels($0)["alertname"] == "AlwaysOn" } }
+        }
+        #expect(delivered, "webhook got: \(hook.notifications().map(\.body))\n\(agent.log)")
+        let alert = try #require(hook.notifications().first?.alerts.first)
+        #expect(AlertingIntegrationTests.labels(alert) == ["alertname": "AlwaysOn", "severity": "page"])
+        #expect((alert["annotations"] as? [String: String]) == ["summary": "from prometheus"])
+        #expect((alert["generatorURL"] as? String)?.contains("/graph?g0.expr=vector%281%29") == true)
+        // The daemon's API shows it as Prometheus sent it.
+        let listed = try await http(.GET, agent.baseURL + "/api/v2/alerts?filter=alertname%3D%22AlwaysOn%22")
+        #expect(listed.body.contains("\"state\":\"active\"") && listed.body.contains("\"receivers\":[{\"name\":\"hook\"}]"), "\(listed.body)")
+    }
+
+    /// A silence and the notification log outlive `kill -9`: the silence is there after the
+    /// restart, a firing alert already notified is not notified again, and an alert whose end
+    /// passed while the daemon was down is notified resolved.
+    @Test func silencesAndNotificationLogSurviveKill9() async throws {
+        let directory = AgentProcess.temporaryDirectory()
+        let hook = try WebhookRecorder(directory: directory)
+        try await hook.waitUntilUp()
+        let config = Self.quickConfig(hook: hook.url)
+        var agent = try await Self.startAgent(directory: directory, config: config)
+        let now = Date()
+        let body = "[" + Self.alertJSON(["alertname": "Ends", "instance": "a"], startsAt: now, endsAt: now.addingTimeInterval(6)) + ","
+            + Self.alertJSON(["alertname": "Stays", "instance": "b"], startsAt: now) + "]"
+        #expect(try await Self.post(agent.baseURL, "/api/v2/alerts", body).status == 200)
+        let format = ISO8601DateFormatter()
+        let silence = try await Self.post(agent.baseURL, "/api/v2/silences", """
+            {"matchers":[{"name":"alertname","value":"Later.*","isRegex":true}],"startsAt":"\(format.string(from: now))",
+             "endsAt":"\(format.string(from: now.addingTimeInterval(7200)))","createdBy":"ops","comment":"kept across kill -9"}
+            """)
+        let id = try #require(silence.json?["silenceID"] as? String)
+        let notified = try await AlertingIntegrationTests.eventually(seconds: 10) { hook.notifications().count == 2 }
+        #expect(notified, "\(hook.notifications().map(\.body))")
+
+        agent.signal(SIGKILL)
+        _ = try await agent.waitForExit()
+        // "Ends" stops firing while the daemon is down.
+        try await Task.sleep(for: .seconds(7))
+        agent = try await Self.startAgent(directory: directory, config: config)
+        let kept = try await http(.GET, agent.baseURL + "/api/v2/silence/\(id)")
+        #expect(kept.status == 200 && kept.body.contains("kept across kill -9"), "\(kept.body)")
+        let resolved = try await AlertingIntegrationTests.eventually(seconds: 10) {
+            hook.notifications().contains { $0.status == "resolved" && $0.groupKey.contains("Ends") }
+        }
+        #expect(resolved, "the resolve due while down was not notified: \(hook.notifications().map(\.body))")
+        try await Task.sleep(for: .seconds(4))
+        let stays = hook.notifications().filter { $0.groupKey.contains("Stays") }
+        #expect(stays.count == 1, "a firing alert already notified was notified again: \(stays.map(\.body))")
+    }
+
+    /// A webhook that answers 500 is retried; one that hangs holds up only its own receiver.
+    @Test func failingAndHangingWebhooksDoNotBlockOthers() async throws {
+        let directory = AgentProcess.temporaryDirectory()
+        let hook = try WebhookRecorder(directory: directory)
+        try await hook.waitUntilUp()
+        let config = Self.quickConfig(
+            hook: hook.url,
+            extraRoutes: "  routes:\n    - {matchers: [team=slow], receiver: slow}\n    - {matchers: [team=broken], receiver: broken}",
+            extraReceivers: "  - {name: slow, webhook_configs: [{url: '\(hook.url)/hang/x'}]}\n  - {name: broken, webhook_configs: [{url: '\(hook.url)/fail/x'}]}")
+        let agent = try await Self.startAgent(directory: directory, config: config)
+        let now = Date()
+        let body = "[" + ["slow", "broken", "fine"].map { Self.alertJSON(["alertname": "A", "team": $0], startsAt: now) }.joined(separator: ",") + "]"
+        #expect(try await Self.post(agent.baseURL, "/api/v2/alerts", body).status == 200)
+        let fine = try await AlertingIntegrationTests.eventually(seconds: 8) { !hook.notifications(under: "/hook").isEmpty }
+        #expect(fine, "the healthy receiver waited on the others")
+        let retried = try await AlertingIntegrationTests.eventually(seconds: 10) { hook.notifications(under: "/fail/").count >= 3 }
+        #expect(retried, "a 500 was not retried: \(hook.notifications(under: "/fail/").count) attempts")
+        let metrics = try await http(.GET, agent.baseURL + "/metrics").body
+        #expect(metrics.contains("alertmanager_notification_requests_failed_total{integration=\"webhook\"}"))
+    }
+
+    /// Bad alerts, silences and parameters get the status codes Alertmanager 0.25 gives them.
+    @Test(.enabled(if: peersAvailable, "needs Debian's prometheus-alertmanager"))
+    func badInputGetsAlertmanagersAnswers() async throws {
+        let directory = AgentProcess.temporaryDirectory()
+        let config = Self.quickConfig(hook: "http://127.0.0.1:9/")
+        let (peer, peerURL) = try await Self.startAlertmanager(directory: directory, config: config)
+        defer { peer.terminate() }
+        let agent = try await Self.startAgent(directory: directory, config: config)
+        let format = ISO8601DateFormatter()
+        let later = format.string(from: Date().addingTimeInterval(3600)), past = format.string(from: Date().addingTimeInterval(-3600))
+        let nowText = format.string(from: Date())
+        let cases: [(String, String, String?)] = [
+            ("POST", "/api/v2/alerts", #"[{"labels":{}}]"#),
+            ("POST", "/api/v2/alerts", #"{"labels":{"a":"b"}}"#),
+            ("POST", "/api/v2/alerts", #"[{"annotations":{"a":"b"}}]"#),
+            ("POST", "/api/v2/alerts", #"[{"labels":{"0bad":"x"}}]"#),
+            ("POST", "/api/v2/alerts", #"[{"labels":{"a":"b"},"startsAt":"2026-01-02T00:00:00Z","endsAt":"2026-01-01T00:00:00Z"}]"#),
+            ("POST", "/api/v2/alerts", #"[{"labels":{"a":"b"},"startsAt":"yesterday"}]"#),
+            ("POST", "/api/v2/alerts", #"[{"labels":{"a":1}}]"#),
+            ("POST", "/api/v2/alerts", String(repeating: "[", count: 5000)),
+            ("POST", "/api/v2/alerts", #"[{"labels":{"a":"b"}},{"labels":{}}]"#),
+            ("POST", "/api/v2/silences", #"{"matchers":[{"name":"a","value":".*","isRegex":true}],"startsAt":"\#(nowText)","endsAt":"\#(later)","createdBy":"x","comment":"y"}"#),
+            ("POST", "/api/v2/silences", #"{"matchers":[{"name":"a","value":"b","isRegex":false}],"startsAt":"\#(past)","endsAt":"\#(past)","createdBy":"x","comment":"y"}"#),
+            ("POST", "/api/v2/silences", #"{"matchers":[{"name":"a","value":"b","isRegex":false}],"startsAt":"\#(later)","endsAt":"\#(nowText)","createdBy":"x","comment":"y"}"#),
+            ("POST", "/api/v2/silences", #"{"matchers":[{"name":"a","value":"(","isRegex":true}],"startsAt":"\#(nowText)","endsAt":"\#(later)","createdBy":"x","comment":"y"}"#),
+            ("POST", "/api/v2/silences", #"{"matchers":[{"name":"a","value":"b"}],"startsAt":"\#(nowText)","endsAt":"\#(later)","createdBy":"x","comment":"y"}"#),
+            ("POST", "/api/v2/silences", #"{"id":"0b9d6bd4-6d3e-4c8c-a6b4-97a2e02a6a51","matchers":[{"name":"a","value":"b","isRegex":false}],"startsAt":"\#(nowText)","endsAt":"\#(later)","createdBy":"x","comment":"y"}"#),
+            ("GET", "/api/v2/silence/0b9d6bd4-6d3e-4c8c-a6b4-97a2e02a6a51", nil),
+            ("DELETE", "/api/v2/silence/0b9d6bd4-6d3e-4c8c-a6b4-97a2e02a6a51", nil),
+            ("GET", "/api/v2/silence/not-a-uuid", nil),
+            ("GET", "/api/v2/alerts?filter=%3D%3Dx", nil),
+            ("GET", "/api/v2/alerts?active=maybe", nil),
+            ("GET", "/api/v2/alerts?receiver=%28", nil),
+            ("GET", "/api/v2/silences?filter=a%3D%22b", nil),
+            ("GET", "/alertmanager/api/v2/status", nil),
+        ]
+        var differences: [String] = []
+        for (method, path, body) in cases {
+            var statuses: [Int] = []
+            var bodies: [String] = []
+            for target in [peerURL, agent.baseURL] {
+                let reply = try await http(method == "POST" ? .POST : method == "DELETE" ? .DELETE : .GET, target + path, body: body,
+                                           headers: [("Content-Type", "application/json")])
+                statuses.append(reply.status)
+                bodies.append(String(reply.body.prefix(160)))
+            }
+            if statuses[0] != statuses[1] || (statuses[1] == 200 && method == "POST" && !path.contains("silences")) {
+                differences.append("\(method) \(path) \(body?.prefix(80) ?? ""): Alertmanager \(statuses[0]) \(bodies[0]) | agent \(statuses[1]) \(bodies[1])")
+            }
+        }
+        #expect(differences.isEmpty, "\(differences.joined(separator: "\n"))")
+        // Valid alerts in a batch with invalid ones are kept, as in Alertmanager.
+        let kept = try await http(.GET, agent.baseURL + "/api/v2/alerts")
+        #expect(kept.body.contains("\"a\":\"b\""), "\(kept.body)")
+    }
+}

@@ -38,8 +38,13 @@ public struct PostedAlert: Sendable, Equatable {
 public enum AlertmanagerJSON {
     public struct BadRequest: Error, CustomStringConvertible {
         public var description: String
-        /// go-swagger answers schema violations with 422 and its own error object.
+        /// go-swagger answers a missing required field with 422, a malformed body with 400.
         public var unprocessable: Bool
+    }
+
+    /// A value of the wrong type; reported as a malformed body.
+    struct Mismatch: Error, CustomStringConvertible {
+        var description: String
     }
 
     /// A `PostableAlerts` body.
@@ -134,14 +139,14 @@ public enum AlertmanagerJSON {
 
     static func string(_ reader: inout JSONReader, _ field: String) throws -> String {
         guard try reader.peek() == .string else {
-            throw BadRequest(description: "\(field) in body must be of type string", unprocessable: true)
+            throw Mismatch(description: "\(field) must be a string")
         }
         return try reader.string()
     }
 
     static func bool(_ reader: inout JSONReader, _ field: String) throws -> Bool {
         guard try reader.peek() == .bool else {
-            throw BadRequest(description: "\(field) in body must be of type boolean", unprocessable: true)
+            throw Mismatch(description: "\(field) must be true or false")
         }
         return try reader.bool()
     }
@@ -149,14 +154,14 @@ public enum AlertmanagerJSON {
     static func time(_ reader: inout JSONReader, _ field: String) throws -> Int64 {
         let text = try string(&reader, field)
         guard let value = AlertTime.parse(text) else {
-            throw BadRequest(description: "\(field) in body must be of type date-time: \(JSONText.quote(text))", unprocessable: true)
+            throw Mismatch(description: "\(field): cannot parse \(JSONText.quote(text)) as an RFC 3339 time")
         }
         return value
     }
 
     static func stringMap(_ reader: inout JSONReader, _ field: String) throws -> [Label] {
         guard try reader.peek() == .object else {
-            throw BadRequest(description: "\(field) in body must be of type object", unprocessable: true)
+            throw Mismatch(description: "\(field) must be an object")
         }
         var pairs: [Label] = []
         try reader.object { reader, key in pairs.append(Label(key, try string(&reader, "\(field).\(key)"))) }

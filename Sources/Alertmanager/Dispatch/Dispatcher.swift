@@ -50,7 +50,8 @@ extension EmbeddedAlertmanager {
                 state.groups = state.groups.filter { !$0.value.alerts.isEmpty || $0.value.inFlight }
                 state.nextMaintenance = now + options.maintenanceInterval
             }
-            if now >= state.nextGC {
+            if state.nextGC == 0 { state.nextGC = now + options.gcInterval }
+            if now >= state.nextGC && state.compiled != nil {
                 collected = Self.collectGarbage(&state, now: now &* 1_000_000, retention: options.retention)
                 state.nextGC = now + options.gcInterval
             }
@@ -88,9 +89,12 @@ extension EmbeddedAlertmanager {
         return result
     }
 
-    /// Resolved alerts, silences expired longer than the retention and expired log entries.
+    /// Resolved alerts no aggregation group still has to notify, silences expired longer than the
+    /// retention and expired log entries.
     static func collectGarbage(_ state: inout State, now: Int64, retention: Int64) -> ([UInt64], [String], [String]) {
-        let alerts = state.alerts.values.filter { $0.resolved(at: now) }.map(\.fingerprint)
+        var pending = Set<UInt64>()
+        for group in state.groups.values { pending.formUnion(group.alerts.keys) }
+        let alerts = state.alerts.values.filter { $0.resolved(at: now) && !pending.contains($0.fingerprint) }.map(\.fingerprint)
         for fingerprint in alerts { state.alerts[fingerprint] = nil }
         state.compiled?.inhibitor.collect(now: now)
         let silences = state.silences.values.filter { $0.silence.endsAt &+ retention &* 1_000_000 < now }.map(\.silence.id)

@@ -1,6 +1,6 @@
 /// The configuration used when no `--config.file` is given: it scrapes the daemon's own `/metrics`
 /// and tails the sample pod logs in `examples/logs` (relative to the working directory), so a fresh
-/// install has metrics and logs to query at once.
+/// install has metrics and logs to query at once, and an Alertmanager to post alerts to.
 enum DefaultConfig {
     static let source = "<embedded default>"
 
@@ -23,6 +23,15 @@ enum DefaultConfig {
             - name: sample-pods
               paths: ["examples/logs/pods/*/*/*.log"]
               labels: {job: sample-pods}
+
+        # The embedded Alertmanager (API v2 at /api/v2/): alerts are grouped and kept, and go to
+        # no one until the receiver gets webhook_configs.
+        alertmanager:
+          route:
+            receiver: default
+            group_by: [alertname]
+          receivers:
+            - name: default
 
         """
     }

@@ -14,77 +14,74 @@ struct AlertmanagerRoutes {
     let maxDecodedSize: Int
 
     func register(on router: Router<some RequestContext>) {
-        router.get("/api/v2/status") { _, _ in try status() }
-        router.get("/api/v2/receivers") { _, _ in
+        router.get("/api/v2/status") { _, _ in try await answer { try status() } }
+        router.get("/api/v2/receivers") { _, _ in try await answer {
             let settings = try configured()
             return Response.json("[" + settings.receiverNames.map { "{\"name\":" + JSONText.quote($0) + "}" }.joined(separator: ",") + "]")
-        }
-        router.get("/api/v2/alerts") { request, _ in
+        } }
+        router.get("/api/v2/alerts") { request, _ in try await answer {
             _ = try configured()
             return Response.json(AlertmanagerJSON.alerts(alertmanager.alerts(try filter(request))))
-        }
-        router.post("/api/v2/alerts") { request, _ in try await postAlerts(request) }
-        router.get("/api/v2/alerts/groups") { request, _ in
+        } }
+        router.post("/api/v2/alerts") { request, _ in try await answer { try await postAlerts(request) } }
+        router.get("/api/v2/alerts/groups") { request, _ in try await answer {
             _ = try configured()
             return Response.json(AlertmanagerJSON.groups(alertmanager.groups(try filter(request))))
-        }
-        router.get("/api/v2/silences") { request, _ in
+        } }
+        router.get("/api/v2/silences") { request, _ in try await answer {
             _ = try configured()
             let matchers = try matchers(request)
             return Response.json("[" + alertmanager.silences(matching: matchers).map { AlertmanagerJSON.silence($0.silence, state: $0.state) }
                 .joined(separator: ",") + "]")
-        }
-        router.post("/api/v2/silences") { request, _ in try await postSilence(request) }
-        router.get("/api/v2/silence/:id") { _, context in
+        } }
+        router.post("/api/v2/silences") { request, _ in try await answer { try await postSilence(request) } }
+        router.get("/api/v2/silence/:id") { _, context in try await answer {
             _ = try configured()
             let id = try silenceID(context)
             guard let found = alertmanager.silence(id: id) else { return Response(status: .notFound) }
             return Response.json(AlertmanagerJSON.silence(found.silence, state: found.state))
-        }
-        router.delete("/api/v2/silence/:id") { _, context in
+        } }
+        router.delete("/api/v2/silence/:id") { _, context in try await answer {
             _ = try configured()
             let id = try silenceID(context)
             do {
                 try await NIOThreadPool.singleton.runIfActive { try alertmanager.expireSilence(id: id) }
-            } catch AlertmanagerError.silenceNotFound {
-                return Response(status: .notFound)
             } catch let error as AlertmanagerError {
+                // Alertmanager 0.25 answers an unknown ID here with 500, not 404; so does this API.
                 return Response.json(JSONText.quote(error.description), status: .internalServerError)
             }
             return Response(status: .ok)
-        }
+        } }
     }
 
-    /// The Alertmanager is off until the configuration has an `alertmanager:` section.
-    struct NotConfigured: HTTPResponseError {
-        var status: HTTPResponse.Status { .notFound }
-        func response(from request: Request, context: some RequestContext) throws -> Response {
-            Response.json(JSONText.quote("the Alertmanager is not configured: add an alertmanager: section to the configuration"),
-                          status: .notFound)
+    /// An answer decided early (an error in Alertmanager's form), thrown to leave a handler.
+    struct Reply: Error {
+        var response: Response
+
+        /// A JSON string body, as Alertmanager answers 400, 404 and 500.
+        static func message(_ text: String, _ status: HTTPResponse.Status) -> Reply {
+            Reply(response: Response.json(JSONText.quote(text), status: status))
         }
+
+        /// go-swagger's `{code, message}` body for requests that break the API's schema.
+        static func schema(_ status: HTTPResponse.Status, code: Int, _ text: String) -> Reply {
+            Reply(response: Response.json("{\"code\":\(code),\"message\":" + JSONText.quote(text) + "}", status: status))
+        }
+
+        static let notConfigured = message("the Alertmanager is not configured: add an alertmanager: section to the configuration", .notFound)
     }
 
-    /// go-swagger's error body for parameters that break the API's schema.
-    struct SchemaError: HTTPResponseError {
-        var status: HTTPResponse.Status
-        var code: Int
-        var message: String
-        func response(from request: Request, context: some RequestContext) throws -> Response {
-            Response.json("{\"code\":\(code),\"message\":" + JSONText.quote(message) + "}", status: status)
-        }
-    }
-
-    /// A 400 whose body is the message as a JSON string, as Alertmanager answers.
-    struct BadRequest: HTTPResponseError {
-        var message: String
-        var status: HTTPResponse.Status { .badRequest }
-        func response(from request: Request, context: some RequestContext) throws -> Response {
-            Response.json(JSONText.quote(message), status: .badRequest)
+    /// Runs a handler, answering with the `Reply` it throws.
+    func answer(_ handler: () async throws -> Response) async throws -> Response {
+        do {
+            return try await handler()
+        } catch let reply as Reply {
+            return reply.response
         }
     }
 
     func configured() throws -> AlertmanagerSettings {
-        guard let settings = alertmanager.settings else { throw NotConfigured() }
+        guard let settings = alertmanager.settings else { throw Reply.notConfigured }
         return settings
     }
 
@@ -103,7 +100,7 @@ struct AlertmanagerRoutes {
         let parameters = try query(request)
         var result: [LabelMatcher] = []
         for text in parameters.all("filter") {
-            do { result.append(try MatcherSyntax.parse(text)) } catch { throw BadRequest(message: error.description) }
+            do { result.append(try MatcherSyntax.parse(text)) } catch { throw Reply.message(error.description, .badRequest) }
         }
         return result
     }
@@ -115,24 +112,23 @@ struct AlertmanagerRoutes {
     func filter(_ request: Request) throws -> EmbeddedAlertmanager.AlertFilter {
         let parameters = try query(request)
         var filter = EmbeddedAlertmanager.AlertFilter()
-        func flag(_ name: String) throws -> Bool {
-            guard let text = parameters.first(name) else { return true }
-            switch text {
-            case "true", "1", "TRUE", "True", "t", "T": return true
-            case "false", "0", "FALSE", "False", "f", "F": return false
-            default: throw SchemaError(status: .badRequest, code: 400, message: "\(name) in query must be of type boolean: \(JSONText.quote(text))")
+        // Alertmanager reads anything but a false value as the default, true.
+        func flag(_ name: String) -> Bool {
+            switch parameters.first(name) {
+            case "false", "0", "FALSE", "False", "f", "F": false
+            default: true
             }
         }
-        filter.active = try flag("active")
-        filter.silenced = try flag("silenced")
-        filter.inhibited = try flag("inhibited")
-        filter.unprocessed = try flag("unprocessed")
+        filter.active = flag("active")
+        filter.silenced = flag("silenced")
+        filter.inhibited = flag("inhibited")
+        filter.unprocessed = flag("unprocessed")
         filter.matchers = try matchers(request)
         if let receiver = parameters.first("receiver"), !receiver.isEmpty {
             do {
                 filter.receiver = try LabelMatcher(.regexMatch, "receiver", receiver)
             } catch {
-                throw BadRequest(message: "failed to parse receiver param: \(error)")
+                throw Reply.message("failed to parse receiver param: \(error)", .badRequest)
             }
         }
         return filter
@@ -141,7 +137,7 @@ struct AlertmanagerRoutes {
     func silenceID(_ context: some RequestContext) throws -> String {
         let id = context.parameters.get("id") ?? ""
         guard UUIDText.isValid(id) else {
-            throw SchemaError(status: .unprocessableContent, code: 605, message: "silenceID in path must be of type uuid: \(JSONText.quote(id))")
+            throw Reply.schema(.unprocessableContent, code: 605, "silenceID in path must be of type uuid: \(JSONText.quote(id))")
         }
         return id
     }
@@ -151,7 +147,7 @@ struct AlertmanagerRoutes {
             let buffer = try await RequestBody.read(request, maxBodySize: maxBodySize, maxDecodedSize: maxDecodedSize)
             return Array(buffer.readableBytesView)
         } catch let failure as RequestBody.Failure {
-            throw SchemaError(status: failure.status, code: Int(failure.status.code), message: failure.description)
+            throw Reply.schema(failure.status, code: Int(failure.status.code), failure.description)
         }
     }
 
@@ -161,14 +157,14 @@ struct AlertmanagerRoutes {
         do {
             alerts = try AlertmanagerJSON.alerts(try await body(request))
         } catch let error as AlertmanagerJSON.BadRequest {
-            throw error.unprocessable ? SchemaError(status: .unprocessableContent, code: 602, message: error.description)
-                : SchemaError(status: .badRequest, code: 400, message: error.description)
+            throw error.unprocessable ? Reply.schema(.unprocessableContent, code: 602, error.description)
+                : Reply.schema(.badRequest, code: 400, error.description)
         }
         do {
             try await NIOThreadPool.singleton.runIfActive { try alertmanager.receive(alerts) }
         } catch let error as AlertmanagerError {
             if case .storage = error { return Response.json(JSONText.quote(error.description), status: .internalServerError) }
-            throw BadRequest(message: error.description)
+            throw Reply.message(error.description, .badRequest)
         }
         return Response(status: .ok)
     }
@@ -179,14 +175,14 @@ struct AlertmanagerRoutes {
         do {
             silence = try AlertmanagerJSON.silence(try await body(request))
         } catch let error as AlertmanagerJSON.BadRequest {
-            throw error.unprocessable ? SchemaError(status: .unprocessableContent, code: 602, message: error.description)
-                : SchemaError(status: .badRequest, code: 400, message: error.description)
+            throw error.unprocessable ? Reply.schema(.unprocessableContent, code: 602, error.description)
+                : Reply.schema(.badRequest, code: 400, error.description)
         }
         if silence.startsAt >= silence.endsAt {
-            throw BadRequest(message: "Failed to create silence: start time must be before end time")
+            throw Reply.message("Failed to create silence: start time must be before end time", .badRequest)
         }
         if silence.endsAt < WallClock.milliseconds() &* 1_000_000 {
-            throw BadRequest(message: "Failed to create silence: end time can't be in the past")
+            throw Reply.message("Failed to create silence: end time can't be in the past", .badRequest)
         }
         silence.updatedAt = 0
         let input = silence
@@ -197,7 +193,7 @@ struct AlertmanagerRoutes {
             return Response.json(JSONText.quote("silence not found"), status: .notFound)
         } catch let error as AlertmanagerError {
             if case .storage = error { return Response.json(JSONText.quote(error.description), status: .internalServerError) }
-            throw BadRequest(message: "silence invalid: " + error.description)
+            throw Reply.message("silence invalid: " + error.description, .badRequest)
         }
         return Response.json("{\"silenceID\":" + JSONText.quote(id) + "}")
     }
