@@ -109,10 +109,17 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // The agent's configuration file: decoding and validation, shared by the daemon and `obsctl check config`.
+        .target(
+            name: "AgentConfiguration",
+            dependencies: ["ObsCore", "ObsYAML", "Alerting", "Alertmanager", "Scrape"],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "ObsAgent",
             dependencies: [
                 "ObsCore", "CShims", "ObsYAML", "MetricsTSDB", "LogIngest", "TraceCollector", "QueryEngine", "Alerting", "Alertmanager", "Scrape",
+                "AgentConfiguration",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -133,7 +140,7 @@ let package = Package(
         .executableTarget(
             name: "obsctl",
             dependencies: [
-                "ObsCore", "Alerting", "Alertmanager",
+                "ObsCore", "Alerting", "Alertmanager", "AgentConfiguration",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -173,7 +180,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ConfigTests",
-            dependencies: ["ObsAgent", "ObsYAML"],
+            dependencies: ["ObsAgent", "ObsYAML", "AgentConfiguration"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

@@ -1,3 +1,4 @@
+import AgentConfiguration
 import Alerting
 import Alertmanager
 import ArgumentParser

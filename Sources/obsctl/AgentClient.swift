@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOHTTP1
 import NIOSSL
 import Synchronization
 
@@ -46,6 +47,36 @@ struct AgentClient {
         } catch {
             throw ObsctlError.unreachable(url: baseURL + path, reason: Self.reason(error))
         }
+    }
+
+    /// Sends `method` to `path` with a JSON body.
+    func send(_ method: HTTPMethod, _ path: String, json body: String? = nil) async throws -> Reply {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        if let authorization { request.headers.add(name: "Authorization", value: authorization) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        do {
+            let response = try await http.execute(request, timeout: timeout)
+            let answer = try await response.body.collect(upTo: 256 * 1024 * 1024)
+            return Reply(status: Int(response.status.code), body: answer)
+        } catch {
+            throw ObsctlError.unreachable(url: baseURL + path, reason: Self.reason(error))
+        }
+    }
+
+    /// An Alertmanager API v2 call: the decoded JSON of a 2xx answer, or Alertmanager's error
+    /// message (a JSON string or `{code, message}`) as an `ObsctlError`.
+    func alertmanager(_ method: HTTPMethod = .GET, _ path: String, json body: String? = nil) async throws -> Any? {
+        let reply = try await send(method, path, json: body)
+        let decoded = try? JSONSerialization.jsonObject(with: Data(reply.body.readableBytesView), options: [.fragmentsAllowed])
+        guard (200..<300).contains(reply.status) else {
+            let message = decoded as? String ?? (decoded as? [String: Any])?["message"] as? String ?? reply.text
+            throw ObsctlError.api(status: reply.status, type: "alertmanager", message: message.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        return decoded
     }
 
     /// A short, human reason for a transport failure.

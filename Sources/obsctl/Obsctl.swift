@@ -11,7 +11,7 @@ struct Obsctl: AsyncParsableCommand {
         abstract: "Query and inspect a running obs-agent.",
         version: "0.1.0",
         subcommands: [StatusCommand.self, QueryCommand.self, LogsCommand.self, TracesCommand.self, TargetsCommand.self,
-                      RulesCommand.self, AlertsCommand.self, TestCommand.self, CheckCommand.self])
+                      RulesCommand.self, AlertsCommand.self, SilenceCommand.self, TestCommand.self, CheckCommand.self])
 
     @OptionGroup var options: GlobalOptions
 }

@@ -1,3 +1,4 @@
+import AgentConfiguration
 import Alerting
 import ArgumentParser
 import Foundation
@@ -39,7 +40,37 @@ struct TestRulesCommand: AsyncParsableCommand {
 /// `obsctl check rules FILE…`: promtool's `check rules`, offline.
 struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "check", abstract: "Check files offline.", subcommands: [CheckRulesCommand.self])
+        commandName: "check", abstract: "Check files offline.", subcommands: [CheckConfigCommand.self, CheckRulesCommand.self])
+}
+
+struct CheckConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config",
+        abstract: "Check agent configuration files as the agent loads them: every section, the rule files they name and the alertmanager: section.")
+
+    @Argument(help: "Agent configuration files.")
+    var files: [String]
+
+    func run() async throws {
+        var failed = false
+        for file in files {
+            print("Checking \(file)")
+            do {
+                let config = try ConfigLoader(path: file, selfTarget: "localhost:9090").load()
+                print("  SUCCESS: \(config.scrapeConfigs.count) scrape configs, \(config.rules.groups.count) rule groups, "
+                      + "\(config.logs.inputs.count) log inputs")
+                if let alertmanager = config.alertmanager {
+                    print("  alertmanager: \(alertmanager.receivers.count) receivers, \(alertmanager.inhibitRules.count) inhibit rules, "
+                          + "\(alertmanager.timeIntervals.count) time intervals")
+                }
+                print("")
+            } catch {
+                print("  FAILED:\n\(error)\n")
+                failed = true
+            }
+        }
+        if failed { throw ExitCode(1) }
+    }
 }
 
 struct CheckRulesCommand: AsyncParsableCommand {
@@ -114,29 +145,57 @@ struct RulesCommand: AsyncParsableCommand {
 /// `obsctl alerts`: pending and firing alerts with their labels and since when.
 struct AlertsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "alerts", abstract: "List pending and firing alerts with their labels and active-since time.")
+        commandName: "alerts",
+        abstract: "List alerts: pending and firing ones from the rules, and every alert the Alertmanager holds, with silenced or inhibited state and receivers.")
 
     @ParentCommand var root: Obsctl
     var options: GlobalOptions { root.options }
+
+    struct Row {
+        var labels: [String: String]
+        var state: String
+        var since: String
+        var value = ""
+        var silencedBy: [String] = []
+        var inhibitedBy: [String] = []
+        var receivers: [String] = []
+    }
 
     func run() async throws {
         let client = try options.client()
         do {
             let data = try await client.apiData("/api/v1/alerts") as? [String: Any] ?? [:]
+            // The Alertmanager's view, when it is configured (404 otherwise).
+            let held = (try? await client.alertmanager(.GET, "/api/v2/alerts")) as? [[String: Any]]
             if options.output == .json {
-                let text = try JSONSerialization.data(withJSONObject: data, options: [.prettyPrinted, .sortedKeys])
-                print(String(decoding: text, as: UTF8.self))
+                print(Render.json(["rules": data["alerts"] ?? [], "alertmanager": held ?? []]))
                 return
             }
-            let alerts = data["alerts"] as? [[String: Any]] ?? []
-            let rows = alerts.map { alert -> [String] in
-                var labels = alert["labels"] as? [String: String] ?? [:]
+            var rows = (data["alerts"] as? [[String: Any]] ?? []).map { alert in
+                Row(labels: alert["labels"] as? [String: String] ?? [:], state: alert["state"] as? String ?? "",
+                    since: alert["activeAt"] as? String ?? "", value: alert["value"] as? String ?? "")
+            }
+            for alert in held ?? [] {
+                let labels = alert["labels"] as? [String: String] ?? [:]
+                let status = alert["status"] as? [String: Any] ?? [:]
+                // A rule's alert reaches the Alertmanager with the external labels added.
+                let index = rows.firstIndex { row in row.labels.allSatisfy { labels[$0.key] == $0.value } }
+                var row = index.map { rows[$0] } ?? Row(labels: labels, state: "firing", since: alert["startsAt"] as? String ?? "")
+                if status["state"] as? String == "suppressed" { row.state += " (suppressed)" }
+                row.silencedBy = status["silencedBy"] as? [String] ?? []
+                row.inhibitedBy = status["inhibitedBy"] as? [String] ?? []
+                row.receivers = (alert["receivers"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+                if let index { rows[index] = row } else { rows.append(row) }
+            }
+            let table = rows.map { row -> [String] in
+                var labels = row.labels
                 let name = labels.removeValue(forKey: "alertname") ?? ""
                 let rest = labels.sorted { $0.key < $1.key }.map { "\($0.key)=\(Render.quote($0.value))" }.joined(separator: ", ")
-                return [name, alert["state"] as? String ?? "", alert["activeAt"] as? String ?? "", alert["value"] as? String ?? "", rest]
+                let muted = (row.silencedBy.map { "silence " + $0 } + row.inhibitedBy.map { "inhibited by " + $0 }).joined(separator: ", ")
+                return [name, row.state, row.since, row.value, row.receivers.joined(separator: ","), muted, rest]
             }
-            print(rows.isEmpty ? "(no pending or firing alerts)"
-                : Render.table(header: ["ALERT", "STATE", "ACTIVE SINCE", "VALUE", "LABELS"], rows: rows))
+            print(table.isEmpty ? "(no alerts)"
+                : Render.table(header: ["ALERT", "STATE", "ACTIVE SINCE", "VALUE", "RECEIVERS", "MUTED BY", "LABELS"], rows: table))
         } catch let error as ObsctlError {
             printError(error.description)
             throw ExitCode(1)

@@ -1,4 +1,5 @@
 import Foundation
+@testable import AgentConfiguration
 @testable import ObsAgent
 import ObsCore
 import ObsYAML

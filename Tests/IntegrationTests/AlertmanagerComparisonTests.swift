@@ -380,3 +380,35 @@ extension AlertmanagerComparisonTests {
         #expect(kept.body.contains("\"a\":\"b\""), "\(kept.body)")
     }
 }
+
+extension AlertmanagerComparisonTests {
+    /// amtool's workflow through obsctl: add a silence, see it muting an alert, list, expire;
+    /// `check config` reads the alertmanager: section.
+    @Test func obsctlSilencesAndAlerts() async throws {
+        let directory = AgentProcess.temporaryDirectory()
+        let agent = try await Self.startAgent(directory: directory, config: Self.quickConfig(hook: "http://127.0.0.1:9"))
+        let url = ["--url", agent.baseURL]
+        let added = try await runTool("obsctl", ["silence", "add", "alertname=Disk", "instance=~\"db.*\"", "--duration", "2h",
+                                                 "--comment", "upgrade", "--author", "ana"] + url)
+        let id = added.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(added.status == 0 && UUID(uuidString: id) != nil, "\(added.output)")
+        #expect(try await Self.post(agent.baseURL, "/api/v2/alerts", #"[{"labels":{"alertname":"Disk","instance":"db1"}}]"#).status == 200)
+        let alerts = try await runTool("obsctl", ["alerts"] + url)
+        #expect(alerts.output.contains("firing (suppressed)") && alerts.output.contains("silence \(id)") && alerts.output.contains("hook"),
+                "\(alerts.output)")
+        let list = try await runTool("obsctl", ["silence", "list"] + url)
+        #expect(list.output.contains(id) && list.output.contains("instance=~\"db.*\"") && list.output.contains("active"), "\(list.output)")
+        #expect(try await runTool("obsctl", ["silence", "expire", id] + url).status == 0)
+        let after = try await runTool("obsctl", ["silence", "list"] + url)
+        #expect(!after.output.contains(id), "\(after.output)")
+        let again = try await runTool("obsctl", ["silence", "expire", id] + url)
+        #expect(again.status != 0 && again.output.contains("already expired"), "\(again.output)")
+        let bad = try await runTool("obsctl", ["silence", "add", "alertname=~\".*\"", "--comment", "x"] + url)
+        #expect(bad.status != 0 && bad.output.contains("at least one matcher must not match the empty string"), "\(bad.output)")
+        let check = try await runTool("obsctl", ["check", "config", directory + "/agent.yml"])
+        #expect(check.status == 0 && check.output.contains("alertmanager: 1 receivers"), "\(check.output)")
+        try "alertmanager:\n  route: {receiver: nobody}\n".write(toFile: directory + "/bad.yml", atomically: true, encoding: .utf8)
+        let failed = try await runTool("obsctl", ["check", "config", directory + "/bad.yml"])
+        #expect(failed.status != 0 && failed.output.contains("bad.yml:2:") && failed.output.contains("undefined receiver \"nobody\""), "\(failed.output)")
+    }
+}

@@ -1,3 +1,4 @@
+import AgentConfiguration
 import LogIngest
 import Logging
 import ObsCore

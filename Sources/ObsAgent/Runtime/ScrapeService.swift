@@ -1,3 +1,4 @@
+import AgentConfiguration
 import Logging
 import ObsCore
 import Scrape

@@ -6,13 +6,13 @@ import Scrape
 
 /// `alerting:` — where alerts go: Prometheus's `alertmanagers` (static targets, API v2) and
 /// `alert_relabel_configs`.
-struct AlertingConfig: Sendable, Equatable {
-    var alertRelabelConfigs: [RelabelStep] = []
-    var alertmanagers: [AlertmanagerConfig] = []
+package struct AlertingConfig: Sendable, Equatable {
+    package var alertRelabelConfigs: [RelabelStep] = []
+    package var alertmanagers: [AlertmanagerConfig] = []
 
-    init() {}
+    package init() {}
 
-    init(yaml: YAMLValue) throws(ConfigError) {
+    package init(yaml: YAMLValue) throws(ConfigError) {
         let map = try yaml.mapping(allowedKeys: ["alertmanagers", "alert_relabel_configs"])
         alertRelabelConfigs = try map["alert_relabel_configs"]?.sequence().map { (entry) throws(ConfigError) in
             try RelabelStep(yaml: entry)
@@ -23,7 +23,7 @@ struct AlertingConfig: Sendable, Equatable {
     }
 
     /// Every Alertmanager endpoint: `scheme://target/path_prefix/api/v2/alerts`.
-    var targets: [AlertmanagerTarget] {
+    package var targets: [AlertmanagerTarget] {
         alertmanagers.flatMap { am in
             am.targets.map { target in
                 var prefix = am.pathPrefix.hasSuffix("/") ? String(am.pathPrefix.dropLast()) : am.pathPrefix
@@ -34,7 +34,7 @@ struct AlertingConfig: Sendable, Equatable {
     }
 
     /// The relabeling `alert_relabel_configs` describe, nil without any.
-    var relabel: (@Sendable (Labels) -> Labels?)? {
+    package var relabel: (@Sendable (Labels) -> Labels?)? {
         let steps = alertRelabelConfigs.compactMap { try? $0.step() }
         guard !steps.isEmpty else { return nil }
         return { labels in Relabeler.apply(steps, to: labels) }
@@ -42,21 +42,21 @@ struct AlertingConfig: Sendable, Equatable {
 }
 
 /// One entry of `alerting.alertmanagers`.
-struct AlertmanagerConfig: Sendable, Equatable {
-    var scheme = "http"
-    var pathPrefix = "/"
-    var timeout = PrometheusDuration.seconds(10)
-    var targets: [String] = []
+package struct AlertmanagerConfig: Sendable, Equatable {
+    package var scheme = "http"
+    package var pathPrefix = "/"
+    package var timeout = PrometheusDuration.seconds(10)
+    package var targets: [String] = []
 
-    static let keys = ["static_configs", "scheme", "path_prefix", "timeout", "api_version"] + notYetSupported
+    package static let keys = ["static_configs", "scheme", "path_prefix", "timeout", "api_version"] + notYetSupported
 
     /// Prometheus keys recognised but not built yet: refused by name rather than as unknown keys.
-    static let notYetSupported = [
+    package static let notYetSupported = [
         "basic_auth", "authorization", "bearer_token", "bearer_token_file", "tls_config", "proxy_url", "oauth2",
         "relabel_configs", "file_sd_configs", "kubernetes_sd_configs", "dns_sd_configs", "follow_redirects", "enable_http2",
     ]
 
-    init(yaml: YAMLValue) throws(ConfigError) {
+    package init(yaml: YAMLValue) throws(ConfigError) {
         let map = try yaml.mapping(allowedKeys: Self.keys)
         for key in Self.notYetSupported where map[key] != nil {
             throw map.error(at: key, "\(key) is not supported for Alertmanagers by obs-agent yet")
@@ -84,16 +84,16 @@ struct AlertmanagerConfig: Sendable, Equatable {
 
 /// The rule groups of `rule_files`, read when the configuration is loaded so that a bad rule file
 /// fails the load (or the reload, which then keeps the rules in force) with its file and line.
-struct LoadedRules: Sendable, Equatable {
-    var groups: [RuleGroupSpec] = []
+package struct LoadedRules: Sendable, Equatable {
+    package var groups: [RuleGroupSpec] = []
     /// Every file read and its text: two loads are the same when these are.
-    var files: [String: String] = [:]
+    package var files: [String: String] = [:]
 
-    static func == (lhs: LoadedRules, rhs: LoadedRules) -> Bool { lhs.files == rhs.files }
+    package static func == (lhs: LoadedRules, rhs: LoadedRules) -> Bool { lhs.files == rhs.files }
 
     /// Reads every file the patterns match; relative patterns are relative to `directory`, as in
     /// Prometheus. A pattern matching nothing loads nothing.
-    static func load(_ patterns: [String], relativeTo directory: String, node: YAMLValue?) throws(ConfigError) -> LoadedRules {
+    package static func load(_ patterns: [String], relativeTo directory: String, node: YAMLValue?) throws(ConfigError) -> LoadedRules {
         var loaded = LoadedRules()
         for (index, pattern) in patterns.enumerated() {
             guard !pattern.isEmpty else {

@@ -1,11 +1,11 @@
 /// The configuration used when no `--config.file` is given: it scrapes the daemon's own `/metrics`
 /// and tails the sample pod logs in `examples/logs` (relative to the working directory), so a fresh
 /// install has metrics and logs to query at once, and an Alertmanager to post alerts to.
-enum DefaultConfig {
-    static let source = "<embedded default>"
+package enum DefaultConfig {
+    package static let source = "<embedded default>"
 
     /// `selfTarget` is the `host:port` the daemon listens on, as seen from the daemon itself.
-    static func text(selfTarget: String) -> String {
+    package static func text(selfTarget: String) -> String {
         """
         # Embedded default configuration of obs-agent.
         global:

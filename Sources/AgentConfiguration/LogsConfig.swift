@@ -2,61 +2,61 @@ import ObsCore
 import ObsYAML
 
 /// `logs:` — the log store's settings and the files to tail.
-struct LogsConfig: Sendable, Equatable {
-    var storage = LogStorageConfig()
-    var inputs: [LogInputConfig] = []
+package struct LogsConfig: Sendable, Equatable {
+    package var storage = LogStorageConfig()
+    package var inputs: [LogInputConfig] = []
 }
 
 /// `logs.storage:`.
-struct LogStorageConfig: Sendable, Equatable {
+package struct LogStorageConfig: Sendable, Equatable {
     /// How long entries are kept; zero keeps them until `retention_size` needs the room.
-    var retention = PrometheusDuration(milliseconds: 0)
-    var retentionSize = ByteSize(bytes: 0)
+    package var retention = PrometheusDuration(milliseconds: 0)
+    package var retentionSize = ByteSize(bytes: 0)
     /// Entries per compressed block, before compression.
-    var blockSize = ByteSize(bytes: 256 << 10)
+    package var blockSize = ByteSize(bytes: 256 << 10)
     /// Longest an entry waits in memory (and the WAL) before it is written to a segment.
-    var flushInterval = PrometheusDuration.seconds(300)
+    package var flushInterval = PrometheusDuration.seconds(300)
     /// Head memory that triggers a flush.
-    var flushSize = ByteSize(bytes: 8 << 20)
+    package var flushSize = ByteSize(bytes: 8 << 20)
     /// How far behind its stream's newest entry an entry may arrive.
-    var outOfOrderWindow = PrometheusDuration.seconds(3600)
+    package var outOfOrderWindow = PrometheusDuration.seconds(3600)
     /// Longest line accepted from Loki push; longer tailed lines are truncated to it.
-    var maxLineSize = ByteSize(bytes: 256 << 10)
+    package var maxLineSize = ByteSize(bytes: 256 << 10)
 }
 
 /// One entry of `logs.inputs:`: files to tail and how to read them.
-struct LogInputConfig: Sendable, Equatable {
-    enum Format: String, Sendable, Equatable { case auto, cri, docker, text }
-    enum StartAt: String, Sendable, Equatable { case beginning, end }
+package struct LogInputConfig: Sendable, Equatable {
+    package enum Format: String, Sendable, Equatable { case auto, cri, docker, text }
+    package enum StartAt: String, Sendable, Equatable { case beginning, end }
 
-    var name: String
-    var paths: [String]
-    var exclude: [String] = []
-    var format = Format.auto
+    package var name: String
+    package var paths: [String]
+    package var exclude: [String] = []
+    package var format = Format.auto
     /// Labels every line of this input gets.
-    var labels = LabelMap()
+    package var labels = LabelMap()
     /// Whether `namespace`, `pod`, `container` and `pod_uid` come from the kubelet's path layout.
-    var kubernetesLabels = true
+    package var kubernetesLabels = true
     /// Where to start in files that already exist the first time the input runs.
-    var startAt = StartAt.beginning
-    var multiline: MultilineConfig?
+    package var startAt = StartAt.beginning
+    package var multiline: MultilineConfig?
     /// How often the globs are expanded again (new files also arrive through inotify).
-    var rescanInterval = PrometheusDuration.seconds(1)
+    package var rescanInterval = PrometheusDuration.seconds(1)
 }
 
 /// `multiline:` — joining continuation lines into one entry.
-struct MultilineConfig: Sendable, Equatable {
+package struct MultilineConfig: Sendable, Equatable {
     /// A built-in first-line pattern: `java`, `python` or `go`.
-    var preset: String?
+    package var preset: String?
     /// A regex matching the first line of an entry; lines that do not match continue the entry.
-    var firstLine: String?
+    package var firstLine: String?
     /// An entry still open this long without a new line is emitted.
-    var timeout = PrometheusDuration(milliseconds: 3000)
-    var maxLines = 500
+    package var timeout = PrometheusDuration(milliseconds: 3000)
+    package var maxLines = 500
 }
 
 extension LogsConfig {
-    init(yaml: YAMLValue) throws(ConfigError) {
+    package init(yaml: YAMLValue) throws(ConfigError) {
         let map = try yaml.mapping(allowedKeys: ["storage", "inputs"])
         if let storage = map["storage"] { self.storage = try LogStorageConfig(yaml: storage) }
         var names = Set<String>()
@@ -69,7 +69,7 @@ extension LogsConfig {
 }
 
 extension LogStorageConfig {
-    init(yaml: YAMLValue) throws(ConfigError) {
+    package init(yaml: YAMLValue) throws(ConfigError) {
         let map = try yaml.mapping(allowedKeys: ["retention", "retention_size", "block_size", "flush_interval", "flush_size",
                                                  "out_of_order_window", "max_line_size"])
         let defaults = LogStorageConfig()
@@ -94,14 +94,14 @@ extension LogStorageConfig {
     }
 
     /// The store's options for this configuration.
-    var storeOptions: (blockSize: Int, flushBytes: Int, flushAge: Int64, window: Int64, maxLine: Int, retention: Int64, retentionBytes: Int) {
+    package var storeOptions: (blockSize: Int, flushBytes: Int, flushAge: Int64, window: Int64, maxLine: Int, retention: Int64, retentionBytes: Int) {
         (Int(blockSize.bytes), Int(flushSize.bytes), flushInterval.milliseconds, outOfOrderWindow.milliseconds * 1_000_000,
          Int(maxLineSize.bytes), retention.milliseconds * 1_000_000, Int(retentionSize.bytes))
     }
 }
 
 extension LogInputConfig {
-    init(yaml: YAMLValue) throws(ConfigError) {
+    package init(yaml: YAMLValue) throws(ConfigError) {
         let map = try yaml.mapping(allowedKeys: ["name", "paths", "exclude", "format", "labels", "kubernetes_labels", "start_at",
                                                  "multiline", "rescan_interval"])
         name = try map.require("name")
@@ -127,9 +127,9 @@ extension LogInputConfig {
 }
 
 extension MultilineConfig {
-    static let presets = ["java", "python", "go"]
+    package static let presets = ["java", "python", "go"]
 
-    init(yaml: YAMLValue) throws(ConfigError) {
+    package init(yaml: YAMLValue) throws(ConfigError) {
         let map = try yaml.mapping(allowedKeys: ["preset", "first_line", "timeout", "max_lines"])
         preset = try map.decode("preset", as: String.self)
         firstLine = try map.decode("first_line", as: String.self)

@@ -6,7 +6,7 @@ import ObsYAML
 
 extension AgentConfig {
     /// Parses and validates `text`, the contents of `file`. Every error names the file, line and key.
-    static func parse(_ text: String, file: String) throws(ConfigError) -> AgentConfig {
+    package static func parse(_ text: String, file: String) throws(ConfigError) -> AgentConfig {
         var config = AgentConfig()
         config.source = file
         config.text = text
@@ -50,7 +50,7 @@ extension AgentConfig {
 }
 
 extension GlobalConfig {
-    init(yaml: YAMLValue) throws(ConfigError) {
+    package init(yaml: YAMLValue) throws(ConfigError) {
         let map = try yaml.mapping(allowedKeys: ["scrape_interval", "scrape_timeout", "evaluation_interval", "external_labels"])
         let defaults = GlobalConfig()
         scrapeInterval = try map.decode("scrape_interval", default: defaults.scrapeInterval)
@@ -75,7 +75,7 @@ extension GlobalConfig {
 }
 
 extension StorageConfig {
-    init(yaml: YAMLValue) throws(ConfigError) {
+    package init(yaml: YAMLValue) throws(ConfigError) {
         let map = try yaml.mapping(allowedKeys: ["tsdb"])
         guard let tsdb = map["tsdb"] else { return }
         let tsdbMap = try tsdb.mapping(allowedKeys: ["out_of_order_time_window"])
@@ -84,7 +84,7 @@ extension StorageConfig {
 }
 
 extension ScrapeConfig {
-    static let keys = [
+    package static let keys = [
         "job_name", "scrape_interval", "scrape_timeout", "metrics_path", "scheme", "honor_labels",
         "honor_timestamps", "track_timestamps_staleness", "params", "static_configs", "file_sd_configs",
         "relabel_configs", "metric_relabel_configs", "sample_limit", "label_limit", "label_name_length_limit",
@@ -93,12 +93,12 @@ extension ScrapeConfig {
 
     /// Prometheus keys that are recognised but not built yet: refused with a clear message rather
     /// than as unknown keys.
-    static let notYetSupported = [
+    package static let notYetSupported = [
         "basic_auth", "authorization", "bearer_token", "bearer_token_file", "tls_config",
         "proxy_url", "oauth2",
     ]
 
-    init(yaml: YAMLValue, global: GlobalConfig) throws(ConfigError) {
+    package init(yaml: YAMLValue, global: GlobalConfig) throws(ConfigError) {
         let map = try yaml.mapping(allowedKeys: Self.keys)
         jobName = try map.require("job_name")
         if jobName.isEmpty { throw map.error(at: "job_name", "job_name is empty") }
@@ -165,9 +165,9 @@ extension ScrapeConfig {
 }
 
 extension RelabelStep {
-    static let keys = ["source_labels", "separator", "target_label", "regex", "modulus", "replacement", "action"]
+    package static let keys = ["source_labels", "separator", "target_label", "regex", "modulus", "replacement", "action"]
 
-    init(yaml: YAMLValue) throws(ConfigError) {
+    package init(yaml: YAMLValue) throws(ConfigError) {
         let map = try yaml.mapping(allowedKeys: Self.keys)
         sourceLabels = try map.decode("source_labels", default: [])
         separator = try map.decode("separator", default: ";")
@@ -183,7 +183,7 @@ extension RelabelStep {
     }
 
     /// The runnable step; throws a located error for a bad action, regex or combination.
-    func step(_ map: YAMLMapping? = nil) throws(ConfigError) -> RelabelConfig {
+    package func step(_ map: YAMLMapping? = nil) throws(ConfigError) -> RelabelConfig {
         func fail(_ key: String, _ message: String) -> ConfigError {
             map?.error(at: key, message) ?? ConfigError(file: "", line: nil, column: nil, key: key, message: message)
         }
@@ -202,7 +202,7 @@ extension RelabelStep {
 }
 
 extension StaticConfig {
-    init(yaml: YAMLValue) throws(ConfigError) {
+    package init(yaml: YAMLValue) throws(ConfigError) {
         let map = try yaml.mapping(allowedKeys: ["targets", "labels"])
         targets = []
         for target in try map["targets"]?.sequence() ?? [] {
@@ -216,7 +216,7 @@ extension StaticConfig {
     }
 
     /// `host:port`, `[v6]:port` or a bare host (the scheme's default port is used), never a URL.
-    static func isHostPort(_ address: String) -> Bool {
+    package static func isHostPort(_ address: String) -> Bool {
         guard !address.isEmpty, !address.contains("/"), !address.contains(" ") else { return false }
         var host = Substring(address)
         var port: Substring? = nil
@@ -244,7 +244,7 @@ extension StaticConfig {
 extension KubernetesSDConfig {
     /// Prometheus's keys. Selector values may name environment variables as `$(NAME)` or
     /// `${NAME}`, so one DaemonSet config can say `spec.nodeName=$(NODE_NAME)`.
-    init(yaml: YAMLValue) throws(ConfigError) {
+    package init(yaml: YAMLValue) throws(ConfigError) {
         let map = try yaml.mapping(allowedKeys: ["role", "api_server", "kubeconfig_file", "namespaces", "selectors"])
         let roleName: String = try map.require("role")
         guard let role = Role(rawValue: roleName.lowercased()) else {
@@ -274,7 +274,7 @@ extension KubernetesSDConfig {
         }
     }
 
-    static func expandEnvironment(_ text: String) -> String {
+    package static func expandEnvironment(_ text: String) -> String {
         var out = text
         for (open, close) in [("$(", ")"), ("${", "}")] {
             while let start = out.range(of: open), let end = out.range(of: close, range: start.upperBound..<out.endIndex) {
@@ -288,8 +288,8 @@ extension KubernetesSDConfig {
 
 /// `alertmanager:` — an Alertmanager configuration pasted in as is, or `{config_file: PATH}`
 /// naming an `alertmanager.yml` (relative to the agent's configuration file).
-enum AlertmanagerSection {
-    static func load(_ yaml: YAMLValue, relativeTo directory: String) throws(ConfigError) -> AlertmanagerSettings {
+package enum AlertmanagerSection {
+    package static func load(_ yaml: YAMLValue, relativeTo directory: String) throws(ConfigError) -> AlertmanagerSettings {
         if let map = try? yaml.looseMapping(), let fileNode = map["config_file"] {
             _ = try yaml.mapping(allowedKeys: ["config_file"])
             let name = try fileNode.scalar()

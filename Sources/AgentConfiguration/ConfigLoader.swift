@@ -3,13 +3,18 @@ import ObsYAML
 
 /// Reads the configuration from `--config.file`, or the embedded default when none is given.
 /// Called at start and on every reload; each call reads the file afresh.
-struct ConfigLoader: Sendable {
+package struct ConfigLoader: Sendable {
     /// The file to read, or `nil` for the embedded default.
-    let path: String?
+    package let path: String?
     /// The listen address, so the embedded default can scrape this daemon.
-    let selfTarget: String
+    package let selfTarget: String
 
-    func load() throws(ConfigError) -> AgentConfig {
+    package init(path: String?, selfTarget: String) {
+        self.path = path
+        self.selfTarget = selfTarget
+    }
+
+    package func load() throws(ConfigError) -> AgentConfig {
         guard let path else {
             return try AgentConfig.parse(DefaultConfig.text(selfTarget: selfTarget), file: DefaultConfig.source)
         }
