@@ -38,18 +38,10 @@ struct AgentClient {
 
     /// GET `path`. Transport failures become `ObsctlError.unreachable` naming the URL.
     func get(_ path: String) async throws -> Reply {
-        var request = HTTPClientRequest(url: baseURL + path)
-        if let authorization { request.headers.add(name: "Authorization", value: authorization) }
-        do {
-            let response = try await http.execute(request, timeout: timeout)
-            let body = try await response.body.collect(upTo: 256 * 1024 * 1024)
-            return Reply(status: Int(response.status.code), body: body)
-        } catch {
-            throw ObsctlError.unreachable(url: baseURL + path, reason: Self.reason(error))
-        }
+        try await send(.GET, path)
     }
 
-    /// Sends `method` to `path` with a JSON body.
+    /// Sends `method` to `path`, with a JSON body if given.
     func send(_ method: HTTPMethod, _ path: String, json body: String? = nil) async throws -> Reply {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method

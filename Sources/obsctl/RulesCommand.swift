@@ -43,6 +43,25 @@ struct CheckCommand: AsyncParsableCommand {
         commandName: "check", abstract: "Check files offline.", subcommands: [CheckConfigCommand.self, CheckRulesCommand.self])
 }
 
+/// promtool's report for each file checked: SUCCESS with a summary, or FAILED with the error;
+/// exits 1 when any failed.
+enum CheckFiles {
+    static func run(_ files: [String], _ check: (String) throws -> [String]) throws {
+        var failed = false
+        for file in files {
+            print("Checking \(file)")
+            do {
+                let summary = try check(file)
+                print("  SUCCESS: " + summary.joined(separator: "\n  ") + "\n")
+            } catch {
+                print("  FAILED:\n\(error)\n")
+                failed = true
+            }
+        }
+        if failed { throw ExitCode(1) }
+    }
+}
+
 struct CheckConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config",
@@ -52,24 +71,15 @@ struct CheckConfigCommand: AsyncParsableCommand {
     var files: [String]
 
     func run() async throws {
-        var failed = false
-        for file in files {
-            print("Checking \(file)")
-            do {
-                let config = try ConfigLoader(path: file, selfTarget: "localhost:9090").load()
-                print("  SUCCESS: \(config.scrapeConfigs.count) scrape configs, \(config.rules.groups.count) rule groups, "
-                      + "\(config.logs.inputs.count) log inputs")
-                if let alertmanager = config.alertmanager {
-                    print("  alertmanager: \(alertmanager.receivers.count) receivers, \(alertmanager.inhibitRules.count) inhibit rules, "
-                          + "\(alertmanager.timeIntervals.count) time intervals")
-                }
-                print("")
-            } catch {
-                print("  FAILED:\n\(error)\n")
-                failed = true
+        try CheckFiles.run(files) { file in
+            let config = try ConfigLoader(path: file, selfTarget: "localhost:9090").load()
+            var lines = ["\(config.scrapeConfigs.count) scrape configs, \(config.rules.groups.count) rule groups, \(config.logs.inputs.count) log inputs"]
+            if let alertmanager = config.alertmanager {
+                lines.append("alertmanager: \(alertmanager.receivers.count) receivers, \(alertmanager.inhibitRules.count) inhibit rules, "
+                             + "\(alertmanager.timeIntervals.count) time intervals")
             }
+            return lines
         }
-        if failed { throw ExitCode(1) }
     }
 }
 
@@ -81,19 +91,10 @@ struct CheckRulesCommand: AsyncParsableCommand {
     var files: [String]
 
     func run() async throws {
-        var failed = false
-        for file in files {
-            print("Checking \(file)")
-            do {
-                let ruleFile = try RuleFile.load(file)
-                let count = ruleFile.groups.reduce(0) { $0 + $1.rules.count }
-                print("  SUCCESS: \(count) rules found\n")
-            } catch {
-                print("  FAILED:\n\(error)\n")
-                failed = true
-            }
+        try CheckFiles.run(files) { file in
+            let ruleFile = try RuleFile.load(file)
+            return ["\(ruleFile.groups.reduce(0) { $0 + $1.rules.count }) rules found"]
         }
-        if failed { throw ExitCode(1) }
     }
 }
 
