@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Replays what Grafana's Prometheus, Loki, Tempo, Jaeger and Zipkin data sources send
+# Replays what Grafana's Prometheus, Loki, Tempo, Jaeger, Zipkin and Alertmanager data sources send
 # (../shared/grafana/replay.py) against the built obs-agent on a fresh data folder, seeding data
 # first; fails on any failed check. The agent scrapes itself and evaluates a recording and an
-# alerting rule, so the rules and alerts views have something to read.
+# alerting rule, which the embedded Alertmanager receives, so the rules, alerts and alert-group
+# views have something to read.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${OBS_SHARED:-../shared}
@@ -18,6 +19,13 @@ rule_files: [rules.yml]
 scrape_configs:
   - job_name: obs-agent
     static_configs: [{targets: ["127.0.0.1:$port"]}]
+alertmanager:
+  route:
+    receiver: default
+    group_by: [alertname]
+    group_wait: 1s
+  receivers:
+    - name: default
 EOF
 cat >"$data/rules.yml" <<'EOF'
 groups:
@@ -42,7 +50,7 @@ sleep 3
 out=$data/replay.txt
 base="http://127.0.0.1:$port"
 python3 "$shared/grafana/replay.py" --base-url "$base" --jaeger-url "$base/jaeger" --zipkin-url "$base/zipkin" --otlp-url "$base" \
-  --kinds prometheus,loki,tempo,jaeger,zipkin --seed >"$out" 2>&1 || true
+  --kinds prometheus,loki,tempo,jaeger,zipkin,alertmanager --seed >"$out" 2>&1 || true
 grep -E "^(FAIL|SKIP)|alerting:" "$out" || true
 summary=$(tail -n 1 "$out")
 echo "grafana replay: $summary"
