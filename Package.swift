@@ -155,6 +155,7 @@ let package = Package(
         .executableTarget(
             name: "ObsFuzz",
             dependencies: ["CShims", "ObsCore", "ObsYAML", "QueryEngine", "TraceCollector", "LogIngest", "MetricsTSDB", "Scrape", "Alerting",
+                           "Alertmanager",
                            .product(name: "NIOCore", package: "swift-nio")],
             // One thread, C entry points and a process-wide target: Swift 5 checking suits it.
             swiftSettings: [.swiftLanguageMode(.v5)]

@@ -16,7 +16,7 @@ public final class EmbeddedAlertmanager: Sendable {
         public var maxAlerts = 100_000
         /// Notifications in flight at most per receiver; flushes past it wait their turn, so a
         /// hanging webhook holds up its own receiver only.
-        public var concurrencyPerReceiver = 16
+        public var concurrencyPerReceiver = 64
         /// How long expired silences are kept (Alertmanager's `--data.retention`), milliseconds.
         public var retention: Int64 = 120 * 3_600_000
         /// How often resolved alerts and expired state are collected, milliseconds.
@@ -62,6 +62,8 @@ public final class EmbeddedAlertmanager: Sendable {
         var generation = 0
         var alerts: [UInt64: ManagedAlert] = [:]
         var groups: [GroupID: Group] = [:]
+        /// The groups each alert was last routed to, under the configuration in force.
+        var memberships: [UInt64: [GroupID]] = [:]
         var silences: [String: (silence: Silence, matchers: [LabelMatcher])] = [:]
         var nflog: [String: NotificationLog.Entry] = [:]
         var inFlight: [String: Int] = [:]
@@ -108,11 +110,20 @@ public final class EmbeddedAlertmanager: Sendable {
 
     // MARK: Configuration
 
-    /// Puts a configuration in force. A changed one rebuilds the aggregation groups from the
-    /// alerts held, as Alertmanager does on reload; the notification log keeps what was sent.
-    public func apply(_ settings: AlertmanagerSettings) {
+    /// Puts a configuration in force (nil turns the Alertmanager off: the API answers 404 and
+    /// nothing is flushed; what it holds stays for when it comes back). A changed one rebuilds the
+    /// aggregation groups from the alerts held, as Alertmanager does on reload; the notification
+    /// log keeps what was sent.
+    public func apply(_ settings: AlertmanagerSettings?) {
         let changed = state.withLock { state -> Bool in
             guard state.compiled?.settings != settings else { return false }
+            state.memberships = [:]
+            guard let settings else {
+                state.compiled = nil
+                state.generation += 1
+                state.groups = [:]
+                return true
+            }
             let route = Route(root: settings.route)
             var routes: [ObjectIdentifier: Int] = [:]
             route.walk { routes[ObjectIdentifier($0)] = routes.count }
@@ -186,7 +197,14 @@ public final class EmbeddedAlertmanager: Sendable {
     /// dispatcher), creating groups as needed.
     static func route(_ alert: ManagedAlert, into state: inout State, now: Int64) {
         state.compiled?.inhibitor.observe(alert)
+        // An alert routed before (the usual re-send) goes to the groups it went to, as long as
+        // they are all still there: the routing tree is not searched again.
+        if let known = state.memberships[alert.fingerprint], known.allSatisfy({ state.groups[$0] != nil }) {
+            for id in known { insert(alert, into: id, state: &state, now: now) }
+            return
+        }
         guard let compiled = state.compiled else { return }
+        var ids: [GroupID] = []
         for route in compiled.route.match(alert.labels) {
             let labels = route.groupLabels(alert.labels)
             let id = GroupID(route: compiled.routes[ObjectIdentifier(route)] ?? 0, labels: labels.stableHash)
@@ -194,11 +212,18 @@ public final class EmbeddedAlertmanager: Sendable {
                 state.groups[id] = Group(route: route, labels: labels, groupKey: route.key + ":" + labels.groupKeyText,
                                          nextFlush: now &+ route.groupWait)
             }
-            state.groups[id]!.alerts[alert.fingerprint] = alert
-            // An alert that started long enough ago flushes a group that has not flushed yet at once.
-            if !state.groups[id]!.hasFlushed && alert.startsAt &+ route.groupWait &* 1_000_000 < now &* 1_000_000 {
-                state.groups[id]!.nextFlush = min(state.groups[id]!.nextFlush, now)
-            }
+            insert(alert, into: id, state: &state, now: now)
+            ids.append(id)
+        }
+        state.memberships[alert.fingerprint] = ids
+    }
+
+    static func insert(_ alert: ManagedAlert, into id: GroupID, state: inout State, now: Int64) {
+        state.groups[id]!.alerts[alert.fingerprint] = alert
+        // An alert that started long enough ago flushes a group that has not flushed yet at once.
+        let wait = state.groups[id]!.route.groupWait
+        if !state.groups[id]!.hasFlushed && alert.startsAt &+ wait &* 1_000_000 < now &* 1_000_000 {
+            state.groups[id]!.nextFlush = min(state.groups[id]!.nextFlush, now)
         }
     }
 

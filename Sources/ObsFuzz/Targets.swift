@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Alerting
+import Alertmanager
 import Foundation
 @testable import LogIngest
 @testable import MetricsTSDB
@@ -32,6 +33,15 @@ enum FuzzTargets {
         "alert-template": alertTemplate,
         "rule-file": { _ = try? RuleFile.parse(text($0), path: "fuzz.yml") },
         "series-notation": seriesNotation,
+        "alertmanager-config": { _ = try? AlertmanagerSettings.parse(text($0), file: "fuzz.yml") },
+        "alertmanager-api": { bytes in
+            _ = try? AlertmanagerJSON.alerts(Array(bytes))
+            _ = try? AlertmanagerJSON.silence(Array(bytes))
+        },
+        "alertmanager-matchers": { bytes in
+            let source = text(bytes)
+            if let matchers = try? MatcherSyntax.parseList(source) { _ = MatcherSyntax.key(matchers) }
+        },
         "regex": regex,
         "yaml": yaml,
         "metrics-wal-record": { walRecord($0) { kind, payload in _ = try MetricsTSDB.WALRecord.decode(kind: kind, payload: &payload) } },

@@ -412,3 +412,36 @@ extension AlertmanagerComparisonTests {
         #expect(failed.status != 0 && failed.output.contains("bad.yml:2:") && failed.output.contains("undefined receiver \"nobody\""), "\(failed.output)")
     }
 }
+
+extension AlertmanagerComparisonTests {
+    /// The alertmanager: section reloads with the rest of the configuration: a good change is in
+    /// force at once, a bad one fails the reload with its location and leaves the old one.
+    @Test func reloadAppliesTheAlertmanagerSection() async throws {
+        let directory = AgentProcess.temporaryDirectory()
+        let hook = try WebhookRecorder(directory: directory)
+        try await hook.waitUntilUp()
+        let agent = try await Self.startAgent(directory: directory, config: Self.quickConfig(hook: hook.url), extra: ["--web.enable-lifecycle"])
+        #expect(try await http(.GET, agent.baseURL + "/api/v2/receivers").body == #"[{"name":"hook"}]"#)
+        try """
+        alertmanager:
+          route: {receiver: team, group_by: [alertname], group_wait: 1s}
+          receivers:
+            - name: team
+              webhook_configs: [{url: '\(hook.url)/renamed'}]
+        """.write(toFile: directory + "/agent.yml", atomically: true, encoding: .utf8)
+        let reloaded = try await http(.POST, agent.baseURL + "/-/reload")
+        #expect(reloaded.status == 200, "\(reloaded.body)")
+        #expect(try await http(.GET, agent.baseURL + "/api/v2/receivers").body == #"[{"name":"team"}]"#)
+        #expect(try await Self.post(agent.baseURL, "/api/v2/alerts", #"[{"labels":{"alertname":"AfterReload"}}]"#).status == 200)
+        let routed = try await AlertingIntegrationTests.eventually(seconds: 8) { !hook.notifications(under: "/renamed").isEmpty }
+        #expect(routed, "\(hook.notifications().map(\.path))")
+        try "alertmanager:\n  route: {receiver: ghost}\n  receivers: [{name: team}]\n".write(toFile: directory + "/agent.yml", atomically: true, encoding: .utf8)
+        let refused = try await http(.POST, agent.baseURL + "/-/reload")
+        #expect(refused.status == 500 && refused.body.contains("undefined receiver"), "\(refused.body)")
+        #expect(try await http(.GET, agent.baseURL + "/api/v2/receivers").body == #"[{"name":"team"}]"#)
+        // Without the section the Alertmanager is off.
+        try "global: {scrape_interval: 15s}\n".write(toFile: directory + "/agent.yml", atomically: true, encoding: .utf8)
+        #expect(try await http(.POST, agent.baseURL + "/-/reload").status == 200)
+        #expect(try await http(.GET, agent.baseURL + "/api/v2/status").status == 404)
+    }
+}

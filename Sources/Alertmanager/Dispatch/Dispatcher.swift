@@ -58,17 +58,22 @@ extension EmbeddedAlertmanager {
             var jobs: [FlushJob] = []
             var next = min(state.nextMaintenance, state.nextGC)
             guard let compiled = state.compiled else { return ([], next) }
-            for (id, group) in state.groups where !group.inFlight {
-                guard group.nextFlush <= now else {
-                    next = min(next, group.nextFlush)
+            // Read in place: copying every group at every wake-up costs more than the rest.
+            for index in state.groups.indices {
+                guard !state.groups.values[index].inFlight else { continue }
+                let due = state.groups.values[index].nextFlush
+                guard due <= now else {
+                    next = min(next, due)
                     continue
                 }
+                let id = state.groups.keys[index]
+                let group = state.groups.values[index]
                 let receiver = group.route.receiver
                 guard state.inFlight[receiver, default: 0] < options.concurrencyPerReceiver else { continue }
                 state.inFlight[receiver, default: 0] += 1
-                state.groups[id]!.inFlight = true
-                state.groups[id]!.hasFlushed = true
-                state.groups[id]!.nextFlush = now + group.route.groupInterval
+                state.groups.values[index].inFlight = true
+                state.groups.values[index].hasFlushed = true
+                state.groups.values[index].nextFlush = now + group.route.groupInterval
                 jobs.append(FlushJob(id: id, generation: state.generation, route: group.route, receiver: compiled.receivers[receiver],
                                      groupKey: group.groupKey, groupLabels: group.labels, alerts: Array(group.alerts.values),
                                      time: now, timeIntervals: compiled.settings.timeIntervals))
@@ -95,7 +100,10 @@ extension EmbeddedAlertmanager {
         var pending = Set<UInt64>()
         for group in state.groups.values { pending.formUnion(group.alerts.keys) }
         let alerts = state.alerts.values.filter { $0.resolved(at: now) && !pending.contains($0.fingerprint) }.map(\.fingerprint)
-        for fingerprint in alerts { state.alerts[fingerprint] = nil }
+        for fingerprint in alerts {
+            state.alerts[fingerprint] = nil
+            state.memberships[fingerprint] = nil
+        }
         state.compiled?.inhibitor.collect(now: now)
         let silences = state.silences.values.filter { $0.silence.endsAt &+ retention &* 1_000_000 < now }.map(\.silence.id)
         for id in silences { state.silences[id] = nil }

@@ -22,10 +22,7 @@ struct AlertmanagerService: Service {
             await withTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { await alertmanager.run() }
                 tasks.addTask {
-                    for await config in configs {
-                        guard let settings = config.alertmanager else { continue }
-                        alertmanager.apply(settings)
-                    }
+                    for await config in configs { alertmanager.apply(config.alertmanager) }
                 }
                 await tasks.waitForAll()
             }
@@ -37,9 +34,18 @@ struct AlertmanagerService: Service {
 /// Webhook notifications over HTTP with the receiver's `http_config`: credentials (files read at
 /// each request, so rotated tokens apply), a CA, a client certificate, redirects on or off.
 struct HTTPWebhookTransport: WebhookTransport {
-    /// For `follow_redirects: false`; lives as long as the process.
-    static let noRedirects = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
-                                        configuration: .init(redirectConfiguration: .disallow))
+    /// Webhook clients live as long as the process. A flush of many groups posts to one receiver
+    /// at once, so each host gets as many connections as a receiver may have notifications in
+    /// flight (the default of 8 would queue them).
+    static let following = client(redirects: .follow(max: 5, allowCycles: false))
+    static let noRedirects = client(redirects: .disallow)
+
+    static func client(redirects: HTTPClient.Configuration.RedirectConfiguration) -> HTTPClient {
+        var configuration = HTTPClient.Configuration(redirectConfiguration: redirects)
+        configuration.connectionPool = .init(idleTimeout: .seconds(60),
+                                             concurrentHTTP1ConnectionsPerHostSoftLimit: EmbeddedAlertmanager.Options().concurrencyPerReceiver)
+        return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+    }
 
     func post(url: String, body: [UInt8], settings: HTTPClientSettings, deadline: Int64) async throws -> (status: Int, body: String) {
         var request = HTTPClientRequest(url: url)
@@ -67,7 +73,7 @@ struct HTTPWebhookTransport: WebhookTransport {
             request.tlsConfiguration = tls
         }
         request.body = .bytes(ByteBuffer(bytes: body))
-        let client = settings.followRedirects ? HTTPClient.shared : Self.noRedirects
+        let client = settings.followRedirects ? Self.following : Self.noRedirects
         let remaining = max(deadline - WallClock.milliseconds(), 1)
         let response = try await client.execute(request, timeout: .milliseconds(remaining))
         let answer = (try? await response.body.collect(upTo: 4096)).map { String(buffer: $0) } ?? ""
