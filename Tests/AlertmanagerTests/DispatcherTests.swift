@@ -190,3 +190,73 @@ import Testing
         }
     }
 }
+
+extension DispatcherTests {
+    @Test func muteAndActiveTimeIntervals() async throws {
+        // 2027-01-15 is a Friday; the clock starts at 08:00 UTC.
+        let settings = try AlertmanagerSettings.parse("""
+            route:
+              receiver: r
+              group_by: [alertname]
+              group_wait: 10s
+              group_interval: 1m
+              routes:
+                - matchers: [kind="muted"]
+                  mute_time_intervals: [mornings]
+                - matchers: [kind="weekend-only"]
+                  active_time_intervals: [weekends]
+                - matchers: [kind="friday"]
+                  active_time_intervals: [fridays]
+            time_intervals:
+              - name: mornings
+                time_intervals: [{times: [{start_time: '06:00', end_time: '12:00'}]}]
+              - name: weekends
+                time_intervals: [{weekdays: [saturday, sunday]}]
+              - name: fridays
+                time_intervals: [{weekdays: [friday], days_of_month: ['-20:-1'], months: [january], years: ['2027']}]
+            receivers:
+              - name: r
+                webhook_configs: [{url: 'http://hook/ok'}]
+            """, file: "am.yml")
+        try await Self.withAlertmanager(settings) { am, time, hook in
+            try am.receive(["muted", "weekend-only", "friday"].map { Self.alert(["alertname": $0, "kind": $0]) })
+            try await Self.advance(time, by: 15_000)
+            #expect(hook.received("/ok").compactMap { ($0["groupLabels"] as? [String: String])?["alertname"] } == ["friday"])
+        }
+    }
+
+    @Test func timeIntervalsInTheirLocation() throws {
+        let settings = try AlertmanagerSettings.parse("""
+            route: {receiver: r}
+            time_intervals:
+              - name: berlin-evening
+                time_intervals: [{times: [{start_time: '18:00', end_time: '24:00'}], location: Europe/Berlin}]
+              - name: last-day
+                time_intervals: [{days_of_month: ['-1']}]
+            receivers: [{name: r}]
+            """, file: "am.yml")
+        let evening = try #require(settings.timeIntervals["berlin-evening"]?.first)
+        let lastDay = try #require(settings.timeIntervals["last-day"]?.first)
+        func at(_ text: String) -> Int64 { AlertTime.parse(text)! }
+        #expect(evening.contains(at("2027-01-15T17:30:00Z")), "18:30 in Berlin (UTC+1)")
+        #expect(!evening.contains(at("2027-01-15T16:30:00Z")))
+        #expect(evening.contains(at("2027-07-15T16:30:00Z")), "18:30 in Berlin in summer (UTC+2)")
+        #expect(lastDay.contains(at("2027-02-28T12:00:00Z")) && !lastDay.contains(at("2027-02-27T12:00:00Z")))
+        #expect(lastDay.contains(at("2028-02-29T12:00:00Z")), "leap year")
+    }
+
+    @Test func maxAlertsAndSendResolved() async throws {
+        let settings = try Self.settings("webhook_configs: [{url: 'http://hook/ok', max_alerts: 2, send_resolved: false}]")
+        try await Self.withAlertmanager(settings) { am, time, hook in
+            try am.receive((1...5).map { Self.alert(["alertname": "A", "instance": "i\($0)"], endsAt: Self.start + 3_600_000) })
+            try await Self.advance(time, by: 11_000)
+            let first = try #require(hook.received("/ok").first)
+            #expect((first["alerts"] as? [[String: Any]])?.compactMap { ($0["labels"] as? [String: String])?["instance"] } == ["i1", "i2"])
+            #expect(first["truncatedAlerts"] as? Int == 3)
+            // Everything resolves: with send_resolved off, nothing is sent, and the log is cleared.
+            try am.receive((1...5).map { Self.alert(["alertname": "A", "instance": "i\($0)"], endsAt: time.now()) })
+            try await Self.advance(time, by: 61_000)
+            #expect(hook.received("/ok").count == 1)
+        }
+    }
+}

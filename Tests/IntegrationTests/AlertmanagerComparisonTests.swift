@@ -445,3 +445,40 @@ extension AlertmanagerComparisonTests {
         #expect(try await http(.GET, agent.baseURL + "/api/v2/status").status == 404)
     }
 }
+
+extension AlertmanagerComparisonTests {
+    /// A webhook's `http_config` credentials (read from a file at each notification) and
+    /// `url_file` reach the receiver.
+    @Test func webhookCredentialsAndURLFile() async throws {
+        let directory = AgentProcess.temporaryDirectory()
+        let hook = try WebhookRecorder(directory: directory)
+        try await hook.waitUntilUp()
+        try "first-token\n".write(toFile: directory + "/token", atomically: true, encoding: .utf8)
+        try "\(hook.url)/from-file\n".write(toFile: directory + "/url", atomically: true, encoding: .utf8)
+        let config = """
+        route: {receiver: r, group_by: [alertname], group_wait: 1s, group_interval: 1s}
+        receivers:
+          - name: r
+            webhook_configs:
+              - url: '\(hook.url)/bearer'
+                http_config: {authorization: {credentials_file: '\(directory)/token'}}
+              - url_file: '\(directory)/url'
+                http_config: {basic_auth: {username: am, password: secret}}
+        """
+        let agent = try await Self.startAgent(directory: directory, config: config)
+        #expect(try await Self.post(agent.baseURL, "/api/v2/alerts", #"[{"labels":{"alertname":"One"}}]"#).status == 200)
+        let both = try await AlertingIntegrationTests.eventually(seconds: 8) {
+            !hook.notifications(under: "/bearer").isEmpty && !hook.notifications(under: "/from-file").isEmpty
+        }
+        #expect(both, "\(hook.notifications().map(\.path))")
+        #expect(hook.notifications(under: "/bearer").first?.authorization == "Bearer first-token")
+        #expect(hook.notifications(under: "/from-file").first?.authorization == "Basic " + Data("am:secret".utf8).base64EncodedString())
+        // A rotated token is used from the next notification on.
+        try "second-token\n".write(toFile: directory + "/token", atomically: true, encoding: .utf8)
+        #expect(try await Self.post(agent.baseURL, "/api/v2/alerts", #"[{"labels":{"alertname":"Two"}}]"#).status == 200)
+        let rotated = try await AlertingIntegrationTests.eventually(seconds: 8) {
+            hook.notifications(under: "/bearer").contains { $0.authorization == "Bearer second-token" }
+        }
+        #expect(rotated)
+    }
+}
