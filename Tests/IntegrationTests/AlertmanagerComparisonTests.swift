@@ -482,3 +482,38 @@ extension AlertmanagerComparisonTests {
         #expect(rotated)
     }
 }
+
+extension AlertmanagerComparisonTests {
+    static var vmalertAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/vmalert") }
+
+    /// vmalert, querying the daemon's PromQL API and notifying the daemon's Alertmanager.
+    @Test(.enabled(if: vmalertAvailable, "needs Debian's vmalert (victoria-metrics)"))
+    func vmalertDeliversItsAlertsToTheDaemon() async throws {
+        let directory = AgentProcess.temporaryDirectory()
+        let hook = try WebhookRecorder(directory: directory)
+        try await hook.waitUntilUp()
+        let agent = try await Self.startAgent(directory: directory, config: Self.quickConfig(hook: hook.url))
+        try """
+        groups:
+          - name: g
+            interval: 1s
+            rules:
+              - alert: FromVmalert
+                expr: vector(1)
+                labels: {severity: ticket}
+        """.write(toFile: directory + "/vmalert-rules.yml", atomically: true, encoding: .utf8)
+        let port = try ScrapeIntegrationTests.freePort()
+        let vmalert = Process()
+        vmalert.executableURL = URL(fileURLWithPath: "/usr/bin/vmalert")
+        vmalert.arguments = ["-rule=\(directory)/vmalert-rules.yml", "-datasource.url=\(agent.baseURL)", "-notifier.url=\(agent.baseURL)",
+                             "-httpListenAddr=127.0.0.1:\(port)", "-evaluationInterval=1s"]
+        vmalert.standardOutput = FileHandle.nullDevice
+        vmalert.standardError = FileHandle.nullDevice
+        try vmalert.run()
+        defer { vmalert.terminate() }
+        let delivered = try await AlertingIntegrationTests.eventually(seconds: 30) {
+            hook.notifications().contains { $0.alerts.contains { AlertingIntegrationTests.labels($0)["alertname"] == "FromVmalert" } }
+        }
+        #expect(delivered, "webhook got: \(hook.notifications().map(\.body))\n\(agent.log)")
+    }
+}
