@@ -14,6 +14,8 @@ public final class EmbeddedAlertmanager: Sendable {
         public var externalURL = "http://localhost:9090"
         /// Alerts held at most; new ones past it are refused and counted.
         public var maxAlerts = 100_000
+        /// Silences not yet expired at most; creating one more is refused.
+        public var maxSilences = 10_000
         /// Notifications in flight at most per receiver; flushes past it wait their turn, so a
         /// hanging webhook holds up its own receiver only.
         public var concurrencyPerReceiver = 64
@@ -251,6 +253,10 @@ public final class EmbeddedAlertmanager: Sendable {
                     Self.expire(&expired, now: now)
                     changes.append(expired)
                 }
+            }
+            let live = state.silences.values.count { $0.silence.state(at: now) != .expired }
+            guard live < options.maxSilences else {
+                throw .invalid("the Alertmanager holds its limit of \(options.maxSilences) active and pending silences; expire some first")
             }
             silence.id = UUID().uuidString.lowercased()
             if silence.startsAt < now { silence.startsAt = now }

@@ -47,10 +47,11 @@ import Testing
 
     /// A running Alertmanager on a manual clock, stopped when `body` returns.
     static func withAlertmanager(_ settings: AlertmanagerSettings, database: String? = nil, time: ManualTimeSource = ManualTimeSource(now: start),
+                                 options: EmbeddedAlertmanager.Options = EmbeddedAlertmanager.Options(),
                                  _ body: (EmbeddedAlertmanager, ManualTimeSource, Recorder) async throws -> Void) async throws {
         let recorder = Recorder()
         let path = database ?? NSTemporaryDirectory() + "am-\(UUID().uuidString).db"
-        var options = EmbeddedAlertmanager.Options()
+        var options = options
         options.externalURL = "http://agent:9090"
         let alertmanager = try EmbeddedAlertmanager(databasePath: path, options: options, transport: recorder, time: time,
                                                     metrics: MetricsRegistry(), logger: Logger(label: "test"))
@@ -257,6 +258,27 @@ extension DispatcherTests {
             try am.receive((1...5).map { Self.alert(["alertname": "A", "instance": "i\($0)"], endsAt: time.now()) })
             try await Self.advance(time, by: 61_000)
             #expect(hook.received("/ok").count == 1)
+        }
+    }
+}
+
+extension DispatcherTests {
+    /// Alerts and silences are bounded: past the limits new ones are refused (and counted), what is
+    /// held stays, and updates of held alerts still apply.
+    @Test func limits() async throws {
+        var options = EmbeddedAlertmanager.Options()
+        options.maxAlerts = 3
+        options.maxSilences = 1
+        try await Self.withAlertmanager(try Self.settings(), options: options) { am, time, _ in
+            try am.receive((1...3).map { Self.alert(["alertname": "A", "i": "\($0)"]) })
+            #expect(throws: AlertmanagerError.invalid("1 alerts dropped: the Alertmanager holds its limit of 3 alerts")) {
+                try am.receive([Self.alert(["alertname": "A", "i": "1"], startsAt: Self.start - 1000, endsAt: Self.start - 500), Self.alert(["alertname": "A", "i": "4"])])
+            }
+            #expect(am.alerts().count == 2, "the update of a held alert applied (it resolved); the new one was refused")
+            let silence = Silence(matchers: [Silence.Matcher(name: "a", value: "b", isRegex: false)], startsAt: time.now() * 1_000_000,
+                                  endsAt: (time.now() + 60_000) * 1_000_000, createdBy: "", comment: "")
+            _ = try am.setSilence(silence)
+            #expect(throws: AlertmanagerError.self) { try am.setSilence(silence) }
         }
     }
 }
