@@ -69,6 +69,8 @@ public final class EmbeddedAlertmanager: Sendable {
         var silences: [String: (silence: Silence, matchers: [LabelMatcher])] = [:]
         var nflog: [String: NotificationLog.Entry] = [:]
         var inFlight: [String: Int] = [:]
+        /// Deliveries waiting out a backoff.
+        var backingOff = 0
         var nextMaintenance: Int64 = 0
         var nextGC: Int64 = 0
         var waiter: CheckedContinuation<Void, Never>?
@@ -408,6 +410,16 @@ public final class EmbeddedAlertmanager: Sendable {
     }
 
     // MARK: Waking the dispatcher
+
+    /// Whether the dispatcher is parked with no group due and every flush in flight waiting out a
+    /// backoff: what tests on a manual clock wait for before they look at what was sent.
+    public var isQuiescent: Bool {
+        let now = time.now()
+        return state.withLock { state in
+            state.waiter != nil && !state.wakePending && state.inFlight.values.reduce(0, +) <= state.backingOff
+                && (state.compiled == nil || !state.groups.values.contains { $0.nextFlush <= now && !$0.inFlight })
+        }
+    }
 
     func wake() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in

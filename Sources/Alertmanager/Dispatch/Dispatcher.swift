@@ -243,7 +243,10 @@ extension EmbeddedAlertmanager {
                 logger.warning("Notify attempt failed, will retry later", metadata: ["receiver": "\(receiver)", "attempts": "\(attempt)",
                                                                                       "err": "\(lastError)"])
             }
-            do { try await time.sleep(until: time.now() + wait) } catch { break }
+            let until = time.now() + wait
+            state.withLock { $0.backingOff += 1 }
+            defer { state.withLock { $0.backingOff -= 1 } }
+            do { try await time.sleep(until: until) } catch { break }
         }
         logger.error("Notify for alerts failed", metadata: ["receiver": "\(receiver)", "attempts": "\(attempt)", "err": "\(lastError)"])
         return false
