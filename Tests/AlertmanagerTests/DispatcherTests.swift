@@ -57,12 +57,13 @@ import Testing
                                                     metrics: MetricsRegistry(), logger: Logger(label: "test"))
         alertmanager.apply(settings)
         let task = Task { await alertmanager.run() }
+        try await settle(alertmanager)
         try await body(alertmanager, time, recorder)
         task.cancel()
         await task.value
     }
 
-    /// Moves the clock in steps; after each, waits (in real time, up to 2 s) until the dispatcher
+    /// Moves the clock in steps; after each, waits (in real time, up to 10 s) until the dispatcher
     /// has flushed whatever came due and parked again. Flushes that retry on the manual clock
     /// never park it; tests with those look with `eventually`.
     static func advance(_ am: EmbeddedAlertmanager, _ time: ManualTimeSource, by milliseconds: Int64, step: Int64 = 1000) async throws {
@@ -74,7 +75,7 @@ import Testing
     }
 
     static func settle(_ am: EmbeddedAlertmanager) async throws {
-        let deadline = ContinuousClock.now + .seconds(2)
+        let deadline = ContinuousClock.now + .seconds(10)
         // One pass first: the loop may not have seen the clock move yet.
         try await Task.sleep(for: .milliseconds(1))
         while !am.isQuiescent && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
