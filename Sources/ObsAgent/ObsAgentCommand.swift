@@ -252,10 +252,6 @@ struct ObsAgentCommand: AsyncParsableCommand {
             logger.error("Error loading web configuration", metadata: ["err": "\(error)"])
             throw ExitCode(1)
         }
-        if security.tlsEnabled && !otlpGRPCAddress.isEmpty {
-            logger.error("The OTLP/gRPC listener does not serve TLS; drop --otlp.grpc.listen-address or tls_server_config")
-            throw ExitCode(1)
-        }
 
         let stores = Stores()
         let bodyLimit = Int(ByteSize(maxBodySize)!.bytes)
@@ -367,7 +363,9 @@ struct ObsAgentCommand: AsyncParsableCommand {
         }
 
         if let grpc = ListenAddress(otlpGRPCAddress) {
-            receiverServers.append(OTLPGRPCService(host: grpc.host, port: grpc.port, receivers: traceReceivers, logger: Logger(label: "otlp-grpc")))
+            receiverServers.append(OTLPGRPCService(
+                host: grpc.host, port: grpc.port, receivers: traceReceivers, security: security, maxMessageSize: bodyLimit,
+                maxDecodedSize: Int(ByteSize(maxDecodedSize)!.bytes), idleTimeout: readDeadline, logger: Logger(label: "otlp-grpc")))
         }
 
         let group = ServiceGroup(

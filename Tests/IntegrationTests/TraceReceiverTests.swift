@@ -56,6 +56,36 @@ import Testing
         }
     }
 
+    /// The gRPC listener under abuse: a connection that sends nothing is closed after the read
+    /// timeout, bytes that are not HTTP/2 close the connection, and the daemon keeps answering.
+    @Test func grpcListenerDropsSilentAndGarbageConnections() async throws {
+        let agent = try AgentProcess(arguments: ["--otlp.grpc.listen-address=127.0.0.1:0", "--web.read-timeout=1s"])
+        try await agent.waitForListening()
+        let grpc = try await grpcAddress(agent)
+        let script = """
+            import socket, sys, time
+            host, port = sys.argv[1].split(":")
+            def closed_after(payload, wait):
+                s = socket.create_connection((host, int(port)))
+                s.settimeout(wait)
+                if payload:
+                    s.sendall(payload)
+                start = time.time()
+                try:
+                    while s.recv(4096):
+                        pass
+                    return "closed after %.1fs" % (time.time() - start)
+                except socket.timeout:
+                    return "still open"
+            print(closed_after(b"", 5))
+            print(closed_after(b"GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n" + bytes(1000), 5))
+            """
+        let run = try await runProcess("/usr/bin/env", ["python3", "-c", script, grpc])
+        let lines = run.output.split(separator: "\n").map(String.init)
+        #expect(lines.count == 2 && lines.allSatisfy { $0.hasPrefix("closed after") }, "\(run.output)")
+        #expect(try await http(.GET, agent.baseURL + "/-/ready").status == 200)
+    }
+
     @Test func exportAnswers() async throws {
         let agent = try AgentProcess(arguments: [])
         try await agent.waitForListening()

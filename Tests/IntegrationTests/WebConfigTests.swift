@@ -143,6 +143,50 @@ import Testing
         _ = try await agent.waitForExit()
     }
 
+    /// The OTLP/gRPC listener is held to the same web configuration: TLS with a required client
+    /// certificate and basic authentication, answered with gRPC's status codes (grpcio as the client).
+    @Test func otlpGRPCListenerUsesTheWebConfiguration() async throws {
+        let directory = AgentProcess.temporaryDirectory()
+        let certificates = try await Certificates(in: directory)
+        let hash = try await Self.bcrypt("secret")
+        let webConfig = directory + "/web.yml"
+        try """
+            tls_server_config:
+              cert_file: server.crt
+              key_file: server.key
+              client_auth_type: RequireAndVerifyClientCert
+              client_ca_file: ca.crt
+            basic_auth_users:
+              alice: '\(hash)'
+            """.write(toFile: webConfig, atomically: true, encoding: .utf8)
+        let agent = try AgentProcess(arguments: ["--web.config.file=\(webConfig)", "--otlp.grpc.listen-address=127.0.0.1:0",
+                                                 "--web.max-request-body-size=64KB"], directory: directory)
+        try await agent.waitForListeningOverTLS(caFile: certificates.path("ca.crt"), client: certificates.path("client"))
+        try await agent.waitForLog { $0.contains("protocol=otlp-grpc") }
+        let line = agent.log.split(separator: "\n").first { $0.contains("protocol=otlp-grpc") }!
+        let address = String(line.split(separator: " ").first { $0.hasPrefix("address=") }!.dropFirst(8))
+        let file = #filePath
+        let script = String(file[..<file.lastIndex(of: "/")!]) + "/Fixtures/traces/grpc_calls.py"
+        let run = try await runProcess("/usr/bin/env", ["python3", script, address, directory])
+        let codes = try #require(try? JSONSerialization.jsonObject(with: Data((run.output.split(separator: "\n").last ?? "").utf8)) as? [String: String],
+                                 "\(run.output)")
+        let expected = [
+            "good": "OK", "gzip": "OK", "no credentials": "UNAUTHENTICATED", "wrong password": "UNAUTHENTICATED",
+            "no client certificate": "UNAVAILABLE", "client certificate of another CA": "UNAVAILABLE",
+            "server checked against the wrong CA": "UNAVAILABLE", "plaintext": "UNAVAILABLE", "unknown method": "UNIMPLEMENTED",
+            "too large": "RESOURCE_EXHAUSTED",
+        ]
+        #expect(codes == expected, "\(run.output)")
+        // Both accepted exports are stored.
+        let good = ["--cacert", certificates.path("ca.crt"), "--cert", certificates.path("client.crt"), "--key", certificates.path("client.key"),
+                    "-u", "alice:secret"]
+        let base = agent.baseURL.replacingOccurrences(of: "http://", with: "https://")
+        for trace in ["01", "02"] {
+            let id = String(repeating: trace, count: 16)
+            #expect(try await Self.status(base + "/api/v2/traces/\(id)", good) == "200", "trace \(id)")
+        }
+    }
+
     /// A web configuration with unknown keys or a broken TLS setup stops the daemon at startup,
     /// naming the file and the key.
     @Test func aBadWebConfigurationIsAStartupError() async throws {

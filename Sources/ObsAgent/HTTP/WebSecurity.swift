@@ -17,7 +17,8 @@ final class WebSecurity: Sendable {
     private struct State {
         var config: WebConfig
         var configSignature: FileSignature?
-        var context: NIOSSLContext?
+        /// One context per ALPN protocol list (none for HTTP/1.1, `h2` for gRPC).
+        var contexts: [[String]: NIOSSLContext] = [:]
         var tlsSignature: [FileSignature?] = []
         /// Verdicts of bcrypt checks, so a client that sends the same credentials on every request
         /// (Grafana does) pays bcrypt's cost once. Cleared when the users change or it grows large.
@@ -62,19 +63,24 @@ final class WebSecurity: Sendable {
     }
 
     /// The TLS context for a new connection, rebuilt when the certificate, key or CA file changed.
-    func sslContext() throws -> NIOSSLContext {
+    func sslContext(applicationProtocols: [String] = []) throws -> NIOSSLContext {
         guard let tls = current().tls else { throw WebSecurityError(description: "TLS was turned off in the web configuration; restart to serve plain HTTP") }
         let signatures = [tls.certFile, tls.keyFile, tls.clientCAFile].map { $0.flatMap(FileSignature.init(path:)) }
-        if let context = state.withLock({ $0.tlsSignature == signatures ? $0.context : nil }) { return context }
+        let cached = state.withLock { state -> NIOSSLContext? in
+            if state.tlsSignature != signatures { return nil }
+            return state.contexts[applicationProtocols]
+        }
+        if let cached { return cached }
         do {
-            let context = try Self.makeContext(tls)
+            let context = try Self.makeContext(tls, applicationProtocols: applicationProtocols)
             state.withLock { state in
-                state.context = context
+                if state.tlsSignature != signatures { state.contexts.removeAll() }
+                state.contexts[applicationProtocols] = context
                 state.tlsSignature = signatures
             }
             return context
         } catch {
-            guard let previous = state.withLock({ $0.context }) else { throw error }
+            guard let previous = state.withLock({ $0.contexts[applicationProtocols] }) else { throw error }
             logger.error("TLS certificate or key unreadable; the previous one stays in use", metadata: ["err": "\(error)"])
             state.withLock { $0.tlsSignature = signatures }
             return previous
@@ -82,8 +88,8 @@ final class WebSecurity: Sendable {
     }
 
     /// The handler that speaks TLS on a new connection, with the client-certificate policy in force.
-    func serverHandler() throws -> NIOSSLServerHandler {
-        let context = try sslContext()
+    func serverHandler(applicationProtocols: [String] = []) throws -> NIOSSLServerHandler {
+        let context = try sslContext(applicationProtocols: applicationProtocols)
         switch current().tls?.clientAuth ?? .none {
         case .request, .requireAny:
             // Asked for (or required) but not verified, as Go's RequestClientCert and RequireAnyClientCert.
@@ -93,7 +99,7 @@ final class WebSecurity: Sendable {
         }
     }
 
-    static func makeContext(_ tls: WebConfig.TLS) throws -> NIOSSLContext {
+    static func makeContext(_ tls: WebConfig.TLS, applicationProtocols: [String] = []) throws -> NIOSSLContext {
         func load<T>(_ what: String, _ path: String, _ body: () throws -> T) throws -> T {
             do { return try body() } catch { throw WebSecurityError(description: "cannot load the TLS \(what) \(path): \(error)") }
         }
@@ -108,7 +114,16 @@ final class WebSecurity: Sendable {
         case .requireAny, .requireAndVerify: configuration.certificateVerification = .noHostnameVerification
         }
         if let ca = tls.clientCAFile { configuration.trustRoots = .file(ca) }
+        configuration.applicationProtocols = applicationProtocols
         return try NIOSSLContext(configuration: configuration)
+    }
+
+    /// `Basic base64(user:password)`.
+    static func basicCredentials(_ header: String?) -> (String, String)? {
+        guard let header, header.count > 6, header.prefix(6).lowercased() == "basic " else { return nil }
+        guard let data = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+              let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":") else { return nil }
+        return (String(text[..<colon]), String(text[text.index(after: colon)...]))
     }
 
     /// Whether `user` with `password` is one of `basic_auth_users`. bcrypt runs off the event loops.
@@ -168,7 +183,7 @@ struct WebSecurityMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let config = security.current()
         if !config.users.isEmpty {
-            guard let (user, password) = Self.credentials(request.headers[.authorization]),
+            guard let (user, password) = WebSecurity.basicCredentials(request.headers[.authorization]),
                   await security.authenticate(user: user, password: password, users: config.users) else {
                 var headers = HTTPFields()
                 headers[.wwwAuthenticate] = "Basic"
@@ -183,11 +198,4 @@ struct WebSecurityMiddleware<Context: RequestContext>: RouterMiddleware {
         return response
     }
 
-    /// `Basic base64(user:password)`.
-    static func credentials(_ header: String?) -> (String, String)? {
-        guard let header, header.count > 6, header.prefix(6).lowercased() == "basic " else { return nil }
-        guard let data = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
-              let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":") else { return nil }
-        return (String(text[..<colon]), String(text[text.index(after: colon)...]))
-    }
 }
