@@ -47,6 +47,23 @@ import Testing
         return hash
     }
 
+    /// `web.yml` in `directory`: TLS with a client certificate required and verified against
+    /// `ca.crt`, and the user alice with password `secret`.
+    static func strictWebConfig(in directory: String) async throws -> String {
+        let hash = try await bcrypt("secret")
+        let path = directory + "/web.yml"
+        try """
+            tls_server_config:
+              cert_file: server.crt
+              key_file: server.key
+              client_auth_type: RequireAndVerifyClientCert
+              client_ca_file: ca.crt
+            basic_auth_users:
+              alice: '\(hash)'
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
     /// The status code curl sees (`000` when the connection or handshake fails).
     static func status(_ url: String, _ arguments: [String]) async throws -> String {
         let result = try await runProcess("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10"] + arguments + [url])
@@ -57,17 +74,7 @@ import Testing
     func theWebConfigurationBehavesAsPrometheusDoes() async throws {
         let directory = AgentProcess.temporaryDirectory()
         let certificates = try await Certificates(in: directory)
-        let hash = try await Self.bcrypt("secret")
-        let webConfig = directory + "/web.yml"
-        try """
-            tls_server_config:
-              cert_file: server.crt
-              key_file: server.key
-              client_auth_type: RequireAndVerifyClientCert
-              client_ca_file: ca.crt
-            basic_auth_users:
-              alice: '\(hash)'
-            """.write(toFile: webConfig, atomically: true, encoding: .utf8)
+        let webConfig = try await Self.strictWebConfig(in: directory)
 
         let prometheusPort = Int.random(in: 20_000..<30_000)
         try "scrape_configs: []\n".write(toFile: directory + "/prometheus.yml", atomically: true, encoding: .utf8)
@@ -148,17 +155,7 @@ import Testing
     @Test func otlpGRPCListenerUsesTheWebConfiguration() async throws {
         let directory = AgentProcess.temporaryDirectory()
         let certificates = try await Certificates(in: directory)
-        let hash = try await Self.bcrypt("secret")
-        let webConfig = directory + "/web.yml"
-        try """
-            tls_server_config:
-              cert_file: server.crt
-              key_file: server.key
-              client_auth_type: RequireAndVerifyClientCert
-              client_ca_file: ca.crt
-            basic_auth_users:
-              alice: '\(hash)'
-            """.write(toFile: webConfig, atomically: true, encoding: .utf8)
+        let webConfig = try await Self.strictWebConfig(in: directory)
         let agent = try AgentProcess(arguments: ["--web.config.file=\(webConfig)", "--otlp.grpc.listen-address=127.0.0.1:0",
                                                  "--web.max-request-body-size=64KB"], directory: directory)
         try await agent.waitForListeningOverTLS(caFile: certificates.path("ca.crt"), client: certificates.path("client"))
