@@ -169,7 +169,7 @@ import Testing
                                  "\(run.output)")
         let expected = [
             "good": "OK", "gzip": "OK", "no credentials": "UNAUTHENTICATED", "wrong password": "UNAUTHENTICATED",
-            "no client certificate": "UNAVAILABLE", "client certificate of another CA": "UNAVAILABLE",
+            "no client certificate": "UNAVAILABLE", "client certificate of another CA": "UNAVAILABLE", "expired client certificate": "UNAVAILABLE",
             "server checked against the wrong CA": "UNAVAILABLE", "plaintext": "UNAVAILABLE", "unknown method": "UNIMPLEMENTED",
             "too large": "RESOURCE_EXHAUSTED",
         ]

@@ -1,7 +1,7 @@
 """OTLP/gRPC calls against a TLS listener with grpcio, each case's status code printed as JSON.
 
 usage: grpc_calls.py HOST:PORT CERT_DIR
-CERT_DIR holds ca.crt, other-ca.crt, client.crt/.key and other.crt/.key.
+CERT_DIR holds ca.crt, other-ca.crt, client.crt/.key, expired-client.crt and other.crt/.key.
 """
 import base64, json, os, sys
 
@@ -29,12 +29,12 @@ def request(service, trace_id, padding=0):
         resource_spans=[trace_pb2.ResourceSpans(resource=resource, scope_spans=[trace_pb2.ScopeSpans(spans=[span])])])
 
 
-def call(ca="ca.crt", client="client", auth=("alice", "secret"), plaintext=False, compression=None, padding=0, method=None, trace=1):
+def call(ca="ca.crt", client="client", key=None, auth=("alice", "secret"), plaintext=False, compression=None, padding=0, method=None, trace=1):
     if plaintext:
         channel = grpc.insecure_channel(target)
     else:
         creds = grpc.ssl_channel_credentials(root_certificates=read(ca),
-                                             private_key=read(client + ".key") if client else None,
+                                             private_key=read((key or client) + ".key") if client else None,
                                              certificate_chain=read(client + ".crt") if client else None)
         channel = grpc.secure_channel(target, creds, options=[("grpc.ssl_target_name_override", "localhost")])
     metadata = [("authorization", "Basic " + base64.b64encode(("%s:%s" % auth).encode()).decode())] if auth else []
@@ -57,6 +57,7 @@ print(json.dumps({
     "wrong password": call(auth=("alice", "nope")),
     "no client certificate": call(client=None),
     "client certificate of another CA": call(client="other"),
+    "expired client certificate": call(client="expired-client", key="client"),
     "server checked against the wrong CA": call(ca="other-ca.crt"),
     "plaintext": call(plaintext=True),
     "unknown method": call(method="/opentelemetry.proto.collector.logs.v1.LogsService/Export"),
