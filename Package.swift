@@ -87,18 +87,25 @@ let package = Package(
             dependencies: ["ObsCore", "ObsYAML", "QueryEngine", "Templating", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // Prometheus's HTTP client configuration (auth, TLS, redirects), shared by every outgoing client.
+        .target(
+            name: "OutboundHTTP",
+            dependencies: ["ObsYAML", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "NIOSSL", package: "swift-nio-ssl")],
+            swiftSettings: strict
+        ),
         // Alertmanager inside the daemon: routing, grouping, inhibition, silences, the notification
         // log and webhook delivery, with its state in SQLite.
         .target(
             name: "Alertmanager",
-            dependencies: ["ObsCore", "ObsYAML", "CSQLite", "CShims", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ObsCore", "ObsYAML", "OutboundHTTP", "CSQLite", "CShims", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // Scraping: discovery, relabeling, exposition parsing, scrape loops.
         .target(
             name: "Scrape",
             dependencies: [
-                "ObsCore", "ObsYAML",
+                "ObsCore", "ObsYAML", "OutboundHTTP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -111,14 +118,14 @@ let package = Package(
         // The agent's configuration file: decoding and validation, shared by the daemon and `obsctl check config`.
         .target(
             name: "AgentConfiguration",
-            dependencies: ["ObsCore", "ObsYAML", "Alerting", "Alertmanager", "Scrape"],
+            dependencies: ["ObsCore", "ObsYAML", "Alerting", "Alertmanager", "Scrape", "OutboundHTTP"],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "ObsAgent",
             dependencies: [
                 "ObsCore", "CShims", "ObsYAML", "MetricsTSDB", "LogIngest", "TraceCollector", "QueryEngine", "Alerting", "Alertmanager", "Scrape",
-                "AgentConfiguration",
+                "AgentConfiguration", "OutboundHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -162,7 +169,7 @@ let package = Package(
 
         .testTarget(name: "CoreTests", dependencies: ["ObsCore"]),
         .testTarget(name: "AlertingTests", dependencies: ["ObsCore", "Alerting"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "AlertmanagerTests", dependencies: ["ObsCore", "ObsYAML", "Alertmanager"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AlertmanagerTests", dependencies: ["ObsCore", "ObsYAML", "Alertmanager", "OutboundHTTP"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "TraceCollectorTests",
             dependencies: ["ObsCore", "TraceCollector", .product(name: "Logging", package: "swift-log")]

@@ -1,6 +1,7 @@
 import Alertmanager
 import Foundation
 import ObsCore
+import OutboundHTTP
 import Scrape
 import ObsYAML
 
@@ -89,14 +90,7 @@ extension ScrapeConfig {
         "honor_timestamps", "track_timestamps_staleness", "params", "static_configs", "file_sd_configs",
         "relabel_configs", "metric_relabel_configs", "sample_limit", "label_limit", "label_name_length_limit",
         "label_value_length_limit", "body_size_limit", "kubernetes_sd_configs",
-    ] + notYetSupported
-
-    /// Prometheus keys that are recognised but not built yet: refused with a clear message rather
-    /// than as unknown keys.
-    package static let notYetSupported = [
-        "basic_auth", "authorization", "bearer_token", "bearer_token_file", "tls_config",
-        "proxy_url", "oauth2",
-    ]
+    ] + HTTPClientSettings.keys
 
     package init(yaml: YAMLValue, global: GlobalConfig) throws(ConfigError) {
         let map = try yaml.mapping(allowedKeys: Self.keys)
@@ -132,9 +126,7 @@ extension ScrapeConfig {
         staticConfigs = try map["static_configs"]?.sequence().map { (entry) throws(ConfigError) in
             try StaticConfig(yaml: entry)
         } ?? []
-        for key in Self.notYetSupported where map[key] != nil {
-            throw map.error(at: key, "\(key) is not supported by obs-agent yet")
-        }
+        http = try HTTPClientSettings(mapping: map)
         trackTimestampsStaleness = try map.decode("track_timestamps_staleness", default: false)
         sampleLimit = try map.decode("sample_limit", default: 0)
         labelLimit = try map.decode("label_limit", default: 0)

@@ -1,5 +1,6 @@
 import Alertmanager
 import ObsCore
+import OutboundHTTP
 import Scrape
 import ObsYAML
 
@@ -62,6 +63,8 @@ package struct ScrapeConfig: Sendable, Equatable {
     package var metricRelabelConfigs: [RelabelStep] = []
     package var fileSDConfigs: [FileSDConfig] = []
     package var kubernetesSDConfigs: [KubernetesSDConfig] = []
+    /// Authentication, TLS and redirects towards the targets.
+    package var http = HTTPClientSettings()
 }
 
 /// `file_sd_configs:` entry.

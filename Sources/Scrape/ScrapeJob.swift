@@ -1,4 +1,5 @@
 import ObsCore
+import OutboundHTTP
 
 /// One `scrape_configs` entry as the scrape subsystem runs it. Built from the configuration file;
 /// immutable.
@@ -26,6 +27,8 @@ public struct ScrapeJob: Sendable {
     /// `file_sd_configs`: file patterns and how often to re-read them (milliseconds).
     public var fileDiscovery: [(files: [String], refreshInterval: Int64)] = []
     public var kubernetesDiscovery: [KubernetesSDConfig] = []
+    /// Authentication, TLS and redirects towards the targets.
+    public var http = HTTPClientSettings()
 
     public init(name: String, interval: Int64, timeout: Int64) {
         self.name = name
@@ -41,7 +44,7 @@ public struct ScrapeJob: Sendable {
             && trackTimestampsStaleness == other.trackTimestampsStaleness && sampleLimit == other.sampleLimit
             && labelLimit == other.labelLimit && labelNameLengthLimit == other.labelNameLengthLimit
             && labelValueLengthLimit == other.labelValueLengthLimit && bodySizeLimit == other.bodySizeLimit
-            && metricRelabelConfigs.map(\.fingerprint) == other.metricRelabelConfigs.map(\.fingerprint)
+            && metricRelabelConfigs.map(\.fingerprint) == other.metricRelabelConfigs.map(\.fingerprint) && http == other.http
     }
 }
 

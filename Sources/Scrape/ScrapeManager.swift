@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import OutboundHTTP
 import Foundation
 import Logging
 import NIOCore
@@ -56,6 +57,8 @@ public final class ScrapeManager: Sendable {
     private let state = Mutex(State())
     private let store: StoreProvider
     private let http: HTTPClient
+    /// For jobs with `follow_redirects: false`.
+    private let httpWithoutRedirects: HTTPClient
     private let logger: Logger
     private let fileDiscovery: FileDiscovery
 
@@ -70,6 +73,8 @@ public final class ScrapeManager: Sendable {
         configuration.redirectConfiguration = .follow(max: 10, allowCycles: false)
         configuration.timeout.connect = .seconds(10)
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        configuration.redirectConfiguration = .disallow
+        httpWithoutRedirects = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         fileDiscovery = FileDiscovery(time: time, logger: logger)
     }
 
@@ -150,6 +155,7 @@ public final class ScrapeManager: Sendable {
         for task in tasks { task.cancel() }
         for task in tasks { await task.value }
         try? await http.shutdown()
+        try? await httpWithoutRedirects.shutdown()
     }
 
     public func activeTargets() -> [TargetStatus] {
@@ -300,11 +306,16 @@ public final class ScrapeManager: Sendable {
         request.headers.add(name: "Accept-Encoding", value: "gzip")
         request.headers.add(name: "User-Agent", value: "obs-agent")
         request.headers.add(name: "X-Prometheus-Scrape-Timeout-Seconds", value: String(Double(job.timeout) / 1000))
+        do {
+            try job.http.apply(to: &request)
+        } catch {
+            throw ScrapeFailure(description: error.description)
+        }
         let limit = job.bodySizeLimit > 0 ? job.bodySizeLimit : 1 << 30
         let deadline = NIODeadline.now() + .milliseconds(job.timeout)
         let response: HTTPClientResponse
         do {
-            response = try await http.execute(request, deadline: deadline)
+            response = try await (job.http.followRedirects ? http : httpWithoutRedirects).execute(request, deadline: deadline)
         } catch let error as HTTPClientError where error == .deadlineExceeded {
             throw ScrapeFailure(description: "Get \"\(url)\": context deadline exceeded")
         } catch {

@@ -1,3 +1,4 @@
+import OutboundHTTP
 import Alertmanager
 import Foundation
 import Logging

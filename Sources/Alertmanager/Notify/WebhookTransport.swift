@@ -1,3 +1,5 @@
+import OutboundHTTP
+
 /// How webhook notifications leave the process: HTTP in the daemon, a recorder in tests.
 public protocol WebhookTransport: Sendable {
     /// POSTs `body` (JSON) to `url` with the receiver's client settings, giving up at `deadline`

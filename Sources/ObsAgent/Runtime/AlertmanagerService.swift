@@ -1,3 +1,4 @@
+import OutboundHTTP
 import Alerting
 import Alertmanager
 import AsyncHTTPClient
@@ -52,26 +53,7 @@ struct HTTPWebhookTransport: WebhookTransport {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "User-Agent", value: "obs-agent/\(BuildInfo.version)")
-        switch settings.credentials {
-        case .none: break
-        case let .authorization(type, credentials, file):
-            let secret = try file.map { try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) } ?? credentials ?? ""
-            request.headers.add(name: "Authorization", value: "\(type) \(secret)")
-        case let .basic(username, password, passwordFile):
-            let secret = try passwordFile.map { try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) } ?? password ?? ""
-            request.headers.add(name: "Authorization", value: "Basic " + Data("\(username):\(secret)".utf8).base64EncodedString())
-        }
-        if settings.ca != nil || settings.caFile != nil || settings.certFile != nil || settings.insecureSkipVerify {
-            var tls = TLSConfiguration.makeClientConfiguration()
-            if let file = settings.caFile { tls.trustRoots = .file(file) }
-            if let pem = settings.ca { tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8))) }
-            if let cert = settings.certFile, let key = settings.keyFile {
-                tls.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
-                tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
-            }
-            if settings.insecureSkipVerify { tls.certificateVerification = .none }
-            request.tlsConfiguration = tls
-        }
+        try settings.apply(to: &request)
         request.body = .bytes(ByteBuffer(bytes: body))
         let client = settings.followRedirects ? Self.following : Self.noRedirects
         let remaining = max(deadline - WallClock.milliseconds(), 1)

@@ -34,6 +34,7 @@ extension AgentConfig {
             job.labelNameLengthLimit = config.labelNameLengthLimit
             job.labelValueLengthLimit = config.labelValueLengthLimit
             job.bodySizeLimit = Int(config.bodySizeLimit.bytes)
+            job.http = config.http
             // Steps were checked when the file was read.
             job.relabelConfigs = config.relabelConfigs.compactMap { try? $0.step() }
             job.metricRelabelConfigs = config.metricRelabelConfigs.compactMap { try? $0.step() }

@@ -1,9 +1,11 @@
 import ObsYAML
 
-/// Prometheus's `http_config` for an outgoing client (webhooks here): authentication and TLS.
-/// Keys that would change nothing in this client are refused by name.
-public struct HTTPClientSettings: Sendable, Equatable {
-    public enum Credentials: Sendable, Equatable {
+/// Prometheus's HTTP client configuration (`http_config` in Alertmanager receivers; inline in
+/// scrape configurations): authentication, TLS, redirects. One type for every outgoing client:
+/// scrapes, webhooks, and the clients that will forward data. Keys that would change nothing in
+/// this client are refused by name.
+public struct HTTPClientSettings: Sendable, Hashable {
+    public enum Credentials: Sendable, Hashable {
         case none
         /// `Authorization: <type> <credentials>`; the file is read at each request, so a rotated
         /// token is picked up.
@@ -11,21 +13,42 @@ public struct HTTPClientSettings: Sendable, Equatable {
         case basic(username: String, password: String?, passwordFile: String?)
     }
 
+    public enum TLSVersion: String, Sendable, Hashable {
+        case tls10 = "TLS10", tls11 = "TLS11", tls12 = "TLS12", tls13 = "TLS13"
+    }
+
     public var credentials = Credentials.none
     public var caFile: String?
     public var ca: String?
     public var certFile: String?
+    public var cert: String?
     public var keyFile: String?
+    public var key: String?
     public var insecureSkipVerify = false
+    public var minVersion: TLSVersion?
+    public var maxVersion: TLSVersion?
     public var followRedirects = true
 
     public init() {}
 
+    /// Whether anything about TLS was set (otherwise the client's defaults apply: system roots).
+    public var customTLS: Bool {
+        ca != nil || caFile != nil || cert != nil || certFile != nil || insecureSkipVerify || minVersion != nil || maxVersion != nil
+    }
+
+    /// The keys this type reads, where a configuration holds them inline (scrape configurations).
+    public static let keys = ["authorization", "basic_auth", "bearer_token", "bearer_token_file", "tls_config", "follow_redirects",
+                              "enable_http2"] + refusedKeys
+
     static let refusedKeys = ["oauth2", "proxy_url", "no_proxy", "proxy_from_environment", "proxy_connect_header"]
 
+    /// `http_config:` as its own mapping.
     public init(yaml: YAMLValue) throws(ConfigError) {
-        let map = try yaml.mapping(allowedKeys: ["authorization", "basic_auth", "bearer_token", "bearer_token_file", "tls_config",
-                                                 "follow_redirects", "enable_http2"] + Self.refusedKeys)
+        try self.init(mapping: try yaml.mapping(allowedKeys: Self.keys))
+    }
+
+    /// The keys inline in `map`, which the caller has already checked against its own key list.
+    public init(mapping map: YAMLMapping) throws(ConfigError) {
         for key in Self.refusedKeys where map[key] != nil {
             throw map.error(at: key, "\(key) is not supported by obs-agent's HTTP client")
         }
@@ -65,19 +88,32 @@ public struct HTTPClientSettings: Sendable, Equatable {
             credentials = .basic(username: try auth.decode("username", default: ""), password: password, passwordFile: passwordFile)
         }
         if let tls = map["tls_config"] {
-            let t = try tls.mapping(allowedKeys: ["ca", "ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify"])
+            let t = try tls.mapping(allowedKeys: ["ca", "ca_file", "cert", "cert_file", "key", "key_file", "server_name",
+                                                  "insecure_skip_verify", "min_version", "max_version"])
             if t["server_name"] != nil {
                 throw t.error(at: "server_name", "server_name is not supported: the client verifies the URL's host name")
             }
             ca = try t.decode("ca")
             caFile = try t.decode("ca_file")
             if ca != nil && caFile != nil { throw t.error(at: "ca_file", "at most one of ca and ca_file must be configured") }
+            cert = try t.decode("cert")
             certFile = try t.decode("cert_file")
+            key = try t.decode("key")
             keyFile = try t.decode("key_file")
-            if (certFile == nil) != (keyFile == nil) {
-                throw t.error(at: certFile == nil ? "key_file" : "cert_file", "exactly one of key or key_file and cert or cert_file must be configured")
+            if cert != nil && certFile != nil { throw t.error(at: "cert_file", "at most one of cert and cert_file must be configured") }
+            if key != nil && keyFile != nil { throw t.error(at: "key_file", "at most one of key and key_file must be configured") }
+            if (cert == nil && certFile == nil) != (key == nil && keyFile == nil) {
+                throw t.error(at: cert == nil && certFile == nil ? "key_file" : "cert_file",
+                              "exactly one of key or key_file and cert or cert_file must be configured")
             }
             insecureSkipVerify = try t.decode("insecure_skip_verify", default: false)
+            for (field, name) in [(\HTTPClientSettings.minVersion, "min_version"), (\.maxVersion, "max_version")] {
+                guard let text: String = try t.decode(name) else { continue }
+                guard let version = TLSVersion(rawValue: text) else {
+                    throw t.error(at: name, "unknown TLS version: \(text) (want TLS10, TLS11, TLS12 or TLS13)")
+                }
+                self[keyPath: field] = version
+            }
         }
         followRedirects = try map.decode("follow_redirects", default: true)
         if try map.decode("enable_http2", default: true) == false {
