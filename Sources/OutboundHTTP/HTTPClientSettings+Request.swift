@@ -53,8 +53,8 @@ extension HTTPClientSettings {
     }
 }
 
-extension HTTPClientSettings.TLSVersion {
-    var nio: TLSVersion {
+extension TLSVersionName {
+    public var nio: TLSVersion {
         switch self {
         case .tls10: .tlsv1
         case .tls11: .tlsv11

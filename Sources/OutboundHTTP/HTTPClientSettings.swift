@@ -13,10 +13,6 @@ public struct HTTPClientSettings: Sendable, Hashable {
         case basic(username: String, password: String?, passwordFile: String?)
     }
 
-    public enum TLSVersion: String, Sendable, Hashable {
-        case tls10 = "TLS10", tls11 = "TLS11", tls12 = "TLS12", tls13 = "TLS13"
-    }
-
     public var credentials = Credentials.none
     public var caFile: String?
     public var ca: String?
@@ -25,8 +21,8 @@ public struct HTTPClientSettings: Sendable, Hashable {
     public var keyFile: String?
     public var key: String?
     public var insecureSkipVerify = false
-    public var minVersion: TLSVersion?
-    public var maxVersion: TLSVersion?
+    public var minVersion: TLSVersionName?
+    public var maxVersion: TLSVersionName?
     public var followRedirects = true
 
     public init() {}
@@ -109,7 +105,7 @@ public struct HTTPClientSettings: Sendable, Hashable {
             insecureSkipVerify = try t.decode("insecure_skip_verify", default: false)
             for (field, name) in [(\HTTPClientSettings.minVersion, "min_version"), (\.maxVersion, "max_version")] {
                 guard let text: String = try t.decode(name) else { continue }
-                guard let version = TLSVersion(rawValue: text) else {
+                guard let version = TLSVersionName(rawValue: text) else {
                     throw t.error(at: name, "unknown TLS version: \(text) (want TLS10, TLS11, TLS12 or TLS13)")
                 }
                 self[keyPath: field] = version
@@ -120,4 +116,9 @@ public struct HTTPClientSettings: Sendable, Hashable {
             throw map.error(at: "enable_http2", "enable_http2: false is not supported: the client negotiates HTTP/2 only over TLS")
         }
     }
+}
+
+/// TLS versions as Prometheus's configuration files name them.
+public enum TLSVersionName: String, Sendable, Hashable, CaseIterable {
+    case tls10 = "TLS10", tls11 = "TLS11", tls12 = "TLS12", tls13 = "TLS13"
 }

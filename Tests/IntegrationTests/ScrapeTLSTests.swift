@@ -20,14 +20,8 @@ import Glibc
         init(directory: String, requireClient: Bool = false) throws {
             port = try ScrapeIntegrationTests.freePort()
             try """
-            import http.server, os, signal, ssl, threading, time, base64
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
-            parent = os.getppid()
-            def watch():
-                while os.getppid() == parent:
-                    time.sleep(0.5)
-                os._exit(0)
-            threading.Thread(target=watch, daemon=True).start()
+            import http.server, ssl, base64
+            \(WebhookRecorder.pythonPreamble)
             body = b'# TYPE container_cpu_usage_seconds_total counter\\ncontainer_cpu_usage_seconds_total{container="app"} 42\\n'
             class Handler(http.server.BaseHTTPRequestHandler):
                 protocol_version = 'HTTP/1.1'

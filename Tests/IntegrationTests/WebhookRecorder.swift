@@ -18,13 +18,7 @@ final class WebhookRecorder {
         file = directory + "/hooks.jsonl"
         try """
         import http.server, json, os, signal, threading, time
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
-        parent = os.getppid()
-        def watch():
-            while os.getppid() == parent:
-                time.sleep(0.5)
-            os._exit(0)
-        threading.Thread(target=watch, daemon=True).start()
+        \(Self.pythonPreamble)
         lock = threading.Lock()
         class Hook(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
@@ -49,6 +43,20 @@ final class WebhookRecorder {
         process.standardError = FileHandle.nullDevice
         try process.run()
     }
+
+    /// For Python helpers the tests start: the test process hands down a signal mask that blocks
+    /// SIGTERM, so take it back (`terminate()` works), and end with the test process even if
+    /// nobody stops the helper.
+    static let pythonPreamble = """
+        import os as _os, signal as _signal, threading as _threading, time as _time
+        _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGTERM})
+        _parent = _os.getppid()
+        def _watch():
+            while _os.getppid() == _parent:
+                _time.sleep(0.5)
+            _os._exit(0)
+        _threading.Thread(target=_watch, daemon=True).start()
+        """
 
     var url: String { "http://127.0.0.1:\(port)" }
 

@@ -1,5 +1,6 @@
 import Foundation
 import ObsYAML
+import OutboundHTTP
 
 /// `--web.config.file`, in Prometheus's web configuration format (exporter-toolkit): TLS for the
 /// listeners and basic authentication. Keys this agent cannot honour are refused, never ignored.
@@ -24,9 +25,7 @@ struct WebConfig: Sendable, Equatable {
         var verifies: Bool { self == .verifyIfGiven || self == .requireAndVerify }
     }
 
-    enum TLSVersion: String, Sendable, CaseIterable {
-        case tls10 = "TLS10", tls11 = "TLS11", tls12 = "TLS12", tls13 = "TLS13"
-    }
+    typealias TLSVersion = TLSVersionName
 
     var tls: TLS?
     /// User name to crypt(3) hash (bcrypt, as Prometheus documents).

@@ -147,16 +147,6 @@ struct WebSecurityError: Error, CustomStringConvertible {
     var description: String
 }
 
-extension WebConfig.TLSVersion {
-    var nio: TLSVersion {
-        switch self {
-        case .tls10: .tlsv1
-        case .tls11: .tlsv11
-        case .tls12: .tlsv12
-        case .tls13: .tlsv13
-        }
-    }
-}
 
 /// What tells that a file changed: device, inode, size and modification time.
 struct FileSignature: Equatable, Sendable {
