@@ -84,7 +84,7 @@ let package = Package(
         // Recording and alerting rules, their evaluation, and promtool's rule unit tests.
         .target(
             name: "Alerting",
-            dependencies: ["ObsCore", "ObsYAML", "QueryEngine", "Templating", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ObsCore", "ObsYAML", "OutboundHTTP", "QueryEngine", "Templating", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // Prometheus's HTTP client configuration (auth, TLS, redirects), shared by every outgoing client.
@@ -168,7 +168,7 @@ let package = Package(
         ),
 
         .testTarget(name: "CoreTests", dependencies: ["ObsCore"]),
-        .testTarget(name: "AlertingTests", dependencies: ["ObsCore", "Alerting"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AlertingTests", dependencies: ["ObsCore", "Alerting", "OutboundHTTP"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AlertmanagerTests", dependencies: ["ObsCore", "ObsYAML", "Alertmanager", "OutboundHTTP"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "TraceCollectorTests",

@@ -2,6 +2,7 @@ import Alerting
 import Foundation
 import ObsCore
 import ObsYAML
+import OutboundHTTP
 import Scrape
 
 /// `alerting:` — where alerts go: Prometheus's `alertmanagers` (static targets, API v2) and
@@ -28,7 +29,8 @@ package struct AlertingConfig: Sendable, Equatable {
             am.targets.map { target in
                 var prefix = am.pathPrefix.hasSuffix("/") ? String(am.pathPrefix.dropLast()) : am.pathPrefix
                 if !prefix.isEmpty && !prefix.hasPrefix("/") { prefix = "/" + prefix }
-                return AlertmanagerTarget(url: "\(am.scheme)://\(target)\(prefix)/api/v2/alerts", timeout: am.timeout.milliseconds)
+                return AlertmanagerTarget(url: "\(am.scheme)://\(target)\(prefix)/api/v2/alerts", timeout: am.timeout.milliseconds,
+                                          http: am.http)
             }
         }
     }
@@ -48,19 +50,21 @@ package struct AlertmanagerConfig: Sendable, Equatable {
     package var timeout = PrometheusDuration.seconds(10)
     package var targets: [String] = []
 
-    package static let keys = ["static_configs", "scheme", "path_prefix", "timeout", "api_version"] + notYetSupported
+    /// Authentication and TLS towards the Alertmanagers.
+    package var http = HTTPClientSettings()
+
+    package static let keys = ["static_configs", "scheme", "path_prefix", "timeout", "api_version"] + HTTPClientSettings.keys
+        + notYetSupported
 
     /// Prometheus keys recognised but not built yet: refused by name rather than as unknown keys.
-    package static let notYetSupported = [
-        "basic_auth", "authorization", "bearer_token", "bearer_token_file", "tls_config", "proxy_url", "oauth2",
-        "relabel_configs", "file_sd_configs", "kubernetes_sd_configs", "dns_sd_configs", "follow_redirects", "enable_http2",
-    ]
+    package static let notYetSupported = ["relabel_configs", "file_sd_configs", "kubernetes_sd_configs", "dns_sd_configs"]
 
     package init(yaml: YAMLValue) throws(ConfigError) {
         let map = try yaml.mapping(allowedKeys: Self.keys)
         for key in Self.notYetSupported where map[key] != nil {
             throw map.error(at: key, "\(key) is not supported for Alertmanagers by obs-agent yet")
         }
+        http = try HTTPClientSettings(mapping: map)
         scheme = try map.decode("scheme", default: "http")
         guard scheme == "http" || scheme == "https" else {
             throw map.error(at: "scheme", "unsupported scheme \"\(scheme)\" (want http or https)")

@@ -13,7 +13,7 @@ import Testing
 
         init(_ statuses: [Int]) { script = Mutex(statuses) }
 
-        func post(_ url: String, body: [UInt8], timeout: Int64) async throws -> Int {
+        func post(to target: AlertmanagerTarget, body: [UInt8]) async throws -> Int {
             bodies.withLock { $0.append(String(decoding: body, as: UTF8.self)) }
             return script.withLock { $0.isEmpty ? 200 : $0.removeFirst() }
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ObsCore
+import OutboundHTTP
 import Synchronization
 import Templating
 
@@ -32,8 +33,9 @@ public struct NotifiedAlert: Sendable, Equatable {
 
 /// How the notifier reaches one Alertmanager; the daemon's is HTTP, tests use their own.
 public protocol AlertmanagerTransport: Sendable {
-    /// POSTs `body` (JSON) to `url`; returns the HTTP status.
-    func post(_ url: String, body: [UInt8], timeout: Int64) async throws -> Int
+    /// POSTs `body` (JSON) to the target's URL with its client settings and timeout; returns the
+    /// HTTP status.
+    func post(to target: AlertmanagerTarget, body: [UInt8]) async throws -> Int
 }
 
 /// One Alertmanager to send to.
@@ -42,10 +44,13 @@ public struct AlertmanagerTarget: Sendable, Hashable {
     public var url: String
     /// Milliseconds.
     public var timeout: Int64
+    /// Authentication and TLS towards it.
+    public var http: HTTPClientSettings
 
-    public init(url: String, timeout: Int64) {
+    public init(url: String, timeout: Int64, http: HTTPClientSettings = HTTPClientSettings()) {
         self.url = url
         self.timeout = timeout
+        self.http = http
     }
 }
 
@@ -192,7 +197,7 @@ public final class Notifier: Sendable {
             let started = ContinuousClock.now
             var ok = false
             do {
-                let status = try await transport.post(target.url, body: Self.payload(batch), timeout: target.timeout)
+                let status = try await transport.post(to: target, body: Self.payload(batch))
                 ok = (200..<300).contains(status)
                 if !ok { logger.error("Error sending alerts", metadata: ["alertmanager": "\(target.url)", "status": "\(status)"]) }
             } catch {

@@ -71,8 +71,8 @@ struct RoutingAlertmanagerTransport: AlertmanagerTransport {
     let alertmanager: EmbeddedAlertmanager
     let http = HTTPAlertmanagerTransport()
 
-    func post(_ url: String, body: [UInt8], timeout: Int64) async throws -> Int {
-        guard url == Self.embeddedURL else { return try await http.post(url, body: body, timeout: timeout) }
+    func post(to target: AlertmanagerTarget, body: [UInt8]) async throws -> Int {
+        guard target.url == Self.embeddedURL else { return try await http.post(to: target, body: body) }
         let alerts: [PostedAlert]
         do {
             alerts = try AlertmanagerJSON.alerts(body)

@@ -81,15 +81,17 @@ struct LogQLRuleQuerier: RuleQuerier {
     }
 }
 
-/// Alerts to Alertmanagers over HTTP.
+/// Alerts to Alertmanagers over HTTP, with each Alertmanager's client settings.
 struct HTTPAlertmanagerTransport: AlertmanagerTransport {
-    func post(_ url: String, body: [UInt8], timeout: Int64) async throws -> Int {
-        var request = HTTPClientRequest(url: url)
+    func post(to target: AlertmanagerTarget, body: [UInt8]) async throws -> Int {
+        var request = HTTPClientRequest(url: target.url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "User-Agent", value: "obs-agent/\(BuildInfo.version)")
+        try target.http.apply(to: &request)
         request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(timeout))
+        let client = target.http.followRedirects ? HTTPWebhookTransport.following : HTTPWebhookTransport.noRedirects
+        let response = try await client.execute(request, timeout: .milliseconds(target.timeout))
         // Drain the body so the connection can be reused.
         _ = try? await response.body.collect(upTo: 1 << 20)
         return Int(response.status.code)

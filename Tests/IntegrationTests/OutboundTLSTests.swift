@@ -5,11 +5,12 @@ import Testing
 import Glibc
 #endif
 
-/// Scrape client settings against a stand-in kubelet: HTTPS with a certificate from a private CA and
-/// a bearer token required, read by the agent from a file that changes (as a projected
-/// service-account token rotates); basic auth; a wrong CA, a missing token and a client
-/// certificate the target demands.
-@Suite(.serialized) struct ScrapeTLSTests {
+/// The outgoing clients' settings (`OutboundHTTP`): scrapes against a stand-in kubelet (HTTPS with a
+/// certificate from a private CA and a bearer token required, read by the agent from a file that
+/// changes, as a projected service-account token rotates; basic auth; a wrong CA, a missing token
+/// and a client certificate the target demands), and the rule notifier against Alertmanager 0.25
+/// behind TLS and basic auth.
+@Suite(.serialized) struct OutboundTLSTests {
     /// A Python HTTPS server whose `/metrics/cadvisor` wants `Bearer <token file>` (read at each
     /// request) and whose `/basic` wants alice:secret; it appends every Authorization header it sees
     /// to `seen.log`. With `requireClient`, it also demands a client certificate from the CA.
@@ -125,5 +126,49 @@ import Glibc
         #expect(try await Self.targets(agent)["kubelet"]?.health == "up")
         let value = try await http(.GET, agent.baseURL + "/api/v1/query?query=" + percent("container_cpu_usage_seconds_total{job=\"kubelet\"}"))
         #expect(value.body.contains("\"42\""), "\(value.body)")
+    }
+
+    @Test(.enabled(if: AlertingIntegrationTests.available, "needs Debian's prometheus-alertmanager"))
+    func rulesNotifyAnAlertmanagerBehindTLSAndBasicAuth() async throws {
+        let directory = AgentProcess.temporaryDirectory()
+        let certificates = try await WebConfigTests.Certificates(in: directory)
+        let hash = try await WebConfigTests.bcrypt("secret")
+        try """
+            tls_server_config: {cert_file: \(certificates.path("server.crt")), key_file: \(certificates.path("server.key"))}
+            basic_auth_users: {prometheus: '\(hash)'}
+            """.write(toFile: directory + "/am-web.yml", atomically: true, encoding: .utf8)
+        try "route: {receiver: x}\nreceivers: [{name: x}]\n".write(toFile: directory + "/am.yml", atomically: true, encoding: .utf8)
+        let amPort = try ScrapeIntegrationTests.freePort()
+        let alertmanager = Process()
+        alertmanager.executableURL = URL(fileURLWithPath: AlertingIntegrationTests.alertmanagerBinary)
+        alertmanager.arguments = ["--config.file=\(directory)/am.yml", "--web.listen-address=127.0.0.1:\(amPort)", "--cluster.listen-address=",
+                                  "--storage.path=\(directory)/am-data", "--web.config.file=\(directory)/am-web.yml"]
+        alertmanager.standardOutput = FileHandle.nullDevice
+        alertmanager.standardError = FileHandle.nullDevice
+        try alertmanager.run()
+        defer { alertmanager.terminate() }
+        try "secret\n".write(toFile: directory + "/password", atomically: true, encoding: .utf8)
+        try """
+            groups: [{name: g, rules: [{alert: OverTLS, expr: vector(1)}]}]
+            """.write(toFile: directory + "/rules.yml", atomically: true, encoding: .utf8)
+        try """
+            global: {evaluation_interval: 1s}
+            rule_files: [rules.yml]
+            alerting:
+              alertmanagers:
+                - scheme: https
+                  static_configs: [{targets: ["127.0.0.1:\(amPort)"]}]
+                  tls_config: {ca_file: \(certificates.path("ca.crt"))}
+                  basic_auth: {username: prometheus, password_file: \(directory)/password}
+            """.write(toFile: directory + "/agent.yml", atomically: true, encoding: .utf8)
+        let agent = try AgentProcess(arguments: ["--config.file=\(directory)/agent.yml"], directory: directory)
+        try await agent.waitForListening()
+        let arrived = try await AlertingIntegrationTests.eventually(seconds: 30) {
+            let reply = try await runProcess("/usr/bin/curl", ["-s", "--cacert", certificates.path("ca.crt"), "-u", "prometheus:secret",
+                                                               "https://127.0.0.1:\(amPort)/api/v2/alerts"])
+            return reply.output.contains("OverTLS")
+        }
+        let metrics = try await http(.GET, agent.baseURL + "/metrics").body
+        #expect(arrived, "\(metrics.split(separator: "\n").filter { $0.contains("prometheus_notifications") })\n\(agent.log)")
     }
 }
