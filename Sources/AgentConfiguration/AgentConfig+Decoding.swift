@@ -261,17 +261,25 @@ extension KubernetesSDConfig {
             guard selectorRole.lowercased() == role.rawValue else {
                 throw entry.error(at: "role", "selector role \"\(selectorRole)\" does not match the discovery role \"\(role.rawValue)\"")
             }
-            if let label: String = try entry.decode("label") { labelSelector = Self.expandEnvironment(label) }
-            if let field: String = try entry.decode("field") { fieldSelector = Self.expandEnvironment(field) }
+            if let label = entry["label"] { labelSelector = try Self.expandEnvironment(try label.scalar(), at: label) }
+            if let field = entry["field"] { fieldSelector = try Self.expandEnvironment(try field.scalar(), at: field) }
         }
     }
 
-    package static func expandEnvironment(_ text: String) -> String {
+    /// Replaces `$(NAME)` and `${NAME}` with the variable's value. A variable that is unset or
+    /// empty is an error: `spec.nodeName=` would select the pods of no node (or, for labels,
+    /// something other than meant), and the agent would silently discover nothing.
+    package static func expandEnvironment(_ text: String, at node: YAMLValue,
+                                          environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> String {
         var out = text
         for (open, close) in [("$(", ")"), ("${", "}")] {
             while let start = out.range(of: open), let end = out.range(of: close, range: start.upperBound..<out.endIndex) {
                 let name = String(out[start.upperBound..<end.lowerBound])
-                out.replaceSubrange(start.lowerBound..<end.upperBound, with: ProcessInfo.processInfo.environment[name] ?? "")
+                guard let value = environment[name], !value.isEmpty else {
+                    throw node.error("environment variable \(name) in \"\(text)\" is not set or is empty; "
+                                     + "set it (NODE_NAME from the downward API: fieldRef spec.nodeName)")
+                }
+                out.replaceSubrange(start.lowerBound..<end.upperBound, with: value)
             }
         }
         return out
