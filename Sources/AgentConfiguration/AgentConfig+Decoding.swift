@@ -240,7 +240,7 @@ extension KubernetesSDConfig {
         let map = try yaml.mapping(allowedKeys: ["role", "api_server", "kubeconfig_file", "namespaces", "selectors"])
         let roleName: String = try map.require("role")
         guard let role = Role(rawValue: roleName.lowercased()) else {
-            throw map.error(at: "role", "unsupported role \"\(roleName)\" (obs-agent discovers pod and node)")
+            throw map.error(at: "role", "unsupported role \"\(roleName)\" (obs-agent discovers pod, node and service)")
         }
         self.init(role: role)
         apiServer = try map.decode("api_server")

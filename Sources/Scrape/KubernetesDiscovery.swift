@@ -10,7 +10,7 @@ import Synchronization
 /// `kubernetes_sd_configs` entry: which objects to watch and how to reach the API server.
 public struct KubernetesSDConfig: Sendable, Equatable {
     public enum Role: String, Sendable {
-        case pod, node
+        case pod, node, service
     }
 
     public var role: Role
@@ -94,8 +94,12 @@ final class KubernetesDiscovery: Sendable {
 
     /// The collection paths to list and watch.
     private func paths() -> [String] {
-        let resource = config.role == .pod ? "pods" : "nodes"
-        if config.role == .pod && !config.namespaces.isEmpty {
+        let resource = switch config.role {
+        case .pod: "pods"
+        case .node: "nodes"
+        case .service: "services"
+        }
+        if config.role != .node && !config.namespaces.isEmpty {
             return config.namespaces.map { "/api/v1/namespaces/\($0)/\(resource)" }
         }
         return ["/api/v1/\(resource)"]
@@ -185,6 +189,7 @@ final class KubernetesDiscovery: Sendable {
         switch config.role {
         case .pod: Self.podGroup(item, source: source)
         case .node: Self.nodeGroup(item, source: source)
+        case .service: Self.serviceGroup(item, source: source)
         }
     }
 
@@ -294,6 +299,38 @@ final class KubernetesDiscovery: Sendable {
         let port = ((endpoints?["kubeletEndpoint"] as? [String: Any])?["Port"] as? NSNumber)?.intValue ?? 10250
         let host = chosen.contains(":") ? "[\(chosen)]" : chosen
         return TargetGroup(targets: [["__address__": "\(host):\(port)"]], labels: labels, source: "\(source)/node/\(name)")
+    }
+
+    /// One target per service port at `<name>.<namespace>.svc:<port>`, as Prometheus's service role:
+    /// the service's labels and annotations on the group; port, type and cluster IP (or external
+    /// name) on each target.
+    static func serviceGroup(_ service: [String: Any], source: String) -> TargetGroup? {
+        let metadata = service["metadata"] as? [String: Any] ?? [:]
+        let spec = service["spec"] as? [String: Any] ?? [:]
+        let namespace = metadata["namespace"] as? String ?? ""
+        let name = metadata["name"] as? String ?? ""
+        let prefix = "__meta_kubernetes_service"
+        var labels: [String: String] = ["__meta_kubernetes_namespace": namespace, prefix + "_name": name]
+        metadataLabels(metadata, prefix: prefix, into: &labels)
+        let type = spec["type"] as? String ?? "ClusterIP"
+        var targets: [[String: String]] = []
+        for port in spec["ports"] as? [[String: Any]] ?? [] {
+            let number = String((port["port"] as? NSNumber)?.intValue ?? 0)
+            var target: [String: String] = [
+                "__address__": "\(name).\(namespace).svc:\(number)",
+                prefix + "_port_name": port["name"] as? String ?? "",
+                prefix + "_port_number": number,
+                prefix + "_port_protocol": port["protocol"] as? String ?? "TCP",
+                prefix + "_type": type,
+            ]
+            if type == "ExternalName" {
+                target[prefix + "_external_name"] = spec["externalName"] as? String ?? ""
+            } else {
+                target[prefix + "_cluster_ip"] = spec["clusterIP"] as? String ?? ""
+            }
+            targets.append(target)
+        }
+        return TargetGroup(targets: targets, labels: labels, source: "\(source)/svc/\(namespace)/\(name)")
     }
 
     // MARK: Connection

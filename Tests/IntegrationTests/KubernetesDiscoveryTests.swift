@@ -74,6 +74,15 @@ import Glibc
             kubernetes_sd_configs:
               - role: node
                 api_server: http://127.0.0.1:\(port)
+          - job_name: services
+            kubernetes_sd_configs:
+              - role: service
+                api_server: http://127.0.0.1:\(port)
+                namespaces: {names: [shop]}
+            relabel_configs:
+              - source_labels: [__meta_kubernetes_service_annotation_prometheus_io_probe]
+                action: keep
+                regex: true
         """.write(toFile: config, atomically: true, encoding: .utf8)
         let agent = try AgentProcess(arguments: ["--config.file=\(config)"], directory: directory,
                                      environment: ["OBS_TEST_NODE_NAME": "node-a"])
@@ -104,6 +113,22 @@ import Glibc
         #expect((node?["labels"] as? [String: String])?["instance"] == "node-a")
         #expect(node?["scrapeUrl"] as? String == "http://10.0.0.10:10250/metrics")
         #expect((node?["discoveredLabels"] as? [String: String])?["__meta_kubernetes_node_address_InternalIP"] == "10.0.0.10")
+
+        // Services: one target per port of the kept service, with Prometheus's labels.
+        for _ in 0..<300 where state.active.filter({ $0["scrapePool"] as? String == "services" }).count < 2 {
+            try await Task.sleep(for: .milliseconds(100))
+            state = try await targets(base)
+        }
+        let services = state.active.filter { $0["scrapePool"] as? String == "services" }
+        #expect(services.compactMap { $0["scrapeUrl"] as? String }.sorted() == ["http://web.shop.svc:80/metrics", "http://web.shop.svc:9102/metrics"],
+                "\(services)")
+        let http80 = services.first { ($0["discoveredLabels"] as? [String: String])?["__meta_kubernetes_service_port_name"] == "http" }
+        let serviceLabels = http80?["discoveredLabels"] as? [String: String] ?? [:]
+        #expect(serviceLabels["__meta_kubernetes_service_cluster_ip"] == "10.96.0.10" && serviceLabels["__meta_kubernetes_service_type"] == "ClusterIP")
+        #expect(serviceLabels["__meta_kubernetes_service_label_app"] == "web" && serviceLabels["__meta_kubernetes_namespace"] == "shop")
+        #expect(serviceLabels["__meta_kubernetes_service_port_number"] == "80" && serviceLabels["__meta_kubernetes_service_port_protocol"] == "TCP")
+        let external = state.dropped.first { ($0["discoveredLabels"] as? [String: String])?["__meta_kubernetes_service_name"] == "db" }
+        #expect((external?["discoveredLabels"] as? [String: String])?["__meta_kubernetes_service_external_name"] == "db.example.com")
 
         // The watch adds web-3, then deletes web-1.
         for _ in 0..<300 where pods(state.active) != ["web-3"] {

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""A stand-in for the Kubernetes API server: answers list and watch for pods and nodes with recorded
-objects, the way the real one does. The pod watch adds a pod after a second and deletes one a
+"""A stand-in for the Kubernetes API server: answers list and watch for pods, nodes and services
+with recorded objects, the way the real one does. The pod watch adds a pod after a second and deletes one a
 second later. Every request line is appended to the log file given as the second argument.
 
 Usage: fake-kube-apiserver.py PORT LOGFILE
@@ -45,6 +45,18 @@ NODE = {
     },
 }
 
+SERVICES = [
+    {"kind": "Service", "apiVersion": "v1",
+     "metadata": {"name": "web", "namespace": "shop", "resourceVersion": "31",
+                  "labels": {"app": "web"}, "annotations": {"prometheus.io/probe": "true"}},
+     "spec": {"type": "ClusterIP", "clusterIP": "10.96.0.10",
+              "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080},
+                        {"name": "metrics", "port": 9102, "protocol": "TCP"}]}},
+    {"kind": "Service", "apiVersion": "v1",
+     "metadata": {"name": "db", "namespace": "shop", "resourceVersion": "32"},
+     "spec": {"type": "ExternalName", "externalName": "db.example.com", "ports": [{"port": 5432, "protocol": "TCP"}]}},
+]
+
 LOG = sys.argv[2]
 
 
@@ -68,6 +80,10 @@ class Handler(BaseHTTPRequestHandler):
             if watching:
                 return self.stream([])
             return self.send_json({"kind": "NodeList", "apiVersion": "v1", "metadata": {"resourceVersion": "7"}, "items": [NODE]})
+        if url.path == "/api/v1/namespaces/shop/services":
+            if watching:
+                return self.stream([])
+            return self.send_json({"kind": "ServiceList", "apiVersion": "v1", "metadata": {"resourceVersion": "32"}, "items": SERVICES})
         self.send_json({"kind": "Status", "status": "Failure", "code": 404}, status=404)
 
     def send_json(self, body, status=200):
