@@ -1,4 +1,5 @@
 import Foundation
+import ObsCore
 
 /// A plain-text line chart of range-query results: one symbol per series, a y axis with the value
 /// range, a time axis, and a legend.
@@ -30,13 +31,26 @@ enum Chart {
             lines.append(label.leftPadded(to: axisWidth) + " |" + String(row))
         }
         lines.append(String(repeating: " ", count: axisWidth) + " +" + String(repeating: "-", count: width))
-        let startText = QueryTime.seconds(Int64(firstT * 1000)), endText = QueryTime.seconds(Int64(lastT * 1000))
+        let (startText, endText) = axisTimes(firstT, lastT)
         let gap = max(1, width - startText.count - endText.count)
         lines.append(String(repeating: " ", count: axisWidth + 2) + startText + String(repeating: " ", count: gap) + endText)
         for (index, (labels, _)) in series.enumerated() {
             lines.append("  \(symbols[index % symbols.count])  \(labels)")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The time axis's ends, readable: `2026-12-07 01:05:00 UTC`, the end as time of day only when it
+    /// falls on the same date.
+    static func axisTimes(_ first: Double, _ last: Double) -> (String, String) {
+        func parts(_ seconds: Double) -> (date: String, time: String) {
+            let text = TimeParsing.rfc3339String(seconds: seconds.rounded(.down))
+            let date = String(text.prefix(10))
+            let time = String(text.dropFirst(11).prefix(8))
+            return (date, time)
+        }
+        let start = parts(first), end = parts(last)
+        return ("\(start.date) \(start.time) UTC", start.date == end.date ? "\(end.time) UTC" : "\(end.date) \(end.time) UTC")
     }
 }
 

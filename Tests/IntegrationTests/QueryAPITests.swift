@@ -80,6 +80,8 @@ import Testing
                                                  "--start", "0", "--end", "600"])
         #expect(chart.status == 0)
         #expect(chart.output.contains("*  requests_total{instance=\"a\", job=\"api\"}"))
+        // The time axis in readable times, the end as time of day on the same date.
+        #expect(chart.output.contains("1970-01-01 00:00:00 UTC") && chart.output.contains("00:10:00 UTC"), "\(chart.output)")
         let failed = try await runTool("obsctl", ["--url", base, "query", "sum("])
         #expect(failed.status == 1)
         #expect(failed.output.contains("bad_data (HTTP 400): invalid parameter \"query\""))
