@@ -124,6 +124,10 @@ struct ObsAgentCommand: AsyncParsableCommand {
             help: "Alerts queued per Alertmanager; the oldest are dropped beyond it.")
     var notificationQueueCapacity = 10_000
 
+    @Option(name: .customLong("config.auto-reload-interval"),
+            help: "Check the configuration files this often and reload when they changed (0s: only on SIGHUP or /-/reload).")
+    var autoReloadInterval = "0s"
+
     @Option(name: .customLong("web.external-url"),
             help: "URL under which the agent is reached, for alert links and templates (default: http://<hostname>:<port>).")
     var externalURL: String?
@@ -193,6 +197,9 @@ struct ObsAgentCommand: AsyncParsableCommand {
         for (flag, value) in [("rules.alert.for-outage-tolerance", forOutageTolerance), ("rules.alert.for-grace-period", forGracePeriod),
                               ("rules.alert.resend-delay", resendDelay)] where PrometheusDuration(value) == nil {
             throw ValidationError("--\(flag): \"\(value)\" is not a duration such as 10m")
+        }
+        guard let reloadInterval = PrometheusDuration(autoReloadInterval), reloadInterval.milliseconds >= 0 else {
+            throw ValidationError("--config.auto-reload-interval: \"\(autoReloadInterval)\" is not a duration such as 30s")
         }
         guard notificationQueueCapacity > 0 else { throw ValidationError("--alertmanager.notification-queue-capacity: must be positive") }
         if let externalURL, !(externalURL.hasPrefix("http://") || externalURL.hasPrefix("https://")) {
@@ -380,6 +387,8 @@ struct ObsAgentCommand: AsyncParsableCommand {
                     LogTailService(stores: stores, state: state, positionsPath: try directory.subdirectory("logs") + "/positions.db",
                                    logger: Logger(label: "tail")),
                     ReloadSignalService(state: state),
+                    ConfigWatchService(state: state, interval: PrometheusDuration(autoReloadInterval)!.milliseconds, time: time,
+                                       logger: Logger(label: "config")),
                     SpanMetricsService(metrics: spanMetrics, stores: stores, logger: Logger(label: "span-metrics")),
                     AlertmanagerService(alertmanager: alertmanager, state: state, logger: Logger(label: "alertmanager")),
                     RuleService(manager: rules, notifier: notifier, state: state, baseOptions: ruleOptions,
@@ -465,6 +474,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
             ("rules.alert.resend-delay", resendDelay),
             ("alertmanager.notification-queue-capacity", String(notificationQueueCapacity)),
             ("web.external-url", externalURL ?? ""),
+            ("config.auto-reload-interval", autoReloadInterval),
             ("log.level", logLevel),
             ("log.format", logFormat),
         ]

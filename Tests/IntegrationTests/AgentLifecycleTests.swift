@@ -166,4 +166,35 @@ import Glibc
         agent.signal(SIGTERM)
         #expect(try await agent.waitForExit() == 0)
     }
+
+    /// With `--config.auto-reload-interval`, a configuration swapped in the way Kubernetes updates a
+    /// mounted ConfigMap (a new directory behind a symlink) is applied without a signal; a broken
+    /// one is logged once and changes nothing.
+    @Test func configurationSwappedUnderTheAgentIsApplied() async throws {
+        let directory = AgentProcess.temporaryDirectory()
+        let manager = FileManager.default
+        func publish(_ text: String, _ version: Int) throws {
+            let folder = directory + "/..v\(version)"
+            try manager.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try text.write(toFile: folder + "/agent.yml", atomically: true, encoding: .utf8)
+            try? manager.removeItem(atPath: directory + "/..data.tmp")
+            try manager.createSymbolicLink(atPath: directory + "/..data.tmp", withDestinationPath: folder)
+            guard rename(directory + "/..data.tmp", directory + "/..data") == 0 else { throw TestFailure("rename failed") }
+        }
+        try publish("alertmanager:\n  route: {receiver: first}\n  receivers: [{name: first}]\n", 1)
+        try manager.createSymbolicLink(atPath: directory + "/agent.yml", withDestinationPath: "..data/agent.yml")
+        let agent = try AgentProcess(arguments: ["--config.file=\(directory)/agent.yml", "--config.auto-reload-interval=500ms"],
+                                     directory: directory)
+        try await agent.waitForListening()
+        #expect(try await http(.GET, agent.baseURL + "/api/v2/receivers").body == #"[{"name":"first"}]"#)
+        try publish("alertmanager:\n  route: {receiver: second}\n  receivers: [{name: second}]\n", 2)
+        let applied = try await AlertingIntegrationTests.eventually(seconds: 10) {
+            try await http(.GET, agent.baseURL + "/api/v2/receivers").body == #"[{"name":"second"}]"#
+        }
+        #expect(applied, "\(agent.log)")
+        try publish("alertmanager:\n  route: {receiver: ghost}\n  receivers: [{name: second}]\n", 3)
+        try await Task.sleep(for: .seconds(2))
+        #expect(try await http(.GET, agent.baseURL + "/api/v2/receivers").body == #"[{"name":"second"}]"#)
+        #expect(agent.log.components(separatedBy: "Changed configuration does not load").count == 2, "\(agent.log)")
+    }
 }

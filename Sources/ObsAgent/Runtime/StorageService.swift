@@ -1,3 +1,4 @@
+import AgentConfiguration
 import LogIngest
 import Logging
 import MetricsTSDB
@@ -93,6 +94,42 @@ struct ReloadSignalService: Service {
     func run() async throws {
         for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
             try? state.reload()
+        }
+    }
+}
+
+/// Reloads the configuration when the file (or a rule file or Alertmanager file it names) changed,
+/// checked every `--config.auto-reload-interval`, as Prometheus 3's `auto-reload-config` does: a
+/// ConfigMap mounted as a directory changes under a running pod, and this applies it without a
+/// restart. A change that does not load is logged once and the configuration in force stays.
+struct ConfigWatchService: Service {
+    let state: AgentState
+    /// Milliseconds; 0 turns the watch off.
+    let interval: Int64
+    let time: any TimeSource
+    let logger: Logger
+
+    func run() async throws {
+        guard interval > 0 else { return }
+        await cancelWhenGracefulShutdown {
+            var lastFailure: String?
+            while !Task.isCancelled {
+                do { try await time.sleep(until: time.now() + interval) } catch { return }
+                let fresh: AgentConfig
+                do {
+                    fresh = try state.loader.load()
+                } catch {
+                    if lastFailure != "\(error)" {
+                        logger.error("Changed configuration does not load; the one in force stays", metadata: ["err": "\(error)"])
+                        lastFailure = "\(error)"
+                    }
+                    continue
+                }
+                lastFailure = nil
+                guard fresh != state.config else { continue }
+                logger.info("Configuration file changed; reloading")
+                try? state.reload()
+            }
         }
     }
 }
