@@ -375,6 +375,10 @@ struct ObsAgentCommand: AsyncParsableCommand {
                 maxDecodedSize: Int(ByteSize(maxDecodedSize)!.bytes), idleTimeout: readDeadline, logger: Logger(label: "otlp-grpc")))
         }
 
+        // A service that returns ends the group, so the watch runs only when asked for.
+        let reloadInterval = PrometheusDuration(autoReloadInterval)!.milliseconds
+        let configWatch: [any Service] = reloadInterval > 0
+            ? [ConfigWatchService(state: state, interval: reloadInterval, time: time, logger: Logger(label: "config"))] : []
         let group = ServiceGroup(
             configuration: .init(
                 // Shutdown runs in reverse: every listener stops before storage closes.
@@ -387,13 +391,11 @@ struct ObsAgentCommand: AsyncParsableCommand {
                     LogTailService(stores: stores, state: state, positionsPath: try directory.subdirectory("logs") + "/positions.db",
                                    logger: Logger(label: "tail")),
                     ReloadSignalService(state: state),
-                    ConfigWatchService(state: state, interval: PrometheusDuration(autoReloadInterval)!.milliseconds, time: time,
-                                       logger: Logger(label: "config")),
                     SpanMetricsService(metrics: spanMetrics, stores: stores, logger: Logger(label: "span-metrics")),
                     AlertmanagerService(alertmanager: alertmanager, state: state, logger: Logger(label: "alertmanager")),
                     RuleService(manager: rules, notifier: notifier, state: state, baseOptions: ruleOptions,
                                 queueCapacity: notificationQueueCapacity, logger: Logger(label: "rules")),
-                ],
+                ] + configWatch,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: Logger(label: "lifecycle")))
         state.onShutdownRequest { await group.triggerGracefulShutdown() }

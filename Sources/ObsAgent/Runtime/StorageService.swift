@@ -104,13 +104,12 @@ struct ReloadSignalService: Service {
 /// restart. A change that does not load is logged once and the configuration in force stays.
 struct ConfigWatchService: Service {
     let state: AgentState
-    /// Milliseconds; 0 turns the watch off.
+    /// Milliseconds, above zero.
     let interval: Int64
     let time: any TimeSource
     let logger: Logger
 
     func run() async throws {
-        guard interval > 0 else { return }
         await cancelWhenGracefulShutdown {
             var lastFailure: String?
             while !Task.isCancelled {
