@@ -237,7 +237,7 @@ extension KubernetesSDConfig {
     /// Prometheus's keys. Selector values may name environment variables as `$(NAME)` or
     /// `${NAME}`, so one DaemonSet config can say `spec.nodeName=$(NODE_NAME)`.
     package init(yaml: YAMLValue) throws(ConfigError) {
-        let map = try yaml.mapping(allowedKeys: ["role", "api_server", "kubeconfig_file", "namespaces", "selectors"])
+        let map = try yaml.mapping(allowedKeys: ["role", "api_server", "kubeconfig_file", "namespaces", "selectors"] + HTTPClientSettings.keys)
         let roleName: String = try map.require("role")
         guard let role = Role(rawValue: roleName.lowercased()) else {
             throw map.error(at: "role", "unsupported role \"\(roleName)\" (obs-agent discovers pod, node and service)")
@@ -250,6 +250,12 @@ extension KubernetesSDConfig {
         kubeconfigFile = try map.decode("kubeconfig_file")
         if apiServer != nil && kubeconfigFile != nil {
             throw map.error(at: "kubeconfig_file", "cannot use 'kubeconfig_file' and 'api_server' simultaneously")
+        }
+        http = try HTTPClientSettings(mapping: map)
+        if apiServer == nil, let key = HTTPClientSettings.keys.first(where: { map[$0] != nil }) {
+            throw map.error(at: key, kubeconfigFile == nil
+                ? "to use custom HTTP client configuration please provide the 'api_server' URL explicitly"
+                : "cannot use a custom HTTP client configuration together with 'kubeconfig_file'")
         }
         if let namespaces = map["namespaces"] {
             let names = try namespaces.mapping(allowedKeys: ["names", "own_namespace"])

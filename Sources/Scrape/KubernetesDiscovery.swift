@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import ObsCore
+import OutboundHTTP
 import ObsYAML
 import Synchronization
 
@@ -24,6 +25,9 @@ public struct KubernetesSDConfig: Sendable, Equatable {
     public var fieldSelector: String?
     /// Relist even when the watch is healthy, milliseconds.
     public var resyncInterval: Int64 = 600_000
+    /// Authentication and TLS towards `api_server` (in-cluster and kubeconfig connections bring
+    /// their own).
+    public var http = HTTPClientSettings()
 
     public init(role: Role) {
         self.role = role
@@ -52,6 +56,8 @@ final class KubernetesDiscovery: Sendable {
         var server: String
         var token: String?
         var tls: TLSConfiguration?
+        /// Applied to every request (credential files re-read each time), for `api_server`.
+        var http: HTTPClientSettings?
     }
 
     struct DiscoveryError: Error, CustomStringConvertible {
@@ -113,16 +119,21 @@ final class KubernetesDiscovery: Sendable {
         return "?" + items.map { "\($0.0)=\(ScrapeTarget.percentEncoded($0.1))" }.joined(separator: "&")
     }
 
-    private func request(_ url: String, connection: Connection) -> HTTPClientRequest {
+    private func request(_ url: String, connection: Connection) throws -> HTTPClientRequest {
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "Accept", value: "application/json")
         if let token = connection.token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        do {
+            try connection.http?.apply(to: &request)
+        } catch {
+            throw DiscoveryError(description: error.description)
+        }
         return request
     }
 
     /// Lists the collection, replaces every group from `path`, and returns the resourceVersion.
     private func list(_ path: String, connection: Connection, client: HTTPClient) async throws -> String {
-        let response = try await client.execute(request(connection.server + path + query([]), connection: connection), timeout: .seconds(60))
+        let response = try await client.execute(try request(connection.server + path + query([]), connection: connection), timeout: .seconds(60))
         guard response.status == .ok else { throw DiscoveryError(description: "list \(path): HTTP \(response.status.code)") }
         let body = try await response.body.collect(upTo: 256 << 20)
         guard let object = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] else {
@@ -144,7 +155,7 @@ final class KubernetesDiscovery: Sendable {
     private func watch(_ path: String, from version: String, connection: Connection, client: HTTPClient) async throws {
         let url = connection.server + path + query([("watch", "true"), ("resourceVersion", version), ("allowWatchBookmarks", "true"),
                                                     ("timeoutSeconds", String(config.resyncInterval / 1000))])
-        let response = try await client.execute(request(url, connection: connection), timeout: .milliseconds(config.resyncInterval + 30_000))
+        let response = try await client.execute(try request(url, connection: connection), timeout: .milliseconds(config.resyncInterval + 30_000))
         guard response.status == .ok else { throw DiscoveryError(description: "watch \(path): HTTP \(response.status.code)") }
         var pending: [UInt8] = []
         for try await chunk in response.body {
@@ -340,7 +351,7 @@ final class KubernetesDiscovery: Sendable {
     /// `api_server` as given, else the kubeconfig's current context, else in-cluster credentials.
     static func connection(for config: KubernetesSDConfig) throws -> Connection {
         if let server = config.apiServer {
-            return Connection(server: server.hasSuffix("/") ? String(server.dropLast()) : server, token: nil, tls: nil)
+            return Connection(server: server.hasSuffix("/") ? String(server.dropLast()) : server, token: nil, tls: nil, http: config.http)
         }
         if let path = config.kubeconfigFile { return try kubeconfig(path) }
         guard let host = ProcessInfo.processInfo.environment["KUBERNETES_SERVICE_HOST"],

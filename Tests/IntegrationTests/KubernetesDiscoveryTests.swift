@@ -27,6 +27,7 @@ import Glibc
     @Test func listAndWatchPodsAndNodes() async throws {
         let directory = AgentProcess.temporaryDirectory()
         let requests = directory + "/requests.log"
+        try "kube-token\n".write(toFile: directory + "/kube-token", atomically: true, encoding: .utf8)
         let portFile = directory + "/apiserver.port"
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -74,6 +75,7 @@ import Glibc
             kubernetes_sd_configs:
               - role: node
                 api_server: http://127.0.0.1:\(port)
+                authorization: {credentials_file: \(directory)/kube-token}
           - job_name: services
             kubernetes_sd_configs:
               - role: service
@@ -141,6 +143,8 @@ import Glibc
         let sent = (try? String(contentsOfFile: requests, encoding: .utf8)) ?? ""
         #expect(sent.contains("fieldSelector=spec.nodeName%3Dnode-a"))
         #expect(sent.contains("watch=true&resourceVersion=100"))
+        // api_server with client settings: the token from the file goes with the node requests.
+        #expect(sent.contains("/api/v1/nodes Bearer kube-token") && sent.contains("/api/v1/pods?"), "\(sent)")
         agent.signal(SIGTERM)
         #expect(try await agent.waitForExit() == 0)
     }

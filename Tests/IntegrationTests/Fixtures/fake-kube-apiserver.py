@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A stand-in for the Kubernetes API server: answers list and watch for pods, nodes and services
-with recorded objects, the way the real one does. The pod watch adds a pod after a second and deletes one a
+with recorded objects, the way the real one does. Every request line is logged with its Authorization header. The pod watch adds a pod after a second and deletes one a
 second later. Every request line is appended to the log file given as the second argument.
 
 Usage: fake-kube-apiserver.py PORT LOGFILE
@@ -66,7 +66,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         with open(LOG, "a") as log:
-            log.write(self.path + "\n")
+            log.write(self.path + " " + (self.headers.get("Authorization") or "-") + "\n")
         url = urlparse(self.path)
         query = parse_qs(url.query)
         watching = query.get("watch") == ["true"]
