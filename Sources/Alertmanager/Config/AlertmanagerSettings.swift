@@ -101,7 +101,6 @@ public struct RouteSpec: Sendable, Equatable {
     public var muteTimeIntervals: [String] = []
     public var activeTimeIntervals: [String] = []
     public var routes: [RouteSpec] = []
-    var line: Int?
     var node: ConfigError?
 
     public init() {}
