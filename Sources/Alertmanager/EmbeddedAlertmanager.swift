@@ -75,10 +75,13 @@ public final class EmbeddedAlertmanager: Sendable {
         var nextGC: Int64 = 0
         var waiter: CheckedContinuation<Void, Never>?
         var wakePending = false
-        let database: AlertmanagerDatabase
     }
 
     let state: Mutex<State>
+    /// Its own lock, so notification-log writes do not hold up the dispatcher; taken inside the
+    /// state lock where a change must be durable before it is visible (alerts, silences), never the
+    /// other way round.
+    let database: Mutex<AlertmanagerDatabase>
     let options: Options
     let transport: any WebhookTransport
     let time: any TimeSource
@@ -92,7 +95,7 @@ public final class EmbeddedAlertmanager: Sendable {
     public init(databasePath: String, options: Options = Options(), transport: any WebhookTransport, time: any TimeSource,
                 offload: Offload = .inline, metrics registry: MetricsRegistry, logger: Logger) throws(AlertmanagerError) {
         let database = try AlertmanagerDatabase(path: databasePath)
-        var initial = State(database: database)
+        var initial = State()
         for alert in try database.loadAlerts() { initial.alerts[alert.fingerprint] = alert }
         for silence in try database.loadSilences() {
             guard let matchers = try? silence.compiled() else { continue }
@@ -100,6 +103,7 @@ public final class EmbeddedAlertmanager: Sendable {
         }
         for entry in try database.loadNotificationLog() { initial.nflog[entry.key] = entry }
         state = Mutex(initial)
+        self.database = Mutex(database)
         self.options = options
         self.transport = transport
         self.time = time
@@ -186,7 +190,7 @@ public final class EmbeddedAlertmanager: Sendable {
                 stored.append(alert)
                 Self.route(alert, into: &state, now: nowMilliseconds)
             }
-            try state.database.save(alerts: stored)
+            try database.withLock { (db) throws(AlertmanagerError) in try db.save(alerts: stored) }
             return dropped
         }
         wake()

@@ -82,11 +82,11 @@ extension EmbeddedAlertmanager {
             return (jobs, next)
         }
         if !collected.alerts.isEmpty || !collected.silences.isEmpty || !collected.entries.isEmpty {
-            state.withLock { state in
+            database.withLock { db in
                 do {
-                    try state.database.delete(alerts: collected.alerts)
-                    try state.database.delete(silences: collected.silences)
-                    try state.database.delete(entries: collected.entries)
+                    try db.delete(alerts: collected.alerts)
+                    try db.delete(silences: collected.silences)
+                    try db.delete(entries: collected.entries)
                 } catch {
                     logger.error("Cannot collect Alertmanager state", metadata: ["err": "\(error)"])
                 }
@@ -198,14 +198,14 @@ extension EmbeddedAlertmanager {
         let logged = NotificationLog.Entry(key: key, timestamp: now, firing: firing, resolved: resolved,
                                            expiresAt: now &+ 2 &* job.route.repeatInterval &* 1_000_000)
         await offload.run { [self] in
-            state.withLock { state in
+            database.withLock { db in
                 do {
-                    try state.database.save(entry: logged)
+                    try db.save(entry: logged)
                 } catch {
                     logger.error("Cannot write the notification log", metadata: ["err": "\(error)"])
                 }
-                state.nflog[key] = logged
             }
+            state.withLock { $0.nflog[key] = logged }
         }
         return true
     }

@@ -16,7 +16,7 @@ extension EmbeddedAlertmanager {
                 if previous.canBeUpdated(to: silence, now: now) {
                     try silence.validate()
                     let matchers = try silence.compiled()
-                    try state.database.save(silences: [silence])
+                    try database.withLock { (db) throws(AlertmanagerError) in try db.save(silences: [silence]) }
                     state.silences[silence.id] = (silence, matchers)
                     return silence.id
                 }
@@ -35,7 +35,7 @@ extension EmbeddedAlertmanager {
             try silence.validate()
             let matchers = try silence.compiled()
             changes.append(silence)
-            try state.database.save(silences: changes)
+            try database.withLock { (db) throws(AlertmanagerError) in try db.save(silences: changes) }
             for change in changes {
                 state.silences[change.id] = (change, change.id == silence.id ? matchers : state.silences[change.id]?.matchers ?? [])
             }
@@ -52,7 +52,7 @@ extension EmbeddedAlertmanager {
             guard var entry = state.silences[id] else { throw .silenceNotFound }
             guard entry.silence.state(at: now) != .expired else { throw .alreadyExpired(id) }
             Self.expire(&entry.silence, now: now)
-            try state.database.save(silences: [entry.silence])
+            try database.withLock { (db) throws(AlertmanagerError) in try db.save(silences: [entry.silence]) }
             state.silences[id] = entry
         }
         wake()
