@@ -109,6 +109,17 @@ final class AgentProcess: @unchecked Sendable {
     }
 }
 
+/// Starts a peer binary (Prometheus, Alertmanager, vmalert) with its output discarded.
+func startPeer(_ executable: String, _ arguments: [String]) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return process
+}
+
 struct TestFailure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }

@@ -61,13 +61,10 @@ import Glibc
     static func startAlertmanager(directory: String, config: String) async throws -> (Process, String) {
         let port = try ScrapeIntegrationTests.freePort()
         try config.write(toFile: directory + "/am.yml", atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: AlertingIntegrationTests.alertmanagerBinary)
-        process.arguments = ["--config.file=\(directory)/am.yml", "--web.listen-address=127.0.0.1:\(port)",
-                             "--cluster.listen-address=", "--storage.path=\(directory)/am-data"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try startPeer(AlertingIntegrationTests.alertmanagerBinary, [
+            "--config.file=\(directory)/am.yml", "--web.listen-address=127.0.0.1:\(port)",
+            "--cluster.listen-address=", "--storage.path=\(directory)/am-data"
+        ])
         let url = "http://127.0.0.1:\(port)"
         let up = try await AlertingIntegrationTests.eventually(seconds: 30) { (try? await http(.GET, url + "/-/ready"))?.status == 200 }
         guard up else { throw TestFailure("the Alertmanager did not start") }
@@ -244,13 +241,10 @@ extension AlertmanagerComparisonTests {
             - api_version: v2
               static_configs: [{targets: ['127.0.0.1:\(agent.port)']}]
         """.write(toFile: directory + "/prometheus.yml", atomically: true, encoding: .utf8)
-        let prometheus = Process()
-        prometheus.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
-        prometheus.arguments = ["--config.file=\(directory)/prometheus.yml", "--storage.tsdb.path=\(directory)/prom",
-                                "--web.listen-address=127.0.0.1:\(port)", "--rules.alert.resend-delay=1s"]
-        prometheus.standardOutput = FileHandle.nullDevice
-        prometheus.standardError = FileHandle.nullDevice
-        try prometheus.run()
+        let prometheus = try startPeer("/usr/bin/prometheus", [
+            "--config.file=\(directory)/prometheus.yml", "--storage.tsdb.path=\(directory)/prom",
+            "--web.listen-address=127.0.0.1:\(port)", "--rules.alert.resend-delay=1s"
+        ])
         defer { prometheus.terminate() }
         let delivered = try await AlertingIntegrationTests.eventually(seconds: 40) {
             hook.notifications().contains { $0.alerts.contains { AlertingIntegrationTests.labels($0)["alertname"] == "AlwaysOn" } }
@@ -506,13 +500,10 @@ extension AlertmanagerComparisonTests {
                 labels: {severity: ticket}
         """.write(toFile: directory + "/vmalert-rules.yml", atomically: true, encoding: .utf8)
         let port = try ScrapeIntegrationTests.freePort()
-        let vmalert = Process()
-        vmalert.executableURL = URL(fileURLWithPath: "/usr/bin/vmalert")
-        vmalert.arguments = ["-rule=\(directory)/vmalert-rules.yml", "-datasource.url=\(agent.baseURL)", "-notifier.url=\(agent.baseURL)",
-                             "-httpListenAddr=127.0.0.1:\(port)", "-evaluationInterval=1s"]
-        vmalert.standardOutput = FileHandle.nullDevice
-        vmalert.standardError = FileHandle.nullDevice
-        try vmalert.run()
+        let vmalert = try startPeer("/usr/bin/vmalert", [
+            "-rule=\(directory)/vmalert-rules.yml", "-datasource.url=\(agent.baseURL)", "-notifier.url=\(agent.baseURL)",
+            "-httpListenAddr=127.0.0.1:\(port)", "-evaluationInterval=1s"
+        ])
         defer { vmalert.terminate() }
         let delivered = try await AlertingIntegrationTests.eventually(seconds: 30) {
             hook.notifications().contains { $0.alerts.contains { AlertingIntegrationTests.labels($0)["alertname"] == "FromVmalert" } }

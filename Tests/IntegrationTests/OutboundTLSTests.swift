@@ -139,13 +139,10 @@ import Glibc
             """.write(toFile: directory + "/am-web.yml", atomically: true, encoding: .utf8)
         try "route: {receiver: x}\nreceivers: [{name: x}]\n".write(toFile: directory + "/am.yml", atomically: true, encoding: .utf8)
         let amPort = try ScrapeIntegrationTests.freePort()
-        let alertmanager = Process()
-        alertmanager.executableURL = URL(fileURLWithPath: AlertingIntegrationTests.alertmanagerBinary)
-        alertmanager.arguments = ["--config.file=\(directory)/am.yml", "--web.listen-address=127.0.0.1:\(amPort)", "--cluster.listen-address=",
-                                  "--storage.path=\(directory)/am-data", "--web.config.file=\(directory)/am-web.yml"]
-        alertmanager.standardOutput = FileHandle.nullDevice
-        alertmanager.standardError = FileHandle.nullDevice
-        try alertmanager.run()
+        let alertmanager = try startPeer(AlertingIntegrationTests.alertmanagerBinary, [
+            "--config.file=\(directory)/am.yml", "--web.listen-address=127.0.0.1:\(amPort)", "--cluster.listen-address=",
+            "--storage.path=\(directory)/am-data", "--web.config.file=\(directory)/am-web.yml"
+        ])
         defer { alertmanager.terminate() }
         try "secret\n".write(toFile: directory + "/password", atomically: true, encoding: .utf8)
         try """

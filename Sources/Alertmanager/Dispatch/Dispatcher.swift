@@ -131,8 +131,8 @@ extension EmbeddedAlertmanager {
         wake()
     }
 
-    /// Alertmanager's notification pipeline for one flush: inhibition, active and mute time
-    /// intervals, silences, then for each webhook: dedup against the notification log, delivery
+    /// Alertmanager's notification pipeline for one flush: active and mute time intervals,
+    /// inhibition and silences, then for each webhook: dedup against the notification log, delivery
     /// with retries until the next flush is due, and the log entry. True when nothing failed.
     func flush(_ job: FlushJob) async -> Bool {
         let now = job.time &* 1_000_000
@@ -142,9 +142,6 @@ extension EmbeddedAlertmanager {
             return copy
         }
         alerts.sort { AlertOrder.precedes($0.labels, $1.labels) }
-        alerts = state.withLock { state in
-            alerts.filter { state.compiled?.inhibitor.inhibitedBy($0.labels, now: now) == nil }
-        }
         if !job.route.activeTimeIntervals.isEmpty
             && !job.route.activeTimeIntervals.contains(where: { job.timeIntervals[$0]?.contains { $0.contains(now) } ?? false }) {
             return true
@@ -152,7 +149,13 @@ extension EmbeddedAlertmanager {
         if job.route.muteTimeIntervals.contains(where: { job.timeIntervals[$0]?.contains { $0.contains(now) } ?? false }) {
             return true
         }
-        alerts = state.withLock { state in alerts.filter { Self.silencedBy($0.labels, in: state, now: now).isEmpty } }
+        // Inhibited and silenced alerts leave together, in one pass under the lock; the time
+        // intervals above depend on the clock only, so the order does not change the outcome.
+        alerts = state.withLock { state in
+            alerts.filter { alert in
+                state.compiled?.inhibitor.inhibitedBy(alert.labels, now: now) == nil && Self.silencedBy(alert.labels, in: state, now: now).isEmpty
+            }
+        }
         guard !alerts.isEmpty, let receiver = job.receiver else { return true }
         let firing = Set(alerts.filter { !$0.resolved(at: now) }.map(\.fingerprint))
         let resolved = Set(alerts.filter { $0.resolved(at: now) }.map(\.fingerprint))

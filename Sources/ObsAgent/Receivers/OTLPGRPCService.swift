@@ -181,7 +181,7 @@ struct OTLPGRPCService: Service {
             if byte >= 0x20 && byte <= 0x7E && byte != UInt8(ascii: "%") {
                 out.unicodeScalars.append(Unicode.Scalar(byte))
             } else {
-                out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+                out += "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 0xF, radix: 16, uppercase: true)
             }
         }
         return out
@@ -198,11 +198,5 @@ final class IdleCloser: ChannelInboundHandler, Sendable {
             return
         }
         context.fireUserInboundEventTriggered(event)
-    }
-}
-
-extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }
