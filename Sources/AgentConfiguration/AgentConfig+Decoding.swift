@@ -240,7 +240,8 @@ extension KubernetesSDConfig {
         let map = try yaml.mapping(allowedKeys: ["role", "api_server", "kubeconfig_file", "namespaces", "selectors"] + HTTPClientSettings.keys)
         let roleName: String = try map.require("role")
         guard let role = Role(rawValue: roleName.lowercased()) else {
-            throw map.error(at: "role", "unsupported role \"\(roleName)\" (obs-agent discovers pod, node and service)")
+            throw map.error(at: "role", "invalid role \"\(roleName)\", expecting one of: "
+                            + Role.allCases.map(\.rawValue).joined(separator: ", ") + " (ingress is not discovered by obs-agent)")
         }
         self.init(role: role)
         apiServer = try map.decode("api_server")
@@ -263,12 +264,17 @@ extension KubernetesSDConfig {
         }
         for selector in try map["selectors"]?.sequence() ?? [] {
             let entry = try selector.mapping(allowedKeys: ["role", "label", "field"])
-            let selectorRole: String = try entry.require("role")
-            guard selectorRole.lowercased() == role.rawValue else {
-                throw entry.error(at: "role", "selector role \"\(selectorRole)\" does not match the discovery role \"\(role.rawValue)\"")
+            let selectorRoleName: String = try entry.require("role")
+            guard let selectorRole = Role(rawValue: selectorRoleName.lowercased()), role.selectorRoles.contains(selectorRole) else {
+                throw entry.error(at: "role", "\(role.rawValue) role supports only \(role.selectorRoles.map(\.rawValue).joined(separator: ", ")) selectors")
             }
-            if let label = entry["label"] { labelSelector = try Self.expandEnvironment(try label.scalar(), at: label) }
-            if let field = entry["field"] { fieldSelector = try Self.expandEnvironment(try field.scalar(), at: field) }
+            guard selectors[selectorRole] == nil else {
+                throw entry.error(at: "role", "duplicated selector role: \(selectorRole.rawValue)")
+            }
+            var parsed = Selector()
+            if let label = entry["label"] { parsed.label = try Self.expandEnvironment(try label.scalar(), at: label) }
+            if let field = entry["field"] { parsed.field = try Self.expandEnvironment(try field.scalar(), at: field) }
+            selectors[selectorRole] = parsed
         }
     }
 

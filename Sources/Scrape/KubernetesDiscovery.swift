@@ -10,8 +10,40 @@ import Synchronization
 
 /// `kubernetes_sd_configs` entry: which objects to watch and how to reach the API server.
 public struct KubernetesSDConfig: Sendable, Equatable {
-    public enum Role: String, Sendable {
-        case pod, node, service
+    public enum Role: String, Sendable, CaseIterable {
+        case pod, node, service, endpoints, endpointslice
+
+        /// The collections the role follows: the endpoints roles also need services and pods,
+        /// whose labels their targets carry.
+        var resources: [KubernetesResource] {
+            switch self {
+            case .pod: [.pods]
+            case .node: [.nodes]
+            case .service: [.services]
+            case .endpoints: [.endpoints, .services, .pods]
+            case .endpointslice: [.endpointslices, .services, .pods]
+            }
+        }
+
+        /// The roles whose `selectors` entries this role takes, as Prometheus allows them.
+        public var selectorRoles: [Role] {
+            switch self {
+            case .endpoints: [.pod, .service, .endpoints]
+            case .endpointslice: [.pod, .service, .endpointslice]
+            default: [self]
+            }
+        }
+    }
+
+    /// A `selectors` entry: label and field selectors for one kind of object.
+    public struct Selector: Sendable, Equatable {
+        public var label: String?
+        public var field: String?
+
+        public init(label: String? = nil, field: String? = nil) {
+            self.label = label
+            self.field = field
+        }
     }
 
     public var role: Role
@@ -20,9 +52,9 @@ public struct KubernetesSDConfig: Sendable, Equatable {
     public var kubeconfigFile: String?
     /// Namespaces to watch (pods); empty means all.
     public var namespaces: [String] = []
-    public var labelSelector: String?
-    /// For example `spec.nodeName=$(NODE_NAME)`, so a DaemonSet sees only its own node's pods.
-    public var fieldSelector: String?
+    /// By the role of the objects they select: a field selector such as `spec.nodeName=$(NODE_NAME)`
+    /// keeps a DaemonSet to its own node's pods.
+    public var selectors: [Role: Selector] = [:]
     /// Relist even when the watch is healthy, milliseconds.
     public var resyncInterval: Int64 = 600_000
     /// Authentication and TLS towards `api_server` (in-cluster and kubeconfig connections bring
@@ -34,16 +66,16 @@ public struct KubernetesSDConfig: Sendable, Equatable {
     }
 }
 
-/// Discovers pods or nodes from the Kubernetes API: list, then watch from the list's
+/// Discovers Kubernetes objects from the API server: list, then watch from the list's
 /// resourceVersion, relisting when the watch ends, fails or the resync interval passes. Each object
-/// is one target group with Prometheus's `__meta_kubernetes_*` labels.
+/// of the role's kind is one target group with Prometheus's `__meta_kubernetes_*` labels.
 final class KubernetesDiscovery: Sendable {
     let config: KubernetesSDConfig
     let source: String
     private let logger: Logger
     private let publish: @Sendable ([TargetGroup]) -> Void
-    /// Groups by object (`namespace/name`).
-    private let objects = Mutex<[String: TargetGroup]>([:])
+    /// Objects by collection path, then `namespace/name`.
+    private let objects = Mutex<[String: [String: KubernetesObject]]>([:])
 
     init(config: KubernetesSDConfig, source: String, logger: Logger, publish: @escaping @Sendable ([TargetGroup]) -> Void) {
         self.config = config
@@ -64,17 +96,17 @@ final class KubernetesDiscovery: Sendable {
         var description: String
     }
 
-    /// Runs until cancelled: one list-and-watch loop per collection (per namespace for pods).
+    /// Runs until cancelled: one list-and-watch loop per collection (per namespace when given).
     func run() async {
         await withTaskGroup(of: Void.self) { group in
-            for path in paths() {
-                group.addTask { await self.follow(path) }
+            for (path, resource) in collections() {
+                group.addTask { await self.follow(path, resource) }
             }
         }
     }
 
     /// Lists and watches one collection for ever, backing off after failures.
-    private func follow(_ path: String) async {
+    private func follow(_ path: String, _ resource: KubernetesResource) async {
         var backoff: Duration = .milliseconds(500)
         while !Task.isCancelled {
             var client: HTTPClient?
@@ -84,9 +116,9 @@ final class KubernetesDiscovery: Sendable {
                 if let tls = connection.tls { configuration.tlsConfiguration = tls }
                 configuration.timeout.connect = .seconds(10)
                 client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-                let version = try await list(path, connection: connection, client: client!)
+                let version = try await list(path, resource, connection: connection, client: client!)
                 backoff = .milliseconds(500)
-                try await watch(path, from: version, connection: connection, client: client!)
+                try await watch(path, resource, from: version, connection: connection, client: client!)
             } catch {
                 if !Task.isCancelled {
                     logger.warning("Kubernetes discovery failed; retrying", metadata: ["source": "\(source)", "path": "\(path)", "err": "\(error)"])
@@ -98,23 +130,25 @@ final class KubernetesDiscovery: Sendable {
         }
     }
 
-    /// The collection paths to list and watch.
-    private func paths() -> [String] {
-        let resource = switch config.role {
-        case .pod: "pods"
-        case .node: "nodes"
-        case .service: "services"
+    /// The collection paths to list and watch, with their kind.
+    func collections() -> [(String, KubernetesResource)] {
+        config.role.resources.flatMap { resource in
+            let namespaces: [String?] = resource == .nodes || config.namespaces.isEmpty ? [nil] : config.namespaces
+            return namespaces.map { (resource.path(namespace: $0), resource) }
         }
-        if config.role != .node && !config.namespaces.isEmpty {
-            return config.namespaces.map { "/api/v1/namespaces/\($0)/\(resource)" }
-        }
-        return ["/api/v1/\(resource)"]
     }
 
-    private func query(_ extra: [(String, String)]) -> String {
+    private func query(_ resource: KubernetesResource, _ extra: [(String, String)]) -> String {
         var items = extra
-        if let labelSelector = config.labelSelector { items.append(("labelSelector", labelSelector)) }
-        if let fieldSelector = config.fieldSelector { items.append(("fieldSelector", fieldSelector)) }
+        let selectorRole: KubernetesSDConfig.Role = switch resource {
+        case .pods: .pod
+        case .nodes: .node
+        case .services: .service
+        case .endpoints: .endpoints
+        case .endpointslices: .endpointslice
+        }
+        if let label = config.selectors[selectorRole]?.label { items.append(("labelSelector", label)) }
+        if let field = config.selectors[selectorRole]?.field { items.append(("fieldSelector", field)) }
         guard !items.isEmpty else { return "" }
         return "?" + items.map { "\($0.0)=\(ScrapeTarget.percentEncoded($0.1))" }.joined(separator: "&")
     }
@@ -132,8 +166,8 @@ final class KubernetesDiscovery: Sendable {
     }
 
     /// Lists the collection, replaces every group from `path`, and returns the resourceVersion.
-    private func list(_ path: String, connection: Connection, client: HTTPClient) async throws -> String {
-        let response = try await client.execute(try request(connection.server + path + query([]), connection: connection), timeout: .seconds(60))
+    private func list(_ path: String, _ resource: KubernetesResource, connection: Connection, client: HTTPClient) async throws -> String {
+        let response = try await client.execute(try request(connection.server + path + query(resource, []), connection: connection), timeout: .seconds(60))
         guard response.status == .ok else { throw DiscoveryError(description: "list \(path): HTTP \(response.status.code)") }
         let body = try await response.body.collect(upTo: 256 << 20)
         guard let object = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] else {
@@ -141,19 +175,15 @@ final class KubernetesDiscovery: Sendable {
         }
         let items = object["items"] as? [[String: Any]] ?? []
         let version = (object["metadata"] as? [String: Any])?["resourceVersion"] as? String ?? ""
-        objects.withLock { objects in
-            objects = objects.filter { !$0.key.hasPrefix(path + "|") }
-            for item in items {
-                if let group = group(for: item) { objects[path + "|" + key(of: item)] = group }
-            }
-        }
-        publishAll()
+        var listed: [String: KubernetesObject] = [:]
+        for item in items { listed[key(of: item)] = item }
+        store { $0[path] = listed }
         return version
     }
 
     /// Follows the watch until it ends or the resync interval passes.
-    private func watch(_ path: String, from version: String, connection: Connection, client: HTTPClient) async throws {
-        let url = connection.server + path + query([("watch", "true"), ("resourceVersion", version), ("allowWatchBookmarks", "true"),
+    private func watch(_ path: String, _ resource: KubernetesResource, from version: String, connection: Connection, client: HTTPClient) async throws {
+        let url = connection.server + path + query(resource, [("watch", "true"), ("resourceVersion", version), ("allowWatchBookmarks", "true"),
                                                     ("timeoutSeconds", String(config.resyncInterval / 1000))])
         let response = try await client.execute(try request(url, connection: connection), timeout: .milliseconds(config.resyncInterval + 30_000))
         guard response.status == .ok else { throw DiscoveryError(description: "watch \(path): HTTP \(response.status.code)") }
@@ -169,179 +199,38 @@ final class KubernetesDiscovery: Sendable {
                 else { throw DiscoveryError(description: "watch \(path): malformed event") }
                 switch type {
                 case "ADDED", "MODIFIED":
-                    let group = group(for: item)
-                    objects.withLock { $0[path + "|" + key(of: item)] = group }
+                    let key = key(of: item)
+                    store { $0[path, default: [:]][key] = item }
                 case "DELETED":
-                    _ = objects.withLock { $0.removeValue(forKey: path + "|" + key(of: item)) }
+                    let key = key(of: item)
+                    store { $0[path]?[key] = nil }
                 case "BOOKMARK":
                     continue
                 default:
                     // ERROR (usually 410 Gone: the version is too old): relist.
                     throw DiscoveryError(description: "watch \(path): \(type) \((item["message"] as? String) ?? "")")
                 }
-                publishAll()
             }
         }
     }
 
-    private func publishAll() {
-        let groups = objects.withLock { Array($0.values) }.sorted { $0.source < $1.source }
-        publish(groups)
+    /// Applies a change to the objects held and publishes every group of the role again (an
+    /// endpoints group changes with its service and pods).
+    private func store(_ change: (inout [String: [String: KubernetesObject]]) -> Void) {
+        let groups = objects.withLock { byPath -> [TargetGroup] in
+            change(&byPath)
+            var held = KubernetesObjects()
+            for (path, resource) in collections() {
+                held.byKind[resource, default: [:]].merge(byPath[path] ?? [:]) { $1 }
+            }
+            return KubernetesTargets.groups(role: config.role, objects: held, source: source)
+        }
+        publish(groups.sorted { $0.source < $1.source })
     }
 
     private func key(of item: [String: Any]) -> String {
         let metadata = item["metadata"] as? [String: Any] ?? [:]
         return "\(metadata["namespace"] as? String ?? "")/\(metadata["name"] as? String ?? "")"
-    }
-
-    // MARK: Labels
-
-    func group(for item: [String: Any]) -> TargetGroup? {
-        switch config.role {
-        case .pod: Self.podGroup(item, source: source)
-        case .node: Self.nodeGroup(item, source: source)
-        case .service: Self.serviceGroup(item, source: source)
-        }
-    }
-
-    /// Label and annotation keys become label-name suffixes: anything but `[a-zA-Z0-9_]` turns into `_`.
-    static func sanitize(_ name: String) -> String {
-        String(name.unicodeScalars.map { scalar -> Character in
-            scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || scalar == "_") ? Character(scalar) : "_"
-        })
-    }
-
-    static func metadataLabels(_ metadata: [String: Any], prefix: String, into labels: inout [String: String]) {
-        for (key, value) in metadata["labels"] as? [String: String] ?? [:] {
-            labels[prefix + "_label_" + sanitize(key)] = value
-            labels[prefix + "_labelpresent_" + sanitize(key)] = "true"
-        }
-        for (key, value) in metadata["annotations"] as? [String: String] ?? [:] {
-            labels[prefix + "_annotation_" + sanitize(key)] = value
-            labels[prefix + "_annotationpresent_" + sanitize(key)] = "true"
-        }
-    }
-
-    /// One target per container port (a container without ports gets one at the pod IP), with the
-    /// pod's labels on the group, as Prometheus's pod role does.
-    static func podGroup(_ pod: [String: Any], source: String) -> TargetGroup? {
-        let metadata = pod["metadata"] as? [String: Any] ?? [:]
-        let spec = pod["spec"] as? [String: Any] ?? [:]
-        let status = pod["status"] as? [String: Any] ?? [:]
-        let namespace = metadata["namespace"] as? String ?? ""
-        let name = metadata["name"] as? String ?? ""
-        let groupSource = "\(source)/pod/\(namespace)/\(name)"
-        let phase = status["phase"] as? String ?? ""
-        guard let ip = status["podIP"] as? String, !ip.isEmpty, phase != "Succeeded", phase != "Failed" else {
-            return TargetGroup(targets: [], source: groupSource)
-        }
-        let prefix = "__meta_kubernetes_pod"
-        var labels: [String: String] = [
-            "__meta_kubernetes_namespace": namespace,
-            prefix + "_name": name,
-            prefix + "_ip": ip,
-            prefix + "_node_name": spec["nodeName"] as? String ?? "",
-            prefix + "_host_ip": status["hostIP"] as? String ?? "",
-            prefix + "_uid": metadata["uid"] as? String ?? "",
-            prefix + "_phase": phase,
-        ]
-        metadataLabels(metadata, prefix: prefix, into: &labels)
-        if let owner = (metadata["ownerReferences"] as? [[String: Any]])?.first(where: { $0["controller"] as? Bool == true }) {
-            labels[prefix + "_controller_kind"] = owner["kind"] as? String ?? ""
-            labels[prefix + "_controller_name"] = owner["name"] as? String ?? ""
-        }
-        let conditions = status["conditions"] as? [[String: Any]] ?? []
-        let ready = conditions.first { $0["type"] as? String == "Ready" }?["status"] as? String
-        labels[prefix + "_ready"] = ready.map { $0.lowercased() } ?? "unknown"
-        var targets: [[String: String]] = []
-        let statuses = (status["containerStatuses"] as? [[String: Any]] ?? []) + (status["initContainerStatuses"] as? [[String: Any]] ?? [])
-        for (containers, isInit) in [(spec["containers"] as? [[String: Any]] ?? [], false), (spec["initContainers"] as? [[String: Any]] ?? [], true)] {
-            for container in containers {
-                let containerName = container["name"] as? String ?? ""
-                var base: [String: String] = [
-                    prefix + "_container_name": containerName,
-                    prefix + "_container_image": container["image"] as? String ?? "",
-                    prefix + "_container_init": isInit ? "true" : "false",
-                ]
-                if let id = statuses.first(where: { $0["name"] as? String == containerName })?["containerID"] as? String {
-                    base[prefix + "_container_id"] = id
-                }
-                let ports = container["ports"] as? [[String: Any]] ?? []
-                if ports.isEmpty {
-                    // Init containers without ports are not targets.
-                    if !isInit { targets.append(base.merging(["__address__": ip]) { $1 }) }
-                    continue
-                }
-                for port in ports {
-                    let number = (port["containerPort"] as? NSNumber)?.intValue ?? 0
-                    var target = base
-                    target["__address__"] = ip.contains(":") ? "[\(ip)]:\(number)" : "\(ip):\(number)"
-                    target[prefix + "_container_port_name"] = port["name"] as? String ?? ""
-                    target[prefix + "_container_port_number"] = String(number)
-                    target[prefix + "_container_port_protocol"] = port["protocol"] as? String ?? "TCP"
-                    targets.append(target)
-                }
-            }
-        }
-        return TargetGroup(targets: targets, labels: labels.filter { !$0.value.isEmpty || $0.key.hasSuffix("_ready") }, source: groupSource)
-    }
-
-    /// One target per node at its kubelet port, `instance` set to the node name.
-    static func nodeGroup(_ node: [String: Any], source: String) -> TargetGroup? {
-        let metadata = node["metadata"] as? [String: Any] ?? [:]
-        let spec = node["spec"] as? [String: Any] ?? [:]
-        let status = node["status"] as? [String: Any] ?? [:]
-        let name = metadata["name"] as? String ?? ""
-        let prefix = "__meta_kubernetes_node"
-        var labels: [String: String] = [prefix + "_name": name, "instance": name]
-        if let provider = spec["providerID"] as? String { labels[prefix + "_provider_id"] = provider }
-        metadataLabels(metadata, prefix: prefix, into: &labels)
-        let addresses = status["addresses"] as? [[String: Any]] ?? []
-        for address in addresses {
-            if let type = address["type"] as? String, let value = address["address"] as? String {
-                labels[prefix + "_address_" + type] = labels[prefix + "_address_" + type] ?? value
-            }
-        }
-        let preference = ["InternalIP", "InternalDNS", "ExternalIP", "ExternalDNS", "LegacyHostIP", "Hostname"]
-        guard let chosen = preference.lazy.compactMap({ type in
-            addresses.first { $0["type"] as? String == type }?["address"] as? String
-        }).first else { return TargetGroup(targets: [], source: "\(source)/node/\(name)") }
-        let endpoints = status["daemonEndpoints"] as? [String: Any]
-        let port = ((endpoints?["kubeletEndpoint"] as? [String: Any])?["Port"] as? NSNumber)?.intValue ?? 10250
-        let host = chosen.contains(":") ? "[\(chosen)]" : chosen
-        return TargetGroup(targets: [["__address__": "\(host):\(port)"]], labels: labels, source: "\(source)/node/\(name)")
-    }
-
-    /// One target per service port at `<name>.<namespace>.svc:<port>`, as Prometheus's service role:
-    /// the service's labels and annotations on the group; port, type and cluster IP (or external
-    /// name) on each target.
-    static func serviceGroup(_ service: [String: Any], source: String) -> TargetGroup? {
-        let metadata = service["metadata"] as? [String: Any] ?? [:]
-        let spec = service["spec"] as? [String: Any] ?? [:]
-        let namespace = metadata["namespace"] as? String ?? ""
-        let name = metadata["name"] as? String ?? ""
-        let prefix = "__meta_kubernetes_service"
-        var labels: [String: String] = ["__meta_kubernetes_namespace": namespace, prefix + "_name": name]
-        metadataLabels(metadata, prefix: prefix, into: &labels)
-        let type = spec["type"] as? String ?? "ClusterIP"
-        var targets: [[String: String]] = []
-        for port in spec["ports"] as? [[String: Any]] ?? [] {
-            let number = String((port["port"] as? NSNumber)?.intValue ?? 0)
-            var target: [String: String] = [
-                "__address__": "\(name).\(namespace).svc:\(number)",
-                prefix + "_port_name": port["name"] as? String ?? "",
-                prefix + "_port_number": number,
-                prefix + "_port_protocol": port["protocol"] as? String ?? "TCP",
-                prefix + "_type": type,
-            ]
-            if type == "ExternalName" {
-                target[prefix + "_external_name"] = spec["externalName"] as? String ?? ""
-            } else {
-                target[prefix + "_cluster_ip"] = spec["clusterIP"] as? String ?? ""
-            }
-            targets.append(target)
-        }
-        return TargetGroup(targets: targets, labels: labels, source: "\(source)/svc/\(namespace)/\(name)")
     }
 
     // MARK: Connection

@@ -76,15 +76,15 @@ import Testing
     }
 
     static func settle(_ am: EmbeddedAlertmanager) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(60)
         // One pass first: the loop may not have seen the clock move yet.
         try await Task.sleep(for: .milliseconds(1))
         while !am.isQuiescent && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
     }
 
-    /// Waits (in real time, up to 5 s) for `condition`.
+    /// Waits (in real time, up to a minute: the suite runs in parallel on two cores) for `condition`.
     static func eventually(_ condition: () -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(5)
+        let deadline = ContinuousClock.now + .seconds(60)
         while !condition() {
             guard ContinuousClock.now < deadline else { return false }
             try await Task.sleep(for: .milliseconds(5))

@@ -24,19 +24,16 @@ import Glibc
         Set(active.compactMap { ($0["labels"] as? [String: String])?["pod"] })
     }
 
-    @Test func listAndWatchPodsAndNodes() async throws {
-        let directory = AgentProcess.temporaryDirectory()
-        let requests = directory + "/requests.log"
-        try "kube-token\n".write(toFile: directory + "/kube-token", atomically: true, encoding: .utf8)
+    /// Starts the stand-in API server, which logs each request to `requests.log` in `directory`.
+    func startAPIServer(in directory: String) async throws -> (server: Process, port: Int) {
         let portFile = directory + "/apiserver.port"
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = ["python3", Self.fixtures + "/fake-kube-apiserver.py", "0", requests, portFile]
+        server.arguments = ["python3", Self.fixtures + "/fake-kube-apiserver.py", "0", directory + "/requests.log", portFile]
         // Its output must not hold the test runner's pipe open.
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()
-        defer { kill(server.processIdentifier, SIGKILL) }
         // The server binds a free port itself and names it, so nothing can take it in between.
         var port = 0
         for _ in 0..<300 where port == 0 {
@@ -44,7 +41,19 @@ import Glibc
                 try await Task.sleep(for: .milliseconds(20))
             }
         }
-        guard port != 0 else { throw TestFailure("the stand-in API server did not start") }
+        guard port != 0 else {
+            kill(server.processIdentifier, SIGKILL)
+            throw TestFailure("the stand-in API server did not start")
+        }
+        return (server, port)
+    }
+
+    @Test func listAndWatchPodsAndNodes() async throws {
+        let directory = AgentProcess.temporaryDirectory()
+        let requests = directory + "/requests.log"
+        try "kube-token\n".write(toFile: directory + "/kube-token", atomically: true, encoding: .utf8)
+        let (server, port) = try await startAPIServer(in: directory)
+        defer { kill(server.processIdentifier, SIGKILL) }
         let config = directory + "/agent.yml"
         try """
         global:
@@ -145,6 +154,120 @@ import Glibc
         #expect(sent.contains("watch=true&resourceVersion=100"))
         // api_server with client settings: the token from the file goes with the node requests.
         #expect(sent.contains("/api/v1/nodes Bearer kube-token") && sent.contains("/api/v1/pods?"), "\(sent)")
+        agent.signal(SIGTERM)
+        #expect(try await agent.waitForExit() == 0)
+    }
+
+    /// The endpoints roles: targets from EndpointSlices and Endpoints, with the service's labels
+    /// and, where the address is a known pod, the pod's and its container port's; a container port
+    /// no endpoint names becomes a target of its own. A pod selector keeps the pods to this node,
+    /// and relabeling on the pod's node keeps this node's endpoints, as a DaemonSet does.
+    @Test func endpointSlicesAndEndpointsCarryTheirServiceAndPods() async throws {
+        let directory = AgentProcess.temporaryDirectory()
+        let (server, port) = try await startAPIServer(in: directory)
+        defer { kill(server.processIdentifier, SIGKILL) }
+        let config = directory + "/agent.yml"
+        try """
+        global:
+          scrape_interval: 1s
+        scrape_configs:
+          - job_name: slices
+            kubernetes_sd_configs:
+              - role: endpointslice
+                api_server: http://127.0.0.1:\(port)
+                namespaces: {names: [shop]}
+                selectors:
+                  - role: pod
+                    field: spec.nodeName=$(OBS_TEST_NODE_NAME)
+            relabel_configs:
+              - source_labels: [__meta_kubernetes_pod_node_name]
+                action: keep
+                regex: node-a
+          - job_name: endpoints
+            kubernetes_sd_configs:
+              - role: endpoints
+                api_server: http://127.0.0.1:\(port)
+                namespaces: {names: [shop]}
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let agent = try AgentProcess(arguments: ["--config.file=\(config)"], directory: directory,
+                                     environment: ["OBS_TEST_NODE_NAME": "node-a"])
+        try await agent.waitForListening()
+        func pool(_ name: String, _ targets: [[String: Any]]) -> [String: [String: String]] {
+            var byAddress: [String: [String: String]] = [:]
+            for target in targets {
+                let labels = target["discoveredLabels"] as? [String: String] ?? [:]
+                if target["scrapePool"] as? String == name || labels["job"] == name, let address = labels["__address__"] {
+                    byAddress[address] = labels
+                }
+            }
+            return byAddress
+        }
+        var state = try await targets(agent.baseURL)
+        // The service and pods may land after the slices: wait for the complete picture.
+        for _ in 0..<300 where pool("slices", state.active)["10.0.0.1:9090"] == nil
+            || pool("slices", state.active)["10.0.0.1:8080"]?["__meta_kubernetes_service_name"] == nil
+            || pool("endpoints", state.active).count < 3 {
+            try await Task.sleep(for: .milliseconds(100))
+            state = try await targets(agent.baseURL)
+        }
+        let slices = pool("slices", state.active)
+        #expect(Set(slices.keys) == ["10.0.0.1:8080", "10.0.0.1:9090"])
+        let web = slices["10.0.0.1:8080"] ?? [:]
+        let expected: [String: String] = [
+            "__meta_kubernetes_namespace": "shop",
+            "__meta_kubernetes_endpointslice_name": "web-abc12",
+            "__meta_kubernetes_endpointslice_address_type": "IPv4",
+            "__meta_kubernetes_endpointslice_label_kubernetes_io_service_name": "web",
+            "__meta_kubernetes_endpointslice_port": "8080",
+            "__meta_kubernetes_endpointslice_port_name": "http",
+            "__meta_kubernetes_endpointslice_port_protocol": "TCP",
+            "__meta_kubernetes_endpointslice_port_app_protocol": "http",
+            "__meta_kubernetes_endpointslice_endpoint_conditions_ready": "true",
+            "__meta_kubernetes_endpointslice_endpoint_conditions_serving": "true",
+            "__meta_kubernetes_endpointslice_endpoint_conditions_terminating": "false",
+            "__meta_kubernetes_endpointslice_endpoint_node_name": "node-a",
+            "__meta_kubernetes_endpointslice_endpoint_zone": "zone-1",
+            "__meta_kubernetes_endpointslice_address_target_kind": "Pod",
+            "__meta_kubernetes_endpointslice_address_target_name": "web-1",
+            "__meta_kubernetes_service_name": "web",
+            "__meta_kubernetes_service_label_app": "web",
+            "__meta_kubernetes_service_annotation_prometheus_io_probe": "true",
+            "__meta_kubernetes_pod_name": "web-1",
+            "__meta_kubernetes_pod_node_name": "node-a",
+            "__meta_kubernetes_pod_controller_kind": "ReplicaSet",
+            "__meta_kubernetes_pod_label_app": "web",
+            "__meta_kubernetes_pod_container_name": "web",
+            "__meta_kubernetes_pod_container_port_name": "http",
+            "__meta_kubernetes_pod_container_port_number": "8080",
+        ]
+        for (name, value) in expected {
+            #expect(web[name] == value, "\(name)")
+        }
+        // The port no endpoint names: pod and container labels, none of the endpoint's.
+        let metrics = slices["10.0.0.1:9090"] ?? [:]
+        #expect(metrics["__meta_kubernetes_pod_container_port_name"] == "metrics" && metrics["__meta_kubernetes_pod_name"] == "web-1")
+        #expect(metrics["__meta_kubernetes_endpointslice_port"] == nil && metrics["__meta_kubernetes_endpointslice_name"] == "web-abc12")
+        // The endpoint on the other node is dropped by the relabeling; its pod is not known here.
+        let other = pool("slices", state.dropped)["10.0.1.7:8080"] ?? [:]
+        #expect(other["__meta_kubernetes_endpointslice_endpoint_conditions_ready"] == "false")
+        #expect(other["__meta_kubernetes_endpointslice_endpoint_node_name"] == "node-b" && other["__meta_kubernetes_pod_name"] == nil)
+
+        let endpoints = pool("endpoints", state.active)
+        #expect(Set(endpoints.keys) == ["10.0.0.1:8080", "10.0.0.1:9090", "10.0.1.7:8080"])
+        #expect(endpoints["10.0.0.1:8080"]?["__meta_kubernetes_endpoint_ready"] == "true")
+        #expect(endpoints["10.0.1.7:8080"]?["__meta_kubernetes_endpoint_ready"] == "false")
+        #expect(endpoints["10.0.0.1:8080"]?["__meta_kubernetes_endpoints_name"] == "web")
+        #expect(endpoints["10.0.0.1:8080"]?["__meta_kubernetes_endpoints_label_app"] == "web")
+        #expect(endpoints["10.0.0.1:8080"]?["__meta_kubernetes_endpoint_address_target_name"] == "web-1")
+        #expect(endpoints["10.0.0.1:8080"]?["__meta_kubernetes_pod_container_port_name"] == "http")
+        #expect(endpoints["10.0.1.7:8080"]?["__meta_kubernetes_endpoint_node_name"] == "node-b")
+        #expect(endpoints["10.0.0.1:9090"]?["__meta_kubernetes_service_name"] == "web")
+
+        // Each kind is followed in the namespace; the pod selector went with the pod requests only.
+        let sent = (try? String(contentsOfFile: directory + "/requests.log", encoding: .utf8)) ?? ""
+        #expect(sent.contains("/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices?watch=true"))
+        #expect(sent.contains("/api/v1/namespaces/shop/pods?fieldSelector=spec.nodeName%3Dnode-a"))
+        #expect(sent.contains("/api/v1/namespaces/shop/services -") && sent.contains("/api/v1/namespaces/shop/endpoints -"), "\(sent)")
         agent.signal(SIGTERM)
         #expect(try await agent.waitForExit() == 0)
     }

@@ -29,23 +29,60 @@ import Testing
             handle.closeFile()
         }
 
-        /// Runs a tailer over `inputs` until `done` holds for the stored lines (or five seconds pass).
-        func tail(_ inputs: [TailInput], until done: ([String]) -> Bool) async throws -> [LogStream] {
+        /// A tailer running in a task, with the registry its gauges are read from.
+        struct Running {
+            let task: Task<Void, Never>
+            let metrics: MetricsRegistry
+
+            /// Whether the tailer has opened `path` (it then reports that file's lag).
+            var watches: (String) -> Bool {
+                { path in metrics.render().contains("obs_logs_tail_lag_bytes{path=\"\(path)\"}") }
+            }
+
+            func stop() async {
+                task.cancel()
+                await task.value
+            }
+        }
+
+        func start(_ inputs: [TailInput]) throws -> Running {
+            let metrics = MetricsRegistry()
             let tailer = try LogTailer(inputs: inputs, store: store, positionsPath: directory + "/positions.db",
-                                       metrics: MetricsRegistry(), logger: LogTailerTests.logger)
-            let running = Task { await tailer.run() }
-            defer { running.cancel() }
-            let deadline = ContinuousClock.now + .seconds(5)
+                                       metrics: metrics, logger: LogTailerTests.logger)
+            return Running(task: Task { await tailer.run() }, metrics: metrics)
+        }
+
+        /// The stored streams once `done` holds for their lines. The deadline is far beyond what a
+        /// passing run needs: the wait ends as soon as the condition holds, and a loaded machine
+        /// (the whole suite runs in parallel) can starve the tailer's thread pool for seconds.
+        func stored(until done: ([String]) -> Bool) async throws -> [LogStream] {
+            let deadline = ContinuousClock.now + .seconds(60)
             var streams: [LogStream] = []
             while ContinuousClock.now < deadline {
                 streams = try store.select([], start: 0, end: .max, direction: .forward, limit: .max, filter: nil)
                 if done(streams.flatMap { $0.entries.map(\.line) }) { break }
                 try await Task.sleep(for: .milliseconds(20))
             }
-            running.cancel()
-            await running.value
             return streams
         }
+
+        /// Runs a tailer over `inputs` until `done` holds for the stored lines.
+        func tail(_ inputs: [TailInput], until done: ([String]) -> Bool) async throws -> [LogStream] {
+            let running = try start(inputs)
+            let streams = try await stored(until: done)
+            await running.stop()
+            return streams
+        }
+    }
+
+    /// Polls `condition` until it holds (or a minute passes).
+    static func eventually(_ condition: () -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return condition()
     }
 
     @Test func kubeletFilesAreTailedWithTheirLabelsAndResumed() async throws {
@@ -65,7 +102,6 @@ import Testing
         fixture.append(path, "2025-06-01T08:00:00.000000003Z stdout F three\n")
         let second = try await fixture.tail([input]) { $0.count >= 3 }
         #expect(second.flatMap { $0.entries.map(\.line) }.sorted() == ["one", "three", "two"])
-        try await Task.sleep(for: .milliseconds(300))
         #expect(try fixture.store.select([], start: 0, end: .max, direction: .forward, limit: .max, filter: nil)
             .flatMap(\.entries).count == 3)
     }
@@ -78,10 +114,12 @@ import Testing
         var input = TailInput(name: "app", paths: [fixture.logs + "/*.log"])
         input.startAtEnd = true
         input.maxLineSize = 10
-        let tailer = Task { try await fixture.tail([input]) { $0.count >= 2 } }
-        try await Task.sleep(for: .milliseconds(500))
+        // Lines written once the tailer has opened the file (at its end) are read; the old one is not.
+        let running = try fixture.start([input])
+        #expect(try await Self.eventually { running.watches(path) })
         fixture.append(path, "short\n0123456789abcdef\n")
-        let streams = try await tailer.value
+        let streams = try await fixture.stored { $0.count >= 2 }
+        await running.stop()
         #expect(streams.flatMap { $0.entries.map(\.line) } == ["short", "0123456789"])
         #expect(streams.first?.labels["filename"] == path)
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""A stand-in for the Kubernetes API server: answers list and watch for pods, nodes and services
-with recorded objects, the way the real one does. Every request line is logged with its Authorization header. The pod watch adds a pod after a second and deletes one a
-second later. Every request line is appended to the log file given as the second argument.
+"""A stand-in for the Kubernetes API server: answers list and watch for pods, nodes, services,
+endpoints and endpoint slices with recorded objects, the way the real one does. The cluster-wide
+pod watch adds a pod after a second and deletes one a second later. Every request line is
+appended, with its Authorization header, to the log file given as the second argument.
 
 Usage: fake-kube-apiserver.py PORT LOGFILE
 """
@@ -14,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse, parse_qs
 
 
-def pod(name, ip, scrape, port="9102", phase="Running"):
+def pod(name, ip, scrape, port="9102", phase="Running", extra_ports=()):
     annotations = {"prometheus.io/scrape": "true", "prometheus.io/port": port} if scrape else {}
     return {
         "kind": "Pod", "apiVersion": "v1",
@@ -25,7 +26,8 @@ def pod(name, ip, scrape, port="9102", phase="Running"):
         },
         "spec": {
             "nodeName": "node-a",
-            "containers": [{"name": "web", "image": "shop/web:1.2", "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]}],
+            "containers": [{"name": "web", "image": "shop/web:1.2",
+                            "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}] + list(extra_ports)}],
         },
         "status": {
             "phase": phase, "podIP": ip, "hostIP": "10.0.0.10",
@@ -57,6 +59,41 @@ SERVICES = [
      "spec": {"type": "ExternalName", "externalName": "db.example.com", "ports": [{"port": 5432, "protocol": "TCP"}]}},
 ]
 
+# The pods of the namespace as the endpoints roles see them: web-1 also serves metrics on a port
+# no endpoint names, which Prometheus makes a target of its own.
+SHOP_PODS = [pod("web-1", "10.0.0.1", True, extra_ports=[{"name": "metrics", "containerPort": 9090, "protocol": "TCP"}]),
+             pod("db-1", "10.0.0.2", False)]
+
+# web-1 on this node and ready; web-9 on another node, not ready, its pod unknown here.
+ENDPOINT_SLICES = [
+    {"kind": "EndpointSlice", "apiVersion": "discovery.k8s.io/v1",
+     "metadata": {"name": "web-abc12", "namespace": "shop", "resourceVersion": "41",
+                  "labels": {"kubernetes.io/service-name": "web", "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
+     "addressType": "IPv4",
+     "endpoints": [
+         {"addresses": ["10.0.0.1"], "conditions": {"ready": True, "serving": True, "terminating": False},
+          "nodeName": "node-a", "zone": "zone-1", "targetRef": {"kind": "Pod", "namespace": "shop", "name": "web-1", "uid": "uid-web-1"}},
+         {"addresses": ["10.0.1.7"], "conditions": {"ready": False, "serving": False, "terminating": True},
+          "nodeName": "node-b", "targetRef": {"kind": "Pod", "namespace": "shop", "name": "web-9"}},
+     ],
+     "ports": [{"name": "http", "protocol": "TCP", "port": 8080, "appProtocol": "http"}]},
+]
+
+ENDPOINTS = [
+    {"kind": "Endpoints", "apiVersion": "v1",
+     "metadata": {"name": "web", "namespace": "shop", "resourceVersion": "42", "labels": {"app": "web"}},
+     "subsets": [{"addresses": [{"ip": "10.0.0.1", "nodeName": "node-a", "targetRef": {"kind": "Pod", "namespace": "shop", "name": "web-1"}}],
+                  "notReadyAddresses": [{"ip": "10.0.1.7", "nodeName": "node-b", "targetRef": {"kind": "Pod", "namespace": "shop", "name": "web-9"}}],
+                  "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}]},
+]
+
+# Namespaced collections that list their objects and then watch with no change.
+STATIC = {
+    "/api/v1/namespaces/shop/pods": ("PodList", SHOP_PODS),
+    "/api/v1/namespaces/shop/endpoints": ("EndpointsList", ENDPOINTS),
+    "/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices": ("EndpointSliceList", ENDPOINT_SLICES),
+}
+
 LOG = sys.argv[2]
 
 
@@ -84,6 +121,11 @@ class Handler(BaseHTTPRequestHandler):
             if watching:
                 return self.stream([])
             return self.send_json({"kind": "ServiceList", "apiVersion": "v1", "metadata": {"resourceVersion": "32"}, "items": SERVICES})
+        if url.path in STATIC:
+            if watching:
+                return self.stream([])
+            kind, items = STATIC[url.path]
+            return self.send_json({"kind": kind, "apiVersion": "v1", "metadata": {"resourceVersion": "50"}, "items": items})
         self.send_json({"kind": "Status", "status": "Failure", "code": 404}, status=404)
 
     def send_json(self, body, status=200):
