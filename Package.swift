@@ -187,7 +187,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ConfigTests",
-            dependencies: ["ObsAgent", "ObsYAML", "AgentConfiguration"],
+            dependencies: ["ObsAgent", "ObsYAML", "AgentConfiguration", "OutboundHTTP"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

@@ -1,7 +1,7 @@
 import ObsYAML
 
 /// Prometheus's HTTP client configuration (`http_config` in Alertmanager receivers; inline in
-/// scrape configurations): authentication, TLS, redirects. One type for every outgoing client:
+/// scrape configurations): authentication, TLS, redirects, proxies. One type for every outgoing client:
 /// scrapes, webhooks, and the clients that will forward data. Keys that would change nothing in
 /// this client are refused by name.
 public struct HTTPClientSettings: Sendable, Hashable {
@@ -24,6 +24,8 @@ public struct HTTPClientSettings: Sendable, Hashable {
     public var minVersion: TLSVersionName?
     public var maxVersion: TLSVersionName?
     public var followRedirects = true
+    /// `proxy_url` and its companions; nil to connect directly.
+    public var proxy: ProxySettings?
 
     public init() {}
 
@@ -34,9 +36,9 @@ public struct HTTPClientSettings: Sendable, Hashable {
 
     /// The keys this type reads, where a configuration holds them inline (scrape configurations).
     public static let keys = ["authorization", "basic_auth", "bearer_token", "bearer_token_file", "tls_config", "follow_redirects",
-                              "enable_http2"] + refusedKeys
+                              "enable_http2"] + ProxySettings.keys + refusedKeys
 
-    static let refusedKeys = ["oauth2", "proxy_url", "no_proxy", "proxy_from_environment", "proxy_connect_header"]
+    static let refusedKeys = ["oauth2"]
 
     /// `http_config:` as its own mapping.
     public init(yaml: YAMLValue) throws(ConfigError) {
@@ -112,6 +114,7 @@ public struct HTTPClientSettings: Sendable, Hashable {
             }
         }
         followRedirects = try map.decode("follow_redirects", default: true)
+        proxy = try ProxySettings(mapping: map)
         if try map.decode("enable_http2", default: true) == false {
             throw map.error(at: "enable_http2", "enable_http2: false is not supported: the client negotiates HTTP/2 only over TLS")
         }

@@ -114,6 +114,9 @@ final class KubernetesDiscovery: Sendable {
                 let connection = try Self.connection(for: config)
                 var configuration = HTTPClient.Configuration()
                 if let tls = connection.tls { configuration.tlsConfiguration = tls }
+                if let proxy = connection.http?.proxy?.server(for: connection.server) {
+                    configuration.proxy = OutboundClients.proxy(proxy, headers: connection.http?.proxy?.connectHeaders ?? [:])
+                }
                 configuration.timeout.connect = .seconds(10)
                 client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
                 let version = try await list(path, resource, connection: connection, client: client!)

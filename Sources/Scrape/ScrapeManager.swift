@@ -56,9 +56,8 @@ public final class ScrapeManager: Sendable {
 
     private let state = Mutex(State())
     private let store: StoreProvider
-    private let http: HTTPClient
-    /// For jobs with `follow_redirects: false`.
-    private let httpWithoutRedirects: HTTPClient
+    /// By redirect policy and proxy, as the jobs' client settings ask.
+    private let clients: OutboundClients
     private let logger: Logger
     private let fileDiscovery: FileDiscovery
 
@@ -69,12 +68,7 @@ public final class ScrapeManager: Sendable {
         self.store = store
         self.time = time
         self.logger = logger
-        var configuration = HTTPClient.Configuration()
-        configuration.redirectConfiguration = .follow(max: 10, allowCycles: false)
-        configuration.timeout.connect = .seconds(10)
-        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        configuration.redirectConfiguration = .disallow
-        httpWithoutRedirects = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        clients = OutboundClients { $0.timeout.connect = .seconds(10) }
         fileDiscovery = FileDiscovery(time: time, logger: logger)
     }
 
@@ -154,8 +148,7 @@ public final class ScrapeManager: Sendable {
         }
         for task in tasks { task.cancel() }
         for task in tasks { await task.value }
-        try? await http.shutdown()
-        try? await httpWithoutRedirects.shutdown()
+        await clients.shutdown()
     }
 
     public func activeTargets() -> [TargetStatus] {
@@ -315,7 +308,7 @@ public final class ScrapeManager: Sendable {
         let deadline = NIODeadline.now() + .milliseconds(job.timeout)
         let response: HTTPClientResponse
         do {
-            response = try await (job.http.followRedirects ? http : httpWithoutRedirects).execute(request, deadline: deadline)
+            response = try await clients.client(for: job.http, url: url).execute(request, deadline: deadline)
         } catch let error as HTTPClientError where error == .deadlineExceeded {
             throw ScrapeFailure(description: "Get \"\(url)\": context deadline exceeded")
         } catch {

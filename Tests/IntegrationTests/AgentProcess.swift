@@ -120,6 +120,12 @@ func startPeer(_ executable: String, _ arguments: [String]) throws -> Process {
     return process
 }
 
+/// Writes a Python helper to `path`, behind `WebhookRecorder.pythonPreamble`, and starts it.
+func startPython(_ source: String, at path: String) throws -> Process {
+    try (WebhookRecorder.pythonPreamble + "\n" + source).write(toFile: path, atomically: true, encoding: .utf8)
+    return try startPeer("/usr/bin/python3", [path])
+}
+
 struct TestFailure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }

@@ -15,14 +15,13 @@ import Glibc
     /// request) and whose `/basic` wants alice:secret; it appends every Authorization header it sees
     /// to `seen.log`. With `requireClient`, it also demands a client certificate from the CA.
     final class Kubelet {
-        let process = Process()
+        let process: Process
         let port: Int
 
         init(directory: String, requireClient: Bool = false) throws {
             port = try ScrapeIntegrationTests.freePort()
-            try """
+            process = try startPython("""
             import http.server, ssl, base64
-            \(WebhookRecorder.pythonPreamble)
             body = b'# TYPE container_cpu_usage_seconds_total counter\\ncontainer_cpu_usage_seconds_total{container="app"} 42\\n'
             class Handler(http.server.BaseHTTPRequestHandler):
                 protocol_version = 'HTTP/1.1'
@@ -50,12 +49,7 @@ import Glibc
             server = http.server.ThreadingHTTPServer(('127.0.0.1', \(port)), Handler)
             server.socket = context.wrap_socket(server.socket, server_side=True)
             server.serve_forever()
-            """.write(toFile: directory + "/kubelet-\(requireClient).py", atomically: true, encoding: .utf8)
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-            process.arguments = [directory + "/kubelet-\(requireClient).py"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            """, at: directory + "/kubelet-\(requireClient).py")
         }
 
         deinit { process.terminate() }
@@ -167,5 +161,97 @@ import Glibc
         }
         let metrics = try await http(.GET, agent.baseURL + "/metrics").body
         #expect(arrived, "\(metrics.split(separator: "\n").filter { $0.contains("prometheus_notifications") })\n\(agent.log)")
+    }
+
+    /// A Python HTTP proxy that tunnels CONNECT requests, logging each with its
+    /// `Proxy-Authorization` and `X-Tenant` headers to `proxy.log`; with credentials given, a
+    /// request without them gets 407.
+    final class Proxy {
+        let process: Process
+        let port: Int
+
+        init(directory: String, credentials: String) throws {
+            port = try ScrapeIntegrationTests.freePort()
+            process = try startPython("""
+            import http.server, socket, select, base64
+            class Handler(http.server.BaseHTTPRequestHandler):
+                protocol_version = 'HTTP/1.1'
+                def do_CONNECT(self):
+                    auth = self.headers.get('Proxy-Authorization') or '-'
+                    with open('\(directory)/proxy.log', 'a') as f:
+                        f.write('CONNECT %s %s %s\\n' % (self.path, auth, self.headers.get('X-Tenant') or '-'))
+                    if auth != 'Basic ' + base64.b64encode(b'\(credentials)').decode():
+                        self.send_response(407)
+                        self.send_header('Content-Length', '0')
+                        self.end_headers()
+                        return
+                    host, port = self.path.rsplit(':', 1)
+                    upstream = socket.create_connection((host, int(port)))
+                    self.send_response(200, 'Connection established')
+                    self.end_headers()
+                    ends = [self.connection, upstream]
+                    while True:
+                        ready, _, _ = select.select(ends, [], [], 30)
+                        if not ready:
+                            break
+                        for end in ready:
+                            data = end.recv(65536)
+                            if not data:
+                                upstream.close()
+                                return
+                            (upstream if end is self.connection else self.connection).sendall(data)
+                def log_message(self, *args):
+                    pass
+            http.server.ThreadingHTTPServer(('127.0.0.1', \(port)), Handler).serve_forever()
+            """, at: directory + "/proxy.py")
+        }
+
+        deinit { process.terminate() }
+    }
+
+    /// `proxy_url` (with credentials in the URL and `proxy_connect_header`), a proxy that refuses
+    /// the credentials, a proxy that is not there, and `no_proxy`, under which loopback targets go
+    /// direct (Go's rule, which Prometheus follows once a list is given).
+    @Test func scrapesThroughAProxyUnlessNoProxyApplies() async throws {
+        let directory = AgentProcess.temporaryDirectory()
+        let certificates = try await WebConfigTests.Certificates(in: directory)
+        try "first-token\n".write(toFile: directory + "/token", atomically: true, encoding: .utf8)
+        let kubelet = try Kubelet(directory: directory)
+        let proxy = try Proxy(directory: directory, credentials: "alice:pw")
+        let closed = try ScrapeIntegrationTests.freePort()
+        let common = "tls_config: {ca_file: \(certificates.path("ca.crt"))}\nauthorization: {credentials_file: \(directory)/token}"
+        func job(_ name: String, _ settings: String) -> String {
+            """
+              - job_name: \(name)
+                scheme: https
+                metrics_path: /metrics/cadvisor
+                static_configs: [{targets: ["127.0.0.1:\(kubelet.port)"]}]
+            \((common + "\n" + settings).split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+            """
+        }
+        try """
+            global: {scrape_interval: 1s, scrape_timeout: 1s}
+            scrape_configs:
+            \(job("proxied", "proxy_url: http://alice:pw@127.0.0.1:\(proxy.port)\nproxy_connect_header: {X-Tenant: [node-a]}"))
+            \(job("refused", "proxy_url: http://mallory:x@127.0.0.1:\(proxy.port)"))
+            \(job("no-proxy-there", "proxy_url: http://127.0.0.1:\(closed)"))
+            \(job("bypassed", "proxy_url: http://127.0.0.1:\(closed)\nno_proxy: example.com,10.0.0.0/8"))
+            """.write(toFile: directory + "/agent.yml", atomically: true, encoding: .utf8)
+        let agent = try AgentProcess(arguments: ["--config.file=\(directory)/agent.yml"], directory: directory)
+        try await agent.waitForListening()
+        var seen: [String: (health: String, error: String)] = [:]
+        let settled = try await AlertingIntegrationTests.eventually(seconds: 20) {
+            seen = try await Self.targets(agent)
+            return seen.count == 4 && seen.values.allSatisfy { $0.health != "unknown" }
+        }
+        #expect(settled, "\(seen)\n\(agent.log)")
+        #expect(seen["proxied"]?.health == "up" && seen["bypassed"]?.health == "up", "\(seen)")
+        #expect(seen["refused"]?.health == "down" && seen["no-proxy-there"]?.health == "down", "\(seen)")
+        #expect(seen["refused"]?.error.lowercased().contains("proxy") == true, "\(seen)")
+        let log = (try? String(contentsOfFile: directory + "/proxy.log", encoding: .utf8)) ?? ""
+        let credentials = Data("alice:pw".utf8).base64EncodedString()
+        #expect(log.contains("CONNECT 127.0.0.1:\(kubelet.port) Basic \(credentials) node-a"), "\(log)")
+        // The scrapes that went through carried the token to the target itself.
+        #expect(((try? String(contentsOfFile: directory + "/seen.log", encoding: .utf8)) ?? "").contains("Bearer first-token"))
     }
 }

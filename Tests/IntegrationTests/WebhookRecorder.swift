@@ -9,16 +9,15 @@ import Glibc
 /// `/hang/` answer after a minute, for fault tests. It unblocks SIGTERM (the test process hands
 /// down a mask that blocks it) and exits with the test process.
 final class WebhookRecorder {
-    let process = Process()
+    let process: Process
     let port: Int
     let file: String
 
     init(directory: String) throws {
         port = try ScrapeIntegrationTests.freePort()
         file = directory + "/hooks.jsonl"
-        try """
+        process = try startPython("""
         import http.server, json, os, signal, threading, time
-        \(Self.pythonPreamble)
         lock = threading.Lock()
         class Hook(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
@@ -36,12 +35,7 @@ final class WebhookRecorder {
             def log_message(self, *args):
                 pass
         http.server.ThreadingHTTPServer(('127.0.0.1', \(port)), Hook).serve_forever()
-        """.write(toFile: directory + "/webhook.py", atomically: true, encoding: .utf8)
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [directory + "/webhook.py"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        """, at: directory + "/webhook.py")
     }
 
     /// For Python helpers the tests start: the test process hands down a signal mask that blocks

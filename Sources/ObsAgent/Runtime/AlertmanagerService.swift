@@ -38,14 +38,9 @@ struct HTTPWebhookTransport: WebhookTransport {
     /// Webhook clients live as long as the process. A flush of many groups posts to one receiver
     /// at once, so each host gets as many connections as a receiver may have notifications in
     /// flight (the default of 8 would queue them).
-    static let following = client(redirects: .follow(max: 5, allowCycles: false))
-    static let noRedirects = client(redirects: .disallow)
-
-    static func client(redirects: HTTPClient.Configuration.RedirectConfiguration) -> HTTPClient {
-        var configuration = HTTPClient.Configuration(redirectConfiguration: redirects)
+    static let clients = OutboundClients(maxRedirects: 5) { configuration in
         configuration.connectionPool = .init(idleTimeout: .seconds(60),
                                              concurrentHTTP1ConnectionsPerHostSoftLimit: EmbeddedAlertmanager.Options().concurrencyPerReceiver)
-        return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
     }
 
     func post(url: String, body: [UInt8], settings: HTTPClientSettings, deadline: Int64) async throws -> (status: Int, body: String) {
@@ -55,9 +50,8 @@ struct HTTPWebhookTransport: WebhookTransport {
         request.headers.add(name: "User-Agent", value: "obs-agent/\(BuildInfo.version)")
         try settings.apply(to: &request)
         request.body = .bytes(ByteBuffer(bytes: body))
-        let client = settings.followRedirects ? Self.following : Self.noRedirects
         let remaining = max(deadline - WallClock.milliseconds(), 1)
-        let response = try await client.execute(request, timeout: .milliseconds(remaining))
+        let response = try await Self.clients.client(for: settings, url: url).execute(request, timeout: .milliseconds(remaining))
         let answer = (try? await response.body.collect(upTo: 4096)).map { String(buffer: $0) } ?? ""
         return (Int(response.status.code), answer)
     }

@@ -90,7 +90,7 @@ struct HTTPAlertmanagerTransport: AlertmanagerTransport {
         request.headers.add(name: "User-Agent", value: "obs-agent/\(BuildInfo.version)")
         try target.http.apply(to: &request)
         request.body = .bytes(ByteBuffer(bytes: body))
-        let client = target.http.followRedirects ? HTTPWebhookTransport.following : HTTPWebhookTransport.noRedirects
+        let client = HTTPWebhookTransport.clients.client(for: target.http, url: target.url)
         let response = try await client.execute(request, timeout: .milliseconds(target.timeout))
         // Drain the body so the connection can be reused.
         _ = try? await response.body.collect(upTo: 1 << 20)
