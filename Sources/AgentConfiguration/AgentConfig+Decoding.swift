@@ -77,7 +77,16 @@ extension GlobalConfig {
 
 extension StorageConfig {
     package init(yaml: YAMLValue) throws(ConfigError) {
-        let map = try yaml.mapping(allowedKeys: ["tsdb"])
+        let map = try yaml.mapping(allowedKeys: ["tsdb", "exemplars"])
+        if let exemplars = map["exemplars"] {
+            let exemplarMap = try exemplars.mapping(allowedKeys: ["max_exemplars"])
+            maxExemplars = try exemplarMap.decode("max_exemplars", default: maxExemplars)
+            // Prometheus treats a negative size as zero; a size that would not fit in memory is a mistake.
+            guard maxExemplars <= 100_000_000 else {
+                throw exemplarMap.error(at: "max_exemplars", "max_exemplars \(maxExemplars) is more than 100000000")
+            }
+            maxExemplars = max(0, maxExemplars)
+        }
         guard let tsdb = map["tsdb"] else { return }
         let tsdbMap = try tsdb.mapping(allowedKeys: ["out_of_order_time_window"])
         outOfOrderTimeWindow = try tsdbMap.decode("out_of_order_time_window", default: PrometheusDuration(milliseconds: 0))

@@ -40,6 +40,9 @@ package struct StorageConfig: Sendable, Equatable {
     /// `storage.tsdb.out_of_order_time_window`: how much older than the newest sample a sample may be
     /// and still be accepted out of order. Zero (the default) rejects them.
     package var outOfOrderTimeWindow = PrometheusDuration(milliseconds: 0)
+    /// `storage.exemplars.max_exemplars`: the exemplar ring's size (Prometheus's default when its
+    /// exemplar storage is on); 0 keeps no exemplars.
+    package var maxExemplars = 100_000
 }
 
 /// One entry of `scrape_configs:`, with the keys the scrape subsystem honours.

@@ -35,10 +35,14 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
             return min(tenth, 31 * 24 * 3_600_000)
         }
 
+        /// `storage.exemplars.max_exemplars`: the size of the exemplar ring; 0 keeps none.
+        public var maxExemplars = 100_000
+
         public init() {}
     }
 
     let head = Head()
+    let exemplars: ExemplarStorage
     let wal: WAL
     let counters: StoreCounters
     let options: Options
@@ -55,6 +59,7 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
         self.logger = logger
         self.options = options
         counters = StoreCounters(metrics)
+        exemplars = ExemplarStorage(capacity: options.maxExemplars, metrics: metrics)
         blocksDirectory = directory + "/blocks"
         snapshotsDirectory = options.snapshotsDirectory ?? directory + "/snapshots"
         let opened = try Self.openBlocks(blocksDirectory, logger: logger)
@@ -121,6 +126,11 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
                     }
                 }
                 totals.withLock { $0.samples += applied }
+            case let .exemplars(batch):
+                // The exemplar ring is independent of the samples: no need to wait for them.
+                for entry in batch {
+                    if let series = byRef[entry.ref] { exemplars.add(series.labels, entry.exemplar) }
+                }
             case let .deletions(entries):
                 flush()
                 applying.wait()
@@ -156,11 +166,11 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
     }
 
     public func appender() -> any MetricsAppender {
-        HeadAppender(head: head, wal: wal, counters: counters)
+        HeadAppender(head: head, wal: wal, exemplars: exemplars, counters: counters)
     }
 
     public func bufferedAppender() -> any MetricsAppender {
-        HeadAppender(head: head, wal: wal, counters: counters, syncsWAL: false)
+        HeadAppender(head: head, wal: wal, exemplars: exemplars, counters: counters, syncsWAL: false)
     }
 
     public func querier(minTime: Int64, maxTime: Int64) throws -> any MetricsQuerier {
@@ -215,6 +225,16 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
 
     /// Number of series in memory.
     public var seriesCount: Int { head.seriesCount }
+
+    /// The exemplars in `[start, end]` of the series any of the matcher sets selects.
+    public func exemplars(_ matcherSets: [[LabelMatcher]], start: Int64, end: Int64) -> [(series: Labels, exemplars: [Exemplar])] {
+        exemplars.select(matcherSets, start: start, end: end)
+    }
+
+    /// Resizes the exemplar ring (a reload changed `max_exemplars`), keeping the newest.
+    public func setMaxExemplars(_ count: Int) {
+        exemplars.resize(to: count)
+    }
 
     /// Flushes and closes the WAL. Appends after this fail.
     public func close() {

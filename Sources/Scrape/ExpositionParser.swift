@@ -51,6 +51,10 @@ public struct ExpositionParser: ~Copyable {
     public private(set) var value: Double = 0
     /// Milliseconds, when the exposition gave one.
     public private(set) var timestamp: Int64?
+    /// The current sample's exemplar (OpenMetrics): label ranges, value, timestamp in milliseconds.
+    private var exemplarLabelRanges: [(name: Range<Int>, value: Range<Int>, escaped: Bool)] = []
+    private var exemplarValue: Double?
+    private var exemplarTimestamp: Int64?
     private var nameRange: Range<Int> = 0..<0
     private var nameEscaped = false
     /// Label name and value ranges of the current sample; values with escapes are flagged.
@@ -292,8 +296,9 @@ public struct ExpositionParser: ~Copyable {
             timestamp = try parseTimestamp(stampStart..<i)
             while i < end && (bytes[i] == 0x20 || bytes[i] == 0x09) { i += 1 }
         }
+        exemplarValue = nil
         if i < end && bytes[i] == UInt8(ascii: "#") {
-            // An exemplar (OpenMetrics): checked for shape, kept out of the sample.
+            // An exemplar (OpenMetrics), read by `exemplar(defaultTimestamp:)`.
             guard format == .openMetrics else { throw fail("unexpected \"#\" after the sample value") }
             try exemplar(i, end)
             return
@@ -327,20 +332,41 @@ public struct ExpositionParser: ~Copyable {
         return negative ? -result : result
     }
 
+    /// `# {labels} value [timestamp]` after a sample.
     private mutating func exemplar(_ start: Int, _ end: Int) throws(ExpositionError) {
         var i = start + 1
         guard i < end, bytes[i] == 0x20 else { throw fail("expected a space after \"#\" of an exemplar") }
         i += 1
         guard i < end, bytes[i] == UInt8(ascii: "{") else { throw fail("expected exemplar labels") }
+        // The exemplar's labels are a set of their own: read them apart from the sample's.
         let saved = labelRanges
+        labelRanges.removeAll(keepingCapacity: true)
         i += 1
         try labelList(&i, end, first: true)
+        swap(&exemplarLabelRanges, &labelRanges)
         labelRanges = saved
         guard i < end, bytes[i] == 0x20 else { throw fail("expected a space and a value after exemplar labels") }
         i += 1
         let valueStart = i
         while i < end && bytes[i] != 0x20 && bytes[i] != 0x0D { i += 1 }
-        guard number(valueStart..<i) != nil else { throw fail("invalid exemplar value") }
+        guard let value = number(valueStart..<i) else { throw fail("invalid exemplar value") }
+        exemplarTimestamp = nil
+        if i < end && bytes[i] == 0x20 {
+            i += 1
+            let stampStart = i
+            while i < end && bytes[i] != 0x20 && bytes[i] != 0x0D { i += 1 }
+            exemplarTimestamp = try parseTimestamp(stampStart..<i)
+        }
+        guard i == end || (bytes[i] == 0x0D && i + 1 == end) else { throw fail("unexpected \(describe(i)) after the exemplar") }
+        exemplarValue = value
+    }
+
+    /// The current sample's exemplar, if it has one; `defaultTimestamp` when it gives none (the
+    /// sample's, as Prometheus does).
+    public func exemplar(defaultTimestamp: Int64) -> Exemplar? {
+        guard let exemplarValue else { return nil }
+        let labels = exemplarLabelRanges.map { Label(text($0.name, escaped: false), text($0.value, escaped: $0.escaped)) }
+        return Exemplar(labels: Labels(labels), value: exemplarValue, timestamp: exemplarTimestamp ?? defaultTimestamp)
     }
 
     // MARK: Labels

@@ -181,7 +181,12 @@ struct ScrapeCacheState {
                     let time = job.honorTimestamps ? parser.timestamp ?? timestamp : timestamp
                     entries[index].explicitTimestamp = job.honorTimestamps && parser.timestamp != nil && !job.trackTimestampsStaleness
                     do {
-                        entries[index].ref = try appender.append(labels, ref: entries[index].ref, timestamp: time, value: parser.value)
+                        let ref = try appender.append(labels, ref: entries[index].ref, timestamp: time, value: parser.value)
+                        entries[index].ref = ref
+                        if let exemplar = parser.exemplar(defaultTimestamp: time) {
+                            // A bad exemplar is dropped, never the sample or the scrape (as in Prometheus).
+                            try? appender.appendExemplar(ref, exemplar)
+                        }
                     } catch {
                         // Out of order, duplicate or too old: the sample is skipped, the scrape goes on.
                     }

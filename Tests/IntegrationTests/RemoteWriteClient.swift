@@ -8,6 +8,8 @@ struct WriteSeries {
     var labels: [(String, String)]
     var samples: [(Int64, Double)]
     var histograms: [WriteHistogram] = []
+    /// (labels, value, timestamp)
+    var exemplars: [([(String, String)], Double, Int64)] = []
 }
 
 /// An integer native histogram as remote write carries it: spans and bucket-count deltas.
@@ -46,6 +48,18 @@ func encodeWriteRequest(_ series: [WriteSeries]) -> ByteBuffer {
                 timeSeries.writeMessage(field: 2) { sample in
                     sample.writeFixed64(field: 1, value.bitPattern)
                     sample.writeVarint(field: 2, UInt64(bitPattern: timestamp))
+                }
+            }
+            for (labels, value, timestamp) in entry.exemplars {
+                timeSeries.writeMessage(field: 3) { exemplar in
+                    for (name, labelValue) in labels {
+                        exemplar.writeMessage(field: 1) { label in
+                            label.writeString(field: 1, name)
+                            label.writeString(field: 2, labelValue)
+                        }
+                    }
+                    exemplar.writeFixed64(field: 2, value.bitPattern)
+                    exemplar.writeVarint(field: 3, UInt64(bitPattern: timestamp))
                 }
             }
             for h in entry.histograms {

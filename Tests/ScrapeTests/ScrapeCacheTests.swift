@@ -13,6 +13,7 @@ struct RecordingAppender: MetricsAppender {
 
     var samples: [Sample] = []
     var refs: [Labels: SeriesRef] = [:]
+    var exemplars: [(ref: SeriesRef, exemplar: Exemplar)] = []
 
     mutating func append(_ labels: Labels, ref: SeriesRef?, timestamp: Int64, value: Double) throws(AppendError) -> SeriesRef {
         let assigned = refs[labels] ?? SeriesRef(refs.count + 1)
@@ -25,6 +26,10 @@ struct RecordingAppender: MetricsAppender {
         try append(labels, ref: ref, timestamp: timestamp, value: histogram.sum)
     }
 
+    mutating func appendExemplar(_ ref: SeriesRef, _ exemplar: Exemplar) throws(AppendError) {
+        exemplars.append((ref, exemplar))
+    }
+
     mutating func commit() async throws {}
     mutating func rollback() { samples = [] }
 }
@@ -35,9 +40,38 @@ struct RecordingAppender: MetricsAppender {
     let target = ScrapeTarget.build(["__address__": "host:9100"], group: TargetGroup(targets: [], source: "test"),
                                     job: ScrapeJob(name: "job", interval: 15_000, timeout: 10_000)).target!
 
-    func scrape(_ cache: ScrapeCache, _ text: String, at timestamp: Int64, into appender: inout RecordingAppender) -> ScrapeCache.Outcome {
+    func scrape(_ cache: ScrapeCache, _ text: String, at timestamp: Int64, format: ExpositionFormat = .prometheusText,
+                into appender: inout RecordingAppender) -> ScrapeCache.Outcome {
         appender.samples = []
-        return Array(text.utf8).withUnsafeBytes { cache.append($0, format: .prometheusText, timestamp: timestamp, target: target, job: job, into: &appender) }
+        return Array(text.utf8).withUnsafeBytes { cache.append($0, format: format, timestamp: timestamp, target: target, job: job, into: &appender) }
+    }
+
+    /// OpenMetrics exemplars go to the store with the reference of their sample; one without a
+    /// timestamp takes the sample's. The exemplar's labels are a set apart from the series'.
+    @Test func exemplarsFollowTheirSamples() {
+        let cache = ScrapeCache()
+        var appender = RecordingAppender()
+        let text = """
+            # TYPE rpc_duration_seconds histogram
+            rpc_duration_seconds_bucket{le="0.1",trace_id="series-label"} 3 # {trace_id="4bf92f3577b34da6"} 0.067 1700000000.123
+            rpc_duration_seconds_bucket{le="+Inf",trace_id="series-label"} 5 # {trace_id="00f067aa0ba902b7",span_id="b7ad6b71"} 0.5
+            rpc_duration_seconds_count{trace_id="series-label"} 5
+            # EOF
+
+            """
+        let outcome = scrape(cache, text, at: 1_700_000_005_000, format: .openMetrics, into: &appender)
+        #expect(outcome.problem == nil)
+        #expect(appender.exemplars.count == 2)
+        let first = appender.exemplars.first
+        #expect(first?.exemplar.labels == Labels(["trace_id": "4bf92f3577b34da6"]))
+        #expect(first?.exemplar.value == 0.067 && first?.exemplar.timestamp == 1_700_000_000_123)
+        #expect(first?.ref == appender.refs[appender.samples[0].labels])
+        let second = appender.exemplars.last
+        #expect(second?.exemplar.labels == Labels(["trace_id": "00f067aa0ba902b7", "span_id": "b7ad6b71"]))
+        #expect(second?.exemplar.timestamp == 1_700_000_005_000)
+        // A broken exemplar is a broken exposition, as in Prometheus.
+        let broken = scrape(cache, "a_total 1 # {trace_id=\"x\"} 1 2 3\n# EOF\n", at: 1_700_000_010_000, format: .openMetrics, into: &appender)
+        #expect(broken.problem?.contains("after the exemplar") == true, "\(String(describing: broken.problem))")
     }
 
     static func exposition(_ range: Range<Int>, reversed: Bool = false) -> String {

@@ -67,10 +67,23 @@ import Glibc
         .deletions([(SeriesRef(7), Int64(1_700_000_030_000), Int64(1_700_000_030_000))]),
     ]
 
-    @Test func walSegmentV2() throws {
+    /// Version 3 added the exemplar record.
+    static let walRecordsV3 = walRecords + [
+        .exemplars([WALExemplar(ref: 7, exemplar: Exemplar(labels: Labels(["trace_id": "4bf92f3577b34da6"]), value: 0.067,
+                                                            timestamp: 1_700_000_015_123))]),
+    ]
+
+    @Test func walSegmentV3() throws {
         var segment = WAL.magic
-        for record in Self.walRecords { segment += WAL.frame(record) }
-        try check(segment, "wal-segment-v2.bin")
+        for record in Self.walRecordsV3 { segment += WAL.frame(record) }
+        try check(segment, "wal-segment-v3.bin")
+        let (records, damage) = try WAL.read(Self.directory + "/wal-segment-v3.bin")
+        #expect(damage == nil)
+        #expect(records == Self.walRecordsV3)
+    }
+
+    /// Version 2 segments (compressed, no exemplars) written by earlier builds still replay.
+    @Test func walSegmentV2StillReads() throws {
         let (records, damage) = try WAL.read(Self.directory + "/wal-segment-v2.bin")
         #expect(damage == nil)
         #expect(records == Self.walRecords)

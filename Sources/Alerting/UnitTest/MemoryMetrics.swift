@@ -57,6 +57,9 @@ public final class MemoryMetrics: MetricsAppendable, MetricsQueryable {
             return 0
         }
 
+        /// Rule unit tests have no exemplars (`input_series` cannot write any), so none arrive here.
+        mutating func appendExemplar(_ ref: SeriesRef, _ exemplar: Exemplar) throws(AppendError) {}
+
         mutating func commit() async throws {
             defer { pending = [] }
             for (labels, timestamp, value, histogram) in pending {

@@ -7,10 +7,12 @@ import ObsCore
 struct HeadAppender: MetricsAppender {
     let head: Head
     let wal: WAL
+    let exemplars: ExemplarStorage
     let counters: StoreCounters
     /// Samples in arrival order; `histogram` is a position in `pendingHistograms`, −1 for a float.
     private var pending: [Pending] = []
     private var pendingHistograms: [FloatHistogram] = []
+    private var pendingExemplars: [(series: MemSeries, exemplar: Exemplar)] = []
     /// Newest timestamp and its value bits per series in this batch, for ordering checks against
     /// samples not yet in the head. The series being appended to right now is kept in `current`
     /// instead, so a run of samples of one series (how remote write and scrapes arrive) costs no
@@ -40,9 +42,10 @@ struct HeadAppender: MetricsAppender {
     /// Whether `commit` waits for the WAL to reach the disk (false for buffered appenders).
     let syncsWAL: Bool
 
-    init(head: Head, wal: WAL, counters: StoreCounters, syncsWAL: Bool = true) {
+    init(head: Head, wal: WAL, exemplars: ExemplarStorage, counters: StoreCounters, syncsWAL: Bool = true) {
         self.head = head
         self.wal = wal
+        self.exemplars = exemplars
         self.counters = counters
         self.syncsWAL = syncsWAL
     }
@@ -156,17 +159,34 @@ struct HeadAppender: MetricsAppender {
         return series.ref
     }
 
+    mutating func appendExemplar(_ ref: SeriesRef, _ exemplar: Exemplar) throws(AppendError) {
+        guard exemplars.capacity > 0 else { return }
+        guard let series = current.flatMap({ $0.series.ref == ref ? $0.series : nil }) ?? head.series(ref: ref) else {
+            throw AppendError.invalidExemplar(labels: exemplar.labels, reason: "unknown series reference \(ref)")
+        }
+        guard exemplar.labelSetLength <= Exemplar.maxLabelSetLength else {
+            throw AppendError.invalidExemplar(labels: exemplar.labels,
+                                              reason: "exemplar label set is longer than \(Exemplar.maxLabelSetLength) characters")
+        }
+        guard abs(exemplar.timestamp) <= CheckedTime.maxMilliseconds, !exemplar.labels.contains(where: { $0.name.isEmpty }) else {
+            throw AppendError.invalidExemplar(labels: exemplar.labels, reason: "timestamp out of range or empty label name")
+        }
+        pendingExemplars.append((series, exemplar))
+    }
+
     mutating func commit() async throws {
-        guard !pending.isEmpty else { return }
+        guard !pending.isEmpty || !pendingExemplars.isEmpty else { return }
         var batch = pending
+        var first = true
         var appended = 0
         var lateSeries = 0
         var oldest = Int64.max, newest = Int64.min
         // Usually one pass. A series that head truncation dropped while this batch was being built
         // gets a new series in the head, and its samples are logged again under the new reference
         // before anything is acknowledged.
-        while !batch.isEmpty {
-            let newSeries = try await log(batch)
+        while !batch.isEmpty || first {
+            let newSeries = try await log(batch, exemplars: first ? pendingExemplars : [])
+            first = false
             lateSeries += newSeries
             var retry: [Pending] = []
             let floor = head.outOfOrderFloor
@@ -190,6 +210,7 @@ struct HeadAppender: MetricsAppender {
             batch = retry
         }
         if appended > 0 { head.noteSamples(oldest: oldest, newest: newest) }
+        for (series, exemplar) in pendingExemplars { exemplars.add(series.labels, exemplar) }
         counters.samplesAppended.inc(Double(appended))
         counters.seriesCreated.inc(Double(lateSeries))
         rollback()
@@ -197,11 +218,12 @@ struct HeadAppender: MetricsAppender {
 
     /// Writes the series records of not-yet-logged series and the samples to the WAL; returns how
     /// many series records were written.
-    private func log(_ batch: [Pending]) async throws -> Int {
+    private func log(_ batch: [Pending], exemplars: [(series: MemSeries, exemplar: Exemplar)]) async throws -> Int {
         var newSeries: [(ref: SeriesRef, labels: Labels)] = []
         var seen = Set<SeriesRef>()
-        for entry in batch where !entry.series.logged.load(ordering: .acquiring) && seen.insert(entry.series.ref).inserted {
-            newSeries.append((entry.series.ref, entry.series.labels))
+        let referenced = batch.lazy.map(\.series) + exemplars.lazy.map(\.series)
+        for series in referenced where !series.logged.load(ordering: .acquiring) && seen.insert(series.ref).inserted {
+            newSeries.append((series.ref, series.labels))
         }
         var records: [WALRecord] = []
         if !newSeries.isEmpty { records.append(.series(newSeries)) }
@@ -222,6 +244,10 @@ struct HeadAppender: MetricsAppender {
             }
             start = end
         }
+        // After the samples, so replay finds the series they belong to.
+        if !exemplars.isEmpty {
+            records.append(.exemplars(exemplars.map { WALExemplar(ref: $0.series.ref, exemplar: $0.exemplar) }))
+        }
         let wal = self.wal
         let frozen = records
         if syncsWAL {
@@ -230,13 +256,14 @@ struct HeadAppender: MetricsAppender {
             // A write to the page cache: quick enough to stay on this thread.
             try wal.log(frozen, sync: false)
         }
-        for entry in batch { entry.series.logged.store(true, ordering: .releasing) }
+        for series in referenced { series.logged.store(true, ordering: .releasing) }
         return newSeries.count
     }
 
     mutating func rollback() {
         pending.removeAll(keepingCapacity: true)
         pendingHistograms.removeAll()
+        pendingExemplars.removeAll()
         batchLast.removeAll(keepingCapacity: true)
         current = nil
     }

@@ -19,6 +19,9 @@ extension RecordLog where Record == WALRecord {
             case let .histograms(batch):
                 let kept = batch.filter { $0.timestamp >= minTime && keep($0.ref) }
                 return kept.isEmpty ? nil : .histograms(kept)
+            case let .exemplars(batch):
+                let kept = batch.filter { $0.exemplar.timestamp >= minTime && keep($0.ref) }
+                return kept.isEmpty ? nil : .exemplars(kept)
             case let .deletions(entries):
                 let kept = entries.filter { $0.maxTime >= minTime && keep($0.ref) }
                 return kept.isEmpty ? nil : .deletions(kept)

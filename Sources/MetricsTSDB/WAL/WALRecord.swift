@@ -3,10 +3,10 @@ import ObsCore
 
 /// The records the metrics WAL holds. Encoding in `WAL/FORMAT.md`.
 enum WALRecord: Equatable, LogRecord {
-    /// Magic, format version, flags. Version 2 added snappy-compressed payloads; version 1 files
-    /// (never compressed) are still read.
-    static let logMagic: [UInt8] = Array("OBSWAL".utf8) + [2, 0]
-    static let readableVersions: Set<UInt8> = [1, 2]
+    /// Magic, format version, flags. Version 2 added snappy-compressed payloads, version 3 the
+    /// exemplar record; files of versions 1 (never compressed) and 2 are still read.
+    static let logMagic: [UInt8] = Array("OBSWAL".utf8) + [3, 0]
+    static let readableVersions: Set<UInt8> = [1, 2, 3]
     static let firstCompressedVersion: UInt8 = 2
     static let compressesPayloads = true
 
@@ -17,12 +17,14 @@ enum WALRecord: Equatable, LogRecord {
     /// Samples of a series deleted in `[minTime, maxTime]`.
     case deletions([(ref: SeriesRef, minTime: Int64, maxTime: Int64)])
     case histograms([WALHistogram])
+    case exemplars([WALExemplar])
 
     static func == (lhs: WALRecord, rhs: WALRecord) -> Bool {
         switch (lhs, rhs) {
         case let (.series(a), .series(b)): a.elementsEqual(b) { $0.ref == $1.ref && $0.labels == $1.labels }
         case let (.samples(a), .samples(b)): a == b
         case let (.histograms(a), .histograms(b)): a == b
+        case let (.exemplars(a), .exemplars(b)): a == b
         case let (.deletions(a), .deletions(b)):
             a.elementsEqual(b) { $0.ref == $1.ref && $0.minTime == $1.minTime && $0.maxTime == $1.maxTime }
         default: false
@@ -34,6 +36,7 @@ enum WALRecord: Equatable, LogRecord {
         case samples = 2
         case deletions = 3
         case histograms = 4
+        case exemplars = 5
     }
 
     var kind: Kind {
@@ -42,6 +45,7 @@ enum WALRecord: Equatable, LogRecord {
         case .samples: .samples
         case .deletions: .deletions
         case .histograms: .histograms
+        case .exemplars: .exemplars
         }
     }
 
@@ -52,13 +56,15 @@ enum WALRecord: Equatable, LogRecord {
             buffer.writeVarint(UInt64(entries.count))
             for (ref, labels) in entries {
                 buffer.writeVarint(ref)
-                buffer.writeVarint(UInt64(labels.count))
-                for label in labels {
-                    buffer.writeVarint(UInt64(label.name.utf8.count))
-                    buffer.writeString(label.name)
-                    buffer.writeVarint(UInt64(label.value.utf8.count))
-                    buffer.writeString(label.value)
-                }
+                Self.write(labels, into: &buffer)
+            }
+        case let .exemplars(entries):
+            buffer.writeVarint(UInt64(entries.count))
+            for entry in entries {
+                buffer.writeVarint(entry.ref)
+                buffer.writeSignedVarint(entry.exemplar.timestamp)
+                buffer.writeInteger(entry.exemplar.value.bitPattern, endianness: .little)
+                Self.write(entry.exemplar.labels, into: &buffer)
             }
         case let .deletions(entries):
             buffer.writeVarint(UInt64(entries.count))
@@ -92,6 +98,25 @@ enum WALRecord: Equatable, LogRecord {
         }
     }
 
+    private static func write(_ labels: Labels, into buffer: inout ByteBuffer) {
+        buffer.writeVarint(UInt64(labels.count))
+        for label in labels {
+            buffer.writeVarint(UInt64(label.name.utf8.count))
+            buffer.writeString(label.name)
+            buffer.writeVarint(UInt64(label.value.utf8.count))
+            buffer.writeString(label.value)
+        }
+    }
+
+    private static func readLabels(_ cursor: inout RawCursor) throws -> Labels {
+        let count = try cursor.varint()
+        guard count <= UInt64(cursor.bytes.count - cursor.offset) else { throw cursor.corrupt("label count too large") }
+        var pairs: [Label] = []
+        pairs.reserveCapacity(Int(count))
+        for _ in 0..<count { pairs.append(Label(try cursor.string(), try cursor.string())) }
+        return Labels(pairs)
+    }
+
     /// Decodes a payload of `kind`. Throws on any malformed field.
     static func decode(kind: UInt8, payload: inout ByteBuffer) throws -> WALRecord {
         let record = try payload.withUnsafeReadableBytes { bytes in
@@ -115,14 +140,20 @@ enum WALRecord: Equatable, LogRecord {
             entries.reserveCapacity(Int(count))
             for _ in 0..<count {
                 let ref = try cursor.varint()
-                let labelCount = try cursor.varint()
-                guard labelCount <= remaining(cursor) else { throw cursor.corrupt("label count too large") }
-                var pairs: [Label] = []
-                pairs.reserveCapacity(Int(labelCount))
-                for _ in 0..<labelCount { pairs.append(Label(try cursor.string(), try cursor.string())) }
-                entries.append((ref, Labels(pairs)))
+                entries.append((ref, try readLabels(&cursor)))
             }
             return .series(entries)
+        case .exemplars:
+            let count = try cursor.varint()
+            guard count <= remaining(cursor) else { throw cursor.corrupt("exemplar count \(count) too large") }
+            var entries: [WALExemplar] = []
+            for _ in 0..<count {
+                let ref = try cursor.varint()
+                let timestamp = try cursor.signedVarint()
+                let value = Double(bitPattern: try cursor.u64())
+                entries.append(WALExemplar(ref: ref, exemplar: Exemplar(labels: try readLabels(&cursor), value: value, timestamp: timestamp)))
+            }
+            return .exemplars(entries)
         case .samples:
             let count = try cursor.varint()
             // Each sample takes at least 10 bytes.
@@ -170,6 +201,11 @@ struct WALSample: Equatable {
     static func == (lhs: WALSample, rhs: WALSample) -> Bool {
         lhs.ref == rhs.ref && lhs.timestamp == rhs.timestamp && lhs.value.bitPattern == rhs.value.bitPattern
     }
+}
+
+struct WALExemplar: Equatable {
+    var ref: SeriesRef
+    var exemplar: Exemplar
 }
 
 struct WALHistogram: Equatable {

@@ -42,6 +42,14 @@ struct APIParameters {
         return value
     }
 
+    /// `start` and `end` of the metadata and exemplar APIs: all time when absent.
+    func timeRange() throws -> (start: Int64, end: Int64) {
+        let start = try time("start", default: .min)
+        let end = try time("end", default: .max)
+        guard end >= start else { throw APIError(.badData, "end timestamp must not be before start time") }
+        return (start, end)
+    }
+
     /// Prometheus's own bounds, which its clients send for "all time", are the widest times taken.
     static let prometheusMinTime = "-292273086-05-16T16:47:06Z"
     static let prometheusMaxTime = "292277025-08-18T07:12:54.999999999Z"

@@ -82,13 +82,30 @@ struct QueryRoutes {
     func exemplars(_ request: Request) async throws -> Response {
         let parameters = try await APIParameters.read(request)
         let query = try parameters.query()
+        let (start, end) = try parameters.timeRange()
+        let expression: Expr
         do {
-            _ = try PromQLParser.parse(query)
+            expression = try PromQLParser.parse(query)
         } catch {
             throw APIError(.badData, "invalid parameter \"query\": \(error)")
         }
-        // Exemplars are not stored yet, so no series has any.
-        return Response.json(APIEnvelope.success("[]"))
+        let found = try stores.metrics().exemplars(expression.selectorMatchers, start: start, end: end)
+        // `[{"seriesLabels": {…}, "exemplars": [{"labels": {…}, "value": "6", "timestamp": 1600096945.479}]}]`
+        var out = "["
+        for (index, entry) in found.enumerated() {
+            if index > 0 { out += "," }
+            out += "{\"seriesLabels\":"
+            QueryJSON.labels(entry.series, into: &out)
+            out += ",\"exemplars\":["
+            for (position, exemplar) in entry.exemplars.enumerated() {
+                if position > 0 { out += "," }
+                out += "{\"labels\":"
+                QueryJSON.labels(exemplar.labels, into: &out)
+                out += ",\"value\":\"" + formatValue(exemplar.value) + "\",\"timestamp\":" + QueryJSON.timestamp(exemplar.timestamp) + "}"
+            }
+            out += "]}"
+        }
+        return Response.json(APIEnvelope.success(out + "]"))
     }
 
     /// The engine with this request's `timeout` and `lookback_delta`, when given.

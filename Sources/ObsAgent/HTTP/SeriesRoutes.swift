@@ -35,17 +35,10 @@ struct SeriesRoutes {
         return Response.json(APIEnvelope.success(data))
     }
 
-    private func range(_ parameters: APIParameters) throws -> (Int64, Int64) {
-        let start = try parameters.time("start", default: .min)
-        let end = try parameters.time("end", default: .max)
-        guard end >= start else { throw APIError(.badData, "end timestamp must not be before start time") }
-        return (start, end)
-    }
-
     func series(_ request: Request) async throws -> Response {
         let parameters = try await APIParameters.read(request)
         let selectors = try parameters.matchers(required: true)
-        let (start, end) = try range(parameters)
+        let (start, end) = try parameters.timeRange()
         let limit = try parameters.limit()
         let querier = try stores.metrics().querier(minTime: start, maxTime: end)
         var seen = Set<Labels>()
@@ -83,7 +76,7 @@ struct SeriesRoutes {
     ) async throws -> Response {
         let parameters = try await APIParameters.read(request)
         let selectors = try parameters.matchers(required: false)
-        let (start, end) = try range(parameters)
+        let (start, end) = try parameters.timeRange()
         let querier = try stores.metrics().querier(minTime: start, maxTime: end)
         var found = Set<String>()
         for matchers in selectors.isEmpty ? [[]] : selectors {

@@ -66,6 +66,11 @@ struct RemoteWriteRoutes {
                         firstProblem = firstProblem ?? error.description
                     }
                 }
+                // As in Prometheus, a bad exemplar never fails the request: it is dropped (and counted
+                // by the store when it is out of order).
+                if let ref {
+                    for exemplar in series.exemplars { try? appender.appendExemplar(ref, exemplar) }
+                }
             }
         }
         do {

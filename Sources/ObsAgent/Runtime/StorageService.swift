@@ -26,9 +26,13 @@ struct StorageService: Service {
     func run() async throws {
         var options = self.options
         options.outOfOrderWindow = state.config.storage.outOfOrderTimeWindow.milliseconds
+        options.maxExemplars = state.config.storage.maxExemplars
         let metrics = try await MetricsStore.open(
             directory: try directory.subdirectory("metrics"), options: options, metrics: state.metrics, logger: logger)
-        state.onReload { metrics.setOutOfOrderWindow($0.storage.outOfOrderTimeWindow.milliseconds) }
+        state.onReload { config in
+            metrics.setOutOfOrderWindow(config.storage.outOfOrderTimeWindow.milliseconds)
+            metrics.setMaxExemplars(config.storage.maxExemplars)
+        }
         stores.setMetrics(metrics)
         let logs = try await LogStore.open(directory: try directory.subdirectory("logs"), options: logOptions(),
                                            metrics: state.metrics, logger: Logger(label: "logs"))

@@ -16,6 +16,7 @@ public enum AppendError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Beyond ±`CheckedTime.maxMilliseconds`: block and compaction arithmetic must not overflow.
     case outOfRange(labels: Labels, timestamp: Int64)
     case invalidLabels(labels: Labels, reason: String)
+    case invalidExemplar(labels: Labels, reason: String)
 
     public var description: String {
         switch self {
@@ -24,6 +25,7 @@ public enum AppendError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .tooOld(labels, t): "out of bounds: sample too old for series \(labels) at timestamp \(t)"
         case let .outOfRange(labels, t): "out of bounds: timestamp \(t) of series \(labels) is beyond ±2^53 ms"
         case let .invalidLabels(labels, reason): "invalid labels \(labels): \(reason)"
+        case let .invalidExemplar(labels, reason): "invalid exemplar \(labels): \(reason)"
         }
     }
 }
@@ -40,6 +42,11 @@ public protocol MetricsAppender {
     @discardableResult
     mutating func appendHistogram(_ labels: Labels, ref: SeriesRef?, timestamp: Int64,
                                   histogram: FloatHistogram) throws(AppendError) -> SeriesRef
+
+    /// Adds an exemplar to the series `ref` (a reference an append of this batch returned). It is
+    /// stored with the batch; one older than the series' newest exemplar, or the same again, is
+    /// counted and dropped at commit. Throws only for an exemplar that can never be stored.
+    mutating func appendExemplar(_ ref: SeriesRef, _ exemplar: Exemplar) throws(AppendError)
 
     /// Makes every accepted sample durable and visible. When it returns, a crash loses none of them.
     mutating func commit() async throws

@@ -2,12 +2,13 @@ import NIOCore
 
 /// A decoded Prometheus remote-write 1.0 `WriteRequest` (`prometheus.WriteRequest`, field numbers from
 /// the protocol's `remote.proto` and `types.proto`): series with their float samples and native
-/// histograms. Exemplars and metadata are read past.
+/// histograms and exemplars. Metadata is counted and read past.
 public struct RemoteWriteRequest {
     public struct Series {
         public var labels: [Label]
         public var samples: [(timestamp: Int64, value: Double)]
         public var histograms: [(timestamp: Int64, histogram: FloatHistogram)] = []
+        public var exemplars: [Exemplar] = []
         /// Why histograms of this series were refused.
         public var invalidHistograms: [String] = []
     }
@@ -40,15 +41,10 @@ public struct RemoteWriteRequest {
             switch (number, type) {
             case (1, .lengthDelimited):
                 var label = try reader.message()
-                var name = "", value = ""
-                while let (field, fieldType) = try label.nextField() {
-                    switch (field, fieldType) {
-                    case (1, .lengthDelimited): name = try label.string()
-                    case (2, .lengthDelimited): value = try label.string()
-                    default: try label.skip(fieldType)
-                    }
-                }
-                result.labels.append(Label(name, value))
+                result.labels.append(try decodeLabel(&label))
+            case (3, .lengthDelimited):
+                var message = try reader.message()
+                result.exemplars.append(try decodeExemplar(&message))
             case (2, .lengthDelimited):
                 var sample = try reader.message()
                 var value = 0.0
@@ -73,6 +69,37 @@ public struct RemoteWriteRequest {
             }
         }
         return result
+    }
+
+    /// `prometheus.Label`: name 1, value 2.
+    private static func decodeLabel(_ reader: inout ProtobufReader) throws -> Label {
+        var name = "", value = ""
+        while let (field, fieldType) = try reader.nextField() {
+            switch (field, fieldType) {
+            case (1, .lengthDelimited): name = try reader.string()
+            case (2, .lengthDelimited): value = try reader.string()
+            default: try reader.skip(fieldType)
+            }
+        }
+        return Label(name, value)
+    }
+
+    /// `prometheus.Exemplar`: labels 1, value 2, timestamp 3 (milliseconds).
+    private static func decodeExemplar(_ reader: inout ProtobufReader) throws -> Exemplar {
+        var labels: [Label] = []
+        var value = 0.0
+        var timestamp: Int64 = 0
+        while let (field, fieldType) = try reader.nextField() {
+            switch (field, fieldType) {
+            case (1, .lengthDelimited):
+                var label = try reader.message()
+                labels.append(try decodeLabel(&label))
+            case (2, .fixed64): value = Double(bitPattern: try reader.fixed64())
+            case (3, .varint): timestamp = Int64(bitPattern: try reader.varint())
+            default: try reader.skip(fieldType)
+            }
+        }
+        return Exemplar(labels: Labels(labels), value: value, timestamp: timestamp)
     }
 
     /// Checks a series' labels as Prometheus does before storing: a metric name, valid and unique
