@@ -218,17 +218,17 @@ final class KubernetesDiscovery: Sendable {
     }
 
     /// Applies a change to the objects held and publishes every group of the role again (an
-    /// endpoints group changes with its service and pods).
+    /// endpoints group changes with its service and pods). Published under the lock: two
+    /// collections changing at once must not publish their views in the opposite order.
     private func store(_ change: (inout [String: [String: KubernetesObject]]) -> Void) {
-        let groups = objects.withLock { byPath -> [TargetGroup] in
+        objects.withLock { byPath in
             change(&byPath)
             var held = KubernetesObjects()
             for (path, resource) in collections() {
                 held.byKind[resource, default: [:]].merge(byPath[path] ?? [:]) { $1 }
             }
-            return KubernetesTargets.groups(role: config.role, objects: held, source: source)
+            publish(KubernetesTargets.groups(role: config.role, objects: held, source: source).sorted { $0.source < $1.source })
         }
-        publish(groups.sorted { $0.source < $1.source })
     }
 
     private func key(of item: [String: Any]) -> String {

@@ -199,6 +199,11 @@ public final class ScrapeManager: Sendable {
                 let task = Task { [self] in await loop(key: key, job: job, target: target) }
                 state.running[key] = Running(job: job, target: target, task: task)
             }
+            // A running target whose discovery metadata changed (a pod's service appeared, a label
+            // that relabeling drops) keeps its loop, and shows what discovery says now.
+            for (key, (_, target)) in wanted where state.status[key]?.discoveredLabels != target.discoveredLabels {
+                state.status[key]?.discoveredLabels = target.discoveredLabels
+            }
         }
     }
 
