@@ -238,7 +238,12 @@ final class KubernetesDiscovery: Sendable {
 
     // MARK: Connection
 
-    static let serviceAccount = "/var/run/secrets/kubernetes.io/serviceaccount"
+    /// Where a pod finds its service-account token and the cluster's CA. `OBS_AGENT_SERVICE_ACCOUNT_DIR`
+    /// names another directory holding `token` and `ca.crt`, for an agent run outside a pod.
+    static var serviceAccount: String {
+        ProcessInfo.processInfo.environment["OBS_AGENT_SERVICE_ACCOUNT_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? "/var/run/secrets/kubernetes.io/serviceaccount"
+    }
 
     /// `api_server` as given, else the kubeconfig's current context, else in-cluster credentials.
     static func connection(for config: KubernetesSDConfig) throws -> Connection {

@@ -24,35 +24,39 @@ import Glibc
         Set(active.compactMap { ($0["labels"] as? [String: String])?["pod"] })
     }
 
-    /// Starts the stand-in API server, which logs each request to `requests.log` in `directory`.
-    func startAPIServer(in directory: String) async throws -> (server: Process, port: Int) {
+    /// Starts the stand-in API server, which logs each request to `requests.log` in `directory`;
+    /// `environment` as the script describes (`KUBELET_PORT`, `TLS_CERT`, `TLS_KEY`).
+    static func startAPIServer(in directory: String, environment: [String: String] = [:]) async throws -> (server: Process, port: Int) {
         let portFile = directory + "/apiserver.port"
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         server.arguments = ["python3", Self.fixtures + "/fake-kube-apiserver.py", "0", directory + "/requests.log", portFile]
+        server.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         // Its output must not hold the test runner's pipe open.
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()
-        // The server binds a free port itself and names it, so nothing can take it in between.
-        var port = 0
-        for _ in 0..<300 where port == 0 {
-            if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let value = Int(text) { port = value } else {
-                try await Task.sleep(for: .milliseconds(20))
-            }
-        }
-        guard port != 0 else {
+        guard let port = try await readPort(portFile) else {
             kill(server.processIdentifier, SIGKILL)
             throw TestFailure("the stand-in API server did not start")
         }
         return (server, port)
     }
 
+    /// The port a stand-in wrote once it bound a free one (so nothing can take it in between).
+    static func readPort(_ file: String) async throws -> Int? {
+        for _ in 0..<500 {
+            if let text = try? String(contentsOfFile: file, encoding: .utf8), let value = Int(text) { return value }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
+
     @Test func listAndWatchPodsAndNodes() async throws {
         let directory = AgentProcess.temporaryDirectory()
         let requests = directory + "/requests.log"
         try "kube-token\n".write(toFile: directory + "/kube-token", atomically: true, encoding: .utf8)
-        let (server, port) = try await startAPIServer(in: directory)
+        let (server, port) = try await Self.startAPIServer(in: directory)
         defer { kill(server.processIdentifier, SIGKILL) }
         let config = directory + "/agent.yml"
         try """
@@ -164,7 +168,7 @@ import Glibc
     /// and relabeling on the pod's node keeps this node's endpoints, as a DaemonSet does.
     @Test func endpointSlicesAndEndpointsCarryTheirServiceAndPods() async throws {
         let directory = AgentProcess.temporaryDirectory()
-        let (server, port) = try await startAPIServer(in: directory)
+        let (server, port) = try await Self.startAPIServer(in: directory)
         defer { kill(server.processIdentifier, SIGKILL) }
         let config = directory + "/agent.yml"
         try """

@@ -4,7 +4,9 @@ endpoints and endpoint slices with recorded objects, the way the real one does. 
 pod watch adds a pod after a second and deletes one a second later. Every request line is
 appended, with its Authorization header, to the log file given as the second argument.
 
-Usage: fake-kube-apiserver.py PORT LOGFILE
+Usage: fake-kube-apiserver.py PORT LOGFILE [PORTFILE]
+With KUBELET_PORT set, the node's address is 127.0.0.1 and its kubelet listens on that port; with
+TLS_CERT and TLS_KEY set, it serves HTTPS (as in-cluster clients expect).
 """
 import json
 import os
@@ -94,6 +96,10 @@ STATIC = {
     "/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices": ("EndpointSliceList", ENDPOINT_SLICES),
 }
 
+if os.environ.get("KUBELET_PORT"):
+    NODE["status"]["addresses"][0]["address"] = "127.0.0.1"
+    NODE["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] = int(os.environ["KUBELET_PORT"])
+
 LOG = sys.argv[2]
 
 
@@ -157,6 +163,11 @@ ThreadingHTTPServer.daemon_threads = True
 # Port 0 binds a free port, written to the file named third, so no other process can take it
 # between choosing and binding.
 server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+if os.environ.get("TLS_CERT"):
+    import ssl
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(os.environ["TLS_CERT"], os.environ["TLS_KEY"])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 if len(sys.argv) > 3:
     with open(sys.argv[3] + ".tmp", "w") as f:
         f.write(str(server.server_address[1]))
