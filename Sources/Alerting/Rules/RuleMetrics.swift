@@ -37,6 +37,9 @@ struct RuleMetrics: Sendable {
     func describe(_ group: RuleGroup) {
         interval.labels(group.key).set(Double(group.interval) / 1000)
         rules.labels(group.key).set(Double(group.rules.count))
+        // Counters start at zero with the group, as Prometheus's do, so a rate over them reads 0
+        // rather than nothing until the first failure.
+        for family in [evaluations, failures, iterations, missedIterations, templateErrors] { _ = family.labels(group.key) }
     }
 
     func missed(_ group: RuleGroup, _ count: Double) {
