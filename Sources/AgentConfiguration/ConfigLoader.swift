@@ -8,15 +8,18 @@ package struct ConfigLoader: Sendable {
     package let path: String?
     /// The listen address, so the embedded default can scrape this daemon.
     package let selfTarget: String
+    /// Where the embedded default tails pod logs (the daemon replays its samples there).
+    package let sampleLogs: String
 
-    package init(path: String?, selfTarget: String) {
+    package init(path: String?, selfTarget: String, sampleLogs: String = "examples/logs/pods") {
         self.path = path
         self.selfTarget = selfTarget
+        self.sampleLogs = sampleLogs
     }
 
     package func load() throws(ConfigError) -> AgentConfig {
         guard let path else {
-            return try AgentConfig.parse(DefaultConfig.text(selfTarget: selfTarget), file: DefaultConfig.source)
+            return try AgentConfig.parse(DefaultConfig.text(selfTarget: selfTarget, sampleLogs: sampleLogs), file: DefaultConfig.source)
         }
         let data: Data
         do {

@@ -1,11 +1,12 @@
 /// The configuration used when no `--config.file` is given: it scrapes the daemon's own `/metrics`
-/// and tails the sample pod logs in `examples/logs` (relative to the working directory), so a fresh
-/// install has metrics and logs to query at once, and an Alertmanager to post alerts to.
+/// and tails the pod logs in `sampleLogs` (where the daemon replays `examples/logs/pods` as live
+/// lines), so a fresh install has metrics and logs to query at once, and an Alertmanager to post
+/// alerts to.
 package enum DefaultConfig {
     package static let source = "<embedded default>"
 
     /// `selfTarget` is the `host:port` the daemon listens on, as seen from the daemon itself.
-    package static func text(selfTarget: String) -> String {
+    package static func text(selfTarget: String, sampleLogs: String) -> String {
         """
         # Embedded default configuration of obs-agent.
         global:
@@ -21,7 +22,7 @@ package enum DefaultConfig {
         logs:
           inputs:
             - name: sample-pods
-              paths: ["examples/logs/pods/*/*/*.log"]
+              paths: ["\(sampleLogs)/*/*/*.log"]
               labels: {job: sample-pods}
 
         # The embedded Alertmanager (API v2 at /api/v2/): alerts are grouped and kept, and go to

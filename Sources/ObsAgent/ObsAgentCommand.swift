@@ -225,7 +225,9 @@ struct ObsAgentCommand: AsyncParsableCommand {
         let logger = Logger(label: "obs-agent")
         let address = ListenAddress(listenAddress)!
 
-        let loader = ConfigLoader(path: configFile, selfTarget: address.selfTarget)
+        // The embedded default tails the samples the daemon replays into its data directory.
+        let sampleLogs = storagePath + "/sample-pods"
+        let loader = ConfigLoader(path: configFile, selfTarget: address.selfTarget, sampleLogs: sampleLogs)
         let config: AgentConfig
         do {
             config = try loader.load()
@@ -379,6 +381,8 @@ struct ObsAgentCommand: AsyncParsableCommand {
         let reloadInterval = PrometheusDuration(autoReloadInterval)!.milliseconds
         let configWatch: [any Service] = reloadInterval > 0
             ? [ConfigWatchService(state: state, interval: reloadInterval, time: time, logger: Logger(label: "config"))] : []
+        let samples: [any Service] = configFile == nil
+            ? [SampleLogService(source: "examples/logs/pods", target: sampleLogs, time: time, logger: Logger(label: "samples"))] : []
         let group = ServiceGroup(
             configuration: .init(
                 // Shutdown runs in reverse: every listener stops before storage closes.
@@ -395,7 +399,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
                     AlertmanagerService(alertmanager: alertmanager, state: state, logger: Logger(label: "alertmanager")),
                     RuleService(manager: rules, notifier: notifier, state: state, baseOptions: ruleOptions,
                                 queueCapacity: notificationQueueCapacity, logger: Logger(label: "rules")),
-                ] + configWatch,
+                ] + configWatch + samples,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: Logger(label: "lifecycle")))
         state.onShutdownRequest { await group.triggerGracefulShutdown() }

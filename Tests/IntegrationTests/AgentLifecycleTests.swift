@@ -155,6 +155,31 @@ import Glibc
         #expect(try await second.waitForExit() == 0)
     }
 
+    /// On its embedded default, started where `examples/` is (as the README's first command does),
+    /// the agent shows the sample pod logs as lines of the last ten minutes at once, and new lines
+    /// keep coming: `obsctl logs` over its default range finds them.
+    @Test func theEmbeddedDefaultShowsLiveSampleLogs() async throws {
+        let directory = AgentProcess.temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: directory + "/examples/logs", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: DeployTests.repository + "/examples/logs/pods", toPath: directory + "/examples/logs/pods")
+        let agent = try AgentProcess(arguments: [], directory: directory)
+        try await agent.waitForListening()
+        func lines() async throws -> Int {
+            let result = try await runTool("obsctl", ["--url", agent.baseURL, "logs", "{job=\"sample-pods\"}", "--limit", "5000"])
+            return result.output.split(separator: "\n").count
+        }
+        var first = 0
+        for _ in 0..<100 where first == 0 {
+            first = try await lines()
+            if first == 0 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(first > 0)
+        let more = try await AlertingIntegrationTests.eventually(seconds: 20) { try await lines() > first }
+        #expect(more, "\(agent.log)")
+        agent.signal(SIGTERM)
+        #expect(try await agent.waitForExit() == 0)
+    }
+
     @Test func lifecycleEndpointsNeedTheFlag() async throws {
         let agent = try AgentProcess(arguments: [])
         try await agent.waitForListening()

@@ -76,7 +76,7 @@ import Testing
         let certificates = try await Certificates(in: directory)
         let webConfig = try await Self.strictWebConfig(in: directory)
 
-        let prometheusPort = Int.random(in: 20_000..<30_000)
+        let prometheusPort = try ScrapeIntegrationTests.freePort()
         try "scrape_configs: []\n".write(toFile: directory + "/prometheus.yml", atomically: true, encoding: .utf8)
         let prometheus = Process()
         prometheus.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
@@ -94,7 +94,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(100))
         }
 
-        let otlpPort = Int.random(in: 30_000..<40_000)
+        let otlpPort = try ScrapeIntegrationTests.freePort()
         let agent = try AgentProcess(arguments: ["--web.config.file=\(webConfig)", "--otlp.http.listen-address=127.0.0.1:\(otlpPort)"],
                                      directory: directory)
         try await agent.waitForListeningOverTLS(caFile: certificates.path("ca.crt"), client: certificates.path("client"))
