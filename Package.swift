@@ -101,6 +101,18 @@ let package = Package(
             dependencies: ["ObsCore", "ObsYAML", "OutboundHTTP", "CSQLite", "CShims", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // Forwarding to distributed stores: remote write from the metrics WAL.
+        .target(
+            name: "Forwarding",
+            dependencies: [
+                "ObsCore", "Scrape", "OutboundHTTP",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // Scraping: discovery, relabeling, exposition parsing, scrape loops.
         .target(
             name: "Scrape",
@@ -125,7 +137,7 @@ let package = Package(
             name: "ObsAgent",
             dependencies: [
                 "ObsCore", "CShims", "ObsYAML", "MetricsTSDB", "LogIngest", "TraceCollector", "QueryEngine", "Alerting", "Alertmanager", "Scrape",
-                "AgentConfiguration", "OutboundHTTP",
+                "AgentConfiguration", "OutboundHTTP", "Forwarding",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),

@@ -12,7 +12,8 @@ extension AgentConfig {
         config.source = file
         config.text = text
         guard let root = try YAMLValue.parse(text, file: file) else { return config }
-        let top = try root.mapping(allowedKeys: ["global", "storage", "scrape_configs", "rule_files", "alerting", "logs", "alertmanager"])
+        let top = try root.mapping(allowedKeys: ["global", "storage", "scrape_configs", "rule_files", "alerting", "logs", "alertmanager",
+                                                 "remote_write"])
         if let global = top["global"] {
             config.global = try GlobalConfig(yaml: global)
         }
@@ -32,10 +33,19 @@ extension AgentConfig {
         if let alertmanager = top["alertmanager"] {
             config.alertmanager = try AlertmanagerSection.load(alertmanager, relativeTo: (file as NSString).deletingLastPathComponent)
         }
-        // External labels go on alerts and reach alert templates; without rules they would do nothing.
-        if !config.global.externalLabels.pairs.isEmpty && config.ruleFiles.isEmpty,
+        var queueNames = Set<String>()
+        for entry in try top["remote_write"]?.sequence() ?? [] {
+            let remote = try RemoteWriteConfig(yaml: entry)
+            guard queueNames.insert(remote.queueName).inserted else {
+                throw entry.error("found multiple remote write configs with job name \"\(remote.queueName)\"")
+            }
+            config.remoteWrite.append(remote)
+        }
+        // External labels go on alerts, alert templates and forwarded series; without rules or
+        // remote_write they would do nothing.
+        if !config.global.externalLabels.pairs.isEmpty && config.ruleFiles.isEmpty && config.remoteWrite.isEmpty,
            let node = try top["global"]?.looseMapping()["external_labels"] {
-            throw node.error("external labels are used by rules and alerts only, and no rule_files are set; remove external_labels")
+            throw node.error("external labels are used by rules, alerts and remote_write only, and none is set; remove external_labels")
         }
         var jobNames: [String: YAMLValue] = [:]
         for entry in try top["scrape_configs"]?.sequence() ?? [] {

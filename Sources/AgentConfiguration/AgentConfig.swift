@@ -20,6 +20,7 @@ package struct AgentConfig: Sendable, Equatable {
     /// The embedded Alertmanager's configuration; nil leaves it off.
     package var alertmanager: AlertmanagerSettings?
     package var logs = LogsConfig()
+    package var remoteWrite: [RemoteWriteConfig] = []
 
     /// Where the configuration came from, for `/api/v1/status/config` and error messages.
     package var source = ""

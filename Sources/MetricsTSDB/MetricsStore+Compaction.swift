@@ -22,7 +22,7 @@ extension MetricsStore {
             }
             if written > 0 {
                 let removed = head.truncate(before: head.minValidTime)
-                try wal.checkpoint(keep: { head.series(ref: $0) != nil }, minTime: head.minValidTime)
+                try wal.checkpoint(keep: { head.series(ref: $0) != nil }, minTime: head.minValidTime, through: try walCheckpointLimit())
                 logger.info("Head compacted", metadata: [
                     "blocks": "\(written)", "series_removed": "\(removed)", "head_series": "\(head.seriesCount)",
                 ])
@@ -31,6 +31,26 @@ extension MetricsStore {
             try applyRetention()
             return written
         }
+    }
+
+    /// The last segment a checkpoint may take: the one before the oldest a WAL reader still needs,
+    /// unless the segments kept for readers are over the backlog limits (then all, counted).
+    func walCheckpointLimit() throws -> Int? {
+        guard let floor = walReaders.withLock({ $0.values.min() }) else { return nil }
+        let segments = try wal.segments()
+        let held = segments.filter { $0 >= floor }
+        guard !held.isEmpty else { return nil }
+        let bytes = held.reduce(0) { $0 + FileIO.fileSize(wal.path(ofSegment: $1)) }
+        let age = FileIO.modificationTime(wal.path(ofSegment: held[0])).map { WallClock.milliseconds() - $0 } ?? 0
+        if bytes > options.maxWALBacklogBytes || age > options.maxWALBacklogAge {
+            let dropped = segments.filter { $0 >= floor && $0 < wal.currentSegment }.count
+            counters.walBacklogDropped.inc(Double(dropped))
+            logger.warning("WAL kept for forwarding is over its limit; unsent samples are dropped", metadata: [
+                "bytes": "\(bytes)", "age_ms": "\(age)", "segments": "\(dropped)",
+            ])
+            return nil
+        }
+        return floor - 1
     }
 
     /// Merges blocks while a plan exists; returns the number of merged blocks written.

@@ -35,6 +35,12 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
             return min(tenth, 31 * 24 * 3_600_000)
         }
 
+        /// How much of the WAL is kept for readers (forwarding queues) that are behind: past this
+        /// size or this age of their oldest segment, the segments are checkpointed anyway and
+        /// the readers skip them (counted).
+        public var maxWALBacklogBytes: Int = 2 << 30
+        public var maxWALBacklogAge: Int64 = 24 * 3_600_000
+
         /// `storage.exemplars.max_exemplars`: the size of the exemplar ring; 0 keeps none.
         public var maxExemplars = 100_000
 
@@ -44,6 +50,8 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
     let head = Head()
     let exemplars: ExemplarStorage
     let wal: WAL
+    /// The first segment each WAL reader still needs, by reader.
+    let walReaders = Mutex<[String: Int]>([:])
     let counters: StoreCounters
     let options: Options
     let blocksDirectory: String
@@ -231,6 +239,12 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
         exemplars.select(matcherSets, start: start, end: end)
     }
 
+    /// Keeps segments from `segment` on out of checkpoints for `reader` (within the backlog limits);
+    /// nil releases them.
+    public func holdWAL(from segment: Int?, for reader: String) {
+        walReaders.withLock { $0[reader] = segment }
+    }
+
     /// Resizes the exemplar ring (a reload changed `max_exemplars`), keeping the newest.
     public func setMaxExemplars(_ count: Int) {
         exemplars.resize(to: count)
@@ -252,6 +266,7 @@ struct StoreCounters: Sendable {
     let blocksWritten: Counter
     let blocksDeleted: Counter
     let blocksMerged: Counter
+    let walBacklogDropped: Counter
 
     init(_ metrics: MetricsRegistry) {
         samplesAppended = metrics.counter("obs_tsdb_head_samples_appended_total", help: "Samples appended to the head.").labels()
@@ -264,5 +279,7 @@ struct StoreCounters: Sendable {
         blocksWritten = metrics.counter("obs_tsdb_blocks_written_total", help: "Blocks cut from the head.").labels()
         blocksDeleted = metrics.counter("obs_tsdb_blocks_deleted_total", help: "Blocks deleted by retention.").labels()
         blocksMerged = metrics.counter("obs_tsdb_compactions_total", help: "Merged blocks written by compaction.").labels()
+        walBacklogDropped = metrics.counter("obs_tsdb_wal_backlog_segments_dropped_total",
+                                            help: "WAL segments checkpointed before every reader had read them (backlog limits reached).").labels()
     }
 }

@@ -45,6 +45,14 @@ struct ObsAgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("storage.tsdb.retention.size"), help: "Most bytes metric blocks and WAL may take (e.g. 10GB); 0 for no limit.")
     var retentionSize = "0"
 
+    @Option(name: .customLong("storage.remote.backlog.max-size"),
+            help: "Most bytes of WAL kept for remote-write queues that are behind (e.g. 2GB); past it they skip the oldest.")
+    var backlogSize = "2GB"
+
+    @Option(name: .customLong("storage.remote.backlog.max-age"),
+            help: "Oldest WAL segment kept for remote-write queues that are behind (e.g. 24h); past it they skip the oldest.")
+    var backlogAge = "24h"
+
     @Option(name: .customLong("storage.traces.retention.time"), help: "How long to keep spans (e.g. 14d); 0 keeps them forever.")
     var traceRetentionTime = "14d"
 
@@ -165,6 +173,12 @@ struct ObsAgentCommand: AsyncParsableCommand {
         guard PrometheusDuration(retentionTime) != nil else {
             throw ValidationError("--storage.tsdb.retention.time: \"\(retentionTime)\" is not a duration such as 15d")
         }
+        guard let backlog = ByteSize(backlogSize), backlog.bytes > 0 else {
+            throw ValidationError("--storage.remote.backlog.max-size: \"\(backlogSize)\" is not a size such as 2GB")
+        }
+        guard let age = PrometheusDuration(backlogAge), age.milliseconds > 0 else {
+            throw ValidationError("--storage.remote.backlog.max-age: \"\(backlogAge)\" is not a duration such as 24h")
+        }
         guard ByteSize(retentionSize) != nil else {
             throw ValidationError("--storage.tsdb.retention.size: \"\(retentionSize)\" is not a size such as 10GB")
         }
@@ -267,7 +281,8 @@ struct ObsAgentCommand: AsyncParsableCommand {
         let router = Router()
         router.add(middleware: TelemetryMiddleware(metrics: metrics, maxBodySize: bodyLimit))
         router.add(middleware: WebSecurityMiddleware(security: security))
-        StatusRoutes(state: state, lifecycleEnabled: enableLifecycle).register(on: router)
+        let remoteWriteQueues = RemoteWriteQueues()
+        StatusRoutes(state: state, lifecycleEnabled: enableLifecycle, forwarding: remoteWriteQueues).register(on: router)
         SeriesRoutes(stores: stores).register(on: router)
         let queryGate = QueryGate(limit: maxConcurrentQueries, metrics: metrics)
         QueryRoutes(stores: stores, state: state, engine: PromQLEngine(options: queryOptions()), gate: queryGate).register(on: router)
@@ -381,6 +396,8 @@ struct ObsAgentCommand: AsyncParsableCommand {
         let reloadInterval = PrometheusDuration(autoReloadInterval)!.milliseconds
         let configWatch: [any Service] = reloadInterval > 0
             ? [ConfigWatchService(state: state, interval: reloadInterval, time: time, logger: Logger(label: "config"))] : []
+        let forwarding = ForwardingService(stores: stores, state: state, directory: try directory.subdirectory("metrics") + "/queues",
+                                           queues: remoteWriteQueues, logger: Logger(label: "remote-write"))
         let samples: [any Service] = configFile == nil
             ? [SampleLogService(source: "examples/logs/pods", target: sampleLogs, time: time, logger: Logger(label: "samples"))] : []
         let group = ServiceGroup(
@@ -399,6 +416,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
                     AlertmanagerService(alertmanager: alertmanager, state: state, logger: Logger(label: "alertmanager")),
                     RuleService(manager: rules, notifier: notifier, state: state, baseOptions: ruleOptions,
                                 queueCapacity: notificationQueueCapacity, logger: Logger(label: "rules")),
+                    forwarding,
                 ] + configWatch + samples,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: Logger(label: "lifecycle")))
@@ -425,6 +443,8 @@ struct ObsAgentCommand: AsyncParsableCommand {
         options.retentionTime = retention > 0 ? retention : nil
         let size = ByteSize(retentionSize)!.bytes
         options.retentionSize = size > 0 ? size : nil
+        options.maxWALBacklogBytes = Int(ByteSize(backlogSize)!.bytes)
+        options.maxWALBacklogAge = PrometheusDuration(backlogAge)!.milliseconds
         // Prometheus keeps snapshots at <data>/snapshots; so do we, beside the per-signal stores.
         options.snapshotsDirectory = storagePath + "/snapshots"
         return options
@@ -456,6 +476,8 @@ struct ObsAgentCommand: AsyncParsableCommand {
             ("storage.path", storagePath),
             ("storage.tsdb.retention.time", retentionTime),
             ("storage.tsdb.retention.size", retentionSize),
+            ("storage.remote.backlog.max-size", backlogSize),
+            ("storage.remote.backlog.max-age", backlogAge),
             ("storage.tsdb.min-block-duration", blockDuration),
             ("storage.traces.retention.time", traceRetentionTime),
             ("storage.traces.retention.size", traceRetentionSize),

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOCore
 
-/// `obsctl status`: the agent's build and readiness.
+/// `obsctl status`: the agent's build and readiness, and each forwarding queue's state.
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status", abstract: "Show the agent's version and whether it is ready.")
@@ -26,6 +26,16 @@ struct StatusCommand: AsyncParsableCommand {
                 ("compiler", build["goVersion"] as? String ?? ""),
             ]
             print(Render.record(fields, format: options.output))
+            let forwarding = try? await client.apiData("/api/v1/status/forwarding") as? [String: Any]
+            let queues = forwarding?["remoteWrite"] as? [[String: Any]] ?? []
+            if !queues.isEmpty {
+                let rows = queues.map { queue -> [String] in
+                    ["remote_write", queue["name"] as? String ?? "", queue["url"] as? String ?? "", "\(queue["pending"] ?? 0)",
+                     "\(queue["sent"] ?? 0)", "\(queue["failed"] ?? 0)", "\(queue["lagSeconds"] ?? 0)", queue["lastError"] as? String ?? ""]
+                }
+                print("")
+                print(Render.table(header: ["KIND", "NAME", "URL", "PENDING", "SENT", "FAILED", "LAG_S", "LAST_ERROR"], rows: rows))
+            }
             if ready.status != 200 { throw ExitCode(2) }
         } catch let error as ObsctlError {
             printError(error.description)

@@ -96,6 +96,11 @@ import Glibc
                   format: auto
                   kubernetes_labels: true
                   labels: {job: kubernetes-pods}
+            # Forwarded to the agent's own remote-write receiver: every sample arrives again, identical.
+            remote_write:
+              - url: http://127.0.0.1:\(port)/api/v1/write
+                name: self
+                queue_config: {batch_send_deadline: 1s}
             alertmanager:
               route: {receiver: node, group_by: [alertname], group_wait: 1s, group_interval: 1s}
               receivers:

@@ -6,9 +6,9 @@ typealias WAL = RecordLog<WALRecord>
 extension RecordLog where Record == WALRecord {
     /// Checkpoints what the head still needs: series records for which `keep` is true, their
     /// samples at or after `minTime` and their deletions, in the original order. Blocking.
-    func checkpoint(keep: (SeriesRef) -> Bool, minTime: Int64) throws {
+    func checkpoint(keep: (SeriesRef) -> Bool, minTime: Int64, through limit: Int? = nil) throws {
         var seen = Set<SeriesRef>()
-        try checkpoint { record -> WALRecord? in
+        try checkpoint(through: limit) { record -> WALRecord? in
             switch record {
             case let .series(entries):
                 let kept = entries.filter { keep($0.ref) && seen.insert($0.ref).inserted }

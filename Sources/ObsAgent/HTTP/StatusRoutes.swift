@@ -7,6 +7,7 @@ import Hummingbird
 struct StatusRoutes {
     let state: AgentState
     let lifecycleEnabled: Bool
+    let forwarding: RemoteWriteQueues
 
     func register(on router: Router<some RequestContext>) {
         for method in [HTTPRequest.Method.get, .head] {
@@ -50,6 +51,9 @@ struct StatusRoutes {
                 + "\"branch\":\(JSONText.quote(BuildInfo.branch)),\"buildUser\":\"\",\"buildDate\":\"\","
                 + "\"goVersion\":\(JSONText.quote(BuildInfo.compilerVersion))}"))
         }
+        router.get("/api/v1/status/forwarding") { _, _ in
+            Response.json(APIEnvelope.success(forwardingStatus()))
+        }
         router.get("/api/v1/status/config") { _, _ in
             Response.json(APIEnvelope.success("{\"yaml\":\(JSONText.quote(state.config.text))}"))
         }
@@ -64,6 +68,23 @@ struct StatusRoutes {
 
     /// Prometheus's runtime information; the Go runtime fields carry this process's equivalents
     /// (threads for goroutines, online CPUs for GOMAXPROCS).
+    /// `{"remoteWrite": [{name, url, position, sent, failed, pending, lagSeconds, lastError, lastErrorTime}]}`:
+    /// each queue's state; the lag is how far the newest sample sent is behind the newest read.
+    func forwardingStatus() -> String {
+        let queues = forwarding.statuses().map { entry -> String in
+            let status = entry.status
+            let lag = max(0, (status.highestRead ?? 0) - (status.highestSent ?? status.highestRead ?? 0))
+            var fields = ["\"name\":\(JSONText.quote(entry.name))", "\"url\":\(JSONText.quote(entry.url))",
+                          "\"position\":\(JSONText.quote(status.position?.description ?? ""))",
+                          "\"sent\":\(status.sent)", "\"failed\":\(status.failed)", "\"pending\":\(max(0, status.pending))",
+                          "\"lagSeconds\":\(Double(lag) / 1000)"]
+            fields.append("\"lastError\":" + (status.lastError.map(JSONText.quote) ?? "null"))
+            fields.append("\"lastErrorTime\":" + (status.lastErrorTime.map { JSONText.quote(TimeParsing.rfc3339String(nanoseconds: $0 * 1_000_000)) } ?? "null"))
+            return "{" + fields.joined(separator: ",") + "}"
+        }
+        return "{\"remoteWrite\":[" + queues.joined(separator: ",") + "]}"
+    }
+
     func runtimeInfo() -> String {
         let retention = state.flags.first { $0.0 == "storage.tsdb.retention.time" }?.1 ?? ""
         let cwd = FileManager.default.currentDirectoryPath

@@ -33,6 +33,19 @@ public enum FileIO {
 
     /// Reads a whole file; `nil` if it does not exist. Sized by `fstat` so a large file is read in one
     /// pass without regrowing the array; files that report no size (`/proc`) are read in chunks.
+    /// The file's size in bytes, 0 when it cannot be read.
+    public static func fileSize(_ path: String) -> Int {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int(info.st_size) : 0
+    }
+
+    /// When the file was last written, in milliseconds since the epoch; nil when it cannot be read.
+    public static func modificationTime(_ path: String) -> Int64? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Int64(info.st_mtim.tv_sec) * 1000 + Int64(info.st_mtim.tv_nsec) / 1_000_000
+    }
+
     public static func readFile(_ path: String) throws -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {

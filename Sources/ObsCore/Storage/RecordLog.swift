@@ -152,6 +152,13 @@ public final class RecordLog<Record: LogRecord>: Sendable {
     /// Hands each record of one file to `apply` as it is decoded, so replay never holds more than one
     /// record; returns where and why reading stopped early, if it did.
     public static func read(_ path: String, _ apply: (Record) throws -> Void) throws -> (offset: Int, reason: String)? {
+        try read(path, from: 0) { record, _ in try apply(record) }
+    }
+
+    /// Like `read`, from the record at `start` (0 or `magic.count` for the first), handing each
+    /// record with the offset just past it: what a reader following a segment being written uses
+    /// to go on later where it stopped. A record cut short at the end reads as "torn record".
+    public static func read(_ path: String, from start: Int, _ apply: (Record, _ end: Int) throws -> Void) throws -> (offset: Int, reason: String)? {
         // Record by record with pread: memory holds one record, not a 128 MiB segment.
         let (fd, size) = try FileIO.openForReading(path)
         defer { close(fd) }
@@ -168,7 +175,7 @@ public final class RecordLog<Record: LogRecord>: Sendable {
               Record.readableVersions.contains(header.getInteger(at: 6, as: UInt8.self)!)
         else { return (0, "bad file header") }
         let version = header.getInteger(at: 6, as: UInt8.self)!
-        var offset = magic.count
+        var offset = max(start, magic.count)
         while offset < size {
             guard var frame = try readExactly(recordHeaderSize, at: offset),
                   let kind = frame.readInteger(as: UInt8.self),
@@ -187,7 +194,7 @@ public final class RecordLog<Record: LogRecord>: Sendable {
                     payload = try Snappy.uncompress(payload, maxDecodedSize: maxPayload)
                 }
                 let record = try Record.decode(kind: kind & ~compressedFlag, payload: &payload)
-                try apply(record)
+                try apply(record, offset + recordHeaderSize + Int(length))
             } catch let error as CoreError {
                 return (offset, "\(error)")
             }
@@ -322,15 +329,19 @@ public final class RecordLog<Record: LogRecord>: Sendable {
     /// `keep` returns for each of their records (nil drops a record), in the original order. Appends
     /// continue meanwhile in a fresh segment. Records stream from the sources to the checkpoint file,
     /// so memory stays at one record whatever the size of the log. Blocking.
-    public func checkpoint(_ keep: (Record) throws -> Record?) throws {
+    /// With `through`, only the segments up to that number go into the checkpoint; later closed
+    /// segments stay as they are (a reader still needs them).
+    public func checkpoint(through limit: Int? = nil, _ keep: (Record) throws -> Record?) throws {
         let current = currentSegment
         try openSegment(number: current + 1)
         let previous = try checkpoints().last
+        let last = min(current, limit ?? current)
+        guard last > (previous ?? 0) else { return }
         var sources: [String] = previous.map { [path(ofCheckpoint: $0)] } ?? []
-        let closed = try segments().filter { $0 <= current && $0 > (previous ?? 0) }
+        let closed = try segments().filter { $0 <= last && $0 > (previous ?? 0) }
         sources += closed.map(path(ofSegment:))
 
-        let checkpoint = try AtomicFileWriter(path: path(ofCheckpoint: current))
+        let checkpoint = try AtomicFileWriter(path: path(ofCheckpoint: last))
         try checkpoint.write(Self.magic)
         for source in sources {
             // Closed segments were replayed (and cut if damaged) before; keep what reads cleanly.

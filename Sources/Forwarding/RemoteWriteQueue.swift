@@ -1,0 +1,353 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ObsCore
+import OutboundHTTP
+import Scrape
+import Synchronization
+
+/// One `remote_write` destination's settings, as the queue uses them.
+public struct RemoteWriteSettings: Sendable {
+    public var name: String
+    public var url: String
+    public var timeout: Int64 = 30_000
+    public var headers: [String: String] = [:]
+    public var relabel: [RelabelConfig] = []
+    /// Added to every series that does not have the label (`global.external_labels`).
+    public var externalLabels: [Label] = []
+    public var sendExemplars = false
+    public var http = HTTPClientSettings()
+    public var capacity = 10_000
+    public var minShards = 1
+    public var maxShards = 50
+    public var maxSamplesPerSend = 2000
+    public var batchSendDeadline: Int64 = 5000
+    public var minBackoff: Int64 = 30
+    public var maxBackoff: Int64 = 5000
+    public var retryOnHTTP429 = false
+
+    public init(name: String, url: String) {
+        self.name = name
+        self.url = url
+    }
+}
+
+/// Sends what the metrics WAL holds to one remote-write destination, as Prometheus's queue does,
+/// with the WAL as the queue: nothing scraped or received is lost while the destination is down,
+/// and the position reached is kept on disk, so a restart or a `kill -9` resumes there.
+///
+/// A round reads up to `capacity` samples after the position (waiting up to `batch_send_deadline`
+/// for `max_samples_per_send` of them), relabels them, spreads their series over shards by hash
+/// (as many as the backlog needs, between `min_shards` and `max_shards`), sends each shard's
+/// batches in order with retries, and only then moves the position on disk. So after a crash at
+/// most the round in flight is sent again, and while the destination is down nothing moves.
+public final class RemoteWriteQueue: Sendable {
+    public let settings: RemoteWriteSettings
+    private let store: any WALSource
+    private let positionFile: String
+    private let clients: OutboundClients
+    private let metrics: RemoteWriteMetrics
+    private let time: any TimeSource
+    private let logger: Logger
+    /// Relabeling results by the series' labels (nil: dropped), reset when it grows large.
+    private let relabeled = Mutex<[Labels: Labels?]>([:])
+    private let status = Mutex(RemoteWriteStatus())
+
+    public init(settings: RemoteWriteSettings, store: any WALSource, directory: String, clients: OutboundClients,
+                metrics: RemoteWriteMetrics, time: any TimeSource = SystemTimeSource(), logger: Logger) {
+        self.settings = settings
+        self.store = store
+        positionFile = directory + "/" + settings.name + ".position"
+        self.clients = clients
+        self.metrics = metrics
+        self.time = time
+        self.logger = logger
+    }
+
+    public var currentStatus: RemoteWriteStatus { status.withLock { $0 } }
+
+    /// Runs until cancelled.
+    public func run() async {
+        let labels = [settings.name, settings.url]
+        metrics.minShards.labels(labels[0], labels[1]).set(Double(settings.minShards))
+        metrics.maxShards.labels(labels[0], labels[1]).set(Double(settings.maxShards))
+        let follower: any WALReader
+        do {
+            let saved = (try? String(contentsOfFile: positionFile, encoding: .utf8)).flatMap { WALPosition($0) }
+            follower = try await blocking { [store] in try store.follow(from: saved) }
+            if saved == nil { try await persist(follower.position) }
+        } catch {
+            logger.error("Remote write queue cannot read the WAL; nothing is forwarded", metadata: ["queue": "\(settings.name)", "err": "\(error)"])
+            return
+        }
+        store.holdWAL(from: follower.position.segment, for: "remote-write/" + settings.name)
+        logger.info("Remote write queue started", metadata: ["queue": "\(settings.name)", "url": "\(settings.url)", "position": "\(follower.position)"])
+        while !Task.isCancelled {
+            do {
+                let chunk = try await collect(follower)
+                if chunk.isEmpty && chunk.end == (currentStatus.position ?? chunk.end) && chunk.lostSegments == 0 {
+                    continue
+                }
+                try await send(chunk)
+                try await persist(chunk.end)
+                store.holdWAL(from: chunk.end.segment, for: "remote-write/" + settings.name)
+            } catch is CancellationError {
+                break
+            } catch {
+                logger.warning("Remote write round failed; retrying", metadata: ["queue": "\(settings.name)", "err": "\(error)"])
+                try? await time.sleep(until: time.now() + settings.maxBackoff)
+            }
+        }
+    }
+
+    /// Reads until `max_samples_per_send` samples are in or `batch_send_deadline` has passed since
+    /// the first one, whichever comes first (at most `capacity`).
+    private func collect(_ follower: any WALReader) async throws -> WALChunk {
+        var chunk = try await blocking { [settings] in try follower.read(maxSamples: settings.capacity) }
+        let deadline = time.now() + settings.batchSendDeadline
+        while chunk.samples.count < settings.maxSamplesPerSend && time.now() < deadline {
+            try await time.sleep(until: min(deadline, time.now() + 100))
+            let room = settings.capacity - chunk.samples.count
+            let more = try await blocking { try follower.read(maxSamples: room) }
+            chunk.samples += more.samples
+            chunk.exemplars += more.exemplars
+            chunk.histograms += more.histograms
+            chunk.unknownSeries += more.unknownSeries
+            chunk.lostSegments += more.lostSegments
+            chunk.damagedBytes += more.damagedBytes
+            chunk.end = more.end
+        }
+        return chunk
+    }
+
+    /// The labels a series is sent with: write relabeling, then the external labels it lacks.
+    private func outgoing(_ labels: Labels) -> Labels? {
+        if let known = relabeled.withLock({ $0[labels] }) { return known }
+        var result = Relabeler.apply(settings.relabel, to: labels)
+        if var kept = result, !settings.externalLabels.isEmpty {
+            for label in settings.externalLabels where kept[label.name] == nil {
+                kept = Labels(Array(kept) + [label])
+            }
+            result = kept
+        }
+        relabeled.withLock { cache in
+            if cache.count > 200_000 { cache.removeAll() }
+            cache[labels] = .some(result)
+        }
+        return result
+    }
+
+    private func send(_ chunk: WALChunk) async throws {
+        let names = (settings.name, settings.url)
+        if chunk.lostSegments > 0 {
+            metrics.lostSegments.labels(names.0, names.1).inc(Double(chunk.lostSegments))
+            logger.warning("WAL segments were removed before this queue sent them", metadata: [
+                "queue": "\(settings.name)", "segments": "\(chunk.lostSegments)",
+            ])
+        }
+        var dropped = chunk.unknownSeries + chunk.histograms
+        var bySeries: [Labels: Int] = [:]
+        var grouped: [(labels: Labels, samples: [(timestamp: Int64, value: Double)], exemplars: [Exemplar])] = []
+        var highest = Int64.min
+        for sample in chunk.samples {
+            highest = max(highest, sample.timestamp)
+            guard let labels = outgoing(sample.labels) else {
+                dropped += 1
+                continue
+            }
+            if let index = bySeries[labels] {
+                grouped[index].samples.append((sample.timestamp, sample.value))
+            } else {
+                bySeries[labels] = grouped.count
+                grouped.append((labels, [(sample.timestamp, sample.value)], []))
+            }
+        }
+        if settings.sendExemplars {
+            for (series, exemplar) in chunk.exemplars {
+                guard let labels = outgoing(series) else { continue }
+                if let index = bySeries[labels] {
+                    grouped[index].exemplars.append(exemplar)
+                } else {
+                    bySeries[labels] = grouped.count
+                    grouped.append((labels, [], [exemplar]))
+                }
+            }
+        }
+        metrics.samplesDropped.labels(names.0, names.1).inc(Double(dropped))
+        if highest > .min { metrics.highestTimestamp.labels(names.0, names.1).set(Double(highest) / 1000) }
+        let total = grouped.reduce(0) { $0 + $1.samples.count }
+        let shardCount = min(settings.maxShards, max(settings.minShards, (total + settings.maxSamplesPerSend - 1) / settings.maxSamplesPerSend))
+        metrics.shards.labels(names.0, names.1).set(Double(shardCount))
+        metrics.pending.labels(names.0, names.1).set(Double(total))
+        status.withLock { status in
+            status.pending = total
+            if highest > .min { status.highestRead = max(status.highestRead ?? .min, highest) }
+        }
+        let plan = ShardPlan(series: grouped, shards: shardCount, maxSamples: settings.maxSamplesPerSend)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for batches in plan.shards where !batches.isEmpty {
+                group.addTask {
+                    for batch in batches { try await self.deliver(batch) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        metrics.pending.labels(names.0, names.1).set(0)
+        status.withLock { status in
+            status.pending = 0
+            status.position = chunk.end
+            status.lastRound = time.now()
+        }
+    }
+
+    /// Sends one batch until it is accepted, refused for good (4xx other than a retried 429), or the
+    /// queue stops; backs off from `min_backoff` to `max_backoff` between attempts.
+    private func deliver(_ batch: RemoteWriteBatch) async throws {
+        let names = (settings.name, settings.url)
+        let body = batch.encoded()
+        var backoff = settings.minBackoff
+        while true {
+            try Task.checkCancellation()
+            let started = ContinuousClock.now
+            let outcome: (status: Int?, message: String)
+            do {
+                outcome = try await post(body)
+            } catch let error as HTTPClientSettings.Failure {
+                outcome = (nil, error.description)
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                outcome = (nil, "\(error)")
+            }
+            let elapsed = ContinuousClock.now - started
+            metrics.batchDuration.labels(names.0, names.1)
+                .observe(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            if let code = outcome.status, (200..<300).contains(code) {
+                metrics.samplesSent.labels(names.0, names.1).inc(Double(batch.sampleCount))
+                metrics.exemplarsSent.labels(names.0, names.1).inc(Double(batch.exemplarCount))
+                metrics.bytesSent.labels(names.0, names.1).inc(Double(body.readableBytes))
+                if batch.highestTimestamp > .min {
+                    metrics.highestSentTimestamp.labels(names.0, names.1).set(Double(batch.highestTimestamp) / 1000)
+                }
+                status.withLock { status in
+                    status.sent += batch.sampleCount
+                    status.pending -= batch.sampleCount
+                    if batch.highestTimestamp > .min { status.highestSent = max(status.highestSent ?? .min, batch.highestTimestamp) }
+                }
+                return
+            }
+            let retry = outcome.status.map { $0 >= 500 || ($0 == 429 && settings.retryOnHTTP429) } ?? true
+            let message = outcome.status.map { "server returned HTTP status \($0): \(outcome.message)" } ?? outcome.message
+            status.withLock { $0.lastError = message; $0.lastErrorTime = time.now() }
+            if !retry {
+                metrics.samplesFailed.labels(names.0, names.1).inc(Double(batch.sampleCount))
+                status.withLock { status in
+                    status.failed += batch.sampleCount
+                    status.pending -= batch.sampleCount
+                }
+                logger.error("Remote write batch refused; dropped", metadata: [
+                    "queue": "\(settings.name)", "samples": "\(batch.sampleCount)", "err": "\(message)",
+                ])
+                return
+            }
+            metrics.samplesRetried.labels(names.0, names.1).inc(Double(batch.sampleCount))
+            logger.debug("Remote write failed; retrying", metadata: ["queue": "\(settings.name)", "err": "\(message)"])
+            try await time.sleep(until: time.now() + backoff)
+            backoff = min(backoff * 2, settings.maxBackoff)
+        }
+    }
+
+    private func post(_ body: ByteBuffer) async throws -> (status: Int?, message: String) {
+        var request = HTTPClientRequest(url: settings.url)
+        request.method = .POST
+        request.headers.add(name: "Content-Encoding", value: "snappy")
+        request.headers.add(name: "Content-Type", value: "application/x-protobuf")
+        request.headers.add(name: "User-Agent", value: "obs-agent")
+        request.headers.add(name: "X-Prometheus-Remote-Write-Version", value: "0.1.0")
+        for (name, value) in settings.headers { request.headers.replaceOrAdd(name: name, value: value) }
+        try settings.http.apply(to: &request)
+        request.body = .bytes(body)
+        let response = try await clients.client(for: settings.http, url: settings.url)
+            .execute(request, timeout: .milliseconds(settings.timeout))
+        let text = (try? await response.body.collect(upTo: 4096)).map { String(buffer: $0) } ?? ""
+        return (Int(response.status.code), text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    private func persist(_ position: WALPosition) async throws {
+        let path = positionFile
+        try await blocking {
+            try FileIO.makeDirectories(FileIO.parent(of: path))
+            try FileIO.writeAtomically(Array(position.description.utf8), to: path)
+        }
+    }
+
+    private func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await NIOThreadPool.singleton.runIfActive(work)
+    }
+}
+
+/// A queue's state for the status API and `obsctl status`.
+public struct RemoteWriteStatus: Sendable {
+    public var position: WALPosition?
+    public var sent = 0
+    public var failed = 0
+    /// Samples read and not yet accepted or dropped.
+    public var pending = 0
+    /// Milliseconds: the newest sample read from the WAL, and the newest accepted by the destination.
+    public var highestRead: Int64?
+    public var highestSent: Int64?
+    public var lastError: String?
+    public var lastErrorTime: Int64?
+    public var lastRound: Int64?
+}
+
+/// The queues' self-metrics, in Prometheus's names and labels (`remote_name`, `url`).
+public struct RemoteWriteMetrics: Sendable {
+    let samplesSent: CounterFamily
+    let samplesFailed: CounterFamily
+    let samplesRetried: CounterFamily
+    let samplesDropped: CounterFamily
+    let exemplarsSent: CounterFamily
+    let bytesSent: CounterFamily
+    let lostSegments: CounterFamily
+    let pending: GaugeFamily
+    let shards: GaugeFamily
+    let minShards: GaugeFamily
+    let maxShards: GaugeFamily
+    let highestTimestamp: GaugeFamily
+    let highestSentTimestamp: GaugeFamily
+    let batchDuration: HistogramFamily
+
+    public init(_ registry: MetricsRegistry) {
+        let names = ["remote_name", "url"]
+        samplesSent = registry.counter("prometheus_remote_storage_samples_total", help: "Total number of samples sent to remote storage.", labelNames: names)
+        samplesFailed = registry.counter("prometheus_remote_storage_samples_failed_total",
+                                         help: "Total number of samples which failed on send to remote storage, non-recoverable errors.", labelNames: names)
+        samplesRetried = registry.counter("prometheus_remote_storage_samples_retried_total",
+                                          help: "Total number of samples which failed on send to remote storage but were retried because the send error was recoverable.",
+                                          labelNames: names)
+        samplesDropped = registry.counter("prometheus_remote_storage_samples_dropped_total",
+                                          help: "Total number of samples which were dropped after being read from the WAL before being sent via remote write, either via relabelling or unintentionally because of an unknown reference ID.",
+                                          labelNames: names)
+        exemplarsSent = registry.counter("prometheus_remote_storage_exemplars_total", help: "Total number of exemplars sent to remote storage.", labelNames: names)
+        bytesSent = registry.counter("prometheus_remote_storage_bytes_total",
+                                     help: "The total number of bytes of data (not metadata) sent by the queue after compression.", labelNames: names)
+        lostSegments = registry.counter("obs_remote_write_wal_segments_lost_total",
+                                        help: "WAL segments removed (backlog limit) before this queue sent them.", labelNames: names)
+        pending = registry.gauge("prometheus_remote_storage_samples_pending", help: "The number of samples pending in the queues shards to be sent to the remote storage.",
+                                 labelNames: names)
+        shards = registry.gauge("prometheus_remote_storage_shards", help: "The number of shards used for parallel sending to the remote storage.", labelNames: names)
+        minShards = registry.gauge("prometheus_remote_storage_shards_min", help: "The minimum number of shards that the queue is allowed to run.", labelNames: names)
+        maxShards = registry.gauge("prometheus_remote_storage_shards_max", help: "The maximum number of shards that the queue is allowed to run.", labelNames: names)
+        highestTimestamp = registry.gauge("prometheus_remote_storage_highest_timestamp_in_seconds",
+                                          help: "Highest timestamp read from the WAL by this queue, in seconds.", labelNames: names)
+        highestSentTimestamp = registry.gauge("prometheus_remote_storage_queue_highest_sent_timestamp_seconds",
+                                              help: "Timestamp from a WAL sample, the highest successfully sent by this queue, in seconds since epoch.",
+                                              labelNames: names)
+        batchDuration = registry.histogram("prometheus_remote_storage_sent_batch_duration_seconds",
+                                           help: "Duration of send calls to the remote storage.", labelNames: names,
+                                           buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 120, 300])
+    }
+}
