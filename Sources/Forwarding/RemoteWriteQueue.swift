@@ -260,19 +260,9 @@ public final class RemoteWriteQueue: Sendable {
     }
 
     private func post(_ body: ByteBuffer) async throws -> (status: Int?, message: String) {
-        var request = HTTPClientRequest(url: settings.url)
-        request.method = .POST
-        request.headers.add(name: "Content-Encoding", value: "snappy")
-        request.headers.add(name: "Content-Type", value: "application/x-protobuf")
-        request.headers.add(name: "User-Agent", value: "obs-agent")
-        request.headers.add(name: "X-Prometheus-Remote-Write-Version", value: "0.1.0")
-        for (name, value) in settings.headers { request.headers.replaceOrAdd(name: name, value: value) }
-        try settings.http.apply(to: &request)
-        request.body = .bytes(body)
-        let response = try await clients.client(for: settings.http, url: settings.url)
-            .execute(request, timeout: .milliseconds(settings.timeout))
-        let text = (try? await response.body.collect(upTo: 4096)).map { String(buffer: $0) } ?? ""
-        return (Int(response.status.code), text.trimmingCharacters(in: .whitespacesAndNewlines))
+        try await ForwardingHTTP.post(body, to: settings.url, headers: [
+            ("Content-Encoding", "snappy"), ("Content-Type", "application/x-protobuf"), ("X-Prometheus-Remote-Write-Version", "0.1.0"),
+        ], extraHeaders: settings.headers, settings: settings.http, clients: clients, timeout: settings.timeout)
     }
 
     private func persist(_ position: WALPosition) async throws {
@@ -284,7 +274,7 @@ public final class RemoteWriteQueue: Sendable {
     }
 
     private func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await NIOThreadPool.singleton.runIfActive(work)
+        try await ForwardingHTTP.blocking(work)
     }
 }
 

@@ -282,7 +282,9 @@ struct ObsAgentCommand: AsyncParsableCommand {
         router.add(middleware: TelemetryMiddleware(metrics: metrics, maxBodySize: bodyLimit))
         router.add(middleware: WebSecurityMiddleware(security: security))
         let remoteWriteQueues = RemoteWriteQueues()
-        StatusRoutes(state: state, lifecycleEnabled: enableLifecycle, forwarding: remoteWriteQueues).register(on: router)
+        let logForwarders = LogForwarders(directory: try directory.subdirectory("logs") + "/forward", metrics: metrics,
+                                          logger: Logger(label: "log-forward"))
+        StatusRoutes(state: state, lifecycleEnabled: enableLifecycle, forwarding: remoteWriteQueues, logForwarding: logForwarders).register(on: router)
         SeriesRoutes(stores: stores).register(on: router)
         let queryGate = QueryGate(limit: maxConcurrentQueries, metrics: metrics)
         QueryRoutes(stores: stores, state: state, engine: PromQLEngine(options: queryOptions()), gate: queryGate).register(on: router)
@@ -397,7 +399,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
         let configWatch: [any Service] = reloadInterval > 0
             ? [ConfigWatchService(state: state, interval: reloadInterval, time: time, logger: Logger(label: "config"))] : []
         let forwarding = ForwardingService(stores: stores, state: state, directory: try directory.subdirectory("metrics") + "/queues",
-                                           queues: remoteWriteQueues, logger: Logger(label: "remote-write"))
+                                           queues: remoteWriteQueues, logForwarders: logForwarders, logger: Logger(label: "remote-write"))
         let samples: [any Service] = configFile == nil
             ? [SampleLogService(source: "examples/logs/pods", target: sampleLogs, time: time, logger: Logger(label: "samples"))] : []
         let group = ServiceGroup(
@@ -405,7 +407,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
                 // Shutdown runs in reverse: every listener stops before storage closes.
                 services: [
                     StorageService(directory: directory, options: storeOptions(), traceOptions: traceStoreOptions(), stores: stores, state: state,
-                                   logger: Logger(label: "storage")),
+                                   logger: Logger(label: "storage"), logForwarders: logForwarders),
                 ] + receiverServers + [
                     server,
                     ScrapeService(manager: scrapes, state: state),

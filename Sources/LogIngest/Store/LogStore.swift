@@ -79,6 +79,7 @@ public final class LogStore: LogQuerier, Sendable {
     let directory: String
     let segmentDirectory: String
     let wal: RecordLog<LogWALRecord>
+    private let observers = Mutex<[any LogCommitObserver]>([])
     let logger: Logger
     let counters: LogStoreCounters
     let state = Mutex(State())
@@ -193,6 +194,11 @@ public final class LogStore: LogQuerier, Sendable {
         LogStoreAppender(store: self, syncs: true)
     }
 
+    /// Adds an observer of every later commit.
+    public func addCommitObserver(_ observer: any LogCommitObserver) {
+        observers.withLock { $0.append(observer) }
+    }
+
     /// The newest entry time of `stream`, if the store has it.
     func newest(of stream: Labels) -> Int64? {
         state.withLock { state in state.ids[stream].flatMap { state.heads[$0]?.newest } }
@@ -238,6 +244,8 @@ public final class LogStore: LogQuerier, Sendable {
                 return (records, ids)
             }
             try wal.log(records, sync: sync)
+            // Inside the commit gate, so observers see batches in the order the WAL has them.
+            for observer in observers.withLock({ $0 }) { observer.committed(entries, sync: sync) }
             if case let .streams(created) = records.first {
                 state.withLock { state in for stream in created { state.loggedStreams.insert(stream.id) } }
             }

@@ -8,6 +8,7 @@ struct StatusRoutes {
     let state: AgentState
     let lifecycleEnabled: Bool
     let forwarding: RemoteWriteQueues
+    let logForwarding: LogForwarders
 
     func register(on router: Router<some RequestContext>) {
         for method in [HTTPRequest.Method.get, .head] {
@@ -82,7 +83,16 @@ struct StatusRoutes {
             fields.append("\"lastErrorTime\":" + (status.lastErrorTime.map { JSONText.quote(TimeParsing.rfc3339String(nanoseconds: $0 * 1_000_000)) } ?? "null"))
             return "{" + fields.joined(separator: ",") + "}"
         }
-        return "{\"remoteWrite\":[" + queues.joined(separator: ",") + "]}"
+        let logs = logForwarding.statuses().map { entry -> String in
+            let status = entry.status
+            var fields = ["\"name\":\(JSONText.quote(entry.name))", "\"url\":\(JSONText.quote(entry.url))",
+                          "\"position\":\(JSONText.quote(status.position?.description ?? ""))",
+                          "\"sent\":\(status.sent)", "\"failed\":\(status.failed)"]
+            fields.append("\"lastError\":" + (status.lastError.map(JSONText.quote) ?? "null"))
+            fields.append("\"lastErrorTime\":" + (status.lastErrorTime.map { JSONText.quote(TimeParsing.rfc3339String(nanoseconds: $0 * 1_000_000)) } ?? "null"))
+            return "{" + fields.joined(separator: ",") + "}"
+        }
+        return "{\"remoteWrite\":[" + queues.joined(separator: ",") + "],\"logs\":[" + logs.joined(separator: ",") + "]}"
     }
 
     func runtimeInfo() -> String {

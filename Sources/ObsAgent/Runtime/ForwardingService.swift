@@ -15,6 +15,7 @@ struct ForwardingService: Service {
     let state: AgentState
     let directory: String
     let queues: RemoteWriteQueues
+    let logForwarders: LogForwarders
     let logger: Logger
 
     func run() async throws {
@@ -24,7 +25,10 @@ struct ForwardingService: Service {
                 store = open
                 break
             }
-            guard !Task.isShuttingDownGracefully else { return }
+            guard !Task.isShuttingDownGracefully else {
+                await logForwarders.stopAll()
+                return
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
         let clients = OutboundClients { $0.timeout.connect = .seconds(10) }
@@ -37,6 +41,7 @@ struct ForwardingService: Service {
         }
         finish()
         await queues.stopAll()
+        await logForwarders.stopAll()
         await clients.shutdown()
     }
 }
@@ -86,12 +91,10 @@ final class RemoteWriteQueues: Sendable {
     }
 
     func stopAll() async {
-        let tasks = running.withLock { running in
+        await cancelAndWait(running.withLock { running in
             defer { running = [:] }
             return running.values.map(\.task)
-        }
-        for task in tasks { task.cancel() }
-        for task in tasks { await task.value }
+        })
     }
 
     /// Each queue's name, URL and state.
@@ -100,4 +103,81 @@ final class RemoteWriteQueues: Sendable {
             running.values.map { ($0.queue.settings.name, $0.queue.settings.url, $0.queue.currentStatus) }
         }.sorted { $0.name < $1.name }
     }
+}
+
+/// The log forwarders in force, and the log store's one commit observer: each commit goes to every
+/// forwarder's spool. Started with the log store (before anything is tailed), changed on reload.
+final class LogForwarders: LogCommitObserver {
+    private struct Running {
+        var config: LogForwardConfig
+        var forwarder: LokiForwarder
+        var task: Task<Void, Never>
+    }
+
+    private let running = Mutex<[String: Running]>([:])
+    private let clients = OutboundClients { $0.timeout.connect = .seconds(10) }
+    private let metrics: LogForwardMetrics
+    private let directory: String
+    private let logger: Logger
+
+    init(directory: String, metrics: MetricsRegistry, logger: Logger) {
+        self.directory = directory
+        self.metrics = LogForwardMetrics(metrics)
+        self.logger = logger
+    }
+
+    func committed(_ entries: [(stream: Labels, entry: LogEntry)], sync: Bool) {
+        for forwarder in running.withLock({ $0.values.map(\.forwarder) }) { forwarder.observer.committed(entries, sync: sync) }
+    }
+
+    func apply(_ config: AgentConfig) {
+        running.withLock { running in
+            let wanted = Dictionary(config.logs.forward.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+            for (name, entry) in running where wanted[name] != entry.config {
+                entry.task.cancel()
+                running[name] = nil
+            }
+            for (name, destination) in wanted where running[name] == nil {
+                var settings = LokiForwardSettings(name: name, url: destination.url)
+                settings.tenantID = destination.tenantID
+                settings.headers = destination.headers
+                settings.externalLabels = destination.externalLabels.pairs.map { Label($0.name, $0.value) }
+                settings.batchWait = destination.batchWait.milliseconds
+                settings.batchSize = destination.batchSize
+                settings.timeout = destination.timeout.milliseconds
+                settings.minBackoff = destination.minBackoff.milliseconds
+                settings.maxBackoff = destination.maxBackoff.milliseconds
+                settings.maxRetries = destination.maxRetries
+                settings.maxSpoolBytes = Int(destination.spoolMaxSize.bytes)
+                settings.http = destination.http
+                do {
+                    let forwarder = try LokiForwarder(settings: settings, directory: directory + "/" + name, clients: clients,
+                                                      metrics: metrics, logger: logger)
+                    running[name] = Running(config: destination, forwarder: forwarder, task: Task { await forwarder.run() })
+                } catch {
+                    logger.error("Log forwarder cannot open its spool; its logs are not forwarded", metadata: ["forwarder": "\(name)", "err": "\(error)"])
+                }
+            }
+        }
+    }
+
+    func stopAll() async {
+        await cancelAndWait(running.withLock { running in
+            defer { running = [:] }
+            return running.values.map(\.task)
+        })
+        await clients.shutdown()
+    }
+
+    func statuses() -> [(name: String, url: String, status: LogForwardStatus)] {
+        running.withLock { running in
+            running.values.map { ($0.forwarder.settings.name, $0.forwarder.settings.url, $0.forwarder.status) }
+        }.sorted { $0.name < $1.name }
+    }
+}
+
+/// Cancels every task, then waits for all of them to end.
+private func cancelAndWait(_ tasks: [Task<Void, Never>]) async {
+    for task in tasks { task.cancel() }
+    for task in tasks { await task.value }
 }

@@ -22,6 +22,8 @@ struct StorageService: Service {
     var compactionInterval: Duration = .seconds(60)
     /// How often the log store checks whether its head is due for a segment.
     var logMaintenanceInterval: Duration = .seconds(5)
+    /// Told of every log commit from the store's opening on, before anything is tailed.
+    var logForwarders: LogForwarders?
 
     func run() async throws {
         var options = self.options
@@ -36,6 +38,11 @@ struct StorageService: Service {
         stores.setMetrics(metrics)
         let logs = try await LogStore.open(directory: try directory.subdirectory("logs"), options: logOptions(),
                                            metrics: state.metrics, logger: Logger(label: "logs"))
+        if let logForwarders {
+            logForwarders.apply(state.config)
+            logs.addCommitObserver(logForwarders)
+            state.onReload { logForwarders.apply($0) }
+        }
         stores.setLogs(logs)
         let traces = try await NIOThreadPool.singleton.runIfActive { [directory, traceOptions] in
             try TraceStore(directory: try directory.subdirectory("traces"), options: traceOptions, logger: Logger(label: "traces"))

@@ -196,3 +196,9 @@ public struct LogEntriesChunk: LogChunk {
         }
     }
 }
+
+/// Told of every batch a log store commits, in commit order, on the committing thread (it may
+/// block): what forwarding spools from. `sync` says whether the commit waits for the disk.
+public protocol LogCommitObserver: Sendable {
+    func committed(_ entries: [(stream: Labels, entry: LogEntry)], sync: Bool)
+}

@@ -1,0 +1,223 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ObsCore
+import OutboundHTTP
+import Synchronization
+
+/// One `logs.forward` destination's settings, with promtail's client keys and defaults.
+public struct LokiForwardSettings: Sendable, Equatable {
+    public var name: String
+    public var url: String
+    public var tenantID: String?
+    public var headers: [String: String] = [:]
+    public var externalLabels: [Label] = []
+    public var batchWait: Int64 = 1000
+    public var batchSize = 1 << 20
+    public var timeout: Int64 = 10_000
+    public var minBackoff: Int64 = 500
+    public var maxBackoff: Int64 = 300_000
+    /// 0: retry until the destination takes the batch (promtail gives up after 10).
+    public var maxRetries = 0
+    /// Most bytes the spool keeps while the destination is behind.
+    public var maxSpoolBytes = 1 << 30
+    public var http = HTTPClientSettings()
+
+    public init(name: String, url: String) {
+        self.name = name
+        self.url = url
+    }
+}
+
+/// Sends a spool of committed log batches to a Loki push endpoint: batches of up to `batchsize`
+/// bytes, or what `batchwait` gathered; retries with backoff on 429, 5xx and network errors; drops
+/// (and counts) what Loki refuses with another 4xx. The position reached is kept on disk after each
+/// delivered batch, so a restart or a `kill -9` sends nothing twice except the batch in flight.
+public final class LokiForwarder: Sendable {
+    public let settings: LokiForwardSettings
+    let spool: LokiSpool
+    private let positionFile: String
+    private let clients: OutboundClients
+    private let metrics: LogForwardMetrics
+    private let time: any TimeSource
+    private let logger: Logger
+    private let state = Mutex(LogForwardStatus())
+
+    /// Opens (or creates) the spool in `directory`; register the result with the log store before
+    /// the first commit that should be forwarded.
+    public init(settings: LokiForwardSettings, directory: String, clients: OutboundClients, metrics: LogForwardMetrics,
+                time: any TimeSource = SystemTimeSource(), logger: Logger) throws {
+        self.settings = settings
+        spool = try LokiSpool(directory: directory + "/spool", externalLabels: settings.externalLabels, maxBytes: settings.maxSpoolBytes,
+                              dropped: metrics.spoolDropped.labels(settings.name), failures: metrics.spoolFailures.labels(settings.name),
+                              logger: logger)
+        positionFile = directory + "/position"
+        self.clients = clients
+        self.metrics = metrics
+        self.time = time
+        self.logger = logger
+    }
+
+    public var observer: any LogCommitObserver { spool }
+
+    public var status: LogForwardStatus { state.withLock { $0 } }
+
+    /// Runs until cancelled.
+    public func run() async {
+        var position = (try? String(contentsOfFile: positionFile, encoding: .utf8)).flatMap { WALPosition($0) }
+            ?? WALPosition(segment: (try? spool.log.segments().first) ?? 1, offset: 0)
+        while !Task.isCancelled {
+            do {
+                let start = position
+                let (batch, entries, end) = try await blocking { [spool, settings] in try Self.gather(spool.log, from: start, maxBytes: settings.batchSize) }
+                state.withLock { $0.position = end }
+                if entries == 0 {
+                    if end != position {
+                        position = end
+                        try await persist(position, spool: spool)
+                    }
+                    try await time.sleep(until: time.now() + settings.batchWait)
+                    continue
+                }
+                if batch.readableBytes < settings.batchSize {
+                    // A partial batch waits up to `batchwait` for more.
+                    try await time.sleep(until: time.now() + settings.batchWait)
+                    let (fuller, more, further) = try await blocking { [spool, settings] in
+                        try Self.gather(spool.log, from: start, maxBytes: settings.batchSize)
+                    }
+                    try await deliver(fuller, entries: more)
+                    position = further
+                } else {
+                    try await deliver(batch, entries: entries)
+                    position = end
+                }
+                try await persist(position, spool: spool)
+            } catch is CancellationError {
+                break
+            } catch {
+                logger.warning("Log forwarding round failed; retrying", metadata: ["forwarder": "\(settings.name)", "err": "\(error)"])
+                try? await time.sleep(until: time.now() + settings.minBackoff)
+            }
+        }
+    }
+
+    /// Whole records from `position` until `maxBytes` of push payload (at least one record), the
+    /// entries they hold, and where they end. Records of segments removed meanwhile are skipped.
+    static func gather(_ log: RecordLog<LokiSpoolRecord>, from start: WALPosition, maxBytes: Int) throws -> (ByteBuffer, Int, WALPosition) {
+        var position = start
+        var batch = ByteBuffer()
+        var entries = 0
+        struct Full: Error {}
+        while batch.readableBytes < maxBytes {
+            let segments = try log.segments()
+            guard let current = segments.first(where: { $0 >= position.segment }) else { break }
+            if current != position.segment { position = WALPosition(segment: current, offset: 0) }
+            var reached = position.offset
+            do {
+                _ = try RecordLog<LokiSpoolRecord>.read(log.path(ofSegment: current), from: position.offset) { record, end in
+                    batch.writeImmutableBuffer(record.push)
+                    entries += record.entries
+                    reached = end
+                    if batch.readableBytes >= maxBytes { throw Full() }
+                }
+            } catch is Full {
+                position.offset = reached
+                break
+            }
+            position.offset = reached
+            guard let next = segments.first(where: { $0 > current }) else { break }
+            position = WALPosition(segment: next, offset: 0)
+        }
+        return (batch, entries, position)
+    }
+
+    private func deliver(_ batch: ByteBuffer, entries: Int) async throws {
+        let body = Snappy.compress(batch)
+        var backoff = settings.minBackoff
+        var attempts = 0
+        while true {
+            try Task.checkCancellation()
+            attempts += 1
+            let outcome: (status: Int?, message: String)
+            do {
+                outcome = try await post(body)
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                outcome = (nil, "\(error)")
+            }
+            if let code = outcome.status, (200..<300).contains(code) {
+                metrics.entriesSent.labels(settings.name).inc(Double(entries))
+                metrics.bytesSent.labels(settings.name).inc(Double(body.readableBytes))
+                state.withLock { $0.sent += entries; $0.lastSent = time.now() }
+                return
+            }
+            let retry = outcome.status.map { $0 == 429 || $0 >= 500 } ?? true
+            let message = outcome.status.map { "server returned HTTP status \($0): \(outcome.message)" } ?? outcome.message
+            state.withLock { $0.lastError = message; $0.lastErrorTime = time.now() }
+            if !retry || (settings.maxRetries > 0 && attempts > settings.maxRetries) {
+                metrics.entriesFailed.labels(settings.name).inc(Double(entries))
+                state.withLock { $0.failed += entries }
+                logger.error("Log batch refused; dropped", metadata: ["forwarder": "\(settings.name)", "entries": "\(entries)", "err": "\(message)"])
+                return
+            }
+            metrics.retries.labels(settings.name).inc()
+            try await time.sleep(until: time.now() + backoff)
+            backoff = min(backoff * 2, settings.maxBackoff)
+        }
+    }
+
+    private func post(_ body: ByteBuffer) async throws -> (status: Int?, message: String) {
+        var headers = [("Content-Type", "application/x-protobuf")]
+        if let tenant = settings.tenantID { headers.append(("X-Scope-OrgID", tenant)) }
+        return try await ForwardingHTTP.post(body, to: settings.url, headers: headers, extraHeaders: settings.headers,
+                                             settings: settings.http, clients: clients, timeout: settings.timeout)
+    }
+
+    /// Writes the position and removes the spool segments wholly behind it.
+    private func persist(_ position: WALPosition, spool: LokiSpool) async throws {
+        let path = positionFile
+        try await blocking {
+            try FileIO.writeAtomically(Array(position.description.utf8), to: path)
+            if position.segment > 1 { try spool.log.removeSegments(through: position.segment - 1) }
+        }
+    }
+
+    private func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await ForwardingHTTP.blocking(work)
+    }
+}
+
+/// A log forwarder's state for the status API and `obsctl status`.
+public struct LogForwardStatus: Sendable {
+    public var position: WALPosition?
+    public var sent = 0
+    public var failed = 0
+    public var lastSent: Int64?
+    public var lastError: String?
+    public var lastErrorTime: Int64?
+}
+
+/// Log forwarders' self-metrics (label `forwarder`).
+public struct LogForwardMetrics: Sendable {
+    let entriesSent: CounterFamily
+    let entriesFailed: CounterFamily
+    let bytesSent: CounterFamily
+    let retries: CounterFamily
+    let spoolDropped: CounterFamily
+    let spoolFailures: CounterFamily
+
+    public init(_ registry: MetricsRegistry) {
+        entriesSent = registry.counter("obs_logs_forward_entries_sent_total", help: "Log entries the destination accepted.", labelNames: ["forwarder"])
+        entriesFailed = registry.counter("obs_logs_forward_entries_failed_total", help: "Log entries the destination refused for good (dropped).",
+                                         labelNames: ["forwarder"])
+        bytesSent = registry.counter("obs_logs_forward_bytes_total", help: "Compressed bytes of push requests accepted.", labelNames: ["forwarder"])
+        retries = registry.counter("obs_logs_forward_retries_total", help: "Push requests retried after a recoverable error.", labelNames: ["forwarder"])
+        spoolDropped = registry.counter("obs_logs_forward_spool_segments_dropped_total",
+                                        help: "Spool segments dropped unsent because the spool was over its size limit.", labelNames: ["forwarder"])
+        spoolFailures = registry.counter("obs_logs_forward_spool_failures_total",
+                                         help: "Committed log entries that could not be spooled for forwarding.", labelNames: ["forwarder"])
+    }
+}

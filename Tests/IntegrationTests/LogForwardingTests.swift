@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `logs.forward` to a Loki push endpoint (a second agent, which serves Loki's push API): lines are
+/// tailed and forwarded; the destination goes away, the forwarding agent is restarted and then
+/// killed with SIGKILL meanwhile, the destination comes back; then it holds every line once, with
+/// the external labels, exactly as the forwarding agent's own store does.
+@Suite(.serialized) struct LogForwardingTests {
+    static func lines(_ base: String, _ query: String) async throws -> [String] {
+        let now = Int64(Date().timeIntervalSince1970) * 1_000_000_000
+        let url = base + "/loki/api/v1/query_range?query=\(percent(query))&limit=5000&start=\(now - 3_600_000_000_000)&end=\(now + 60_000_000_000)"
+        let reply = try await http(.GET, url)
+        let streams = ((reply.json?["data"] as? [String: Any])?["result"] as? [[String: Any]]) ?? []
+        return streams.flatMap { ($0["values"] as? [[String]] ?? []).map { $0[1] } }.sorted()
+    }
+
+    @Test func everyLineArrivesOnceThroughAnOutageARestartAndAKill() async throws {
+        let directory = AgentProcess.temporaryDirectory()
+        let pods = directory + "/pods/shop_web-1_uid-1/web"
+        try FileManager.default.createDirectory(atPath: pods, withIntermediateDirectories: true)
+        let file = pods + "/0.log"
+        FileManager.default.createFile(atPath: file, contents: nil)
+        var written = 0
+        func write(_ count: Int) throws {
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+            try handle.seekToEnd()
+            let stamp = ISO8601DateFormatter().string(from: Date())
+            for _ in 0..<count {
+                handle.write(Data("\(stamp) stdout F line \(written)\n".utf8))
+                written += 1
+            }
+            try handle.close()
+        }
+        let receiverPort = try ScrapeIntegrationTests.freePort()
+        let receiverArguments = ["--web.listen-address=127.0.0.1:\(receiverPort)"]
+        var receiver = try AgentProcess(arguments: receiverArguments, dataDirectory: directory + "/receiver-data")
+        try await receiver.waitForListening()
+        try """
+            logs:
+              inputs:
+                - name: pods
+                  paths: ["\(directory)/pods/*/*/*.log"]
+                  labels: {job: pods}
+              forward:
+                - name: central
+                  url: http://127.0.0.1:\(receiverPort)/loki/api/v1/push
+                  tenant_id: node-a
+                  batchwait: 200ms
+                  external_labels: {node: node-a}
+                  backoff_config: {min_period: 100ms, max_period: 1s}
+            """.write(toFile: directory + "/agent.yml", atomically: true, encoding: .utf8)
+        let arguments = ["--config.file=\(directory)/agent.yml"]
+        var agent = try AgentProcess(arguments: arguments, directory: directory)
+        try await agent.waitForListening()
+        try write(20)
+        let first = try await AlertingIntegrationTests.eventually(seconds: 30) {
+            try await Self.lines(receiver.baseURL, "{job=\"pods\"}").count == 20
+        }
+        #expect(first, "\(agent.log)")
+        receiver.signal(SIGTERM)
+        _ = try await receiver.waitForExit()
+        try write(20)
+        try await Task.sleep(for: .seconds(1))
+        agent.signal(SIGTERM)
+        #expect(try await agent.waitForExit() == 0)
+        agent = try AgentProcess(arguments: arguments, directory: directory)
+        try await agent.waitForListening()
+        try write(20)
+        try await Task.sleep(for: .seconds(1))
+        agent.signal(SIGKILL)
+        _ = try await agent.waitForExit()
+        agent = try AgentProcess(arguments: arguments, directory: directory)
+        try await agent.waitForListening()
+        try write(20)
+        receiver = try AgentProcess(arguments: receiverArguments, dataDirectory: directory + "/receiver-data")
+        try await receiver.waitForListening()
+        var received: [String] = []
+        let all = try await AlertingIntegrationTests.eventually(seconds: 60) {
+            received = try await Self.lines(receiver.baseURL, "{job=\"pods\"}")
+            return received.count >= 80
+        }
+        #expect(all, "\(received.count) lines\n\(agent.log)")
+        try await Task.sleep(for: .seconds(1))
+        received = try await Self.lines(receiver.baseURL, "{job=\"pods\"}")
+        let local = try await Self.lines(agent.baseURL, "{job=\"pods\"}")
+        #expect(local.count == 80)
+        #expect(received == local, "\(Set(local).subtracting(received).sorted().prefix(5)) missing; \(received.count) received")
+        #expect(Set(received).count == received.count, "a line arrived twice")
+        // The stream carries the external label on the receiving side only.
+        #expect(try await Self.lines(receiver.baseURL, "{job=\"pods\", node=\"node-a\"}").count == 80)
+        let status = try await http(.GET, agent.baseURL + "/api/v1/status/forwarding")
+        #expect(status.body.contains("\"logs\":[{\"name\":\"central\""), "\(status.body)")
+        agent.signal(SIGTERM)
+        #expect(try await agent.waitForExit() == 0)
+        receiver.signal(SIGTERM)
+        _ = try await receiver.waitForExit()
+    }
+}
