@@ -13,12 +13,15 @@ extension AgentConfig {
         config.text = text
         guard let root = try YAMLValue.parse(text, file: file) else { return config }
         let top = try root.mapping(allowedKeys: ["global", "storage", "scrape_configs", "rule_files", "alerting", "logs", "alertmanager",
-                                                 "remote_write"])
+                                                 "remote_write", "traces"])
         if let global = top["global"] {
             config.global = try GlobalConfig(yaml: global)
         }
         if let storage = top["storage"] {
             config.storage = try StorageConfig(yaml: storage)
+        }
+        if let traces = top["traces"] {
+            config.traces = try TracesConfig(yaml: traces)
         }
         if let logs = top["logs"] {
             config.logs = try LogsConfig(yaml: logs)

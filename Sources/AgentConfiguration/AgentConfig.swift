@@ -21,6 +21,7 @@ package struct AgentConfig: Sendable, Equatable {
     package var alertmanager: AlertmanagerSettings?
     package var logs = LogsConfig()
     package var remoteWrite: [RemoteWriteConfig] = []
+    package var traces = TracesConfig()
 
     /// Where the configuration came from, for `/api/v1/status/config` and error messages.
     package var source = ""

@@ -7,7 +7,7 @@ import ObsYAML
 package struct LogsConfig: Sendable, Equatable {
     package var storage = LogStorageConfig()
     package var inputs: [LogInputConfig] = []
-    package var forward: [LogForwardConfig] = []
+    package var forward: [ForwardConfig] = []
 }
 
 /// `logs.storage:`.
@@ -70,7 +70,7 @@ extension LogsConfig {
         }
         var forwarders = Set<String>()
         for entry in try map["forward"]?.sequence() ?? [] {
-            let destination = try LogForwardConfig(yaml: entry)
+            let destination = try ForwardConfig(yaml: entry, signal: .logs)
             guard forwarders.insert(destination.name).inserted else {
                 throw entry.error("found multiple log forward destinations named \"\(destination.name)\"; give each a name")
             }
@@ -162,55 +162,3 @@ extension MultilineConfig {
     }
 }
 
-/// `logs.forward:` entry — promtail's client keys for a Loki push destination.
-package struct LogForwardConfig: Sendable, Equatable {
-    package var name: String
-    package var url: String
-    package var tenantID: String?
-    package var headers: [String: String] = [:]
-    package var externalLabels = LabelMap()
-    package var batchWait = PrometheusDuration.seconds(1)
-    package var batchSize = 1 << 20
-    package var timeout = PrometheusDuration.seconds(10)
-    package var minBackoff = PrometheusDuration(milliseconds: 500)
-    package var maxBackoff = PrometheusDuration.seconds(300)
-    package var maxRetries = 0
-    package var spoolMaxSize = ByteSize(bytes: 1 << 30)
-    package var http = HTTPClientSettings()
-
-    static let keys = ["name", "url", "tenant_id", "headers", "external_labels", "batchwait", "batchsize", "timeout", "backoff_config",
-                       "spool_max_size"] + HTTPClientSettings.keys
-
-    package init(yaml: YAMLValue) throws(ConfigError) {
-        let map = try yaml.mapping(allowedKeys: Self.keys)
-        url = try map.require("url")
-        guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil else {
-            throw map.error(at: "url", "invalid Loki push URL \"\(url)\": want an http or https URL")
-        }
-        name = try map.decode("name", default: parsed.host ?? "loki")
-        guard name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), !name.isEmpty else {
-            throw map.error(at: "name", "name may hold letters, digits, '-', '_' and '.' only")
-        }
-        tenantID = try map.decode("tenant_id")
-        for (key, value) in try map["headers"]?.stringMap() ?? [] { headers[key] = try value.decode(String.self) }
-        externalLabels = try map.decode("external_labels", default: LabelMap())
-        batchWait = try map.decode("batchwait", default: batchWait)
-        batchSize = try map.decode("batchsize", default: batchSize)
-        guard batchSize > 0, batchSize <= 64 << 20 else { throw map.error(at: "batchsize", "batchsize must be between 1 and 67108864 bytes") }
-        timeout = try map.decode("timeout", default: timeout)
-        if let backoff = map["backoff_config"] {
-            let b = try backoff.mapping(allowedKeys: ["min_period", "max_period", "max_retries"])
-            minBackoff = try b.decode("min_period", default: minBackoff)
-            maxBackoff = try b.decode("max_period", default: maxBackoff)
-            maxRetries = try b.decode("max_retries", default: maxRetries)
-            guard minBackoff.milliseconds > 0, minBackoff <= maxBackoff, maxRetries >= 0 else {
-                throw b.error(at: "min_period", "min_period must be greater than zero and not greater than max_period; max_retries not negative")
-            }
-        }
-        spoolMaxSize = try map.decode("spool_max_size", default: spoolMaxSize)
-        for (key, value) in [("batchwait", batchWait), ("timeout", timeout)] where value.milliseconds <= 0 {
-            throw map.error(at: key, "\(key) must be greater than zero")
-        }
-        http = try HTTPClientSettings(mapping: map)
-    }
-}

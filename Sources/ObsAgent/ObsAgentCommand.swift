@@ -282,9 +282,12 @@ struct ObsAgentCommand: AsyncParsableCommand {
         router.add(middleware: TelemetryMiddleware(metrics: metrics, maxBodySize: bodyLimit))
         router.add(middleware: WebSecurityMiddleware(security: security))
         let remoteWriteQueues = RemoteWriteQueues()
-        let logForwarders = LogForwarders(directory: try directory.subdirectory("logs") + "/forward", metrics: metrics,
-                                          logger: Logger(label: "log-forward"))
-        StatusRoutes(state: state, lifecycleEnabled: enableLifecycle, forwarding: remoteWriteQueues, logForwarding: logForwarders).register(on: router)
+        let logForwarders = SpoolForwarders(signal: .logs, directory: try directory.subdirectory("logs") + "/forward", metrics: metrics,
+                                            logger: Logger(label: "log-forward"))
+        let traceForwarders = SpoolForwarders(signal: .traces, directory: try directory.subdirectory("traces") + "/forward", metrics: metrics,
+                                              logger: Logger(label: "trace-forward"))
+        StatusRoutes(state: state, lifecycleEnabled: enableLifecycle, forwarding: remoteWriteQueues, logForwarding: logForwarders,
+                     traceForwarding: traceForwarders).register(on: router)
         SeriesRoutes(stores: stores).register(on: router)
         let queryGate = QueryGate(limit: maxConcurrentQueries, metrics: metrics)
         QueryRoutes(stores: stores, state: state, engine: PromQLEngine(options: queryOptions()), gate: queryGate).register(on: router)
@@ -399,7 +402,8 @@ struct ObsAgentCommand: AsyncParsableCommand {
         let configWatch: [any Service] = reloadInterval > 0
             ? [ConfigWatchService(state: state, interval: reloadInterval, time: time, logger: Logger(label: "config"))] : []
         let forwarding = ForwardingService(stores: stores, state: state, directory: try directory.subdirectory("metrics") + "/queues",
-                                           queues: remoteWriteQueues, logForwarders: logForwarders, logger: Logger(label: "remote-write"))
+                                           queues: remoteWriteQueues, logForwarders: logForwarders, traceForwarders: traceForwarders,
+                                           logger: Logger(label: "remote-write"))
         let samples: [any Service] = configFile == nil
             ? [SampleLogService(source: "examples/logs/pods", target: sampleLogs, time: time, logger: Logger(label: "samples"))] : []
         let group = ServiceGroup(
@@ -407,7 +411,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
                 // Shutdown runs in reverse: every listener stops before storage closes.
                 services: [
                     StorageService(directory: directory, options: storeOptions(), traceOptions: traceStoreOptions(), stores: stores, state: state,
-                                   logger: Logger(label: "storage"), logForwarders: logForwarders),
+                                   logger: Logger(label: "storage"), logForwarders: logForwarders, traceForwarders: traceForwarders),
                 ] + receiverServers + [
                     server,
                     ScrapeService(manager: scrapes, state: state),

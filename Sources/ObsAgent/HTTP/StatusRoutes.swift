@@ -8,7 +8,8 @@ struct StatusRoutes {
     let state: AgentState
     let lifecycleEnabled: Bool
     let forwarding: RemoteWriteQueues
-    let logForwarding: LogForwarders
+    let logForwarding: SpoolForwarders
+    let traceForwarding: SpoolForwarders
 
     func register(on router: Router<some RequestContext>) {
         for method in [HTTPRequest.Method.get, .head] {
@@ -83,7 +84,7 @@ struct StatusRoutes {
             fields.append("\"lastErrorTime\":" + (status.lastErrorTime.map { JSONText.quote(TimeParsing.rfc3339String(nanoseconds: $0 * 1_000_000)) } ?? "null"))
             return "{" + fields.joined(separator: ",") + "}"
         }
-        let logs = logForwarding.statuses().map { entry -> String in
+        func spools(_ forwarders: SpoolForwarders) -> [String] { forwarders.statuses().map { entry -> String in
             let status = entry.status
             var fields = ["\"name\":\(JSONText.quote(entry.name))", "\"url\":\(JSONText.quote(entry.url))",
                           "\"position\":\(JSONText.quote(status.position?.description ?? ""))",
@@ -91,8 +92,9 @@ struct StatusRoutes {
             fields.append("\"lastError\":" + (status.lastError.map(JSONText.quote) ?? "null"))
             fields.append("\"lastErrorTime\":" + (status.lastErrorTime.map { JSONText.quote(TimeParsing.rfc3339String(nanoseconds: $0 * 1_000_000)) } ?? "null"))
             return "{" + fields.joined(separator: ",") + "}"
-        }
-        return "{\"remoteWrite\":[" + queues.joined(separator: ",") + "],\"logs\":[" + logs.joined(separator: ",") + "]}"
+        } }
+        return "{\"remoteWrite\":[" + queues.joined(separator: ",") + "],\"logs\":[" + spools(logForwarding).joined(separator: ",")
+            + "],\"traces\":[" + spools(traceForwarding).joined(separator: ",") + "]}"
     }
 
     func runtimeInfo() -> String {

@@ -1,6 +1,7 @@
 import AgentConfiguration
 import Forwarding
 import Logging
+import NIOCore
 import MetricsTSDB
 import ObsCore
 import OutboundHTTP
@@ -15,7 +16,8 @@ struct ForwardingService: Service {
     let state: AgentState
     let directory: String
     let queues: RemoteWriteQueues
-    let logForwarders: LogForwarders
+    let logForwarders: SpoolForwarders
+    let traceForwarders: SpoolForwarders
     let logger: Logger
 
     func run() async throws {
@@ -27,6 +29,7 @@ struct ForwardingService: Service {
             }
             guard !Task.isShuttingDownGracefully else {
                 await logForwarders.stopAll()
+                await traceForwarders.stopAll()
                 return
             }
             try await Task.sleep(for: .milliseconds(50))
@@ -42,6 +45,7 @@ struct ForwardingService: Service {
         finish()
         await queues.stopAll()
         await logForwarders.stopAll()
+        await traceForwarders.stopAll()
         await clients.shutdown()
     }
 }
@@ -105,41 +109,50 @@ final class RemoteWriteQueues: Sendable {
     }
 }
 
-/// The log forwarders in force, and the log store's one commit observer: each commit goes to every
-/// forwarder's spool. Started with the log store (before anything is tailed), changed on reload.
-final class LogForwarders: LogCommitObserver {
+/// The log or trace forwarders in force, and their store's one commit observer: each commit goes
+/// to every forwarder's spool. Started with the store (before anything arrives), changed on reload.
+final class SpoolForwarders: LogCommitObserver, TraceCommitObserver {
     private struct Running {
-        var config: LogForwardConfig
-        var forwarder: LokiForwarder
+        var config: ForwardConfig
+        var forwarder: SpoolForwarder
+        var logs: any LogCommitObserver
+        var traces: any TraceCommitObserver
         var task: Task<Void, Never>
     }
 
+    let signal: ForwardConfig.Signal
     private let running = Mutex<[String: Running]>([:])
     private let clients = OutboundClients { $0.timeout.connect = .seconds(10) }
     private let metrics: LogForwardMetrics
     private let directory: String
     private let logger: Logger
 
-    init(directory: String, metrics: MetricsRegistry, logger: Logger) {
+    init(signal: ForwardConfig.Signal, directory: String, metrics: MetricsRegistry, logger: Logger) {
+        self.signal = signal
         self.directory = directory
-        self.metrics = LogForwardMetrics(metrics)
+        self.metrics = LogForwardMetrics(metrics, signal: signal == .logs ? "logs" : "traces")
         self.logger = logger
     }
 
     func committed(_ entries: [(stream: Labels, entry: LogEntry)], sync: Bool) {
-        for forwarder in running.withLock({ $0.values.map(\.forwarder) }) { forwarder.observer.committed(entries, sync: sync) }
+        for observer in running.withLock({ $0.values.map(\.logs) }) { observer.committed(entries, sync: sync) }
+    }
+
+    func committed(_ requests: [ByteBuffer], spans: Int, sync: Bool) {
+        for observer in running.withLock({ $0.values.map(\.traces) }) { observer.committed(requests, spans: spans, sync: sync) }
     }
 
     func apply(_ config: AgentConfig) {
+        let destinations = signal == .logs ? config.logs.forward : config.traces.forward
         running.withLock { running in
-            let wanted = Dictionary(config.logs.forward.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+            let wanted = Dictionary(destinations.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
             for (name, entry) in running where wanted[name] != entry.config {
                 entry.task.cancel()
                 running[name] = nil
             }
             for (name, destination) in wanted where running[name] == nil {
-                var settings = LokiForwardSettings(name: name, url: destination.url)
-                settings.tenantID = destination.tenantID
+                var settings = SpoolForwardSettings(name: name, url: destination.url,
+                                                    kind: signal == .logs ? .loki(tenant: destination.tenantID) : .otlpHTTP(gzip: destination.gzip))
                 settings.headers = destination.headers
                 settings.externalLabels = destination.externalLabels.pairs.map { Label($0.name, $0.value) }
                 settings.batchWait = destination.batchWait.milliseconds
@@ -151,11 +164,12 @@ final class LogForwarders: LogCommitObserver {
                 settings.maxSpoolBytes = Int(destination.spoolMaxSize.bytes)
                 settings.http = destination.http
                 do {
-                    let forwarder = try LokiForwarder(settings: settings, directory: directory + "/" + name, clients: clients,
-                                                      metrics: metrics, logger: logger)
-                    running[name] = Running(config: destination, forwarder: forwarder, task: Task { await forwarder.run() })
+                    let forwarder = try SpoolForwarder(settings: settings, directory: directory + "/" + name, clients: clients,
+                                                       metrics: metrics, logger: logger)
+                    running[name] = Running(config: destination, forwarder: forwarder, logs: forwarder.logObserver,
+                                            traces: forwarder.traceObserver, task: Task { await forwarder.run() })
                 } catch {
-                    logger.error("Log forwarder cannot open its spool; its logs are not forwarded", metadata: ["forwarder": "\(name)", "err": "\(error)"])
+                    logger.error("Forwarder cannot open its spool; nothing is forwarded to it", metadata: ["forwarder": "\(name)", "err": "\(error)"])
                 }
             }
         }

@@ -23,7 +23,9 @@ struct StorageService: Service {
     /// How often the log store checks whether its head is due for a segment.
     var logMaintenanceInterval: Duration = .seconds(5)
     /// Told of every log commit from the store's opening on, before anything is tailed.
-    var logForwarders: LogForwarders?
+    var logForwarders: SpoolForwarders?
+    /// Told of every trace commit from the store's opening on.
+    var traceForwarders: SpoolForwarders?
 
     func run() async throws {
         var options = self.options
@@ -46,6 +48,11 @@ struct StorageService: Service {
         stores.setLogs(logs)
         let traces = try await NIOThreadPool.singleton.runIfActive { [directory, traceOptions] in
             try TraceStore(directory: try directory.subdirectory("traces"), options: traceOptions, logger: Logger(label: "traces"))
+        }
+        if let traceForwarders {
+            traceForwarders.apply(state.config)
+            traces.addCommitObserver(traceForwarders)
+            state.onReload { traceForwarders.apply($0) }
         }
         stores.setTraces(traces)
         state.setReady(true)

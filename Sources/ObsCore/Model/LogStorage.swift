@@ -1,3 +1,4 @@
+import NIOCore
 /// One log line of a stream. Times are Unix nanoseconds, as Loki keeps them.
 public struct LogEntry: Sendable, Equatable {
     public var timestamp: Int64
@@ -201,4 +202,10 @@ public struct LogEntriesChunk: LogChunk {
 /// block): what forwarding spools from. `sync` says whether the commit waits for the disk.
 public protocol LogCommitObserver: Sendable {
     func committed(_ entries: [(stream: Labels, entry: LogEntry)], sync: Bool)
+}
+
+/// Told of every export a trace store commits, in commit order, on the committing thread (it may
+/// block): each request an OTLP `ExportTraceServiceRequest` of one trace's spans.
+public protocol TraceCommitObserver: Sendable {
+    func committed(_ requests: [ByteBuffer], spans: Int, sync: Bool)
 }

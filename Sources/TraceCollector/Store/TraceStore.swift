@@ -52,6 +52,7 @@ public final class TraceStore: Sendable {
     /// Serialises WAL writes with the head handover of a flush, so no record is in the WAL but
     /// missing from both the head snapshot and the next head.
     let commitGate = Mutex(())
+    private let observers = Mutex<[any TraceCommitObserver]>([])
     let flushGate = Mutex(())
     let logger: Logger
 
@@ -114,6 +115,11 @@ public final class TraceStore: Sendable {
         }
     }
 
+    /// Adds an observer of every later commit.
+    public func addCommitObserver(_ observer: any TraceCommitObserver) {
+        observers.withLock { $0.append(observer) }
+    }
+
     /// Stores an export split by trace durably: when this returns, a crash loses none of it. Blocking.
     public func append(_ export: SplitExport) throws {
         guard !export.fragments.isEmpty else { return }
@@ -122,6 +128,8 @@ public final class TraceStore: Sendable {
         try commitGate.withLock { _ in
             guard !state.withLock({ $0.closed }) else { throw TraceStoreError.closed }
             try wal.log([TraceWALRecord(fragments: fragments)])
+            // Inside the commit gate, so observers see exports in WAL order.
+            for observer in observers.withLock({ $0 }) { observer.committed(fragments.map(\.bytes), spans: export.spanCount, sync: true) }
             state.withLock { state in
                 Self.add(fragments, export, to: &state.head)
                 if state.head.oldestArrival == nil { state.head.oldestArrival = WallClock.milliseconds() }

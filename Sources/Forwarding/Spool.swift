@@ -4,10 +4,11 @@ import NIOCore
 import ObsCore
 import Synchronization
 
-/// One spooled batch: the committed entries as a Loki `PushRequest` (uncompressed protobuf), ready
-/// to send. Repeated protobuf fields concatenate, so several records' payloads side by side are one
-/// valid `PushRequest`: batching is appending bytes.
-struct LokiSpoolRecord: LogRecord, Equatable {
+/// One spooled batch, ready to send: a Loki `PushRequest` or an OTLP `ExportTraceServiceRequest`
+/// (uncompressed protobuf) and how many entries or spans it holds. Repeated protobuf fields
+/// concatenate, so several records' payloads side by side are one valid request: batching is
+/// appending bytes.
+struct SpoolRecord: LogRecord, Equatable {
     static let logMagic: [UInt8] = Array("OBSLFW".utf8) + [1, 0]
     static let readableVersions: Set<UInt8> = [1]
     static let firstCompressedVersion: UInt8 = 1
@@ -23,13 +24,13 @@ struct LokiSpoolRecord: LogRecord, Equatable {
         buffer.writeImmutableBuffer(push)
     }
 
-    static func decode(kind: UInt8, payload: inout ByteBuffer) throws -> LokiSpoolRecord {
-        guard kind == 1 else { throw CoreError.corrupt(codec: "loki spool", detail: "unknown record type \(kind)") }
-        let failure = CoreError.corrupt(codec: "loki spool", detail: "bad entry count")
+    static func decode(kind: UInt8, payload: inout ByteBuffer) throws -> SpoolRecord {
+        guard kind == 1 else { throw CoreError.corrupt(codec: "forwarding spool", detail: "unknown record type \(kind)") }
+        let failure = CoreError.corrupt(codec: "forwarding spool", detail: "bad entry count")
         let entries = try payload.readVarint(orThrow: failure)
         guard entries <= UInt64(payload.readableBytes) else { throw failure }
         let push = payload.readSlice(length: payload.readableBytes)!
-        return LokiSpoolRecord(entries: Int(entries), push: push)
+        return SpoolRecord(entries: Int(entries), push: push)
     }
 }
 
@@ -79,44 +80,63 @@ enum LokiPushEncoding {
     }
 }
 
-/// The spool of one log forwarder: every batch the log store commits, appended as a record (synced
-/// with the commit when the commit syncs), until the forwarder has delivered it. Past `maxBytes` the
-/// oldest segments go (counted).
-final class LokiSpool: LogCommitObserver {
-    let log: RecordLog<LokiSpoolRecord>
-    let externalLabels: [Label]
+/// The spool of one forwarder: every batch its store commits, appended as a record (synced with the
+/// commit when the commit syncs), until the forwarder has delivered it. Past `maxBytes` the oldest
+/// segments go (counted).
+final class Spool: Sendable {
+    let log: RecordLog<SpoolRecord>
     let maxBytes: Int
     private let dropped: Counter
     private let failures: Counter
     private let logger: Logger
 
-    init(directory: String, externalLabels: [Label], maxBytes: Int, dropped: Counter, failures: Counter, logger: Logger) throws {
+    init(directory: String, maxBytes: Int, dropped: Counter, failures: Counter, logger: Logger) throws {
         log = try RecordLog(directory: directory, segmentSize: 16 << 20)
         // A new segment after whatever is there; records already spooled stay to be sent.
         try log.openSegment(number: (try log.segments().last ?? 0) + 1)
-        self.externalLabels = externalLabels
         self.maxBytes = maxBytes
         self.dropped = dropped
         self.failures = failures
         self.logger = logger
     }
 
-    func committed(_ entries: [(stream: Labels, entry: LogEntry)], sync: Bool) {
-        guard !entries.isEmpty else { return }
+    func append(_ payload: ByteBuffer, count: Int, sync: Bool) {
+        guard count > 0 else { return }
         do {
-            try log.log([LokiSpoolRecord(entries: entries.count, push: LokiPushEncoding.encode(entries, externalLabels: externalLabels))], sync: sync)
+            try log.log([SpoolRecord(entries: count, push: payload)], sync: sync)
             if log.sizeInBytes() > maxBytes {
                 let segments = try log.segments()
                 if let oldest = segments.first, oldest < log.currentSegment {
                     try log.removeSegments(through: oldest)
                     dropped.inc()
-                    logger.warning("Log forwarding spool over its limit; the oldest unsent segment was dropped", metadata: ["segment": "\(oldest)"])
+                    logger.warning("Forwarding spool over its limit; the oldest unsent segment was dropped", metadata: ["segment": "\(oldest)"])
                 }
             }
         } catch {
-            // The entries are in the log store; only their forwarding is lost.
-            failures.inc(Double(entries.count))
-            logger.error("Spooling log entries for forwarding failed", metadata: ["err": "\(error)"])
+            // The data is in the store; only its forwarding is lost.
+            failures.inc(Double(count))
+            logger.error("Spooling for forwarding failed", metadata: ["err": "\(error)"])
         }
+    }
+}
+
+/// Log-store commits into a spool, as Loki push requests with the destination's external labels.
+struct LogSpooler: LogCommitObserver {
+    let spool: Spool
+    let externalLabels: [Label]
+
+    func committed(_ entries: [(stream: Labels, entry: LogEntry)], sync: Bool) {
+        spool.append(LokiPushEncoding.encode(entries, externalLabels: externalLabels), count: entries.count, sync: sync)
+    }
+}
+
+/// Trace-store commits into a spool: the export's per-trace requests side by side are one request.
+struct TraceSpooler: TraceCommitObserver {
+    let spool: Spool
+
+    func committed(_ requests: [ByteBuffer], spans: Int, sync: Bool) {
+        var payload = ByteBuffer()
+        for request in requests { payload.writeImmutableBuffer(request) }
+        spool.append(payload, count: spans, sync: sync)
     }
 }

@@ -7,11 +7,20 @@ import ObsCore
 import OutboundHTTP
 import Synchronization
 
-/// One `logs.forward` destination's settings, with promtail's client keys and defaults.
-public struct LokiForwardSettings: Sendable, Equatable {
+/// One forwarding destination's settings (`logs.forward` with promtail's client keys and
+/// defaults; `traces.forward` with the OTLP exporter's).
+public struct SpoolForwardSettings: Sendable, Equatable {
+    /// What the destination speaks.
+    public enum Wire: Sendable, Equatable {
+        /// Loki's push API: snappy protobuf, `X-Scope-OrgID` from the tenant.
+        case loki(tenant: String?)
+        /// OTLP/HTTP: protobuf, gzip-compressed when asked.
+        case otlpHTTP(gzip: Bool)
+    }
+
     public var name: String
     public var url: String
-    public var tenantID: String?
+    public var kind: Wire
     public var headers: [String: String] = [:]
     public var externalLabels: [Label] = []
     public var batchWait: Int64 = 1000
@@ -25,19 +34,21 @@ public struct LokiForwardSettings: Sendable, Equatable {
     public var maxSpoolBytes = 1 << 30
     public var http = HTTPClientSettings()
 
-    public init(name: String, url: String) {
+    public init(name: String, url: String, kind: Wire) {
         self.name = name
         self.url = url
+        self.kind = kind
     }
 }
 
-/// Sends a spool of committed log batches to a Loki push endpoint: batches of up to `batchsize`
-/// bytes, or what `batchwait` gathered; retries with backoff on 429, 5xx and network errors; drops
-/// (and counts) what Loki refuses with another 4xx. The position reached is kept on disk after each
-/// delivered batch, so a restart or a `kill -9` sends nothing twice except the batch in flight.
-public final class LokiForwarder: Sendable {
-    public let settings: LokiForwardSettings
-    let spool: LokiSpool
+/// Sends a spool of committed batches to a Loki push or OTLP/HTTP endpoint: batches of up to
+/// `batchsize` bytes, or what `batchwait` gathered; retries with backoff on 429, 5xx (OTLP: 429, 502,
+/// 503, 504) and network errors; drops (and counts) what the destination refuses otherwise. The
+/// position reached is kept on disk after each delivered batch, so a restart or a `kill -9` sends
+/// nothing twice except the batch in flight.
+public final class SpoolForwarder: Sendable {
+    public let settings: SpoolForwardSettings
+    let spool: Spool
     private let positionFile: String
     private let clients: OutboundClients
     private let metrics: LogForwardMetrics
@@ -47,12 +58,12 @@ public final class LokiForwarder: Sendable {
 
     /// Opens (or creates) the spool in `directory`; register the result with the log store before
     /// the first commit that should be forwarded.
-    public init(settings: LokiForwardSettings, directory: String, clients: OutboundClients, metrics: LogForwardMetrics,
+    public init(settings: SpoolForwardSettings, directory: String, clients: OutboundClients, metrics: LogForwardMetrics,
                 time: any TimeSource = SystemTimeSource(), logger: Logger) throws {
         self.settings = settings
-        spool = try LokiSpool(directory: directory + "/spool", externalLabels: settings.externalLabels, maxBytes: settings.maxSpoolBytes,
-                              dropped: metrics.spoolDropped.labels(settings.name), failures: metrics.spoolFailures.labels(settings.name),
-                              logger: logger)
+        spool = try Spool(directory: directory + "/spool", maxBytes: settings.maxSpoolBytes,
+                          dropped: metrics.spoolDropped.labels(settings.name), failures: metrics.spoolFailures.labels(settings.name),
+                          logger: logger)
         positionFile = directory + "/position"
         self.clients = clients
         self.metrics = metrics
@@ -60,7 +71,11 @@ public final class LokiForwarder: Sendable {
         self.logger = logger
     }
 
-    public var observer: any LogCommitObserver { spool }
+    /// What the log store tells of its commits (Loki destinations).
+    public var logObserver: any LogCommitObserver { LogSpooler(spool: spool, externalLabels: settings.externalLabels) }
+
+    /// What the trace store tells of its commits (OTLP destinations).
+    public var traceObserver: any TraceCommitObserver { TraceSpooler(spool: spool) }
 
     public var status: LogForwardStatus { state.withLock { $0 } }
 
@@ -105,7 +120,7 @@ public final class LokiForwarder: Sendable {
 
     /// Whole records from `position` until `maxBytes` of push payload (at least one record), the
     /// entries they hold, and where they end. Records of segments removed meanwhile are skipped.
-    static func gather(_ log: RecordLog<LokiSpoolRecord>, from start: WALPosition, maxBytes: Int) throws -> (ByteBuffer, Int, WALPosition) {
+    static func gather(_ log: RecordLog<SpoolRecord>, from start: WALPosition, maxBytes: Int) throws -> (ByteBuffer, Int, WALPosition) {
         var position = start
         var batch = ByteBuffer()
         var entries = 0
@@ -116,7 +131,7 @@ public final class LokiForwarder: Sendable {
             if current != position.segment { position = WALPosition(segment: current, offset: 0) }
             var reached = position.offset
             do {
-                _ = try RecordLog<LokiSpoolRecord>.read(log.path(ofSegment: current), from: position.offset) { record, end in
+                _ = try RecordLog<SpoolRecord>.read(log.path(ofSegment: current), from: position.offset) { record, end in
                     batch.writeImmutableBuffer(record.push)
                     entries += record.entries
                     reached = end
@@ -134,7 +149,11 @@ public final class LokiForwarder: Sendable {
     }
 
     private func deliver(_ batch: ByteBuffer, entries: Int) async throws {
-        let body = Snappy.compress(batch)
+        let body: ByteBuffer
+        switch settings.kind {
+        case .loki: body = Snappy.compress(batch)
+        case let .otlpHTTP(gzip): body = gzip ? Zlib.compress(batch, format: .gzip) : batch
+        }
         var backoff = settings.minBackoff
         var attempts = 0
         while true {
@@ -154,7 +173,13 @@ public final class LokiForwarder: Sendable {
                 state.withLock { $0.sent += entries; $0.lastSent = time.now() }
                 return
             }
-            let retry = outcome.status.map { $0 == 429 || $0 >= 500 } ?? true
+            let retry = outcome.status.map { code in
+                switch settings.kind {
+                case .loki: code == 429 || code >= 500
+                // OTLP/HTTP's retryable codes.
+                case .otlpHTTP: [429, 502, 503, 504].contains(code)
+                }
+            } ?? true
             let message = outcome.status.map { "server returned HTTP status \($0): \(outcome.message)" } ?? outcome.message
             state.withLock { $0.lastError = message; $0.lastErrorTime = time.now() }
             if !retry || (settings.maxRetries > 0 && attempts > settings.maxRetries) {
@@ -171,13 +196,18 @@ public final class LokiForwarder: Sendable {
 
     private func post(_ body: ByteBuffer) async throws -> (status: Int?, message: String) {
         var headers = [("Content-Type", "application/x-protobuf")]
-        if let tenant = settings.tenantID { headers.append(("X-Scope-OrgID", tenant)) }
+        switch settings.kind {
+        case let .loki(tenant):
+            if let tenant { headers.append(("X-Scope-OrgID", tenant)) }
+        case let .otlpHTTP(gzip):
+            if gzip { headers.append(("Content-Encoding", "gzip")) }
+        }
         return try await ForwardingHTTP.post(body, to: settings.url, headers: headers, extraHeaders: settings.headers,
                                              settings: settings.http, clients: clients, timeout: settings.timeout)
     }
 
     /// Writes the position and removes the spool segments wholly behind it.
-    private func persist(_ position: WALPosition, spool: LokiSpool) async throws {
+    private func persist(_ position: WALPosition, spool: Spool) async throws {
         let path = positionFile
         try await blocking {
             try FileIO.writeAtomically(Array(position.description.utf8), to: path)
@@ -200,7 +230,7 @@ public struct LogForwardStatus: Sendable {
     public var lastErrorTime: Int64?
 }
 
-/// Log forwarders' self-metrics (label `forwarder`).
+/// Forwarders' self-metrics (label `forwarder`), under `obs_logs_forward_` or `obs_traces_forward_`.
 public struct LogForwardMetrics: Sendable {
     let entriesSent: CounterFamily
     let entriesFailed: CounterFamily
@@ -209,15 +239,17 @@ public struct LogForwardMetrics: Sendable {
     let spoolDropped: CounterFamily
     let spoolFailures: CounterFamily
 
-    public init(_ registry: MetricsRegistry) {
-        entriesSent = registry.counter("obs_logs_forward_entries_sent_total", help: "Log entries the destination accepted.", labelNames: ["forwarder"])
-        entriesFailed = registry.counter("obs_logs_forward_entries_failed_total", help: "Log entries the destination refused for good (dropped).",
+    /// `signal` is `logs` (entries) or `traces` (spans).
+    public init(_ registry: MetricsRegistry, signal: String = "logs") {
+        let prefix = "obs_\(signal)_forward_", unit = signal == "logs" ? "entries" : "spans"
+        entriesSent = registry.counter(prefix + unit + "_sent_total", help: "\(unit.capitalized) the destination accepted.", labelNames: ["forwarder"])
+        entriesFailed = registry.counter(prefix + unit + "_failed_total", help: "\(unit.capitalized) the destination refused for good (dropped).",
                                          labelNames: ["forwarder"])
-        bytesSent = registry.counter("obs_logs_forward_bytes_total", help: "Compressed bytes of push requests accepted.", labelNames: ["forwarder"])
-        retries = registry.counter("obs_logs_forward_retries_total", help: "Push requests retried after a recoverable error.", labelNames: ["forwarder"])
-        spoolDropped = registry.counter("obs_logs_forward_spool_segments_dropped_total",
+        bytesSent = registry.counter(prefix + "bytes_total", help: "Bytes of requests accepted, as sent.", labelNames: ["forwarder"])
+        retries = registry.counter(prefix + "retries_total", help: "Requests retried after a recoverable error.", labelNames: ["forwarder"])
+        spoolDropped = registry.counter(prefix + "spool_segments_dropped_total",
                                         help: "Spool segments dropped unsent because the spool was over its size limit.", labelNames: ["forwarder"])
-        spoolFailures = registry.counter("obs_logs_forward_spool_failures_total",
-                                         help: "Committed log entries that could not be spooled for forwarding.", labelNames: ["forwarder"])
+        spoolFailures = registry.counter(prefix + "spool_failures_total",
+                                         help: "Committed \(unit) that could not be spooled for forwarding.", labelNames: ["forwarder"])
     }
 }

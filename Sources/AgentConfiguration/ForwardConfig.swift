@@ -1,0 +1,104 @@
+import Foundation
+import ObsCore
+import ObsYAML
+import OutboundHTTP
+
+/// A `logs.forward` or `traces.forward` entry: a destination, how to batch for it and how to retry.
+/// Logs take promtail's client keys (`url`, `tenant_id`, `batchwait`, `batchsize`, `backoff_config`,
+/// `external_labels`); traces take the OTLP/HTTP exporter's (`endpoint`, to which `/v1/traces` is
+/// added, or `traces_endpoint` as is; `compression`) with the same batching and backoff keys.
+package struct ForwardConfig: Sendable, Equatable {
+    package enum Signal: Sendable { case logs, traces }
+
+    package var name: String
+    package var url: String
+    package var tenantID: String?
+    package var gzip = true
+    package var headers: [String: String] = [:]
+    package var externalLabels = LabelMap()
+    package var batchWait = PrometheusDuration.seconds(1)
+    package var batchSize = 1 << 20
+    package var timeout = PrometheusDuration.seconds(10)
+    package var minBackoff = PrometheusDuration(milliseconds: 500)
+    package var maxBackoff = PrometheusDuration.seconds(300)
+    package var maxRetries = 0
+    package var spoolMaxSize = ByteSize(bytes: 1 << 30)
+    package var http = HTTPClientSettings()
+
+    static func keys(_ signal: Signal) -> [String] {
+        let own = signal == .logs ? ["url", "tenant_id", "external_labels"] : ["endpoint", "traces_endpoint", "compression"]
+        return ["name"] + own + ["headers", "batchwait", "batchsize", "timeout", "backoff_config", "spool_max_size"] + HTTPClientSettings.keys
+    }
+
+    package init(yaml: YAMLValue, signal: Signal) throws(ConfigError) {
+        let map = try yaml.mapping(allowedKeys: Self.keys(signal))
+        let urlKey: String
+        switch signal {
+        case .logs:
+            urlKey = "url"
+            url = try map.require("url")
+            tenantID = try map.decode("tenant_id")
+            externalLabels = try map.decode("external_labels", default: LabelMap())
+        case .traces:
+            if let full: String = try map.decode("traces_endpoint") {
+                guard map["endpoint"] == nil else { throw map.error(at: "traces_endpoint", "set endpoint or traces_endpoint, not both") }
+                urlKey = "traces_endpoint"
+                url = full
+            } else {
+                urlKey = "endpoint"
+                let base: String = try map.require("endpoint")
+                url = (base.hasSuffix("/") ? String(base.dropLast()) : base) + "/v1/traces"
+            }
+            let compression: String = try map.decode("compression", default: "gzip")
+            guard ["gzip", "none"].contains(compression) else {
+                throw map.error(at: "compression", "compression must be gzip or none, got \"\(compression)\"")
+            }
+            gzip = compression == "gzip"
+        }
+        guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil else {
+            throw map.error(at: urlKey, "invalid URL \"\(url)\": want an http or https URL")
+        }
+        name = try map.decode("name", default: parsed.host ?? "destination")
+        guard name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), !name.isEmpty else {
+            throw map.error(at: "name", "name may hold letters, digits, '-', '_' and '.' only")
+        }
+        for (key, value) in try map["headers"]?.stringMap() ?? [] { headers[key] = try value.decode(String.self) }
+        batchWait = try map.decode("batchwait", default: batchWait)
+        batchSize = try map.decode("batchsize", default: batchSize)
+        guard batchSize > 0, batchSize <= 64 << 20 else { throw map.error(at: "batchsize", "batchsize must be between 1 and 67108864 bytes") }
+        timeout = try map.decode("timeout", default: timeout)
+        if let backoff = map["backoff_config"] {
+            let b = try backoff.mapping(allowedKeys: ["min_period", "max_period", "max_retries"])
+            minBackoff = try b.decode("min_period", default: minBackoff)
+            maxBackoff = try b.decode("max_period", default: maxBackoff)
+            maxRetries = try b.decode("max_retries", default: maxRetries)
+            guard minBackoff.milliseconds > 0, minBackoff <= maxBackoff, maxRetries >= 0 else {
+                throw b.error(at: "min_period", "min_period must be greater than zero and not greater than max_period; max_retries not negative")
+            }
+        }
+        spoolMaxSize = try map.decode("spool_max_size", default: spoolMaxSize)
+        for (key, value) in [("batchwait", batchWait), ("timeout", timeout)] where value.milliseconds <= 0 {
+            throw map.error(at: key, "\(key) must be greater than zero")
+        }
+        http = try HTTPClientSettings(mapping: map)
+    }
+}
+
+/// `traces:` — where the spans the agent stores are also sent.
+package struct TracesConfig: Sendable, Equatable {
+    package var forward: [ForwardConfig] = []
+
+    package init() {}
+
+    package init(yaml: YAMLValue) throws(ConfigError) {
+        let map = try yaml.mapping(allowedKeys: ["forward"])
+        var names = Set<String>()
+        for entry in try map["forward"]?.sequence() ?? [] {
+            let destination = try ForwardConfig(yaml: entry, signal: .traces)
+            guard names.insert(destination.name).inserted else {
+                throw entry.error("found multiple trace forward destinations named \"\(destination.name)\"; give each a name")
+            }
+            forward.append(destination)
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `traces.forward` to an OTLP/HTTP endpoint (a second agent's `/v1/traces`): spans received are
+/// forwarded; the destination goes away, the forwarding agent is restarted and then killed with
+/// SIGKILL meanwhile, the destination comes back; then it holds every trace with each span once.
+@Suite(.serialized) struct TraceForwardingTests {
+    static func export(_ base: String, round: Int) async throws -> [String] {
+        var ids: [String] = []
+        var spans: [String] = []
+        let start = UInt64(Date().timeIntervalSince1970 * 1e9)
+        for trace in 0..<5 {
+            let id = String(format: "%016x%016x", UInt64(round + 1), UInt64(trace + 1))
+            ids.append(id)
+            for span in 0..<3 {
+                spans.append(#"{"traceId":"\#(id)","spanId":"\#(String(format: "%016x", UInt64(round * 100 + trace * 10 + span + 1)))","name":"op \#(span)","kind":2,"startTimeUnixNano":"\#(start)","endTimeUnixNano":"\#(start + 1_000_000)"}"#)
+            }
+        }
+        let body = #"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"shop"}}]},"scopeSpans":[{"spans":[\#(spans.joined(separator: ","))]}]}]}"#
+        let reply = try await http(.POST, base + "/v1/traces", body: body, headers: [("Content-Type", "application/json")])
+        #expect(reply.status == 200, "\(reply.body)")
+        return ids
+    }
+
+    static func spanCount(_ base: String, _ id: String) async throws -> Int {
+        let reply = try await http(.GET, base + "/api/traces/\(id)")
+        guard reply.status == 200 else { return 0 }
+        return reply.body.components(separatedBy: "\"spanId\"").count - 1
+    }
+
+    @Test func everySpanArrivesOnceThroughAnOutageARestartAndAKill() async throws {
+        let directory = AgentProcess.temporaryDirectory()
+        let receiverPort = try ScrapeIntegrationTests.freePort()
+        let receiverArguments = ["--web.listen-address=127.0.0.1:\(receiverPort)"]
+        var receiver = try AgentProcess(arguments: receiverArguments, dataDirectory: directory + "/receiver-data")
+        try await receiver.waitForListening()
+        try """
+            traces:
+              forward:
+                - name: central
+                  endpoint: http://127.0.0.1:\(receiverPort)
+                  batchwait: 200ms
+                  backoff_config: {min_period: 100ms, max_period: 1s}
+            """.write(toFile: directory + "/agent.yml", atomically: true, encoding: .utf8)
+        let arguments = ["--config.file=\(directory)/agent.yml"]
+        var agent = try AgentProcess(arguments: arguments, directory: directory)
+        try await agent.waitForListening()
+        var ids = try await Self.export(agent.baseURL, round: 0)
+        let first = try await AlertingIntegrationTests.eventually(seconds: 30) {
+            try await Self.spanCount(receiver.baseURL, ids[0]) == 3
+        }
+        #expect(first, "\(agent.log)")
+        receiver.signal(SIGTERM)
+        _ = try await receiver.waitForExit()
+        ids += try await Self.export(agent.baseURL, round: 1)
+        try await Task.sleep(for: .milliseconds(500))
+        agent.signal(SIGTERM)
+        #expect(try await agent.waitForExit() == 0)
+        agent = try AgentProcess(arguments: arguments, directory: directory)
+        try await agent.waitForListening()
+        ids += try await Self.export(agent.baseURL, round: 2)
+        try await Task.sleep(for: .milliseconds(500))
+        agent.signal(SIGKILL)
+        _ = try await agent.waitForExit()
+        agent = try AgentProcess(arguments: arguments, directory: directory)
+        try await agent.waitForListening()
+        ids += try await Self.export(agent.baseURL, round: 3)
+        receiver = try AgentProcess(arguments: receiverArguments, dataDirectory: directory + "/receiver-data")
+        try await receiver.waitForListening()
+        let last = ids.last!
+        let arrived = try await AlertingIntegrationTests.eventually(seconds: 60) {
+            try await Self.spanCount(receiver.baseURL, last) == 3
+        }
+        #expect(arrived, "\(agent.log)")
+        try await Task.sleep(for: .seconds(1))
+        var counts: [String: Int] = [:]
+        for id in ids { counts[id] = try await Self.spanCount(receiver.baseURL, id) }
+        #expect(counts.values.allSatisfy { $0 == 3 }, "\(counts.filter { $0.value != 3 })")
+        let status = try await http(.GET, agent.baseURL + "/api/v1/status/forwarding")
+        #expect(status.body.contains("\"traces\":[{\"name\":\"central\""), "\(status.body)")
+        agent.signal(SIGTERM)
+        #expect(try await agent.waitForExit() == 0)
+        receiver.signal(SIGTERM)
+        _ = try await receiver.waitForExit()
+    }
+}
