@@ -42,9 +42,12 @@ def main():
     parser.add_argument("--interval", type=int, default=5)
     parser.add_argument("--warmup", type=float, default=20)
     parser.add_argument("--duration", type=float, default=60)
+    parser.add_argument("--only", default="", help="comma-separated positions (0-3) of the senders to run")
     args = parser.parse_args()
     common.install_signal_handlers()
     work = tempfile.mkdtemp(prefix="forwarding-bench-")
+    # nginx workers run as another user: they must be able to reach the target files.
+    os.chmod(work, 0o755)
     farm = scrape.TargetFarm(os.path.join(work, "targets"), args.targets, args.series, args.interval)
     farm.start_nginx(1)
     port = farm.ports[0]
@@ -62,8 +65,11 @@ def main():
          " -remoteWrite.tmpDataPath={datadir} -httpListenAddr=127.0.0.1:{port}", "/health"),
     ]
     rows = []
+    chosen = {int(i) for i in args.only.split(",")} if args.only else set(range(len(senders)))
     try:
         for index, (name, forwards, command, ready) in enumerate(senders):
+            if index not in chosen:
+                continue
             receiver = None
             url = ""
             if forwards:
@@ -94,10 +100,12 @@ def main():
             elapsed = time.time() - t0
             cpu = sender.cpu() - cpu0
             received = (appended(receiver) - received0) if receiver else 0
-            scrapes, _, _ = farm.count_scrapes(t0, t0 + elapsed, port)
-            scraped = scrapes * farm.total_series / farm.n_targets
             farm.stop_writer()
             sender.stop()
+            time.sleep(1.5)   # nginx writes its access log lines late
+            scrapes, _, _ = farm.count_scrapes(t0, t0 + elapsed, port)
+            scraped = scrapes * farm.total_series / farm.n_targets
+            common.log("%s: %.1f CPU s, %d scrapes, %d samples received" % (name, cpu, scrapes, received))
             if receiver:
                 receiver.stop()
             rows.append((name, cpu, elapsed, scraped, received, sum(rss) / len(rss), max(rss)))
@@ -105,12 +113,12 @@ def main():
     finally:
         farm.stop_writer()
         farm.stop_nginx()
-    baseline = rows[0]
+    baseline = rows[0] if rows[0][0].endswith("scraping only") else None
     table = []
     for name, cpu, elapsed, scraped, received, rss_mean, rss_max in rows:
-        per_million = cpu / (received / 1e6) if received else cpu / (scraped / 1e6)
+        per_million = cpu / (max(received, scraped, 1) / 1e6)
         extra = ""
-        if name == "obs-agent" and received:
+        if name == "obs-agent" and received and baseline:
             extra = "%.2f" % ((cpu / elapsed - baseline[1] / baseline[2]) * elapsed / (received / 1e6))
         table.append((name, "%.0f" % (scraped / elapsed), "%.0f" % (received / elapsed), "%.2f" % per_million, extra,
                       "%.0f" % (rss_mean / 2 ** 20), "%.0f" % (rss_max / 2 ** 20)))

@@ -16,49 +16,82 @@ struct RemoteWriteBatch {
     var highestTimestamp = Int64.min
 
     /// `WriteRequest{timeseries = 1}`, each `TimeSeries{labels = 1, samples = 2, exemplars = 3}`.
+    /// Message sizes are computed first, so everything is written once into one buffer.
     func encoded() -> ByteBuffer {
-        var writer = ProtobufWriter()
+        var buffer = ByteBufferAllocator().buffer(capacity: series.count * 160 + sampleCount * 12)
         for entry in series {
-            writer.writeMessage(field: 1) { timeSeries in
-                for label in entry.labels {
-                    timeSeries.writeMessage(field: 1) { pair in
-                        pair.writeString(field: 1, label.name)
-                        pair.writeString(field: 2, label.value)
-                    }
-                }
-                for sample in entry.samples {
-                    timeSeries.writeMessage(field: 2) { message in
-                        message.writeFixed64(field: 1, sample.value.bitPattern)
-                        message.writeVarint(field: 2, UInt64(bitPattern: sample.timestamp))
-                    }
-                }
-                for exemplar in entry.exemplars {
-                    timeSeries.writeMessage(field: 3) { message in
-                        for label in exemplar.labels {
-                            message.writeMessage(field: 1) { pair in
-                                pair.writeString(field: 1, label.name)
-                                pair.writeString(field: 2, label.value)
-                            }
-                        }
-                        message.writeFixed64(field: 2, exemplar.value.bitPattern)
-                        message.writeVarint(field: 3, UInt64(bitPattern: exemplar.timestamp))
-                    }
-                }
+            var size = 0
+            for label in entry.labels { size += Self.framed(Self.labelSize(label)) }
+            for sample in entry.samples { size += Self.framed(Self.sampleSize(sample.timestamp)) }
+            for exemplar in entry.exemplars { size += Self.framed(Self.exemplarSize(exemplar)) }
+            Self.tag(1, length: size, into: &buffer)
+            for label in entry.labels { Self.write(label, field: 1, into: &buffer) }
+            for sample in entry.samples {
+                Self.tag(2, length: Self.sampleSize(sample.timestamp), into: &buffer)
+                buffer.writeInteger(UInt8(0x09))
+                buffer.writeInteger(sample.value.bitPattern, endianness: .little)
+                buffer.writeInteger(UInt8(0x10))
+                buffer.writeVarint(UInt64(bitPattern: sample.timestamp))
+            }
+            for exemplar in entry.exemplars {
+                Self.tag(3, length: Self.exemplarSize(exemplar), into: &buffer)
+                for label in exemplar.labels { Self.write(label, field: 1, into: &buffer) }
+                buffer.writeInteger(UInt8(0x11))
+                buffer.writeInteger(exemplar.value.bitPattern, endianness: .little)
+                buffer.writeInteger(UInt8(0x18))
+                buffer.writeVarint(UInt64(bitPattern: exemplar.timestamp))
             }
         }
-        return Snappy.compress(writer.buffer)
+        return Snappy.compress(buffer)
+    }
+
+    /// A length-delimited field's tag and length.
+    private static func tag(_ field: UInt64, length: Int, into buffer: inout ByteBuffer) {
+        buffer.writeVarint(field << 3 | 2)
+        buffer.writeVarint(UInt64(length))
+    }
+
+    /// A nested message of `size` bytes with its one-byte tag and length prefix.
+    private static func framed(_ size: Int) -> Int { 1 + Varint.encodedLength(UInt64(size)) + size }
+
+    private static func stringSize(_ text: String) -> Int { framed(text.utf8.count) }
+
+    private static func labelSize(_ label: Label) -> Int { stringSize(label.name) + stringSize(label.value) }
+
+    /// `Sample{value = 1 (double), timestamp = 2 (int64)}`.
+    private static func sampleSize(_ timestamp: Int64) -> Int { 9 + 1 + Varint.encodedLength(UInt64(bitPattern: timestamp)) }
+
+    private static func exemplarSize(_ exemplar: Exemplar) -> Int {
+        exemplar.labels.reduce(0) { $0 + framed(labelSize($1)) } + 9 + 1 + Varint.encodedLength(UInt64(bitPattern: exemplar.timestamp))
+    }
+
+    private static func write(_ label: Label, field: UInt64, into buffer: inout ByteBuffer) {
+        tag(field, length: labelSize(label), into: &buffer)
+        tag(1, length: label.name.utf8.count, into: &buffer)
+        buffer.writeString(label.name)
+        tag(2, length: label.value.utf8.count, into: &buffer)
+        buffer.writeString(label.value)
     }
 }
 
 /// Splits what a queue read into one ordered list of batches per shard: a series always goes to
 /// the same shard, so its samples arrive in order; a batch holds at most `maxSamples` samples.
 struct ShardPlan {
+    struct Series {
+        /// What places the series on a shard: the same for every round.
+        var key: UInt64
+        var labels: Labels
+        var samples: [(timestamp: Int64, value: Double)]
+        var exemplars: [Exemplar] = []
+    }
+
     var shards: [[RemoteWriteBatch]]
 
-    init(series: [(labels: Labels, samples: [(timestamp: Int64, value: Double)], exemplars: [Exemplar])], shards count: Int, maxSamples: Int) {
+    init(series: [Series], shards count: Int, maxSamples: Int) {
         var perShard = Array(repeating: [RemoteWriteBatch](), count: max(1, count))
         for entry in series {
-            let shard = Int(entry.labels.stableHash % UInt64(perShard.count))
+            // Fibonacci hashing spreads consecutive references evenly.
+            let shard = Int(((entry.key &* 0x9E37_79B9_7F4A_7C15) >> 32) % UInt64(perShard.count))
             var remaining = entry.samples[...]
             var exemplars = entry.exemplars
             repeat {
@@ -71,12 +104,11 @@ struct ShardPlan {
                 let piece = RemoteWriteBatch.Series(labels: entry.labels, samples: Array(taken), exemplars: exemplars)
                 exemplars = []
                 if piece.samples.isEmpty && piece.exemplars.isEmpty { break }
-                var batch = perShard[shard].removeLast()
-                batch.sampleCount += piece.samples.count
-                batch.exemplarCount += piece.exemplars.count
-                batch.highestTimestamp = max(batch.highestTimestamp, piece.samples.last?.timestamp ?? .min)
-                batch.series.append(piece)
-                perShard[shard].append(batch)
+                perShard[shard][perShard[shard].count - 1].sampleCount += piece.samples.count
+                perShard[shard][perShard[shard].count - 1].exemplarCount += piece.exemplars.count
+                perShard[shard][perShard[shard].count - 1].highestTimestamp = max(perShard[shard][perShard[shard].count - 1].highestTimestamp,
+                                                                                  piece.samples.last?.timestamp ?? .min)
+                perShard[shard][perShard[shard].count - 1].series.append(piece)
             } while !remaining.isEmpty
         }
         shards = perShard

@@ -53,6 +53,9 @@ public final class RemoteWriteQueue: Sendable {
     private let logger: Logger
     /// Relabeling results by the series' labels (nil: dropped), reset when it grows large.
     private let relabeled = Mutex<[Labels: Labels?]>([:])
+    /// The same by the store's series reference, for the samples of a round: a reference costs
+    /// nothing to hash, a label set costs every name and value.
+    private let relabeledByRef = Mutex<[UInt64: Labels?]>([:])
     private let status = Mutex(RemoteWriteStatus())
 
     public init(settings: RemoteWriteSettings, store: any WALSource, directory: String, clients: OutboundClients,
@@ -149,21 +152,42 @@ public final class RemoteWriteQueue: Sendable {
         }
         var dropped = chunk.unknownSeries + chunk.histograms
         var bySeries: [Labels: Int] = [:]
-        var grouped: [(labels: Labels, samples: [(timestamp: Int64, value: Double)], exemplars: [Exemplar])] = []
+        var byRef: [UInt64: Int] = [:]
+        var grouped: [ShardPlan.Series] = []
+        // Only relabeling can make two stored series one (and exemplars come by labels): without
+        // either, series are told apart by reference alone, which costs no label hashing.
+        let mergeByLabels = !settings.relabel.isEmpty || settings.sendExemplars
         var highest = Int64.min
+        var known = relabeledByRef.withLock { $0 }
+        if known.count > 200_000 { known.removeAll() }
         for sample in chunk.samples {
             highest = max(highest, sample.timestamp)
-            guard let labels = outgoing(sample.labels) else {
+            if let index = byRef[sample.series] {
+                grouped[index].samples.append((sample.timestamp, sample.value))
+                continue
+            }
+            let target: Labels?
+            if let cached = known[sample.series] {
+                target = cached
+            } else {
+                target = outgoing(sample.labels)
+                known[sample.series] = .some(target)
+            }
+            guard let labels = target else {
                 dropped += 1
                 continue
             }
-            if let index = bySeries[labels] {
+            // Two series that relabeling makes one go out as one.
+            if mergeByLabels, let index = bySeries[labels] {
+                byRef[sample.series] = index
                 grouped[index].samples.append((sample.timestamp, sample.value))
             } else {
-                bySeries[labels] = grouped.count
-                grouped.append((labels, [(sample.timestamp, sample.value)], []))
+                if mergeByLabels { bySeries[labels] = grouped.count }
+                byRef[sample.series] = grouped.count
+                grouped.append(ShardPlan.Series(key: sample.series, labels: labels, samples: [(sample.timestamp, sample.value)]))
             }
         }
+        relabeledByRef.withLock { $0 = known }
         if settings.sendExemplars {
             for (series, exemplar) in chunk.exemplars {
                 guard let labels = outgoing(series) else { continue }
@@ -171,7 +195,7 @@ public final class RemoteWriteQueue: Sendable {
                     grouped[index].exemplars.append(exemplar)
                 } else {
                     bySeries[labels] = grouped.count
-                    grouped.append((labels, [], [exemplar]))
+                    grouped.append(ShardPlan.Series(key: labels.stableHash, labels: labels, samples: [], exemplars: [exemplar]))
                 }
             }
         }

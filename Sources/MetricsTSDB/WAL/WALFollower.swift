@@ -66,7 +66,7 @@ public final class WALFollower: WALReader, @unchecked Sendable {
                                 chunk.unknownSeries += 1
                                 continue
                             }
-                            chunk.samples.append((labels, sample.timestamp, sample.value))
+                            chunk.samples.append((sample.ref, labels, sample.timestamp, sample.value))
                         }
                         count += batch.count
                     case let .histograms(batch):

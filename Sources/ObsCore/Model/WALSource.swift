@@ -44,7 +44,8 @@ public struct WALPosition: Sendable, Equatable, Comparable, CustomStringConverti
 /// What a WAL reader found after its position: samples and exemplars with their series' labels,
 /// in the order they were logged, and where it stopped.
 public struct WALChunk: Sendable {
-    public var samples: [(labels: Labels, timestamp: Int64, value: Double)] = []
+    /// `series` is the store's reference for the series: the same labels always come with the same one.
+    public var samples: [(series: UInt64, labels: Labels, timestamp: Int64, value: Double)] = []
     public var exemplars: [(labels: Labels, exemplar: Exemplar)] = []
     /// Native histogram samples read past (remote write of native histograms is not built).
     public var histograms = 0
