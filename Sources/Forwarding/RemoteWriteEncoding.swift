@@ -11,6 +11,8 @@ struct RemoteWriteBatch {
     }
 
     var series: [Series] = []
+    /// Samples each sent as a series of its own (as Prometheus's queue sends them): no grouping.
+    var singles: [(labels: Labels, timestamp: Int64, value: Double)] = []
     var sampleCount = 0
     var exemplarCount = 0
     var highestTimestamp = Int64.min
@@ -18,7 +20,18 @@ struct RemoteWriteBatch {
     /// `WriteRequest{timeseries = 1}`, each `TimeSeries{labels = 1, samples = 2, exemplars = 3}`.
     /// Message sizes are computed first, so everything is written once into one buffer.
     func encoded() -> ByteBuffer {
-        var buffer = ByteBufferAllocator().buffer(capacity: series.count * 160 + sampleCount * 12)
+        var buffer = ByteBufferAllocator().buffer(capacity: (series.count + singles.count) * 160 + sampleCount * 12)
+        for single in singles {
+            var size = Self.framed(Self.sampleSize(single.timestamp))
+            for label in single.labels { size += Self.framed(Self.labelSize(label)) }
+            Self.tag(1, length: size, into: &buffer)
+            for label in single.labels { Self.write(label, field: 1, into: &buffer) }
+            Self.tag(2, length: Self.sampleSize(single.timestamp), into: &buffer)
+            buffer.writeInteger(UInt8(0x09))
+            buffer.writeInteger(single.value.bitPattern, endianness: .little)
+            buffer.writeInteger(UInt8(0x10))
+            buffer.writeVarint(UInt64(bitPattern: single.timestamp))
+        }
         for entry in series {
             var size = 0
             for label in entry.labels { size += Self.framed(Self.labelSize(label)) }
@@ -87,11 +100,31 @@ struct ShardPlan {
 
     var shards: [[RemoteWriteBatch]]
 
+    static func shard(of key: UInt64, among count: Int) -> Int {
+        // Fibonacci hashing spreads consecutive references evenly.
+        Int(((key &* 0x9E37_79B9_7F4A_7C15) >> 32) % UInt64(count))
+    }
+
+    /// Samples routed one by one: by the series reference, each its own series in the batch.
+    init(singles samples: [(series: UInt64, labels: Labels, timestamp: Int64, value: Double)], shards count: Int, maxSamples: Int) {
+        var perShard = Array(repeating: [RemoteWriteBatch](), count: max(1, count))
+        for sample in samples {
+            let shard = Self.shard(of: sample.series, among: perShard.count)
+            if perShard[shard].isEmpty || perShard[shard][perShard[shard].count - 1].sampleCount >= maxSamples {
+                perShard[shard].append(RemoteWriteBatch())
+            }
+            let last = perShard[shard].count - 1
+            perShard[shard][last].singles.append((sample.labels, sample.timestamp, sample.value))
+            perShard[shard][last].sampleCount += 1
+            perShard[shard][last].highestTimestamp = max(perShard[shard][last].highestTimestamp, sample.timestamp)
+        }
+        shards = perShard
+    }
+
     init(series: [Series], shards count: Int, maxSamples: Int) {
         var perShard = Array(repeating: [RemoteWriteBatch](), count: max(1, count))
         for entry in series {
-            // Fibonacci hashing spreads consecutive references evenly.
-            let shard = Int(((entry.key &* 0x9E37_79B9_7F4A_7C15) >> 32) % UInt64(perShard.count))
+            let shard = Self.shard(of: entry.key, among: perShard.count)
             var remaining = entry.samples[...]
             var exemplars = entry.exemplars
             repeat {

@@ -142,6 +142,11 @@ public final class RemoteWriteQueue: Sendable {
         return result
     }
 
+    /// As many shards as the backlog needs, between `min_shards` and `max_shards`.
+    private func shardCount(_ samples: Int) -> Int {
+        min(settings.maxShards, max(settings.minShards, (samples + settings.maxSamplesPerSend - 1) / settings.maxSamplesPerSend))
+    }
+
     private func send(_ chunk: WALChunk) async throws {
         let names = (settings.name, settings.url)
         if chunk.lostSegments > 0 {
@@ -151,65 +156,81 @@ public final class RemoteWriteQueue: Sendable {
             ])
         }
         var dropped = chunk.unknownSeries + chunk.histograms
-        var bySeries: [Labels: Int] = [:]
-        var byRef: [UInt64: Int] = [:]
-        var grouped: [ShardPlan.Series] = []
-        // Only relabeling can make two stored series one (and exemplars come by labels): without
-        // either, series are told apart by reference alone, which costs no label hashing.
-        let mergeByLabels = !settings.relabel.isEmpty || settings.sendExemplars
         var highest = Int64.min
         var known = relabeledByRef.withLock { $0 }
         if known.count > 200_000 { known.removeAll() }
-        for sample in chunk.samples {
-            highest = max(highest, sample.timestamp)
-            if let index = byRef[sample.series] {
-                grouped[index].samples.append((sample.timestamp, sample.value))
-                continue
-            }
-            let target: Labels?
-            if let cached = known[sample.series] {
-                target = cached
-            } else {
-                target = outgoing(sample.labels)
-                known[sample.series] = .some(target)
-            }
-            guard let labels = target else {
-                dropped += 1
-                continue
-            }
-            // Two series that relabeling makes one go out as one.
-            if mergeByLabels, let index = bySeries[labels] {
-                byRef[sample.series] = index
-                grouped[index].samples.append((sample.timestamp, sample.value))
-            } else {
-                if mergeByLabels { bySeries[labels] = grouped.count }
-                byRef[sample.series] = grouped.count
-                grouped.append(ShardPlan.Series(key: sample.series, labels: labels, samples: [(sample.timestamp, sample.value)]))
-            }
+        /// The labels a stored series goes out with, by reference (nil: relabeling dropped it).
+        func labels(of sample: (series: UInt64, labels: Labels, timestamp: Int64, value: Double)) -> Labels? {
+            if let cached = known[sample.series] { return cached }
+            let target = outgoing(sample.labels)
+            known[sample.series] = .some(target)
+            return target
         }
-        relabeledByRef.withLock { $0 = known }
-        if settings.sendExemplars {
-            for (series, exemplar) in chunk.exemplars {
-                guard let labels = outgoing(series) else { continue }
-                if let index = bySeries[labels] {
-                    grouped[index].exemplars.append(exemplar)
+        let plan: ShardPlan
+        let total: Int
+        // Only relabeling can make two stored series one (and exemplars come by labels): without
+        // either, each sample goes out on its own, routed by its series reference, as Prometheus's
+        // queue sends them, with no grouping and no label hashing.
+        if settings.relabel.isEmpty && !settings.sendExemplars {
+            var outgoingSamples: [(series: UInt64, labels: Labels, timestamp: Int64, value: Double)] = []
+            outgoingSamples.reserveCapacity(chunk.samples.count)
+            for sample in chunk.samples {
+                highest = max(highest, sample.timestamp)
+                guard let target = labels(of: sample) else {
+                    dropped += 1
+                    continue
+                }
+                outgoingSamples.append((sample.series, target, sample.timestamp, sample.value))
+            }
+            total = outgoingSamples.count
+            plan = ShardPlan(singles: outgoingSamples, shards: shardCount(total), maxSamples: settings.maxSamplesPerSend)
+        } else {
+            var bySeries: [Labels: Int] = [:]
+            var byRef: [UInt64: Int] = [:]
+            var grouped: [ShardPlan.Series] = []
+            for sample in chunk.samples {
+                highest = max(highest, sample.timestamp)
+                if let index = byRef[sample.series] {
+                    grouped[index].samples.append((sample.timestamp, sample.value))
+                    continue
+                }
+                guard let target = labels(of: sample) else {
+                    dropped += 1
+                    continue
+                }
+                // Two series that relabeling makes one go out as one.
+                if let index = bySeries[target] {
+                    byRef[sample.series] = index
+                    grouped[index].samples.append((sample.timestamp, sample.value))
                 } else {
-                    bySeries[labels] = grouped.count
-                    grouped.append(ShardPlan.Series(key: labels.stableHash, labels: labels, samples: [], exemplars: [exemplar]))
+                    bySeries[target] = grouped.count
+                    byRef[sample.series] = grouped.count
+                    grouped.append(ShardPlan.Series(key: sample.series, labels: target, samples: [(sample.timestamp, sample.value)]))
                 }
             }
+            if settings.sendExemplars {
+                for (series, exemplar) in chunk.exemplars {
+                    guard let target = outgoing(series) else { continue }
+                    if let index = bySeries[target] {
+                        grouped[index].exemplars.append(exemplar)
+                    } else {
+                        bySeries[target] = grouped.count
+                        grouped.append(ShardPlan.Series(key: target.stableHash, labels: target, samples: [], exemplars: [exemplar]))
+                    }
+                }
+            }
+            total = grouped.reduce(0) { $0 + $1.samples.count }
+            plan = ShardPlan(series: grouped, shards: shardCount(total), maxSamples: settings.maxSamplesPerSend)
         }
+        relabeledByRef.withLock { $0 = known }
         metrics.samplesDropped.labels(names.0, names.1).inc(Double(dropped))
         if highest > .min { metrics.highestTimestamp.labels(names.0, names.1).set(Double(highest) / 1000) }
-        let total = grouped.reduce(0) { $0 + $1.samples.count }
-        let shardCount = min(settings.maxShards, max(settings.minShards, (total + settings.maxSamplesPerSend - 1) / settings.maxSamplesPerSend))
-        metrics.shards.labels(names.0, names.1).set(Double(shardCount))
+        metrics.shards.labels(names.0, names.1).set(Double(plan.shards.count))
         metrics.pending.labels(names.0, names.1).set(Double(total))
         status.withLock { status in
             status.pending = total
             if highest > .min { status.highestRead = max(status.highestRead ?? .min, highest) }
         }
-        let plan = ShardPlan(series: grouped, shards: shardCount, maxSamples: settings.maxSamplesPerSend)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for batches in plan.shards where !batches.isEmpty {
                 group.addTask {
