@@ -51,8 +51,6 @@ public final class RemoteWriteQueue: Sendable {
     private let metrics: RemoteWriteMetrics
     private let time: any TimeSource
     private let logger: Logger
-    /// Relabeling results by the series' labels (nil: dropped), reset when it grows large.
-    private let relabeled = Mutex<[Labels: Labels?]>([:])
     /// The same by the store's series reference, for the samples of a round: a reference costs
     /// nothing to hash, a label set costs every name and value.
     private let relabeledByRef = Mutex<[UInt64: Labels?]>([:])
@@ -126,20 +124,11 @@ public final class RemoteWriteQueue: Sendable {
     }
 
     /// The labels a series is sent with: write relabeling, then the external labels it lacks.
+    /// Computed once per series reference (`relabeledByRef`); exemplars, which are few, each time.
     private func outgoing(_ labels: Labels) -> Labels? {
-        if let known = relabeled.withLock({ $0[labels] }) { return known }
-        var result = Relabeler.apply(settings.relabel, to: labels)
-        if var kept = result, !settings.externalLabels.isEmpty {
-            for label in settings.externalLabels where kept[label.name] == nil {
-                kept = Labels(Array(kept) + [label])
-            }
-            result = kept
-        }
-        relabeled.withLock { cache in
-            if cache.count > 200_000 { cache.removeAll() }
-            cache[labels] = .some(result)
-        }
-        return result
+        guard let kept = Relabeler.apply(settings.relabel, to: labels) else { return nil }
+        let missing = settings.externalLabels.filter { kept[$0.name] == nil }
+        return missing.isEmpty ? kept : Labels(Array(kept) + missing)
     }
 
     /// As many shards as the backlog needs, between `min_shards` and `max_shards`.
@@ -157,7 +146,11 @@ public final class RemoteWriteQueue: Sendable {
         }
         var dropped = chunk.unknownSeries + chunk.histograms
         var highest = Int64.min
-        var known = relabeledByRef.withLock { $0 }
+        // Taken out of the lock (not copied), so adding to it does not copy the whole table.
+        var known = relabeledByRef.withLock { cache in
+            defer { cache = [:] }
+            return cache
+        }
         if known.count > 200_000 { known.removeAll() }
         /// The labels a stored series goes out with, by reference (nil: relabeling dropped it).
         func labels(of sample: (series: UInt64, labels: Labels, timestamp: Int64, value: Double)) -> Labels? {
