@@ -75,10 +75,12 @@ public final class RemoteWriteQueue: Sendable {
         metrics.minShards.labels(labels[0], labels[1]).set(Double(settings.minShards))
         metrics.maxShards.labels(labels[0], labels[1]).set(Double(settings.maxShards))
         let follower: any WALReader
+        let positions: PositionFile
         do {
-            let saved = (try? String(contentsOfFile: positionFile, encoding: .utf8)).flatMap { WALPosition($0) }
+            positions = try await blocking { [positionFile] in try PositionFile(path: positionFile) }
+            let saved = positions.read()
             follower = try await blocking { [store] in try store.follow(from: saved) }
-            if saved == nil { try await persist(follower.position) }
+            if saved == nil { try await persist(follower.position, to: positions) }
         } catch {
             logger.error("Remote write queue cannot read the WAL; nothing is forwarded", metadata: ["queue": "\(settings.name)", "err": "\(error)"])
             return
@@ -92,7 +94,7 @@ public final class RemoteWriteQueue: Sendable {
                     continue
                 }
                 try await send(chunk)
-                try await persist(chunk.end)
+                try await persist(chunk.end, to: positions)
                 store.holdWAL(from: chunk.end.segment, for: "remote-write/" + settings.name)
             } catch is CancellationError {
                 break
@@ -303,12 +305,8 @@ public final class RemoteWriteQueue: Sendable {
         ], extraHeaders: settings.headers, settings: settings.http, clients: clients, timeout: settings.timeout)
     }
 
-    private func persist(_ position: WALPosition) async throws {
-        let path = positionFile
-        try await blocking {
-            try FileIO.makeDirectories(FileIO.parent(of: path))
-            try FileIO.writeAtomically(Array(position.description.utf8), to: path)
-        }
+    private func persist(_ position: WALPosition, to file: PositionFile) async throws {
+        try await blocking { try file.write(position) }
     }
 
     private func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {

@@ -80,42 +80,74 @@ enum LokiPushEncoding {
     }
 }
 
-/// The spool of one forwarder: every batch its store commits, appended as a record (synced with the
-/// commit when the commit syncs), until the forwarder has delivered it. Past `maxBytes` the oldest
+/// The spool of one forwarder: every batch its store commits, appended as a record before the store
+/// logs it (synced with the commit when the commit syncs) and readable by the forwarder once the
+/// store did, until the forwarder has delivered it. A batch the spool cannot write refuses the
+/// store's commit; one the store then fails to log is cut off again. Past `maxBytes` the oldest
 /// segments go (counted).
 final class Spool: Sendable {
     let log: RecordLog<SpoolRecord>
     let maxBytes: Int
     private let dropped: Counter
-    private let failures: Counter
+    private let refused: Counter
     private let logger: Logger
+    /// Where the batch being committed started, between `prepare` and `settle`.
+    private let pending = Mutex<RecordLog<SpoolRecord>.Mark?>(nil)
+    /// The end of what the store committed: the forwarder reads no further.
+    private let committed: Mutex<WALPosition>
 
-    init(directory: String, maxBytes: Int, dropped: Counter, failures: Counter, logger: Logger) throws {
+    init(directory: String, maxBytes: Int, dropped: Counter, refused: Counter, logger: Logger) throws {
         log = try RecordLog(directory: directory, segmentSize: 16 << 20)
         // A new segment after whatever is there; records already spooled stay to be sent.
         try log.openSegment(number: (try log.segments().last ?? 0) + 1)
+        let mark = log.mark()
+        committed = Mutex(WALPosition(segment: mark.segment, offset: mark.size))
         self.maxBytes = maxBytes
         self.dropped = dropped
-        self.failures = failures
+        self.refused = refused
         self.logger = logger
     }
 
-    func append(_ payload: ByteBuffer, count: Int, sync: Bool) {
+    /// How far the forwarder may read.
+    var committedEnd: WALPosition { committed.withLock { $0 } }
+
+    /// Appends a batch about to be committed. Throws when it cannot be written (the disk is full):
+    /// the commit is then refused.
+    func prepare(_ payload: ByteBuffer, count: Int, sync: Bool) throws {
         guard count > 0 else { return }
+        let mark = log.mark()
         do {
             try log.log([SpoolRecord(entries: count, push: payload)], sync: sync)
-            if log.sizeInBytes() > maxBytes {
-                let segments = try log.segments()
-                if let oldest = segments.first, oldest < log.currentSegment {
-                    try log.removeSegments(through: oldest)
-                    dropped.inc()
-                    logger.warning("Forwarding spool over its limit; the oldest unsent segment was dropped", metadata: ["segment": "\(oldest)"])
-                }
+        } catch {
+            refused.inc(Double(count))
+            throw error
+        }
+        pending.withLock { $0 = mark }
+    }
+
+    /// Makes the prepared batch readable when the store logged it, and cuts it off when not.
+    func settle(logged: Bool) {
+        guard let mark = pending.withLock({ pending in defer { pending = nil }; return pending }) else { return }
+        if !logged {
+            do {
+                try log.rollback(to: mark)
+                return
+            } catch {
+                // Left in place, the batch goes out although its sender was refused and retries: sent twice.
+                logger.error("Forwarding spool could not drop a refused batch", metadata: ["err": "\(error)"])
+            }
+        }
+        let end = log.mark()
+        committed.withLock { $0 = WALPosition(segment: end.segment, offset: end.size) }
+        guard log.sizeInBytes() > maxBytes else { return }
+        do {
+            if let oldest = try log.segments().first, oldest < log.currentSegment {
+                try log.removeSegments(through: oldest)
+                dropped.inc()
+                logger.warning("Forwarding spool over its limit; the oldest unsent segment was dropped", metadata: ["segment": "\(oldest)"])
             }
         } catch {
-            // The data is in the store; only its forwarding is lost.
-            failures.inc(Double(count))
-            logger.error("Spooling for forwarding failed", metadata: ["err": "\(error)"])
+            logger.warning("Forwarding spool could not drop its oldest segment", metadata: ["err": "\(error)"])
         }
     }
 }
@@ -125,18 +157,22 @@ struct LogSpooler: LogCommitObserver {
     let spool: Spool
     let externalLabels: [Label]
 
-    func committed(_ entries: [(stream: Labels, entry: LogEntry)], sync: Bool) {
-        spool.append(LokiPushEncoding.encode(entries, externalLabels: externalLabels), count: entries.count, sync: sync)
+    func willCommit(_ entries: [(stream: Labels, entry: LogEntry)], sync: Bool) throws {
+        try spool.prepare(LokiPushEncoding.encode(entries, externalLabels: externalLabels), count: entries.count, sync: sync)
     }
+
+    func didCommit(logged: Bool) { spool.settle(logged: logged) }
 }
 
 /// Trace-store commits into a spool: the export's per-trace requests side by side are one request.
 struct TraceSpooler: TraceCommitObserver {
     let spool: Spool
 
-    func committed(_ requests: [ByteBuffer], spans: Int, sync: Bool) {
+    func willCommit(_ requests: [ByteBuffer], spans: Int, sync: Bool) throws {
         var payload = ByteBuffer()
         for request in requests { payload.writeImmutableBuffer(request) }
-        spool.append(payload, count: spans, sync: sync)
+        try spool.prepare(payload, count: spans, sync: sync)
     }
+
+    func didCommit(logged: Bool) { spool.settle(logged: logged) }
 }

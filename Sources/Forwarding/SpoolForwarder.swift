@@ -49,7 +49,7 @@ public struct SpoolForwardSettings: Sendable, Equatable {
 public final class SpoolForwarder: Sendable {
     public let settings: SpoolForwardSettings
     let spool: Spool
-    private let positionFile: String
+    private let positions: PositionFile
     private let clients: OutboundClients
     private let metrics: LogForwardMetrics
     private let time: any TimeSource
@@ -62,9 +62,9 @@ public final class SpoolForwarder: Sendable {
                 time: any TimeSource = SystemTimeSource(), logger: Logger) throws {
         self.settings = settings
         spool = try Spool(directory: directory + "/spool", maxBytes: settings.maxSpoolBytes,
-                          dropped: metrics.spoolDropped.labels(settings.name), failures: metrics.spoolFailures.labels(settings.name),
+                          dropped: metrics.spoolDropped.labels(settings.name), refused: metrics.spoolRefused.labels(settings.name),
                           logger: logger)
-        positionFile = directory + "/position"
+        positions = try PositionFile(path: directory + "/position")
         self.clients = clients
         self.metrics = metrics
         self.time = time
@@ -81,12 +81,13 @@ public final class SpoolForwarder: Sendable {
 
     /// Runs until cancelled.
     public func run() async {
-        var position = (try? String(contentsOfFile: positionFile, encoding: .utf8)).flatMap { WALPosition($0) }
-            ?? WALPosition(segment: (try? spool.log.segments().first) ?? 1, offset: 0)
+        var position = positions.read() ?? WALPosition(segment: (try? spool.log.segments().first) ?? 1, offset: 0)
         while !Task.isCancelled {
             do {
                 let start = position
-                let (batch, entries, end) = try await blocking { [spool, settings] in try Self.gather(spool.log, from: start, maxBytes: settings.batchSize) }
+                let (batch, entries, end) = try await blocking { [spool, settings] in
+                    try Self.gather(spool.log, from: start, upTo: spool.committedEnd, maxBytes: settings.batchSize)
+                }
                 state.withLock { $0.position = end }
                 if entries == 0 {
                     if end != position {
@@ -100,7 +101,7 @@ public final class SpoolForwarder: Sendable {
                     // A partial batch waits up to `batchwait` for more.
                     try await time.sleep(until: time.now() + settings.batchWait)
                     let (fuller, more, further) = try await blocking { [spool, settings] in
-                        try Self.gather(spool.log, from: start, maxBytes: settings.batchSize)
+                        try Self.gather(spool.log, from: start, upTo: spool.committedEnd, maxBytes: settings.batchSize)
                     }
                     try await deliver(fuller, entries: more)
                     position = further
@@ -118,31 +119,34 @@ public final class SpoolForwarder: Sendable {
         }
     }
 
-    /// Whole records from `position` until `maxBytes` of push payload (at least one record), the
-    /// entries they hold, and where they end. Records of segments removed meanwhile are skipped.
-    static func gather(_ log: RecordLog<SpoolRecord>, from start: WALPosition, maxBytes: Int) throws -> (ByteBuffer, Int, WALPosition) {
+    /// Whole records from `position` until `maxBytes` of push payload (at least one record) or
+    /// `limit` (the end of what the store committed), the entries they hold, and where they end.
+    /// Records of segments removed meanwhile are skipped.
+    static func gather(_ log: RecordLog<SpoolRecord>, from start: WALPosition, upTo limit: WALPosition,
+                       maxBytes: Int) throws -> (ByteBuffer, Int, WALPosition) {
         var position = start
         var batch = ByteBuffer()
         var entries = 0
-        struct Full: Error {}
+        struct Stop: Error {}
         while batch.readableBytes < maxBytes {
             let segments = try log.segments()
-            guard let current = segments.first(where: { $0 >= position.segment }) else { break }
+            guard let current = segments.first(where: { $0 >= position.segment }), current <= limit.segment else { break }
             if current != position.segment { position = WALPosition(segment: current, offset: 0) }
             var reached = position.offset
             do {
                 _ = try RecordLog<SpoolRecord>.read(log.path(ofSegment: current), from: position.offset) { record, end in
+                    if current == limit.segment && end > limit.offset { throw Stop() }
                     batch.writeImmutableBuffer(record.push)
                     entries += record.entries
                     reached = end
-                    if batch.readableBytes >= maxBytes { throw Full() }
+                    if batch.readableBytes >= maxBytes { throw Stop() }
                 }
-            } catch is Full {
+            } catch is Stop {
                 position.offset = reached
                 break
             }
             position.offset = reached
-            guard let next = segments.first(where: { $0 > current }) else { break }
+            guard let next = segments.first(where: { $0 > current }), current < limit.segment else { break }
             position = WALPosition(segment: next, offset: 0)
         }
         return (batch, entries, position)
@@ -208,9 +212,8 @@ public final class SpoolForwarder: Sendable {
 
     /// Writes the position and removes the spool segments wholly behind it.
     private func persist(_ position: WALPosition, spool: Spool) async throws {
-        let path = positionFile
-        try await blocking {
-            try FileIO.writeAtomically(Array(position.description.utf8), to: path)
+        try await blocking { [positions] in
+            try positions.write(position)
             if position.segment > 1 { try spool.log.removeSegments(through: position.segment - 1) }
         }
     }
@@ -237,7 +240,7 @@ public struct LogForwardMetrics: Sendable {
     let bytesSent: CounterFamily
     let retries: CounterFamily
     let spoolDropped: CounterFamily
-    let spoolFailures: CounterFamily
+    let spoolRefused: CounterFamily
 
     /// `signal` is `logs` (entries) or `traces` (spans).
     public init(_ registry: MetricsRegistry, signal: String = "logs") {
@@ -249,7 +252,8 @@ public struct LogForwardMetrics: Sendable {
         retries = registry.counter(prefix + "retries_total", help: "Requests retried after a recoverable error.", labelNames: ["forwarder"])
         spoolDropped = registry.counter(prefix + "spool_segments_dropped_total",
                                         help: "Spool segments dropped unsent because the spool was over its size limit.", labelNames: ["forwarder"])
-        spoolFailures = registry.counter(prefix + "spool_failures_total",
-                                         help: "Committed \(unit) that could not be spooled for forwarding.", labelNames: ["forwarder"])
+        spoolRefused = registry.counter(prefix + "spool_refused_total",
+                                        help: "\(unit.capitalized) refused at intake because the spool could not keep them (a full disk).",
+                                        labelNames: ["forwarder"])
     }
 }

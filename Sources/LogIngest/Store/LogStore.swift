@@ -243,9 +243,20 @@ public final class LogStore: LogQuerier, Sendable {
                 records.append(.entries(zip(ids, entries).map { WALLogEntry(stream: $0.0, entry: $0.1.entry) }, positions: positions))
                 return (records, ids)
             }
-            try wal.log(records, sync: sync)
             // Inside the commit gate, so observers see batches in the order the WAL has them.
-            for observer in observers.withLock({ $0 }) { observer.committed(entries, sync: sync) }
+            let observing = observers.withLock { $0 }
+            do {
+                try prepareEach(observing, { try $0.willCommit(entries, sync: sync) }, undo: { $0.didCommit(logged: false) })
+            } catch {
+                throw LogIngestError.unavailable("forwarding cannot keep the entries (\(error)); entries are refused until it can")
+            }
+            do {
+                try wal.log(records, sync: sync)
+            } catch {
+                for observer in observing { observer.didCommit(logged: false) }
+                throw error
+            }
+            for observer in observing { observer.didCommit(logged: true) }
             if case let .streams(created) = records.first {
                 state.withLock { state in for stream in created { state.loggedStreams.insert(stream.id) } }
             }

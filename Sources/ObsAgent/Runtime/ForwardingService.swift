@@ -122,6 +122,8 @@ final class SpoolForwarders: LogCommitObserver, TraceCommitObserver {
 
     let signal: ForwardConfig.Signal
     private let running = Mutex<[String: Running]>([:])
+    /// Between a store's `willCommit` and `didCommit` (its commit gate keeps them paired).
+    private let preparing = Mutex<[@Sendable (Bool) -> Void]>([])
     private let clients = OutboundClients { $0.timeout.connect = .seconds(10) }
     private let metrics: LogForwardMetrics
     private let directory: String
@@ -134,12 +136,22 @@ final class SpoolForwarders: LogCommitObserver, TraceCommitObserver {
         self.logger = logger
     }
 
-    func committed(_ entries: [(stream: Labels, entry: LogEntry)], sync: Bool) {
-        for observer in running.withLock({ $0.values.map(\.logs) }) { observer.committed(entries, sync: sync) }
+    func willCommit(_ entries: [(stream: Labels, entry: LogEntry)], sync: Bool) throws {
+        let observers = running.withLock { $0.values.map(\.logs) }
+        try prepareEach(observers, { try $0.willCommit(entries, sync: sync) }, undo: { $0.didCommit(logged: false) })
+        preparing.withLock { $0 = observers.map { observer in { observer.didCommit(logged: $0) } } }
     }
 
-    func committed(_ requests: [ByteBuffer], spans: Int, sync: Bool) {
-        for observer in running.withLock({ $0.values.map(\.traces) }) { observer.committed(requests, spans: spans, sync: sync) }
+    func willCommit(_ requests: [ByteBuffer], spans: Int, sync: Bool) throws {
+        let observers = running.withLock { $0.values.map(\.traces) }
+        try prepareEach(observers, { try $0.willCommit(requests, spans: spans, sync: sync) }, undo: { $0.didCommit(logged: false) })
+        preparing.withLock { $0 = observers.map { observer in { observer.didCommit(logged: $0) } } }
+    }
+
+    /// The forwarders that took the commit in `willCommit` hear how it ended, even if a reload
+    /// removed them in between.
+    func didCommit(logged: Bool) {
+        for settle in preparing.withLock({ pending in defer { pending = [] }; return pending }) { settle(logged) }
     }
 
     func apply(_ config: AgentConfig) {

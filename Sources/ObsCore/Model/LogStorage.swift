@@ -198,14 +198,33 @@ public struct LogEntriesChunk: LogChunk {
     }
 }
 
-/// Told of every batch a log store commits, in commit order, on the committing thread (it may
-/// block): what forwarding spools from. `sync` says whether the commit waits for the disk.
+/// Told of every batch a log store commits, in commit order, on the committing thread inside the
+/// store's commit gate (it may block): what forwarding spools from. `willCommit` comes before the
+/// batch is logged, and throwing refuses the commit, so nothing is acknowledged that forwarding
+/// could not keep (a full disk stops intake instead of losing what was accepted). `didCommit`
+/// follows with whether the store logged the batch; when it did not, what `willCommit` kept is
+/// undone. `sync` says whether the commit waits for the disk.
 public protocol LogCommitObserver: Sendable {
-    func committed(_ entries: [(stream: Labels, entry: LogEntry)], sync: Bool)
+    func willCommit(_ entries: [(stream: Labels, entry: LogEntry)], sync: Bool) throws
+    func didCommit(logged: Bool)
 }
 
-/// Told of every export a trace store commits, in commit order, on the committing thread (it may
-/// block): each request an OTLP `ExportTraceServiceRequest` of one trace's spans.
+/// Told of every export a trace store commits, as `LogCommitObserver` is of log batches: each
+/// request an OTLP `ExportTraceServiceRequest` of one trace's spans.
 public protocol TraceCommitObserver: Sendable {
-    func committed(_ requests: [ByteBuffer], spans: Int, sync: Bool)
+    func willCommit(_ requests: [ByteBuffer], spans: Int, sync: Bool) throws
+    func didCommit(logged: Bool)
+}
+
+/// Calls `prepare` on each observer in turn; when one throws, `undo`es the ones before it and
+/// rethrows, so a refused commit leaves no observer holding it.
+public func prepareEach<Observer>(_ observers: [Observer], _ prepare: (Observer) throws -> Void, undo: (Observer) -> Void) throws {
+    for (index, observer) in observers.enumerated() {
+        do {
+            try prepare(observer)
+        } catch {
+            for earlier in observers[..<index] { undo(earlier) }
+            throw error
+        }
+    }
 }

@@ -308,6 +308,29 @@ public final class RecordLog<Record: LogRecord>: Sendable {
         }
     }
 
+    /// Where the next record will be written: what `rollback(to:)` returns to.
+    public struct Mark: Sendable, Equatable {
+        public let segment: Int
+        public let size: Int
+    }
+
+    public func mark() -> Mark {
+        writer.withLock { Mark(segment: $0.segment, size: $0.size) }
+    }
+
+    /// Removes what was appended since `mark` (the caller makes sure nothing else was): a log
+    /// that moved to a new segment meanwhile empties that segment. Blocking.
+    public func rollback(to mark: Mark) throws {
+        try writer.withLock { state in
+            let keep = state.segment == mark.segment ? mark.size : Self.magic.count
+            guard state.fd >= 0, keep <= state.size else { return }
+            guard ftruncate(state.fd, off_t(keep)) == 0 else {
+                throw CoreError.io(operation: "ftruncate", path: path(ofSegment: state.segment), errno: errno)
+            }
+            state.size = keep
+        }
+    }
+
     /// Syncs what buffered commits wrote since the last sync. Blocking.
     public func syncBuffered() throws {
         try writer.withLock { state in

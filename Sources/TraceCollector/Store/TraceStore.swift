@@ -127,9 +127,21 @@ public final class TraceStore: Sendable {
         let fragments = export.fragments.map { (id: $0.key, bytes: ByteBuffer(buffer: $0.value)) }
         try commitGate.withLock { _ in
             guard !state.withLock({ $0.closed }) else { throw TraceStoreError.closed }
-            try wal.log([TraceWALRecord(fragments: fragments)])
             // Inside the commit gate, so observers see exports in WAL order.
-            for observer in observers.withLock({ $0 }) { observer.committed(fragments.map(\.bytes), spans: export.spanCount, sync: true) }
+            let observing = observers.withLock { $0 }
+            let requests = fragments.map(\.bytes)
+            do {
+                try prepareEach(observing, { try $0.willCommit(requests, spans: export.spanCount, sync: true) }, undo: { $0.didCommit(logged: false) })
+            } catch {
+                throw TraceStoreError.io("forwarding cannot keep the spans (\(error)); spans are refused until it can")
+            }
+            do {
+                try wal.log([TraceWALRecord(fragments: fragments)])
+            } catch {
+                for observer in observing { observer.didCommit(logged: false) }
+                throw error
+            }
+            for observer in observing { observer.didCommit(logged: true) }
             state.withLock { state in
                 Self.add(fragments, export, to: &state.head)
                 if state.head.oldestArrival == nil { state.head.oldestArrival = WallClock.milliseconds() }

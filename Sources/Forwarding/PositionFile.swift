@@ -1,0 +1,55 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ObsCore
+import Synchronization
+
+/// A forwarder's position on disk, rewritten in place: `segment:offset` padded with spaces to a
+/// fixed slot at the start of the file, overwritten with one `pwrite` and synced. Saving needs no new
+/// disk blocks, so it works on a full disk, where writing a new file and renaming it over the old
+/// one (how other state files are saved) fails; and the forwarder must keep moving there, since
+/// what it delivers is what frees the space. The slot lies within one disk sector, which disks
+/// write whole. Files written the old way (the bare text) read the same.
+final class PositionFile: Sendable {
+    static let slot = 64
+    let path: String
+    private let fd: Mutex<Int32>
+
+    /// Opens or creates the file, giving it its full slot now, while the disk has room.
+    init(path: String) throws {
+        self.path = path
+        try FileIO.makeDirectories(FileIO.parent(of: path))
+        let existing = FileIO.fileSize(path) > 0 ? Self.read(path) : nil
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw CoreError.io(operation: "open", path: path, errno: errno) }
+        fd = Mutex(descriptor)
+        if FileIO.fileSize(path) < Self.slot {
+            try write(existing ?? WALPosition(segment: 0, offset: 0), allowEmpty: existing == nil)
+            try FileIO.syncDirectory(FileIO.parent(of: path))
+        }
+    }
+
+    deinit { fd.withLock { _ = close($0) } }
+
+    /// The saved position; nil when none was saved yet.
+    func read() -> WALPosition? { Self.read(path) }
+
+    private static func read(_ path: String) -> WALPosition? {
+        guard let bytes = try? FileIO.readFile(path), let text = String(validating: bytes, as: UTF8.self) else { return nil }
+        return WALPosition(text)
+    }
+
+    /// Saves `position` durably. Blocking.
+    func write(_ position: WALPosition) throws { try write(position, allowEmpty: false) }
+
+    /// With `allowEmpty`, a slot of spaces: "no position yet".
+    private func write(_ position: WALPosition, allowEmpty: Bool) throws {
+        var bytes = allowEmpty ? [] : Array(position.description.utf8)
+        bytes += [UInt8](repeating: UInt8(ascii: " "), count: Self.slot - 1 - bytes.count) + [UInt8(ascii: "\n")]
+        try fd.withLock { fd in
+            let written = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+            guard written == bytes.count else { throw CoreError.io(operation: "pwrite", path: path, errno: written < 0 ? errno : EIO) }
+            guard fdatasync(fd) == 0 else { throw CoreError.io(operation: "fdatasync", path: path, errno: errno) }
+        }
+    }
+}

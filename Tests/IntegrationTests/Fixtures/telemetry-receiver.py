@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""A minimal destination for forwarded telemetry, decoding each protocol on its own from the
+published schemas (no code shared with the agent): Prometheus remote write at /api/v1/write
+(prompb WriteRequest, snappy), Loki push at /loki/api/v1/push (logproto PushRequest, snappy)
+and OTLP/HTTP at /v1/traces (ExportTraceServiceRequest, gzip or plain). Every sample, log line
+and span received is appended to RECORD_FILE as one JSON object per line; the answer is 204
+(200 with an empty export response for OTLP). It listens on PORT, or on a free port when none
+is given, and writes the port to PORT_FILE once it listens.
+
+Usage: telemetry-receiver.py PORT_FILE RECORD_FILE [PORT]
+"""
+import gzip
+import http.server
+import json
+import os
+import signal
+import struct
+import sys
+import threading
+import time
+
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+PARENT = os.getppid()
+
+
+def watch_parent():
+    # Never outlive the test run that started this process.
+    while os.getppid() == PARENT:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def varint(data, at):
+    value, shift = 0, 0
+    while True:
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, at
+        shift += 7
+
+
+def fields(data):
+    """(field number, wire type, value) of each field of one protobuf message."""
+    at = 0
+    while at < len(data):
+        key, at = varint(data, at)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, at = varint(data, at)
+        elif wire == 1:
+            value, at = data[at:at + 8], at + 8
+        elif wire == 2:
+            length, at = varint(data, at)
+            value, at = data[at:at + length], at + length
+        elif wire == 5:
+            value, at = data[at:at + 4], at + 4
+        else:
+            raise ValueError("unsupported wire type %d" % wire)
+        yield number, wire, value
+
+
+def unsnappy(data):
+    """Snappy's block format: the uncompressed length, then literals and back-references."""
+    size, at = varint(data, 0)
+    out = bytearray()
+    while at < len(data):
+        tag = data[at]
+        at += 1
+        kind = tag & 3
+        if kind == 0:
+            length = tag >> 2
+            if length >= 60:
+                extra = length - 59
+                length = int.from_bytes(data[at:at + extra], "little")
+                at += extra
+            length += 1
+            out += data[at:at + length]
+            at += length
+            continue
+        if kind == 1:
+            length, offset = ((tag >> 2) & 7) + 4, ((tag >> 5) << 8) | data[at]
+            at += 1
+        elif kind == 2:
+            length, offset = (tag >> 2) + 1, int.from_bytes(data[at:at + 2], "little")
+            at += 2
+        else:
+            length, offset = (tag >> 2) + 1, int.from_bytes(data[at:at + 4], "little")
+            at += 4
+        if offset == 0 or offset > len(out):
+            raise ValueError("bad snappy offset")
+        for _ in range(length):
+            out.append(out[-offset])
+    if len(out) != size:
+        raise ValueError("snappy length mismatch")
+    return bytes(out)
+
+
+def remote_write(body):
+    # WriteRequest: timeseries = 1 { labels = 1 { name = 1, value = 2 }, samples = 2 { value = 1, timestamp = 2 } }
+    for number, _, series in fields(body):
+        if number != 1:
+            continue
+        labels, samples = {}, []
+        for field, _, value in fields(series):
+            if field == 1:
+                pair = {n: v.decode() for n, _, v in fields(value)}
+                labels[pair.get(1, "")] = pair.get(2, "")
+            elif field == 2:
+                sample = {n: v for n, _, v in fields(value)}
+                timestamp = sample.get(2, 0)
+                if timestamp >= 1 << 63:
+                    timestamp -= 1 << 64
+                samples.append((timestamp, struct.unpack("<d", sample.get(1, b"\0" * 8))[0]))
+        for timestamp, value in samples:
+            yield {"kind": "sample", "labels": labels, "t": timestamp, "v": value}
+
+
+def loki_push(body, tenant):
+    # PushRequest: streams = 1 { labels = 1, entries = 2 { timestamp = 1 { seconds = 1, nanos = 2 }, line = 2 } }
+    for number, _, stream in fields(body):
+        if number != 1:
+            continue
+        labels, entries = "", []
+        for field, _, value in fields(stream):
+            if field == 1:
+                labels = value.decode()
+            elif field == 2:
+                entry = {n: v for n, _, v in fields(value)}
+                stamp = {n: v for n, _, v in fields(entry.get(1, b""))}
+                entries.append((stamp.get(1, 0) * 1_000_000_000 + stamp.get(2, 0), entry.get(2, b"").decode()))
+        for timestamp, line in entries:
+            yield {"kind": "log", "labels": labels, "tenant": tenant, "t": timestamp, "line": line}
+
+
+def otlp_traces(body):
+    # ExportTraceServiceRequest: resource_spans = 1 { scope_spans = 2 { spans = 2 { trace_id = 1, span_id = 2, name = 5 } } }
+    for number, _, resource_spans in fields(body):
+        if number != 1:
+            continue
+        for field, _, scope_spans in fields(resource_spans):
+            if field != 2:
+                continue
+            for inner, _, span in fields(scope_spans):
+                if inner != 2:
+                    continue
+                values = {n: v for n, _, v in fields(span)}
+                yield {"kind": "span", "trace": values.get(1, b"").hex(), "span": values.get(2, b"").hex(),
+                       "name": values.get(5, b"").decode()}
+
+
+LOCK = threading.Lock()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        try:
+            if self.path == "/api/v1/write":
+                records = list(remote_write(unsnappy(body)))
+            elif self.path == "/loki/api/v1/push":
+                records = list(loki_push(unsnappy(body), self.headers.get("X-Scope-OrgID")))
+            elif self.path == "/v1/traces":
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                records = list(otlp_traces(body))
+            else:
+                self.answer(404, b"not found\n")
+                return
+        except (ValueError, IndexError, UnicodeDecodeError, OSError, EOFError) as error:
+            self.answer(400, ("cannot decode: %s\n" % error).encode())
+            return
+        with LOCK, open(sys.argv[2], "a") as out:
+            for record in records:
+                out.write(json.dumps(record) + "\n")
+        if self.path == "/v1/traces":
+            self.answer(200, b"", "application/x-protobuf")
+        else:
+            self.answer(204, b"")
+
+    def answer(self, status, body, content_type="text/plain"):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def main():
+    threading.Thread(target=watch_parent, daemon=True).start()
+    port = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    with open(sys.argv[1] + ".tmp", "w") as port:
+        port.write(str(server.server_address[1]))
+    os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
