@@ -13,26 +13,6 @@ import Glibc
 @Suite(.serialized) struct ForwardingDiskFullTests {
     static let canMount: Bool = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/bin/mount")
 
-    struct Received {
-        var lines: [String] = []
-        var samples: [String] = []
-    }
-
-    static func received(_ file: String) -> Received {
-        var result = Received()
-        for line in ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(separator: "\n") {
-            guard let record = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
-            switch record["kind"] as? String {
-            case "log": result.lines.append(record["line"] as? String ?? "")
-            case "sample":
-                let labels = record["labels"] as? [String: String] ?? [:]
-                result.samples.append("\(labels["push"] ?? "?")@\(record["t"] as? Int ?? 0)")
-            default: break
-            }
-        }
-        return result
-    }
-
     static func scalar(_ reply: HTTPReply) -> Int {
         let result = ((reply.json?["data"] as? [String: Any])?["result"] as? [[String: Any]])?.first
         return Int((result?["value"] as? [Any])?.last as? String ?? "") ?? 0
@@ -106,13 +86,10 @@ import Glibc
         // The destination comes back while the disk is still full: the queues deliver and keep
         // their positions (saved in place, needing no new blocks). Then the agent is killed, and
         // restarted once there is room again: nothing is sent twice.
-        let records = directory + "/received.jsonl"
-        let receiver = try startPeer("/usr/bin/python3", [KubernetesDiscoveryTests.fixtures + "/telemetry-receiver.py",
-                                                          directory + "/receiver.port", records, "\(receiverPort)"])
-        defer { receiver.terminate() }
-        var received = Received()
+        let receiver = try await TelemetryReceiver(port: receiverPort, in: directory)
+        var received = TelemetryReceiver.Received()
         let arrived = try await AlertingIntegrationTests.eventually(seconds: 90) {
-            received = Self.received(records)
+            received = receiver.received
             return received.lines.count >= acknowledgedLines.count && received.samples.count >= acknowledgedSamples.count
         }
         #expect(arrived, "\(received.lines.count)/\(acknowledgedLines.count) lines, \(received.samples.count)/\(acknowledgedSamples.count) samples\n\(agent.log)")
@@ -124,7 +101,7 @@ import Glibc
         agent = try AgentProcess(arguments: arguments, directory: directory, dataDirectory: disk + "/data")
         try await agent.waitForListening()
         try await Task.sleep(for: .seconds(3))
-        received = Self.received(records)
+        received = receiver.received
         let sameLines = received.lines.sorted() == acknowledgedLines.sorted()
         let sameSamples = received.samples.sorted() == acknowledgedSamples.sorted()
         #expect(sameLines,

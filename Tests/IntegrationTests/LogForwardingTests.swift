@@ -8,7 +8,8 @@ import Glibc
 /// `logs.forward` to a Loki push endpoint (a second agent, which serves Loki's push API): lines are
 /// tailed and forwarded; the destination goes away, the forwarding agent is restarted and then
 /// killed with SIGKILL meanwhile, the destination comes back; then it holds every line once, with
-/// the external labels, exactly as the forwarding agent's own store does.
+/// the external labels, exactly as the forwarding agent's own store does. A second destination,
+/// decoding Loki's protobuf on its own and down until the end, gets the same lines.
 @Suite(.serialized) struct LogForwardingTests {
     static func lines(_ base: String, _ query: String) async throws -> [String] {
         let now = Int64(Date().timeIntervalSince1970) * 1_000_000_000
@@ -37,6 +38,7 @@ import Glibc
         }
         let receiverPort = try ScrapeIntegrationTests.freePort()
         let receiverArguments = ["--web.listen-address=127.0.0.1:\(receiverPort)"]
+        let independentPort = try ScrapeIntegrationTests.freePort()
         var receiver = try AgentProcess(arguments: receiverArguments, dataDirectory: directory + "/receiver-data")
         try await receiver.waitForListening()
         try """
@@ -51,6 +53,11 @@ import Glibc
                   tenant_id: node-a
                   batchwait: 200ms
                   external_labels: {node: node-a}
+                  backoff_config: {min_period: 100ms, max_period: 1s}
+                - name: independent
+                  url: http://127.0.0.1:\(independentPort)/loki/api/v1/push
+                  tenant_id: node-a
+                  batchwait: 200ms
                   backoff_config: {min_period: 100ms, max_period: 1s}
             """.write(toFile: directory + "/agent.yml", atomically: true, encoding: .utf8)
         let arguments = ["--config.file=\(directory)/agent.yml"]
@@ -78,6 +85,7 @@ import Glibc
         try write(20)
         receiver = try AgentProcess(arguments: receiverArguments, dataDirectory: directory + "/receiver-data")
         try await receiver.waitForListening()
+        let independent = try await TelemetryReceiver(port: independentPort, in: directory)
         var received: [String] = []
         let all = try await AlertingIntegrationTests.eventually(seconds: 60) {
             received = try await Self.lines(receiver.baseURL, "{job=\"pods\"}")
@@ -90,6 +98,10 @@ import Glibc
         #expect(local.count == 80)
         #expect(received == local, "\(Set(local).subtracting(received).sorted().prefix(5)) missing; \(received.count) received")
         #expect(Set(received).count == received.count, "a line arrived twice")
+        // The destination that was down from the start, decoding on its own, has the same lines.
+        _ = try await AlertingIntegrationTests.eventually(seconds: 30) { independent.received.lines.count >= local.count }
+        let elsewhere = independent.received.lines.sorted()
+        #expect(elsewhere == local, "\(elsewhere.count) lines at the independent receiver")
         // The stream carries the external label on the receiving side only.
         #expect(try await Self.lines(receiver.baseURL, "{job=\"pods\", node=\"node-a\"}").count == 80)
         let status = try await http(.GET, agent.baseURL + "/api/v1/status/forwarding")

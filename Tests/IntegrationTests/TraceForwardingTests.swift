@@ -7,7 +7,8 @@ import Glibc
 
 /// `traces.forward` to an OTLP/HTTP endpoint (a second agent's `/v1/traces`): spans received are
 /// forwarded; the destination goes away, the forwarding agent is restarted and then killed with
-/// SIGKILL meanwhile, the destination comes back; then it holds every trace with each span once.
+/// SIGKILL meanwhile, the destination comes back; then it holds every trace with each span once. A
+/// second destination, decoding OTLP on its own and down until the end, gets each span once too.
 @Suite(.serialized) struct TraceForwardingTests {
     static func export(_ base: String, round: Int) async throws -> [String] {
         var ids: [String] = []
@@ -36,6 +37,7 @@ import Glibc
         let directory = AgentProcess.temporaryDirectory()
         let receiverPort = try ScrapeIntegrationTests.freePort()
         let receiverArguments = ["--web.listen-address=127.0.0.1:\(receiverPort)"]
+        let independentPort = try ScrapeIntegrationTests.freePort()
         var receiver = try AgentProcess(arguments: receiverArguments, dataDirectory: directory + "/receiver-data")
         try await receiver.waitForListening()
         try """
@@ -43,6 +45,10 @@ import Glibc
               forward:
                 - name: central
                   endpoint: http://127.0.0.1:\(receiverPort)
+                  batchwait: 200ms
+                  backoff_config: {min_period: 100ms, max_period: 1s}
+                - name: independent
+                  endpoint: http://127.0.0.1:\(independentPort)
                   batchwait: 200ms
                   backoff_config: {min_period: 100ms, max_period: 1s}
             """.write(toFile: directory + "/agent.yml", atomically: true, encoding: .utf8)
@@ -71,6 +77,7 @@ import Glibc
         ids += try await Self.export(agent.baseURL, round: 3)
         receiver = try AgentProcess(arguments: receiverArguments, dataDirectory: directory + "/receiver-data")
         try await receiver.waitForListening()
+        let independent = try await TelemetryReceiver(port: independentPort, in: directory)
         let last = ids.last!
         let arrived = try await AlertingIntegrationTests.eventually(seconds: 60) {
             try await Self.spanCount(receiver.baseURL, last) == 3
@@ -80,6 +87,11 @@ import Glibc
         var counts: [String: Int] = [:]
         for id in ids { counts[id] = try await Self.spanCount(receiver.baseURL, id) }
         #expect(counts.values.allSatisfy { $0 == 3 }, "\(counts.filter { $0.value != 3 })")
+        // The destination that was down from the start, decoding OTLP on its own, has each span once.
+        _ = try await AlertingIntegrationTests.eventually(seconds: 30) { independent.received.spans.count >= ids.count * 3 }
+        let spans = independent.received.spans
+        #expect(spans.count == ids.count * 3 && Set(spans).count == spans.count && Set(spans.map { $0.prefix(32) }) == Set(ids.map { Substring($0) }),
+                "\(spans.count) spans at the independent receiver")
         let status = try await http(.GET, agent.baseURL + "/api/v1/status/forwarding")
         #expect(status.body.contains("\"traces\":[{\"name\":\"central\""), "\(status.body)")
         agent.signal(SIGTERM)
