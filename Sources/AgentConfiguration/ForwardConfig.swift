@@ -14,6 +14,8 @@ package struct ForwardConfig: Sendable, Equatable {
     package var url: String
     package var tenantID: String?
     package var gzip = true
+    /// OTLP over gRPC (`protocol: grpc`) rather than HTTP (traces only).
+    package var grpc = false
     package var headers: [String: String] = [:]
     package var externalLabels = LabelMap()
     package var batchWait = PrometheusDuration.seconds(1)
@@ -26,7 +28,7 @@ package struct ForwardConfig: Sendable, Equatable {
     package var http = HTTPClientSettings()
 
     static func keys(_ signal: Signal) -> [String] {
-        let own = signal == .logs ? ["url", "tenant_id", "external_labels"] : ["endpoint", "traces_endpoint", "compression"]
+        let own = signal == .logs ? ["url", "tenant_id", "external_labels"] : ["endpoint", "traces_endpoint", "compression", "protocol"]
         return ["name"] + own + ["headers", "batchwait", "batchsize", "timeout", "backoff_config", "spool_max_size"] + HTTPClientSettings.keys
     }
 
@@ -40,7 +42,24 @@ package struct ForwardConfig: Sendable, Equatable {
             tenantID = try map.decode("tenant_id")
             externalLabels = try map.decode("external_labels", default: LabelMap())
         case .traces:
-            if let full: String = try map.decode("traces_endpoint") {
+            let wire: String = try map.decode("protocol", default: "http/protobuf")
+            guard ["http/protobuf", "grpc"].contains(wire) else {
+                throw map.error(at: "protocol", "protocol must be http/protobuf or grpc, got \"\(wire)\"")
+            }
+            grpc = wire == "grpc"
+            if grpc {
+                urlKey = "endpoint"
+                url = try map.require("endpoint")
+                guard map["traces_endpoint"] == nil else {
+                    throw map.error(at: "traces_endpoint", "traces_endpoint is for protocol http/protobuf; gRPC calls TraceService/Export at endpoint")
+                }
+                guard let parsed = URL(string: url), parsed.path.isEmpty || parsed.path == "/", parsed.query == nil else {
+                    throw map.error(at: "endpoint", "a gRPC endpoint is scheme, host and port only (http:// for plain HTTP/2, https:// for TLS), got \"\(url)\"")
+                }
+                for key in ["follow_redirects", "enable_http2"] + ProxySettings.keys where map[key] != nil {
+                    throw map.error(at: key, "\(key) does not apply to protocol grpc")
+                }
+            } else if let full: String = try map.decode("traces_endpoint") {
                 guard map["endpoint"] == nil else { throw map.error(at: "traces_endpoint", "set endpoint or traces_endpoint, not both") }
                 urlKey = "traces_endpoint"
                 url = full

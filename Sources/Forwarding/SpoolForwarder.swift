@@ -16,6 +16,8 @@ public struct SpoolForwardSettings: Sendable, Equatable {
         case loki(tenant: String?)
         /// OTLP/HTTP: protobuf, gzip-compressed when asked.
         case otlpHTTP(gzip: Bool)
+        /// OTLP/gRPC: `TraceService/Export`, the message gzip-compressed when asked.
+        case otlpGRPC(gzip: Bool)
     }
 
     public var name: String
@@ -51,6 +53,8 @@ public final class SpoolForwarder: Sendable {
     let spool: Spool
     private let positions: PositionFile
     private let clients: OutboundClients
+    /// The connection of an OTLP/gRPC destination.
+    private let grpc: OTLPGRPCExporter?
     private let metrics: LogForwardMetrics
     private let time: any TimeSource
     private let logger: Logger
@@ -66,6 +70,11 @@ public final class SpoolForwarder: Sendable {
                           logger: logger)
         positions = try PositionFile(path: directory + "/position")
         self.clients = clients
+        if case let .otlpGRPC(gzip) = settings.kind {
+            grpc = try OTLPGRPCExporter(url: settings.url, settings: settings.http, headers: settings.headers, gzip: gzip)
+        } else {
+            grpc = nil
+        }
         self.metrics = metrics
         self.time = time
         self.logger = logger
@@ -113,10 +122,11 @@ public final class SpoolForwarder: Sendable {
             } catch is CancellationError {
                 break
             } catch {
-                logger.warning("Log forwarding round failed; retrying", metadata: ["forwarder": "\(settings.name)", "err": "\(error)"])
+                logger.warning("Forwarding round failed; retrying", metadata: ["forwarder": "\(settings.name)", "err": "\(error)"])
                 try? await time.sleep(until: time.now() + settings.minBackoff)
             }
         }
+        grpc?.close()
     }
 
     /// Whole records from `position` until `maxBytes` of push payload (at least one record) or
@@ -156,40 +166,25 @@ public final class SpoolForwarder: Sendable {
         let body: ByteBuffer
         switch settings.kind {
         case .loki: body = Snappy.compress(batch)
-        case let .otlpHTTP(gzip): body = gzip ? Zlib.compress(batch, format: .gzip) : batch
+        case let .otlpHTTP(gzip), let .otlpGRPC(gzip): body = gzip ? Zlib.compress(batch, format: .gzip) : batch
         }
         var backoff = settings.minBackoff
         var attempts = 0
         while true {
             try Task.checkCancellation()
             attempts += 1
-            let outcome: (status: Int?, message: String)
-            do {
-                outcome = try await post(body)
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
-                outcome = (nil, "\(error)")
-            }
-            if let code = outcome.status, (200..<300).contains(code) {
+            let (accepted, retry, message) = try await attempt(body)
+            if accepted {
                 metrics.entriesSent.labels(settings.name).inc(Double(entries))
                 metrics.bytesSent.labels(settings.name).inc(Double(body.readableBytes))
                 state.withLock { $0.sent += entries; $0.lastSent = time.now() }
                 return
             }
-            let retry = outcome.status.map { code in
-                switch settings.kind {
-                case .loki: code == 429 || code >= 500
-                // OTLP/HTTP's retryable codes.
-                case .otlpHTTP: [429, 502, 503, 504].contains(code)
-                }
-            } ?? true
-            let message = outcome.status.map { "server returned HTTP status \($0): \(outcome.message)" } ?? outcome.message
             state.withLock { $0.lastError = message; $0.lastErrorTime = time.now() }
             if !retry || (settings.maxRetries > 0 && attempts > settings.maxRetries) {
                 metrics.entriesFailed.labels(settings.name).inc(Double(entries))
                 state.withLock { $0.failed += entries }
-                logger.error("Log batch refused; dropped", metadata: ["forwarder": "\(settings.name)", "entries": "\(entries)", "err": "\(message)"])
+                logger.error("Batch refused; dropped", metadata: ["forwarder": "\(settings.name)", "entries": "\(entries)", "err": "\(message)"])
                 return
             }
             metrics.retries.labels(settings.name).inc()
@@ -198,12 +193,42 @@ public final class SpoolForwarder: Sendable {
         }
     }
 
+    /// One delivery attempt: whether the destination took the batch, and if not whether to retry.
+    private func attempt(_ body: ByteBuffer) async throws -> (accepted: Bool, retry: Bool, message: String) {
+        if let grpc {
+            do {
+                let outcome = try await grpc.export(body, timeout: settings.timeout)
+                return (outcome.code == 0, outcome.retryable, "gRPC status \(outcome.code): \(outcome.message)")
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                return (false, true, "\(error)")
+            }
+        }
+        let outcome: (status: Int?, message: String)
+        do {
+            outcome = try await post(body)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            outcome = (nil, "\(error)")
+        }
+        guard let code = outcome.status else { return (false, true, outcome.message) }
+        if (200..<300).contains(code) { return (true, false, "") }
+        let retry = switch settings.kind {
+        case .loki: code == 429 || code >= 500
+        // OTLP/HTTP's retryable codes.
+        case .otlpHTTP, .otlpGRPC: [429, 502, 503, 504].contains(code)
+        }
+        return (false, retry, "server returned HTTP status \(code): \(outcome.message)")
+    }
+
     private func post(_ body: ByteBuffer) async throws -> (status: Int?, message: String) {
         var headers = [("Content-Type", "application/x-protobuf")]
         switch settings.kind {
         case let .loki(tenant):
             if let tenant { headers.append(("X-Scope-OrgID", tenant)) }
-        case let .otlpHTTP(gzip):
+        case let .otlpHTTP(gzip), let .otlpGRPC(gzip):
             if gzip { headers.append(("Content-Encoding", "gzip")) }
         }
         return try await ForwardingHTTP.post(body, to: settings.url, headers: headers, extraHeaders: settings.headers,

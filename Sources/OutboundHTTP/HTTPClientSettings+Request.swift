@@ -12,17 +12,22 @@ extension HTTPClientSettings {
     /// certificates) are read at each call, so rotated tokens and renewed certificates apply to the
     /// next request, as in Prometheus.
     public func apply(to request: inout HTTPClientRequest) throws(Failure) {
+        if let authorization = try authorizationHeader() { request.headers.replaceOrAdd(name: "Authorization", value: authorization) }
+        if customTLS { request.tlsConfiguration = try tlsConfiguration() }
+    }
+
+    /// The `Authorization` header value the credentials give (files read now); nil without any.
+    public func authorizationHeader() throws(Failure) -> String? {
         switch credentials {
         case .none:
-            break
+            return nil
         case let .authorization(type, credentials, file):
             let secret = try file.map { (path) throws(Failure) in try Self.read(path, "authorization credentials") } ?? credentials ?? ""
-            request.headers.replaceOrAdd(name: "Authorization", value: "\(type) \(secret)")
+            return "\(type) \(secret)"
         case let .basic(username, password, passwordFile):
             let secret = try passwordFile.map { (path) throws(Failure) in try Self.read(path, "basic auth password") } ?? password ?? ""
-            request.headers.replaceOrAdd(name: "Authorization", value: "Basic " + Data("\(username):\(secret)".utf8).base64EncodedString())
+            return "Basic " + Data("\(username):\(secret)".utf8).base64EncodedString()
         }
-        if customTLS { request.tlsConfiguration = try tlsConfiguration() }
     }
 
     /// The client TLS configuration these settings describe.

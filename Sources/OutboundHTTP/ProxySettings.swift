@@ -22,7 +22,7 @@ public struct ProxySettings: Sendable, Hashable {
     /// Sent on each CONNECT request to the proxy (`Proxy-Authorization` for instance).
     public var connectHeaders: [String: [String]] = [:]
 
-    static let keys = ["proxy_url", "no_proxy", "proxy_from_environment", "proxy_connect_header"]
+    public static let keys = ["proxy_url", "no_proxy", "proxy_from_environment", "proxy_connect_header"]
 
     /// The proxy keys inline in `map`; nil when none is set.
     init?(mapping map: YAMLMapping, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) {

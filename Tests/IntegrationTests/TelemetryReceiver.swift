@@ -1,18 +1,19 @@
 import Foundation
 
 /// `Fixtures/telemetry-receiver.py`: a destination that decodes remote write, Loki push and
-/// OTLP/HTTP traces on its own, from the published schemas, and records what it received.
+/// OTLP traces (HTTP, or gRPC with `options` `--grpc`) on its own, from the published schemas,
+/// and records what it received.
 final class TelemetryReceiver {
     let port: Int
     let records: String
     private let process: Process
 
     /// Listens on `port` (chosen beforehand, so configurations can name it before it starts).
-    init(port: Int, in directory: String) async throws {
+    init(port: Int, in directory: String, options: [String] = []) async throws {
         self.port = port
         records = directory + "/received-\(port).jsonl"
         let portFile = directory + "/receiver-\(port).port"
-        process = try startPeer("/usr/bin/python3", [KubernetesDiscoveryTests.fixtures + "/telemetry-receiver.py", portFile, records, "\(port)"])
+        process = try startPeer("/usr/bin/env", ["python3", KubernetesDiscoveryTests.fixtures + "/telemetry-receiver.py", portFile, records, "\(port)"] + options)
         guard try await KubernetesDiscoveryTests.readPort(portFile) != nil else {
             process.terminate()
             throw TestFailure("the telemetry receiver did not start")

@@ -164,7 +164,8 @@ final class SpoolForwarders: LogCommitObserver, TraceCommitObserver {
             }
             for (name, destination) in wanted where running[name] == nil {
                 var settings = SpoolForwardSettings(name: name, url: destination.url,
-                                                    kind: signal == .logs ? .loki(tenant: destination.tenantID) : .otlpHTTP(gzip: destination.gzip))
+                                                    kind: signal == .logs ? .loki(tenant: destination.tenantID)
+                                                        : destination.grpc ? .otlpGRPC(gzip: destination.gzip) : .otlpHTTP(gzip: destination.gzip))
                 settings.headers = destination.headers
                 settings.externalLabels = destination.externalLabels.pairs.map { Label($0.name, $0.value) }
                 settings.batchWait = destination.batchWait.milliseconds

@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
 """A minimal destination for forwarded telemetry, decoding each protocol on its own from the
 published schemas (no code shared with the agent): Prometheus remote write at /api/v1/write
-(prompb WriteRequest, snappy), Loki push at /loki/api/v1/push (logproto PushRequest, snappy)
-and OTLP/HTTP at /v1/traces (ExportTraceServiceRequest, gzip or plain). Every sample, log line
-and span received is appended to RECORD_FILE as one JSON object per line; the answer is 204
-(200 with an empty export response for OTLP). It listens on PORT, or on a free port when none
-is given, and writes the port to PORT_FILE once it listens.
+(prompb WriteRequest, snappy) and Loki push at /loki/api/v1/push (logproto PushRequest, snappy),
+read field by field; OTLP traces with the OpenTelemetry project's generated classes
+(opentelemetry-proto), over HTTP at /v1/traces (gzip or plain) or, with --grpc, as a grpcio
+TraceService server (plain HTTP/2, or TLS with --tls CERT KEY). Every sample, log line and span
+received is appended to RECORD_FILE as one JSON object per line. It listens on PORT, or on a
+free port when none is given, and writes the port to PORT_FILE once it listens.
 
-Usage: telemetry-receiver.py PORT_FILE RECORD_FILE [PORT]
+--unavailable N answers the first N export calls with UNAVAILABLE (retryable); a span named
+"poison" makes its call fail with INVALID_ARGUMENT (not retryable), recording nothing.
+
+Usage: telemetry-receiver.py PORT_FILE RECORD_FILE [PORT] [--grpc] [--tls CERT KEY] [--unavailable N]
 """
+import argparse
 import gzip
 import http.server
 import json
@@ -18,6 +23,11 @@ import struct
 import sys
 import threading
 import time
+from concurrent import futures
+
+import grpc
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 PARENT = os.getppid()
@@ -134,23 +144,16 @@ def loki_push(body, tenant):
             yield {"kind": "log", "labels": labels, "tenant": tenant, "t": timestamp, "line": line}
 
 
-def otlp_traces(body):
-    # ExportTraceServiceRequest: resource_spans = 1 { scope_spans = 2 { spans = 2 { trace_id = 1, span_id = 2, name = 5 } } }
-    for number, _, resource_spans in fields(body):
-        if number != 1:
-            continue
-        for field, _, scope_spans in fields(resource_spans):
-            if field != 2:
-                continue
-            for inner, _, span in fields(scope_spans):
-                if inner != 2:
-                    continue
-                values = {n: v for n, _, v in fields(span)}
-                yield {"kind": "span", "trace": values.get(1, b"").hex(), "span": values.get(2, b"").hex(),
-                       "name": values.get(5, b"").decode()}
+def otlp_traces(request):
+    """The spans of an ExportTraceServiceRequest, decoded by the generated classes."""
+    for resource_spans in request.resource_spans:
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                yield {"kind": "span", "trace": span.trace_id.hex(), "span": span.span_id.hex(), "name": span.name}
 
 
 LOCK = threading.Lock()
+RECORD_FILE = None
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -166,16 +169,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             elif self.path == "/v1/traces":
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
-                records = list(otlp_traces(body))
+                records = list(otlp_traces(trace_service_pb2.ExportTraceServiceRequest.FromString(body)))
             else:
                 self.answer(404, b"not found\n")
                 return
-        except (ValueError, IndexError, UnicodeDecodeError, OSError, EOFError) as error:
+        except (ValueError, IndexError, UnicodeDecodeError, OSError, EOFError, DecodeError) as error:
             self.answer(400, ("cannot decode: %s\n" % error).encode())
             return
-        with LOCK, open(sys.argv[2], "a") as out:
-            for record in records:
-                out.write(json.dumps(record) + "\n")
+        record(records)
         if self.path == "/v1/traces":
             self.answer(200, b"", "application/x-protobuf")
         else:
@@ -192,14 +193,66 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def record(records):
+    with LOCK, open(RECORD_FILE, "a") as out:
+        for item in records:
+            out.write(json.dumps(item) + "\n")
+
+
+class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
+    def __init__(self, unavailable):
+        self.unavailable = unavailable
+
+    def Export(self, request, context):
+        with LOCK:
+            refuse = self.unavailable > 0
+            self.unavailable -= 1
+        if refuse:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "warming up")
+        spans = list(otlp_traces(request))
+        if any(span["name"] == "poison" for span in spans):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a poison span: refused for good")
+        record(spans)
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+
+def serve_grpc(port, tls, unavailable):
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(unavailable), server)
+    address = "127.0.0.1:%d" % port
+    if tls:
+        with open(tls[0], "rb") as cert, open(tls[1], "rb") as key:
+            bound = server.add_secure_port(address, grpc.ssl_server_credentials([(key.read(), cert.read())]))
+    else:
+        bound = server.add_insecure_port(address)
+    server.start()
+    return server, bound
+
+
 def main():
+    global RECORD_FILE
     threading.Thread(target=watch_parent, daemon=True).start()
-    port = int(sys.argv[3]) if len(sys.argv) > 3 else 0
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    with open(sys.argv[1] + ".tmp", "w") as port:
-        port.write(str(server.server_address[1]))
-    os.rename(sys.argv[1] + ".tmp", sys.argv[1])
-    server.serve_forever()
+    arguments = argparse.ArgumentParser()
+    arguments.add_argument("port_file")
+    arguments.add_argument("record_file")
+    arguments.add_argument("port", nargs="?", type=int, default=0)
+    arguments.add_argument("--grpc", action="store_true")
+    arguments.add_argument("--tls", nargs=2)
+    arguments.add_argument("--unavailable", type=int, default=0)
+    options = arguments.parse_args()
+    RECORD_FILE = options.record_file
+    if options.grpc:
+        server, port = serve_grpc(options.port, options.tls, options.unavailable)
+    else:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", options.port), Handler)
+        port = server.server_address[1]
+    with open(options.port_file + ".tmp", "w") as out:
+        out.write(str(port))
+    os.rename(options.port_file + ".tmp", options.port_file)
+    if options.grpc:
+        server.wait_for_termination()
+    else:
+        server.serve_forever()
 
 
 if __name__ == "__main__":
