@@ -183,6 +183,7 @@ let package = Package(
         ),
 
         .testTarget(name: "CoreTests", dependencies: ["ObsCore"]),
+        .testTarget(name: "ForwardingTests", dependencies: ["Forwarding"]),
         .testTarget(name: "AlertingTests", dependencies: ["ObsCore", "Alerting", "OutboundHTTP"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AlertmanagerTests", dependencies: ["ObsCore", "ObsYAML", "Alertmanager", "OutboundHTTP"], resources: [.copy("Fixtures")]),
         .testTarget(

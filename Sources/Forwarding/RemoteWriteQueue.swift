@@ -40,7 +40,7 @@ public struct RemoteWriteSettings: Sendable {
 ///
 /// A round reads up to `capacity` samples after the position (waiting up to `batch_send_deadline`
 /// for `max_samples_per_send` of them), relabels them, spreads their series over shards by hash
-/// (as many as the backlog needs, between `min_shards` and `max_shards`), sends each shard's
+/// (as many as measured throughput needs, `ShardTuner`, and no more than there are batches), sends each shard's
 /// batches in order with retries, and only then moves the position on disk. So after a crash at
 /// most the round in flight is sent again, and while the destination is down nothing moves.
 public final class RemoteWriteQueue: Sendable {
@@ -55,6 +55,9 @@ public final class RemoteWriteQueue: Sendable {
     /// nothing to hash, a label set costs every name and value.
     private let relabeledByRef = Mutex<[UInt64: Labels?]>([:])
     private let status = Mutex(RemoteWriteStatus())
+    private let tuner: Mutex<ShardTuner>
+    /// The round in flight: shard-seconds spent in requests, and whether one was retried.
+    private let round = Mutex((sendSeconds: 0.0, failing: false))
 
     public init(settings: RemoteWriteSettings, store: any WALSource, directory: String, clients: OutboundClients,
                 metrics: RemoteWriteMetrics, time: any TimeSource = SystemTimeSource(), logger: Logger) {
@@ -65,6 +68,7 @@ public final class RemoteWriteQueue: Sendable {
         self.metrics = metrics
         self.time = time
         self.logger = logger
+        tuner = Mutex(ShardTuner(minShards: settings.minShards, maxShards: settings.maxShards))
     }
 
     public var currentStatus: RemoteWriteStatus { status.withLock { $0 } }
@@ -73,6 +77,7 @@ public final class RemoteWriteQueue: Sendable {
     public func run() async {
         let labels = [settings.name, settings.url]
         metrics.minShards.labels(labels[0], labels[1]).set(Double(settings.minShards))
+        metrics.shards.labels(labels[0], labels[1]).set(Double(tuner.withLock { $0.shards }))
         metrics.maxShards.labels(labels[0], labels[1]).set(Double(settings.maxShards))
         let follower: any WALReader
         let positions: PositionFile
@@ -87,6 +92,7 @@ public final class RemoteWriteQueue: Sendable {
         }
         store.holdWAL(from: follower.position.segment, for: "remote-write/" + settings.name)
         logger.info("Remote write queue started", metadata: ["queue": "\(settings.name)", "url": "\(settings.url)", "position": "\(follower.position)"])
+        var roundStart = time.now()
         while !Task.isCancelled {
             do {
                 let chunk = try await collect(follower)
@@ -94,6 +100,8 @@ public final class RemoteWriteQueue: Sendable {
                     continue
                 }
                 try await send(chunk)
+                retune(since: roundStart, read: chunk.samples.count)
+                roundStart = time.now()
                 try await persist(chunk.end, to: positions)
                 store.holdWAL(from: chunk.end.segment, for: "remote-write/" + settings.name)
             } catch is CancellationError {
@@ -133,9 +141,26 @@ public final class RemoteWriteQueue: Sendable {
         return missing.isEmpty ? kept : Labels(Array(kept) + missing)
     }
 
-    /// As many shards as the backlog needs, between `min_shards` and `max_shards`.
+    /// The shards the tuner runs, but no more than `samples` fill batches for.
     private func shardCount(_ samples: Int) -> Int {
-        min(settings.maxShards, max(settings.minShards, (samples + settings.maxSamplesPerSend - 1) / settings.maxSamplesPerSend))
+        max(1, min(tuner.withLock { $0.shards }, (samples + settings.maxSamplesPerSend - 1) / settings.maxSamplesPerSend))
+    }
+
+    /// Feeds the round's figures to the tuner. A round that read all `capacity` allows is behind:
+    /// at least that much more waits in the WAL.
+    private func retune(since start: Int64, read: Int) {
+        let (sendSeconds, failing) = round.withLock { figures in
+            defer { figures = (0, false) }
+            return figures
+        }
+        let names = (settings.name, settings.url)
+        let (shards, desired) = tuner.withLock { tuner in
+            tuner.observe(seconds: Double(time.now() - start) / 1000, read: read, sent: read, sendSeconds: sendSeconds,
+                          pending: read >= settings.capacity ? settings.capacity : 0, failing: failing)
+            return (tuner.shards, tuner.desired)
+        }
+        metrics.shards.labels(names.0, names.1).set(Double(shards))
+        metrics.desiredShards.labels(names.0, names.1).set(desired)
     }
 
     private func send(_ chunk: WALChunk) async throws {
@@ -220,7 +245,6 @@ public final class RemoteWriteQueue: Sendable {
         relabeledByRef.withLock { $0 = known }
         metrics.samplesDropped.labels(names.0, names.1).inc(Double(dropped))
         if highest > .min { metrics.highestTimestamp.labels(names.0, names.1).set(Double(highest) / 1000) }
-        metrics.shards.labels(names.0, names.1).set(Double(plan.shards.count))
         metrics.pending.labels(names.0, names.1).set(Double(total))
         status.withLock { status in
             status.pending = total
@@ -262,8 +286,9 @@ public final class RemoteWriteQueue: Sendable {
                 outcome = (nil, "\(error)")
             }
             let elapsed = ContinuousClock.now - started
-            metrics.batchDuration.labels(names.0, names.1)
-                .observe(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            metrics.batchDuration.labels(names.0, names.1).observe(seconds)
+            round.withLock { $0.sendSeconds += seconds }
             if let code = outcome.status, (200..<300).contains(code) {
                 metrics.samplesSent.labels(names.0, names.1).inc(Double(batch.sampleCount))
                 metrics.exemplarsSent.labels(names.0, names.1).inc(Double(batch.exemplarCount))
@@ -293,6 +318,7 @@ public final class RemoteWriteQueue: Sendable {
                 return
             }
             metrics.samplesRetried.labels(names.0, names.1).inc(Double(batch.sampleCount))
+            round.withLock { $0.failing = true }
             logger.debug("Remote write failed; retrying", metadata: ["queue": "\(settings.name)", "err": "\(message)"])
             try await time.sleep(until: time.now() + backoff)
             backoff = min(backoff * 2, settings.maxBackoff)
@@ -340,6 +366,7 @@ public struct RemoteWriteMetrics: Sendable {
     let lostSegments: CounterFamily
     let pending: GaugeFamily
     let shards: GaugeFamily
+    let desiredShards: GaugeFamily
     let minShards: GaugeFamily
     let maxShards: GaugeFamily
     let highestTimestamp: GaugeFamily
@@ -365,6 +392,9 @@ public struct RemoteWriteMetrics: Sendable {
         pending = registry.gauge("prometheus_remote_storage_samples_pending", help: "The number of samples pending in the queues shards to be sent to the remote storage.",
                                  labelNames: names)
         shards = registry.gauge("prometheus_remote_storage_shards", help: "The number of shards used for parallel sending to the remote storage.", labelNames: names)
+        desiredShards = registry.gauge("prometheus_remote_storage_shards_desired",
+                                       help: "The number of shards that the queues shard calculation wants to run based on the rate of samples in vs. samples out.",
+                                       labelNames: names)
         minShards = registry.gauge("prometheus_remote_storage_shards_min", help: "The minimum number of shards that the queue is allowed to run.", labelNames: names)
         maxShards = registry.gauge("prometheus_remote_storage_shards_max", help: "The maximum number of shards that the queue is allowed to run.", labelNames: names)
         highestTimestamp = registry.gauge("prometheus_remote_storage_highest_timestamp_in_seconds",
