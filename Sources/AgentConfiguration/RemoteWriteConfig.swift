@@ -14,6 +14,14 @@ package struct RemoteWriteConfig: Sendable, Equatable {
     package var sendExemplars = false
     package var http = HTTPClientSettings()
     package var queue = QueueConfig()
+    package var metadata = MetadataConfig()
+
+    /// `metadata_config`: the scrape targets' metadata, sent apart from samples every `send_interval`.
+    package struct MetadataConfig: Sendable, Equatable {
+        package var send = true
+        package var sendInterval = PrometheusDuration.seconds(60)
+        package var maxSamplesPerSend = 500
+    }
 
     /// `queue_config`.
     package struct QueueConfig: Sendable, Equatable {
@@ -64,8 +72,13 @@ package struct RemoteWriteConfig: Sendable, Equatable {
         }
         if let metadata = map["metadata_config"] {
             let entry = try metadata.mapping(allowedKeys: ["send", "send_interval", "max_samples_per_send"])
-            if try entry.decode("send", default: true) {
-                throw entry.error(at: "send", "sending metadata is not supported by obs-agent yet; set send: false")
+            let defaults = MetadataConfig()
+            self.metadata.send = try entry.decode("send", default: defaults.send)
+            self.metadata.sendInterval = try entry.decode("send_interval", default: defaults.sendInterval)
+            self.metadata.maxSamplesPerSend = try entry.decode("max_samples_per_send", default: defaults.maxSamplesPerSend)
+            guard self.metadata.sendInterval.milliseconds > 0 else { throw entry.error(at: "send_interval", "send_interval must be greater than zero") }
+            guard self.metadata.maxSamplesPerSend > 0 else {
+                throw entry.error(at: "max_samples_per_send", "max_samples_per_send must be greater than zero")
             }
         }
         http = try HTTPClientSettings(mapping: map)

@@ -147,3 +147,48 @@ struct ShardPlan {
         shards = perShard
     }
 }
+
+/// One metric family's metadata as remote write sends it.
+public struct RemoteWriteMetadata: Sendable, Hashable {
+    public var family: String
+    /// The exposition format's type name (`counter`, `gauge`, …, `unknown`).
+    public var type: String
+    public var help: String
+    public var unit: String
+
+    public init(family: String, type: String, help: String, unit: String) {
+        self.family = family
+        self.type = type
+        self.help = help
+        self.unit = unit
+    }
+
+    /// `MetricMetadata.MetricType` of `types.proto`.
+    var typeNumber: UInt64 {
+        switch type {
+        case "counter": 1
+        case "gauge": 2
+        case "histogram": 3
+        case "gaugehistogram": 4
+        case "summary": 5
+        case "info": 6
+        case "stateset": 7
+        default: 0
+        }
+    }
+
+    /// `WriteRequest{metadata = 3}`, each `MetricMetadata{type = 1, metric_family_name = 2,
+    /// help = 4, unit = 5}`, snappy-compressed.
+    static func encoded(_ entries: ArraySlice<RemoteWriteMetadata>) -> ByteBuffer {
+        var writer = ProtobufWriter()
+        for entry in entries {
+            writer.writeMessage(field: 3) { message in
+                if entry.typeNumber != 0 { message.writeVarint(field: 1, entry.typeNumber) }
+                message.writeString(field: 2, entry.family)
+                if !entry.help.isEmpty { message.writeString(field: 4, entry.help) }
+                if !entry.unit.isEmpty { message.writeString(field: 5, entry.unit) }
+            }
+        }
+        return Snappy.compress(writer.buffer)
+    }
+}

@@ -27,6 +27,10 @@ public struct RemoteWriteSettings: Sendable {
     public var minBackoff: Int64 = 30
     public var maxBackoff: Int64 = 5000
     public var retryOnHTTP429 = false
+    /// `metadata_config`.
+    public var sendMetadata = true
+    public var metadataInterval: Int64 = 60_000
+    public var metadataMaxPerSend = 500
 
     public init(name: String, url: String) {
         self.name = name
@@ -46,6 +50,8 @@ public struct RemoteWriteSettings: Sendable {
 public final class RemoteWriteQueue: Sendable {
     public let settings: RemoteWriteSettings
     private let store: any WALSource
+    /// The scrape targets' metadata, for `metadata_config`.
+    private let metadataSource: (@Sendable () -> [RemoteWriteMetadata])?
     private let positionFile: String
     private let clients: OutboundClients
     private let metrics: RemoteWriteMetrics
@@ -59,10 +65,12 @@ public final class RemoteWriteQueue: Sendable {
     /// The round in flight: shard-seconds spent in requests, and whether one was retried.
     private let round = Mutex((sendSeconds: 0.0, failing: false))
 
-    public init(settings: RemoteWriteSettings, store: any WALSource, directory: String, clients: OutboundClients,
-                metrics: RemoteWriteMetrics, time: any TimeSource = SystemTimeSource(), logger: Logger) {
+    public init(settings: RemoteWriteSettings, store: any WALSource, metadata: (@Sendable () -> [RemoteWriteMetadata])? = nil,
+                directory: String, clients: OutboundClients, metrics: RemoteWriteMetrics, time: any TimeSource = SystemTimeSource(),
+                logger: Logger) {
         self.settings = settings
         self.store = store
+        metadataSource = metadata
         positionFile = directory + "/" + settings.name + ".position"
         self.clients = clients
         self.metrics = metrics
@@ -73,8 +81,39 @@ public final class RemoteWriteQueue: Sendable {
 
     public var currentStatus: RemoteWriteStatus { status.withLock { $0 } }
 
-    /// Runs until cancelled.
+    /// Runs until cancelled: the samples, and the metadata beside them.
     public func run() async {
+        await withDiscardingTaskGroup { group in
+            if settings.sendMetadata, let metadataSource {
+                group.addTask { await self.sendMetadata(from: metadataSource) }
+            }
+            await sendSamples()
+            group.cancelAll()
+        }
+    }
+
+    /// Every `send_interval`, the metadata of every scraped metric family (each distinct entry
+    /// once), in requests of `max_samples_per_send` entries, with the samples' retries and backoff.
+    /// Like Prometheus, not kept on disk: the next interval sends it all again.
+    private func sendMetadata(from source: @Sendable () -> [RemoteWriteMetadata]) async {
+        while !Task.isCancelled {
+            do {
+                try await time.sleep(until: time.now() + settings.metadataInterval)
+                var seen = Set<RemoteWriteMetadata>()
+                let entries = source().filter { seen.insert($0).inserted }
+                var start = 0
+                while start < entries.count {
+                    let end = min(entries.count, start + settings.metadataMaxPerSend)
+                    try await deliver(RemoteWriteMetadata.encoded(entries[start..<end]), .metadata(end - start))
+                    start = end
+                }
+            } catch {
+                break
+            }
+        }
+    }
+
+    private func sendSamples() async {
         let labels = [settings.name, settings.url]
         metrics.minShards.labels(labels[0], labels[1]).set(Double(settings.minShards))
         metrics.shards.labels(labels[0], labels[1]).set(Double(tuner.withLock { $0.shards }))
@@ -266,63 +305,112 @@ public final class RemoteWriteQueue: Sendable {
         }
     }
 
-    /// Sends one batch until it is accepted, refused for good (4xx other than a retried 429), or the
-    /// queue stops; backs off from `min_backoff` to `max_backoff` between attempts.
+    /// What a request carries, for the counters.
+    private enum Payload {
+        case samples(RemoteWriteBatch)
+        case metadata(Int)
+    }
+
     private func deliver(_ batch: RemoteWriteBatch) async throws {
-        let names = (settings.name, settings.url)
-        let body = batch.encoded()
+        try await deliver(batch.encoded(), .samples(batch))
+    }
+
+    /// Sends one request until it is accepted, refused for good (4xx other than a retried 429), or
+    /// the queue stops; backs off from `min_backoff` to `max_backoff` between attempts.
+    private func deliver(_ body: ByteBuffer, _ payload: Payload) async throws {
         var backoff = settings.minBackoff
         while true {
             try Task.checkCancellation()
-            let started = ContinuousClock.now
-            let outcome: (status: Int?, message: String)
-            do {
-                outcome = try await post(body)
-            } catch let error as HTTPClientSettings.Failure {
-                outcome = (nil, error.description)
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
-                outcome = (nil, "\(error)")
+            let attempt = try await self.attempt(body)
+            let done = switch payload {
+            case let .samples(batch): account(attempt, samples: batch, bytes: body.readableBytes)
+            case let .metadata(count): account(attempt, metadata: count, bytes: body.readableBytes)
             }
-            let elapsed = ContinuousClock.now - started
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            metrics.batchDuration.labels(names.0, names.1).observe(seconds)
-            round.withLock { $0.sendSeconds += seconds }
-            if let code = outcome.status, (200..<300).contains(code) {
-                metrics.samplesSent.labels(names.0, names.1).inc(Double(batch.sampleCount))
-                metrics.exemplarsSent.labels(names.0, names.1).inc(Double(batch.exemplarCount))
-                metrics.bytesSent.labels(names.0, names.1).inc(Double(body.readableBytes))
-                if batch.highestTimestamp > .min {
-                    metrics.highestSentTimestamp.labels(names.0, names.1).set(Double(batch.highestTimestamp) / 1000)
-                }
-                status.withLock { status in
-                    status.sent += batch.sampleCount
-                    status.pending -= batch.sampleCount
-                    if batch.highestTimestamp > .min { status.highestSent = max(status.highestSent ?? .min, batch.highestTimestamp) }
-                }
-                return
-            }
-            let retry = outcome.status.map { $0 >= 500 || ($0 == 429 && settings.retryOnHTTP429) } ?? true
-            let message = outcome.status.map { "server returned HTTP status \($0): \(outcome.message)" } ?? outcome.message
-            status.withLock { $0.lastError = message; $0.lastErrorTime = time.now() }
-            if !retry {
-                metrics.samplesFailed.labels(names.0, names.1).inc(Double(batch.sampleCount))
-                status.withLock { status in
-                    status.failed += batch.sampleCount
-                    status.pending -= batch.sampleCount
-                }
-                logger.error("Remote write batch refused; dropped", metadata: [
-                    "queue": "\(settings.name)", "samples": "\(batch.sampleCount)", "err": "\(message)",
-                ])
-                return
-            }
-            metrics.samplesRetried.labels(names.0, names.1).inc(Double(batch.sampleCount))
-            round.withLock { $0.failing = true }
-            logger.debug("Remote write failed; retrying", metadata: ["queue": "\(settings.name)", "err": "\(message)"])
+            if done { return }
             try await time.sleep(until: time.now() + backoff)
             backoff = min(backoff * 2, settings.maxBackoff)
         }
+    }
+
+    private struct Attempt {
+        var accepted: Bool
+        var retry: Bool
+        var message: String
+        var seconds: Double
+    }
+
+    private func attempt(_ body: ByteBuffer) async throws -> Attempt {
+        let started = ContinuousClock.now
+        let outcome: (status: Int?, message: String)
+        do {
+            outcome = try await post(body)
+        } catch let error as HTTPClientSettings.Failure {
+            outcome = (nil, error.description)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            outcome = (nil, "\(error)")
+        }
+        let elapsed = ContinuousClock.now - started
+        let accepted = outcome.status.map { (200..<300).contains($0) } ?? false
+        return Attempt(accepted: accepted,
+                       retry: !accepted && (outcome.status.map { $0 >= 500 || ($0 == 429 && settings.retryOnHTTP429) } ?? true),
+                       message: outcome.status.map { "server returned HTTP status \($0): \(outcome.message)" } ?? outcome.message,
+                       seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
+
+    /// Counts a samples request's attempt; true when the batch is done with (sent or dropped).
+    private func account(_ attempt: Attempt, samples batch: RemoteWriteBatch, bytes: Int) -> Bool {
+        let names = (settings.name, settings.url)
+        metrics.batchDuration.labels(names.0, names.1).observe(attempt.seconds)
+        round.withLock { $0.sendSeconds += attempt.seconds }
+        if attempt.accepted {
+            metrics.samplesSent.labels(names.0, names.1).inc(Double(batch.sampleCount))
+            metrics.exemplarsSent.labels(names.0, names.1).inc(Double(batch.exemplarCount))
+            metrics.bytesSent.labels(names.0, names.1).inc(Double(bytes))
+            if batch.highestTimestamp > .min {
+                metrics.highestSentTimestamp.labels(names.0, names.1).set(Double(batch.highestTimestamp) / 1000)
+            }
+            status.withLock { status in
+                status.sent += batch.sampleCount
+                status.pending -= batch.sampleCount
+                if batch.highestTimestamp > .min { status.highestSent = max(status.highestSent ?? .min, batch.highestTimestamp) }
+            }
+            return true
+        }
+        status.withLock { $0.lastError = attempt.message; $0.lastErrorTime = time.now() }
+        if !attempt.retry {
+            metrics.samplesFailed.labels(names.0, names.1).inc(Double(batch.sampleCount))
+            status.withLock { status in
+                status.failed += batch.sampleCount
+                status.pending -= batch.sampleCount
+            }
+            logger.error("Remote write batch refused; dropped", metadata: [
+                "queue": "\(settings.name)", "samples": "\(batch.sampleCount)", "err": "\(attempt.message)",
+            ])
+            return true
+        }
+        metrics.samplesRetried.labels(names.0, names.1).inc(Double(batch.sampleCount))
+        round.withLock { $0.failing = true }
+        logger.debug("Remote write failed; retrying", metadata: ["queue": "\(settings.name)", "err": "\(attempt.message)"])
+        return false
+    }
+
+    /// Counts a metadata request's attempt; true when it is done with.
+    private func account(_ attempt: Attempt, metadata count: Int, bytes: Int) -> Bool {
+        let names = (settings.name, settings.url)
+        if attempt.accepted {
+            metrics.metadataSent.labels(names.0, names.1).inc(Double(count))
+            metrics.metadataBytes.labels(names.0, names.1).inc(Double(bytes))
+            return true
+        }
+        status.withLock { $0.lastError = "metadata: " + attempt.message; $0.lastErrorTime = time.now() }
+        if !attempt.retry {
+            metrics.metadataFailed.labels(names.0, names.1).inc(Double(count))
+            return true
+        }
+        metrics.metadataRetried.labels(names.0, names.1).inc(Double(count))
+        return false
     }
 
     private func post(_ body: ByteBuffer) async throws -> (status: Int?, message: String) {
@@ -372,6 +460,10 @@ public struct RemoteWriteMetrics: Sendable {
     let highestTimestamp: GaugeFamily
     let highestSentTimestamp: GaugeFamily
     let batchDuration: HistogramFamily
+    let metadataSent: CounterFamily
+    let metadataFailed: CounterFamily
+    let metadataRetried: CounterFamily
+    let metadataBytes: CounterFamily
 
     public init(_ registry: MetricsRegistry) {
         let names = ["remote_name", "url"]
@@ -402,6 +494,16 @@ public struct RemoteWriteMetrics: Sendable {
         highestSentTimestamp = registry.gauge("prometheus_remote_storage_queue_highest_sent_timestamp_seconds",
                                               help: "Timestamp from a WAL sample, the highest successfully sent by this queue, in seconds since epoch.",
                                               labelNames: names)
+        metadataSent = registry.counter("prometheus_remote_storage_metadata_total", help: "Total number of metadata entries sent to remote storage.",
+                                        labelNames: names)
+        metadataFailed = registry.counter("prometheus_remote_storage_metadata_failed_total",
+                                          help: "Total number of metadata entries which failed on send to remote storage, non-recoverable errors.",
+                                          labelNames: names)
+        metadataRetried = registry.counter("prometheus_remote_storage_metadata_retried_total",
+                                           help: "Total number of metadata entries which failed on send to remote storage but were retried because the send error was recoverable.",
+                                           labelNames: names)
+        metadataBytes = registry.counter("prometheus_remote_storage_metadata_bytes_total",
+                                         help: "The total number of bytes of metadata sent by the queue after compression.", labelNames: names)
         batchDuration = registry.histogram("prometheus_remote_storage_sent_batch_duration_seconds",
                                            help: "Duration of send calls to the remote storage.", labelNames: names,
                                            buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 120, 300])

@@ -402,7 +402,8 @@ struct ObsAgentCommand: AsyncParsableCommand {
         let configWatch: [any Service] = reloadInterval > 0
             ? [ConfigWatchService(state: state, interval: reloadInterval, time: time, logger: Logger(label: "config"))] : []
         let forwarding = ForwardingService(stores: stores, state: state, directory: try directory.subdirectory("metrics") + "/queues",
-                                           queues: remoteWriteQueues, logForwarders: logForwarders, traceForwarders: traceForwarders,
+                                           queues: remoteWriteQueues, metadata: { scrapes.remoteWriteMetadata() },
+                                           logForwarders: logForwarders, traceForwarders: traceForwarders,
                                            logger: Logger(label: "remote-write"))
         let samples: [any Service] = configFile == nil
             ? [SampleLogService(source: "examples/logs/pods", target: sampleLogs, time: time, logger: Logger(label: "samples"))] : []

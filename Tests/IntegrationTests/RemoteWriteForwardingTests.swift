@@ -234,4 +234,61 @@ import Glibc
         agent.signal(SIGTERM)
         #expect(try await agent.waitForExit() == 0)
     }
+
+    /// `metadata_config`: every `send_interval`, the scraped families' `# TYPE`, `# HELP` and
+    /// `# UNIT` go out beside the samples, each entry once, in requests of `max_samples_per_send`,
+    /// decoded by a receiver of its own.
+    @Test func metadataGoesOutEverySendInterval() async throws {
+        let directory = AgentProcess.temporaryDirectory()
+        let receiverPort = try ScrapeIntegrationTests.freePort()
+        let receiver = try await TelemetryReceiver(port: receiverPort, in: directory)
+        let target = try startPython("""
+            import http.server
+            page = (b'# TYPE shop_orders counter\\n# HELP shop_orders Orders placed.\\nshop_orders_total 7\\n'
+                    b'# TYPE shop_queue_depth gauge\\n# HELP shop_queue_depth Orders waiting.\\nshop_queue_depth 3\\n'
+                    b'# TYPE shop_latency_seconds histogram\\n# UNIT shop_latency_seconds seconds\\n# HELP shop_latency_seconds Time to serve.\\n'
+                    b'shop_latency_seconds_bucket{le="+Inf"} 1\\nshop_latency_seconds_sum 0.2\\nshop_latency_seconds_count 1\\n# EOF\\n')
+            class Target(http.server.BaseHTTPRequestHandler):
+                def do_GET(self):
+                    self.send_response(200)
+                    self.send_header('Content-Type', 'application/openmetrics-text; version=1.0.0')
+                    self.send_header('Content-Length', str(len(page)))
+                    self.end_headers()
+                    self.wfile.write(page)
+                def log_message(self, *args):
+                    pass
+            server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Target)
+            open('\(directory)/target.port', 'w').write(str(server.server_address[1]))
+            server.serve_forever()
+            """, at: directory + "/target.py")
+        defer { target.terminate() }
+        guard let targetPort = try await KubernetesDiscoveryTests.readPort(directory + "/target.port") else { throw TestFailure("no target") }
+        try """
+            global: {scrape_interval: 1s}
+            scrape_configs:
+              - job_name: shop
+                static_configs: [{targets: ["127.0.0.1:\(targetPort)"]}]
+            remote_write:
+              - url: http://127.0.0.1:\(receiverPort)/api/v1/write
+                queue_config: {batch_send_deadline: 1s}
+                metadata_config: {send_interval: 1s, max_samples_per_send: 2}
+            """.write(toFile: directory + "/agent.yml", atomically: true, encoding: .utf8)
+        let agent = try AgentProcess(arguments: ["--config.file=\(directory)/agent.yml"], directory: directory)
+        try await agent.waitForListening()
+        let wanted = [
+            "shop_latency_seconds histogram seconds Time to serve.",
+            "shop_orders counter  Orders placed.",
+            "shop_queue_depth gauge  Orders waiting.",
+        ]
+        // Two intervals' worth: each sends the three entries once.
+        let sent = try await AlertingIntegrationTests.eventually(seconds: 30) { receiver.received.metadata.count >= 6 }
+        let metadata = receiver.received.metadata
+        #expect(sent && Set(metadata) == Set(wanted), "\(metadata)")
+        #expect(metadata.prefix(3).sorted() == wanted, "\(metadata)")
+        #expect(!receiver.received.samples.isEmpty)
+        let metrics = try await http(.GET, agent.baseURL + "/metrics").body
+        #expect(metrics.contains("prometheus_remote_storage_metadata_total{"), "\(metrics.count)")
+        agent.signal(SIGTERM)
+        #expect(try await agent.waitForExit() == 0)
+    }
 }

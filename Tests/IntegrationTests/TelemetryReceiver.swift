@@ -29,6 +29,8 @@ final class TelemetryReceiver {
         var samples: [String] = []
         /// Spans as `<trace id>/<span id>`.
         var spans: [String] = []
+        /// Remote-write metadata as `<family> <type> <unit> <help>`.
+        var metadata: [String] = []
     }
 
     var received: Received {
@@ -40,6 +42,8 @@ final class TelemetryReceiver {
             case "sample":
                 let labels = record["labels"] as? [String: String] ?? [:]
                 result.samples.append("\(labels["push"] ?? "?")@\(record["t"] as? Int ?? 0)")
+            case "metadata":
+                result.metadata.append(["family", "type", "unit", "help"].map { record[$0] as? String ?? "" }.joined(separator: " "))
             case "span": result.spans.append("\(record["trace"] as? String ?? "")/\(record["span"] as? String ?? "")")
             default: break
             }

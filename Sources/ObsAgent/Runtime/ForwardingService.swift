@@ -5,6 +5,7 @@ import NIOCore
 import MetricsTSDB
 import ObsCore
 import OutboundHTTP
+import Scrape
 import ServiceLifecycle
 import Synchronization
 
@@ -16,6 +17,8 @@ struct ForwardingService: Service {
     let state: AgentState
     let directory: String
     let queues: RemoteWriteQueues
+    /// The scrape targets' metadata, for the queues' `metadata_config`.
+    let metadata: @Sendable () -> [RemoteWriteMetadata]
     let logForwarders: SpoolForwarders
     let traceForwarders: SpoolForwarders
     let logger: Logger
@@ -39,7 +42,7 @@ struct ForwardingService: Service {
         let (configs, finish) = state.configurations()
         await cancelWhenGracefulShutdown {
             for await config in configs {
-                queues.apply(config, store: store, directory: directory, clients: clients, metrics: metrics, logger: logger)
+                queues.apply(config, store: store, metadata: metadata, directory: directory, clients: clients, metrics: metrics, logger: logger)
             }
         }
         finish()
@@ -61,7 +64,8 @@ final class RemoteWriteQueues: Sendable {
 
     private let running = Mutex<[String: Running]>([:])
 
-    func apply(_ config: AgentConfig, store: MetricsStore, directory: String, clients: OutboundClients,
+    func apply(_ config: AgentConfig, store: MetricsStore, metadata: @escaping @Sendable () -> [RemoteWriteMetadata], directory: String,
+               clients: OutboundClients,
                metrics: RemoteWriteMetrics, logger: Logger) {
         let external = config.global.externalLabels.pairs.map { Label($0.name, $0.value) }
         running.withLock { running in
@@ -87,7 +91,10 @@ final class RemoteWriteQueues: Sendable {
                 settings.minBackoff = remote.queue.minBackoff.milliseconds
                 settings.maxBackoff = remote.queue.maxBackoff.milliseconds
                 settings.retryOnHTTP429 = remote.queue.retryOnHTTP429
-                let queue = RemoteWriteQueue(settings: settings, store: store, directory: directory, clients: clients,
+                settings.sendMetadata = remote.metadata.send
+                settings.metadataInterval = remote.metadata.sendInterval.milliseconds
+                settings.metadataMaxPerSend = remote.metadata.maxSamplesPerSend
+                let queue = RemoteWriteQueue(settings: settings, store: store, metadata: metadata, directory: directory, clients: clients,
                                              metrics: metrics, logger: logger)
                 running[name] = Running(config: remote, externalLabels: external, queue: queue, task: Task { await queue.run() })
             }
@@ -207,4 +214,13 @@ final class SpoolForwarders: LogCommitObserver, TraceCommitObserver {
 private func cancelAndWait(_ tasks: [Task<Void, Never>]) async {
     for task in tasks { task.cancel() }
     for task in tasks { await task.value }
+}
+
+extension ScrapeManager {
+    /// Every scrape target's metric family metadata, as remote write sends it.
+    func remoteWriteMetadata() -> [RemoteWriteMetadata] {
+        metadata().flatMap { target in
+            target.families.sorted { $0.key < $1.key }.map { RemoteWriteMetadata(family: $0.key, type: $0.value.type, help: $0.value.help, unit: $0.value.unit) }
+        }
+    }
 }

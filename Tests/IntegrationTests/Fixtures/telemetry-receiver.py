@@ -107,9 +107,18 @@ def unsnappy(data):
     return bytes(out)
 
 
+METRIC_TYPES = ["unknown", "counter", "gauge", "histogram", "gaugehistogram", "summary", "info", "stateset"]
+
+
 def remote_write(body):
-    # WriteRequest: timeseries = 1 { labels = 1 { name = 1, value = 2 }, samples = 2 { value = 1, timestamp = 2 } }
+    # WriteRequest: timeseries = 1 { labels = 1 { name = 1, value = 2 }, samples = 2 { value = 1, timestamp = 2 } },
+    # metadata = 3 { type = 1, metric_family_name = 2, help = 4, unit = 5 }
     for number, _, series in fields(body):
+        if number == 3:
+            entry = {n: v for n, _, v in fields(series)}
+            yield {"kind": "metadata", "family": entry.get(2, b"").decode(), "type": METRIC_TYPES[entry.get(1, 0)],
+                   "help": entry.get(4, b"").decode(), "unit": entry.get(5, b"").decode()}
+            continue
         if number != 1:
             continue
         labels, samples = {}, []
