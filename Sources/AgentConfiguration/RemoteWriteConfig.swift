@@ -13,6 +13,7 @@ package struct RemoteWriteConfig: Sendable, Equatable {
     package var writeRelabelConfigs: [RelabelStep] = []
     package var sendExemplars = false
     package var http = HTTPClientSettings()
+    package var sendNativeHistograms = false
     package var queue = QueueConfig()
     package var metadata = MetadataConfig()
 
@@ -64,9 +65,7 @@ package struct RemoteWriteConfig: Sendable, Equatable {
         }
         writeRelabelConfigs = try map["write_relabel_configs"]?.sequence().map { (entry) throws(ConfigError) in try RelabelStep(yaml: entry) } ?? []
         sendExemplars = try map.decode("send_exemplars", default: false)
-        if try map.decode("send_native_histograms", default: false) {
-            throw map.error(at: "send_native_histograms", "send_native_histograms is not supported by obs-agent yet: native histograms are not forwarded")
-        }
+        sendNativeHistograms = try map.decode("send_native_histograms", default: false)
         for key in ["sigv4", "azuread"] where map[key] != nil {
             throw map.error(at: key, "\(key) is not supported by obs-agent")
         }

@@ -13,6 +13,8 @@ struct RemoteWriteBatch {
     var series: [Series] = []
     /// Samples each sent as a series of its own (as Prometheus's queue sends them): no grouping.
     var singles: [(labels: Labels, timestamp: Int64, value: Double)] = []
+    /// Native histogram samples, each a series of its own.
+    var histograms: [(labels: Labels, timestamp: Int64, histogram: FloatHistogram)] = []
     var sampleCount = 0
     var exemplarCount = 0
     var highestTimestamp = Int64.min
@@ -54,6 +56,15 @@ struct RemoteWriteBatch {
                 buffer.writeInteger(UInt8(0x18))
                 buffer.writeVarint(UInt64(bitPattern: exemplar.timestamp))
             }
+        }
+        for entry in histograms {
+            let message = RemoteWriteHistogram.encode(entry.histogram, timestamp: entry.timestamp)
+            var size = Self.framed(message.readableBytes)
+            for label in entry.labels { size += Self.framed(Self.labelSize(label)) }
+            Self.tag(1, length: size, into: &buffer)
+            for label in entry.labels { Self.write(label, field: 1, into: &buffer) }
+            Self.tag(4, length: message.readableBytes, into: &buffer)
+            buffer.writeImmutableBuffer(message)
         }
         return Snappy.compress(buffer)
     }
@@ -119,6 +130,18 @@ struct ShardPlan {
             perShard[shard][last].highestTimestamp = max(perShard[shard][last].highestTimestamp, sample.timestamp)
         }
         shards = perShard
+    }
+
+    /// A native histogram sample, on its series' shard (after that shard's float samples).
+    mutating func add(histogram: FloatHistogram, at timestamp: Int64, labels: Labels, key: UInt64, maxSamples: Int) {
+        let shard = Self.shard(of: key, among: shards.count)
+        if shards[shard].isEmpty || shards[shard][shards[shard].count - 1].sampleCount >= maxSamples {
+            shards[shard].append(RemoteWriteBatch())
+        }
+        let last = shards[shard].count - 1
+        shards[shard][last].histograms.append((labels, timestamp, histogram))
+        shards[shard][last].sampleCount += 1
+        shards[shard][last].highestTimestamp = max(shards[shard][last].highestTimestamp, timestamp)
     }
 
     init(series: [Series], shards count: Int, maxSamples: Int) {

@@ -27,6 +27,7 @@ public struct RemoteWriteSettings: Sendable {
     public var minBackoff: Int64 = 30
     public var maxBackoff: Int64 = 5000
     public var retryOnHTTP429 = false
+    public var sendNativeHistograms = false
     /// `metadata_config`.
     public var sendMetadata = true
     public var metadataInterval: Int64 = 60_000
@@ -210,7 +211,7 @@ public final class RemoteWriteQueue: Sendable {
                 "queue": "\(settings.name)", "segments": "\(chunk.lostSegments)",
             ])
         }
-        var dropped = chunk.unknownSeries + chunk.histograms
+        var dropped = chunk.unknownSeries + (settings.sendNativeHistograms ? 0 : chunk.histograms.count)
         var highest = Int64.min
         // Taken out of the lock (not copied), so adding to it does not copy the whole table.
         var known = relabeledByRef.withLock { cache in
@@ -219,14 +220,14 @@ public final class RemoteWriteQueue: Sendable {
         }
         if known.count > 200_000 { known.removeAll() }
         /// The labels a stored series goes out with, by reference (nil: relabeling dropped it).
-        func labels(of sample: (series: UInt64, labels: Labels, timestamp: Int64, value: Double)) -> Labels? {
-            if let cached = known[sample.series] { return cached }
-            let target = outgoing(sample.labels)
-            known[sample.series] = .some(target)
+        func labels(of series: UInt64, _ stored: Labels) -> Labels? {
+            if let cached = known[series] { return cached }
+            let target = outgoing(stored)
+            known[series] = .some(target)
             return target
         }
-        let plan: ShardPlan
-        let total: Int
+        var plan: ShardPlan
+        var total: Int
         // Only relabeling can make two stored series one (and exemplars come by labels): without
         // either, each sample goes out on its own, routed by its series reference, as Prometheus's
         // queue sends them, with no grouping and no label hashing.
@@ -235,7 +236,7 @@ public final class RemoteWriteQueue: Sendable {
             outgoingSamples.reserveCapacity(chunk.samples.count)
             for sample in chunk.samples {
                 highest = max(highest, sample.timestamp)
-                guard let target = labels(of: sample) else {
+                guard let target = labels(of: sample.series, sample.labels) else {
                     dropped += 1
                     continue
                 }
@@ -253,7 +254,7 @@ public final class RemoteWriteQueue: Sendable {
                     grouped[index].samples.append((sample.timestamp, sample.value))
                     continue
                 }
-                guard let target = labels(of: sample) else {
+                guard let target = labels(of: sample.series, sample.labels) else {
                     dropped += 1
                     continue
                 }
@@ -280,6 +281,18 @@ public final class RemoteWriteQueue: Sendable {
             }
             total = grouped.reduce(0) { $0 + $1.samples.count }
             plan = ShardPlan(series: grouped, shards: shardCount(total), maxSamples: settings.maxSamplesPerSend)
+        }
+        if settings.sendNativeHistograms {
+            for sample in chunk.histograms {
+                highest = max(highest, sample.timestamp)
+                guard let target = labels(of: sample.series, sample.labels) else {
+                    dropped += 1
+                    continue
+                }
+                plan.add(histogram: sample.histogram, at: sample.timestamp, labels: target, key: sample.series,
+                         maxSamples: settings.maxSamplesPerSend)
+                total += 1
+            }
         }
         relabeledByRef.withLock { $0 = known }
         metrics.samplesDropped.labels(names.0, names.1).inc(Double(dropped))

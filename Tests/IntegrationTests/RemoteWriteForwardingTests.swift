@@ -22,12 +22,12 @@ import Glibc
 
         func start() throws -> Process { try startPeer(executable, arguments) }
 
-        static func prometheus(_ directory: String, port: Int) throws -> Receiver {
+        static func prometheus(_ directory: String, port: Int, features: [String] = []) throws -> Receiver {
             try "scrape_configs: []\n".write(toFile: directory + "/prometheus.yml", atomically: true, encoding: .utf8)
             return Receiver(executable: prometheusBinary, arguments: [
                 "--config.file=\(directory)/prometheus.yml", "--storage.tsdb.path=\(directory)/receiver-data",
                 "--web.listen-address=127.0.0.1:\(port)", "--web.enable-remote-write-receiver",
-            ], port: port)
+            ] + features.map { "--enable-feature=" + $0 }, port: port)
         }
 
         static func victoria(_ directory: String, port: Int) -> Receiver {
@@ -288,6 +288,58 @@ import Glibc
         #expect(!receiver.received.samples.isEmpty)
         let metrics = try await http(.GET, agent.baseURL + "/metrics").body
         #expect(metrics.contains("prometheus_remote_storage_metadata_total{"), "\(metrics.count)")
+        agent.signal(SIGTERM)
+        #expect(try await agent.waitForExit() == 0)
+    }
+
+    /// `send_native_histograms`: native histograms received by the agent reach Prometheus 2.42
+    /// (with its native-histograms feature) as integer histograms, and a range query answers the
+    /// same there as in the agent's own store, bucket by bucket.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: prometheusBinary), "needs Debian's prometheus 2.42"))
+    func nativeHistogramsReachPrometheus() async throws {
+        let directory = AgentProcess.temporaryDirectory()
+        let receiver = try Receiver.prometheus(directory, port: try ScrapeIntegrationTests.freePort(), features: ["native-histograms"])
+        let process = try receiver.start()
+        defer { process.terminate() }
+        try await receiver.waitReady()
+        try """
+            remote_write:
+              - url: \(receiver.base)/api/v1/write
+                send_native_histograms: true
+                queue_config: {batch_send_deadline: 500ms}
+            """.write(toFile: directory + "/agent.yml", atomically: true, encoding: .utf8)
+        let agent = try AgentProcess(arguments: ["--config.file=\(directory)/agent.yml"], directory: directory)
+        try await agent.waitForListening()
+        let now = Int64(Date().timeIntervalSince1970) * 1000
+        var histograms: [WriteHistogram] = []
+        for step in Int64(0)..<6 {
+            let counts: [Int64] = [step, 2 * step, 1, step % 2]
+            histograms.append(WriteHistogram.simple(now - 60_000 + step * 10_000, counts: counts, sum: Double(step) * 1.5))
+        }
+        let write = try await remoteWrite(agent.baseURL, [
+            WriteSeries(labels: [("__name__", "rpc_latency_seconds"), ("service", "shop")], samples: [], histograms: histograms),
+            WriteSeries(labels: [("__name__", "rpc_requests_total"), ("service", "shop")], samples: [(now - 30_000, 4), (now, 9)]),
+        ])
+        #expect(write.status == 204, "\(write.body)")
+        let selector = #"{service="shop"}[5m]"#
+        let query = "/api/v1/query?query=" + percent(selector) + "&time=\(Double(now) / 1000)"
+        func points(_ base: String) async throws -> [String: String] {
+            let reply = try await http(.GET, base + query)
+            var out: [String: String] = [:]
+            for entry in ((reply.json?["data"] as? [String: Any])?["result"] as? [[String: Any]]) ?? [] {
+                let name = (entry["metric"] as? [String: String])?["__name__"] ?? "?"
+                let values = entry["histograms"] ?? entry["values"] ?? []
+                out[name] = String(decoding: try JSONSerialization.data(withJSONObject: values, options: [.sortedKeys]), as: UTF8.self)
+            }
+            return out
+        }
+        let arrived = try await AlertingIntegrationTests.eventually(seconds: 30) { try await points(receiver.base).count == 2 }
+        try await Task.sleep(for: .seconds(1))
+        let there = try await points(receiver.base)
+        let here = try await points(agent.baseURL)
+        #expect(arrived && here.count == 2, "\(there) \(agent.log)")
+        #expect(there == here, "Prometheus: \(there)\nagent: \(here)")
+        #expect(here["rpc_latency_seconds"]?.contains("buckets") == true, "\(here)")
         agent.signal(SIGTERM)
         #expect(try await agent.waitForExit() == 0)
     }

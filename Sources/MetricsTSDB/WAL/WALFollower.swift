@@ -70,7 +70,14 @@ public final class WALFollower: WALReader, @unchecked Sendable {
                         }
                         count += batch.count
                     case let .histograms(batch):
-                        chunk.histograms += batch.count
+                        for sample in batch {
+                            guard let labels = self.series[sample.ref] else {
+                                chunk.unknownSeries += 1
+                                continue
+                            }
+                            chunk.histograms.append((sample.ref, labels, sample.timestamp, sample.histogram))
+                        }
+                        count += batch.count
                     case let .exemplars(batch):
                         for entry in batch {
                             if let labels = self.series[entry.ref] { chunk.exemplars.append((labels, entry.exemplar)) }

@@ -82,6 +82,7 @@ final class RemoteWriteQueues: Sendable {
                 settings.relabel = remote.writeRelabelConfigs.compactMap { try? $0.step() }
                 settings.externalLabels = external
                 settings.sendExemplars = remote.sendExemplars
+                settings.sendNativeHistograms = remote.sendNativeHistograms
                 settings.http = remote.http
                 settings.capacity = remote.queue.capacity
                 settings.minShards = remote.queue.minShards

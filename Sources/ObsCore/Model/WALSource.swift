@@ -47,8 +47,8 @@ public struct WALChunk: Sendable {
     /// `series` is the store's reference for the series: the same labels always come with the same one.
     public var samples: [(series: UInt64, labels: Labels, timestamp: Int64, value: Double)] = []
     public var exemplars: [(labels: Labels, exemplar: Exemplar)] = []
-    /// Native histogram samples read past (remote write of native histograms is not built).
-    public var histograms = 0
+    /// Native histogram samples, with their series' reference and labels, in logged order.
+    public var histograms: [(series: UInt64, labels: Labels, timestamp: Int64, histogram: FloatHistogram)] = []
     /// Samples whose series record was never seen.
     public var unknownSeries = 0
     /// Segments the store removed before this reader got to them (its backlog limit was hit).
@@ -61,6 +61,6 @@ public struct WALChunk: Sendable {
         self.end = end
     }
 
-    public var isEmpty: Bool { samples.isEmpty && exemplars.isEmpty }
+    public var isEmpty: Bool { samples.isEmpty && exemplars.isEmpty && histograms.isEmpty }
 }
 

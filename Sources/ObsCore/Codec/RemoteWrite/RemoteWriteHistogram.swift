@@ -1,7 +1,10 @@
+import NIOCore
+
 /// Decodes a remote-write `prometheus.Histogram` message (field numbers from `types.proto`) into the
 /// store's float form: integer or float counts, spans with delta (integer) or absolute (float)
 /// bucket counts, custom bounds for schema −53. Packed and unpacked repeated fields are both read.
-enum RemoteWriteHistogram {
+/// Encodes the other way for forwarding.
+public enum RemoteWriteHistogram {
     struct Span {
         var offset: Int32
         var length: UInt32
@@ -136,5 +139,70 @@ enum RemoteWriteHistogram {
             while !packed.isAtEnd { out.append(Double(bitPattern: try packed.fixed64())) }
         default: try reader.skip(type)
         }
+    }
+
+    /// The `prometheus.Histogram` message for `histogram` at `timestamp`. Integer counts (bucket
+    /// counts as deltas) when every count is a whole number, as receivers without float-histogram
+    /// support (Prometheus 2.42) read them; float counts (absolute) otherwise.
+    public static func encode(_ histogram: FloatHistogram, timestamp: Int64) -> ByteBuffer {
+        func whole(_ value: Double) -> Bool { value >= 0 && value < 9.2e18 && value.rounded() == value }
+        let integral = whole(histogram.count) && whole(histogram.zeroCount)
+            && histogram.positive.allSatisfy { whole($0.count) } && histogram.negative.allSatisfy { whole($0.count) }
+        var writer = ProtobufWriter()
+        if integral { writer.writeVarint(field: 1, UInt64(histogram.count)) } else { writer.writeFixed64(field: 2, histogram.count.bitPattern) }
+        writer.writeFixed64(field: 3, histogram.sum.bitPattern)
+        writer.writeVarint(field: 4, Varint.zigZag(Int64(histogram.schema)))
+        writer.writeFixed64(field: 5, histogram.zeroThreshold.bitPattern)
+        if integral {
+            writer.writeVarint(field: 6, UInt64(histogram.zeroCount))
+        } else {
+            writer.writeFixed64(field: 7, histogram.zeroCount.bitPattern)
+        }
+        for (buckets, spansField) in [(histogram.negative, UInt64(8)), (histogram.positive, UInt64(11))] where !buckets.isEmpty {
+            for span in spans(of: buckets) {
+                writer.writeMessage(field: spansField) { message in
+                    message.writeVarint(field: 1, Varint.zigZag(Int64(span.offset)))
+                    message.writeVarint(field: 2, UInt64(span.length))
+                }
+            }
+            var packed = ByteBuffer()
+            var previous: Int64 = 0
+            for bucket in buckets {
+                if integral {
+                    let count = Int64(bucket.count)
+                    packed.writeSignedVarint(count &- previous)
+                    previous = count
+                } else {
+                    packed.writeInteger(bucket.count.bitPattern, endianness: .little)
+                }
+            }
+            // Deltas (9, 12) or counts (10, 13) follow each side's spans field.
+            writer.writeBytes(field: spansField + (integral ? 1 : 2), packed)
+        }
+        if histogram.resetHint != .unknown { writer.writeVarint(field: 14, UInt64(histogram.resetHint.rawValue)) }
+        writer.writeVarint(field: 15, UInt64(bitPattern: timestamp))
+        if !histogram.customValues.isEmpty {
+            var packed = ByteBuffer()
+            for bound in histogram.customValues { packed.writeInteger(bound.bitPattern, endianness: .little) }
+            writer.writeBytes(field: 16, packed)
+        }
+        return writer.buffer
+    }
+
+    /// Runs of consecutive bucket indices: the first span's offset is its first index, each later
+    /// one's the gap after the previous run.
+    static func spans(of buckets: [FloatHistogram.Bucket]) -> [Span] {
+        var spans: [Span] = []
+        var next: Int64 = 0
+        for bucket in buckets {
+            let index = Int64(bucket.index)
+            if let last = spans.indices.last, index == next {
+                spans[last].length += 1
+            } else {
+                spans.append(Span(offset: Int32(truncatingIfNeeded: spans.isEmpty ? index : index - next), length: 1))
+            }
+            next = index + 1
+        }
+        return spans
     }
 }
