@@ -4,18 +4,24 @@ import ObsYAML
 import OutboundHTTP
 
 /// A `logs.forward` or `traces.forward` entry: a destination, how to batch for it and how to retry.
-/// Logs take promtail's client keys (`url`, `tenant_id`, `batchwait`, `batchsize`, `backoff_config`,
-/// `external_labels`); traces take the OTLP/HTTP exporter's (`endpoint`, to which `/v1/traces` is
-/// added, or `traces_endpoint` as is; `compression`) with the same batching and backoff keys.
+/// Loki destinations (logs' default) take promtail's client keys (`url`, `tenant_id`, `batchwait`,
+/// `batchsize`, `backoff_config`, `external_labels`); OTLP destinations (`protocol: http/protobuf`,
+/// traces' default, or `grpc`) take the OTLP exporter's (`endpoint`, to which `/v1/traces` or
+/// `/v1/logs` is added over HTTP, or `traces_endpoint`/`logs_endpoint` as is; `compression`), with
+/// the same batching and backoff keys.
 package struct ForwardConfig: Sendable, Equatable {
     package enum Signal: Sendable { case logs, traces }
 
+    /// What the destination speaks.
+    package enum Wire: Sendable, Equatable {
+        case loki, otlpHTTP, otlpGRPC
+    }
+
     package var name: String
     package var url: String
+    package var wire: Wire
     package var tenantID: String?
     package var gzip = true
-    /// OTLP over gRPC (`protocol: grpc`) rather than HTTP (traces only).
-    package var grpc = false
     package var headers: [String: String] = [:]
     package var externalLabels = LabelMap()
     package var batchWait = PrometheusDuration.seconds(1)
@@ -28,52 +34,40 @@ package struct ForwardConfig: Sendable, Equatable {
     package var http = HTTPClientSettings()
 
     static func keys(_ signal: Signal) -> [String] {
-        let own = signal == .logs ? ["url", "tenant_id", "external_labels"] : ["endpoint", "traces_endpoint", "compression", "protocol"]
-        return ["name"] + own + ["headers", "batchwait", "batchsize", "timeout", "backoff_config", "spool_max_size"] + HTTPClientSettings.keys
+        let own = signal == .logs ? ["url", "tenant_id", "external_labels", "protocol", "endpoint", "logs_endpoint", "compression"]
+            : ["protocol", "endpoint", "traces_endpoint", "compression"]
+        return ["name"] + own
+            + ["headers", "batchwait", "batchsize", "timeout", "backoff_config", "spool_max_size"] + HTTPClientSettings.keys
     }
 
     package init(yaml: YAMLValue, signal: Signal) throws(ConfigError) {
         let map = try yaml.mapping(allowedKeys: Self.keys(signal))
+        let protocols = signal == .logs ? ["loki", "http/protobuf", "grpc"] : ["http/protobuf", "grpc"]
+        let named: String = try map.decode("protocol", default: protocols[0])
+        guard protocols.contains(named) else {
+            throw map.error(at: "protocol", "protocol must be \(protocols.dropLast().joined(separator: ", ")) or \(protocols.last!), got \"\(named)\"")
+        }
+        wire = named == "loki" ? .loki : named == "grpc" ? .otlpGRPC : .otlpHTTP
         let urlKey: String
-        switch signal {
-        case .logs:
+        if wire == .loki {
+            for key in ["endpoint", "logs_endpoint", "compression"] where map[key] != nil {
+                throw map.error(at: key, "\(key) is for OTLP destinations (protocol http/protobuf or grpc); Loki's push URL is url")
+            }
             urlKey = "url"
             url = try map.require("url")
             tenantID = try map.decode("tenant_id")
-            externalLabels = try map.decode("external_labels", default: LabelMap())
-        case .traces:
-            let wire: String = try map.decode("protocol", default: "http/protobuf")
-            guard ["http/protobuf", "grpc"].contains(wire) else {
-                throw map.error(at: "protocol", "protocol must be http/protobuf or grpc, got \"\(wire)\"")
+        } else {
+            for key in ["url", "tenant_id"] where map[key] != nil {
+                throw map.error(at: key, "\(key) is for Loki destinations; an OTLP destination takes endpoint (and headers for a tenant)")
             }
-            grpc = wire == "grpc"
-            if grpc {
-                urlKey = "endpoint"
-                url = try map.require("endpoint")
-                guard map["traces_endpoint"] == nil else {
-                    throw map.error(at: "traces_endpoint", "traces_endpoint is for protocol http/protobuf; gRPC calls TraceService/Export at endpoint")
-                }
-                guard let parsed = URL(string: url), parsed.path.isEmpty || parsed.path == "/", parsed.query == nil else {
-                    throw map.error(at: "endpoint", "a gRPC endpoint is scheme, host and port only (http:// for plain HTTP/2, https:// for TLS), got \"\(url)\"")
-                }
-                for key in ["follow_redirects", "enable_http2"] + ProxySettings.keys where map[key] != nil {
-                    throw map.error(at: key, "\(key) does not apply to protocol grpc")
-                }
-            } else if let full: String = try map.decode("traces_endpoint") {
-                guard map["endpoint"] == nil else { throw map.error(at: "traces_endpoint", "set endpoint or traces_endpoint, not both") }
-                urlKey = "traces_endpoint"
-                url = full
-            } else {
-                urlKey = "endpoint"
-                let base: String = try map.require("endpoint")
-                url = (base.hasSuffix("/") ? String(base.dropLast()) : base) + "/v1/traces"
-            }
+            (urlKey, url) = try Self.otlpURL(map, signal: signal, grpc: wire == .otlpGRPC)
             let compression: String = try map.decode("compression", default: "gzip")
             guard ["gzip", "none"].contains(compression) else {
                 throw map.error(at: "compression", "compression must be gzip or none, got \"\(compression)\"")
             }
             gzip = compression == "gzip"
         }
+        if signal == .logs { externalLabels = try map.decode("external_labels", default: LabelMap()) }
         guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil else {
             throw map.error(at: urlKey, "invalid URL \"\(url)\": want an http or https URL")
         }
@@ -100,6 +94,34 @@ package struct ForwardConfig: Sendable, Equatable {
             throw map.error(at: key, "\(key) must be greater than zero")
         }
         http = try HTTPClientSettings(mapping: map)
+    }
+}
+
+extension ForwardConfig {
+    /// An OTLP destination's URL and the key it came from. Over HTTP `endpoint` gets the signal's
+    /// path, `traces_endpoint`/`logs_endpoint` is taken as is; gRPC calls the signal's service at
+    /// `endpoint`, which is scheme, host and port only.
+    static func otlpURL(_ map: YAMLMapping, signal: Signal, grpc: Bool) throws(ConfigError) -> (key: String, url: String) {
+        let fullKey = signal == .logs ? "logs_endpoint" : "traces_endpoint"
+        if grpc {
+            guard map[fullKey] == nil else {
+                throw map.error(at: fullKey, "\(fullKey) is for protocol http/protobuf; gRPC calls the \(signal == .logs ? "LogsService" : "TraceService") at endpoint")
+            }
+            let url: String = try map.require("endpoint")
+            guard let parsed = URL(string: url), parsed.path.isEmpty || parsed.path == "/", parsed.query == nil else {
+                throw map.error(at: "endpoint", "a gRPC endpoint is scheme, host and port only (http:// for plain HTTP/2, https:// for TLS), got \"\(url)\"")
+            }
+            for key in ["follow_redirects", "enable_http2"] + ProxySettings.keys where map[key] != nil {
+                throw map.error(at: key, "\(key) does not apply to protocol grpc")
+            }
+            return ("endpoint", url)
+        }
+        if let full: String = try map.decode(fullKey) {
+            guard map["endpoint"] == nil else { throw map.error(at: fullKey, "set endpoint or \(fullKey), not both") }
+            return (fullKey, full)
+        }
+        let base: String = try map.require("endpoint")
+        return ("endpoint", (base.hasSuffix("/") ? String(base.dropLast()) : base) + (signal == .logs ? "/v1/logs" : "/v1/traces"))
     }
 }
 

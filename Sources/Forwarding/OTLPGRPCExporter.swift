@@ -9,13 +9,18 @@ import ObsCore
 import OutboundHTTP
 import Synchronization
 
-/// OTLP/gRPC's one unary call, `TraceService/Export`, spoken directly on NIO's HTTP/2 as the
-/// receiver side is: one connection per destination (plain HTTP/2 with prior knowledge for
+/// The OTLP/gRPC `Export` methods, by signal.
+public enum OTLPPaths {
+    public static let traces = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+    public static let logs = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
+}
+
+/// OTLP/gRPC's unary `Export` call (`TraceService` or `LogsService`), spoken directly on NIO's
+/// HTTP/2 as the receiver side is: one connection per destination (plain HTTP/2 with prior knowledge for
 /// `http://`, TLS with ALPN `h2` for `https://`), kept open between calls and opened again when
 /// it fails or the server closed it. Credentials, `headers` and the TLS settings come from the
 /// destination's client settings, read at each call like every other client's.
 final class OTLPGRPCExporter: Sendable {
-    static let path = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
     /// A call's end: gRPC's status code and message (code 0: the export was accepted).
     struct Outcome: Equatable {
@@ -44,6 +49,7 @@ final class OTLPGRPCExporter: Sendable {
 
     let host: String
     let port: Int
+    let path: String
     let tls: Bool
     private let authority: String
     private let settings: HTTPClientSettings
@@ -52,7 +58,8 @@ final class OTLPGRPCExporter: Sendable {
     private let connection = Mutex<Connection?>(nil)
 
     /// `url` is `http://host:port` or `https://host:port`, without a path.
-    init(url: String, settings: HTTPClientSettings, headers: [String: String], gzip: Bool) throws {
+    init(url: String, path: String, settings: HTTPClientSettings, headers: [String: String], gzip: Bool) throws {
+        self.path = path
         guard let parsed = URL(string: url), let host = parsed.host, let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme) else {
             throw Failure(description: "invalid OTLP/gRPC endpoint \(url)")
         }
@@ -71,7 +78,7 @@ final class OTLPGRPCExporter: Sendable {
     /// compression); throws on transport failures and when `timeout` (milliseconds) passes first.
     func export(_ message: ByteBuffer, timeout: Int64) async throws -> Outcome {
         var head: HPACKHeaders = [
-            ":method": "POST", ":scheme": tls ? "https" : "http", ":path": Self.path, ":authority": authority,
+            ":method": "POST", ":scheme": tls ? "https" : "http", ":path": path, ":authority": authority,
             "content-type": "application/grpc", "te": "trailers", "user-agent": "obs-agent",
             "grpc-timeout": "\(timeout)m",
         ]

@@ -34,18 +34,25 @@ struct SpoolRecord: LogRecord, Equatable {
     }
 }
 
+/// Calls `body` with each run of consecutive entries of one stream, in order.
+func forEachStreamRun(_ entries: [(stream: Labels, entry: LogEntry)], _ body: (Labels, ArraySlice<(stream: Labels, entry: LogEntry)>) -> Void) {
+    var index = 0
+    while index < entries.count {
+        let stream = entries[index].stream
+        var end = index + 1
+        while end < entries.count && entries[end].stream == stream { end += 1 }
+        body(stream, entries[index..<end])
+        index = end
+    }
+}
+
 /// A Loki `PushRequest` (Loki's `push.proto`): `streams = 1` of `{labels = 1, entries = 2}`, each
 /// entry `{timestamp = 1 (google.protobuf.Timestamp), line = 2, structuredMetadata = 3}`.
 enum LokiPushEncoding {
     static func encode(_ entries: [(stream: Labels, entry: LogEntry)], externalLabels: [Label]) -> ByteBuffer {
         var writer = ProtobufWriter()
-        var index = 0
-        while index < entries.count {
-            // Runs of one stream become one stream message.
-            let stream = entries[index].stream
-            var end = index + 1
-            while end < entries.count && entries[end].stream == stream { end += 1 }
-            let slice = entries[index..<end]
+        // Runs of one stream become one stream message.
+        forEachStreamRun(entries) { stream, slice in
             writer.writeMessage(field: 1) { message in
                 message.writeString(field: 1, labelText(stream, externalLabels))
                 for item in slice {
@@ -66,7 +73,6 @@ enum LokiPushEncoding {
                     }
                 }
             }
-            index = end
         }
         return writer.buffer
     }
@@ -152,13 +158,21 @@ final class Spool: Sendable {
     }
 }
 
-/// Log-store commits into a spool, as Loki push requests with the destination's external labels.
+/// Log-store commits into a spool, as Loki push requests or OTLP export requests, with the
+/// destination's external labels.
 struct LogSpooler: LogCommitObserver {
+    enum Encoding { case loki, otlp }
+
     let spool: Spool
     let externalLabels: [Label]
+    let encoding: Encoding
 
     func willCommit(_ entries: [(stream: Labels, entry: LogEntry)], sync: Bool) throws {
-        try spool.prepare(LokiPushEncoding.encode(entries, externalLabels: externalLabels), count: entries.count, sync: sync)
+        let payload = switch encoding {
+        case .loki: LokiPushEncoding.encode(entries, externalLabels: externalLabels)
+        case .otlp: OTLPLogsEncoding.encode(entries, externalLabels: externalLabels)
+        }
+        try spool.prepare(payload, count: entries.count, sync: sync)
     }
 
     func didCommit(logged: Bool) { spool.settle(logged: logged) }

@@ -16,8 +16,8 @@ public struct SpoolForwardSettings: Sendable, Equatable {
         case loki(tenant: String?)
         /// OTLP/HTTP: protobuf, gzip-compressed when asked.
         case otlpHTTP(gzip: Bool)
-        /// OTLP/gRPC: `TraceService/Export`, the message gzip-compressed when asked.
-        case otlpGRPC(gzip: Bool)
+        /// OTLP/gRPC: the signal's `Export` method at `path`, the message gzip-compressed when asked.
+        case otlpGRPC(gzip: Bool, path: String)
     }
 
     public var name: String
@@ -70,8 +70,8 @@ public final class SpoolForwarder: Sendable {
                           logger: logger)
         positions = try PositionFile(path: directory + "/position")
         self.clients = clients
-        if case let .otlpGRPC(gzip) = settings.kind {
-            grpc = try OTLPGRPCExporter(url: settings.url, settings: settings.http, headers: settings.headers, gzip: gzip)
+        if case let .otlpGRPC(gzip, path) = settings.kind {
+            grpc = try OTLPGRPCExporter(url: settings.url, path: path, settings: settings.http, headers: settings.headers, gzip: gzip)
         } else {
             grpc = nil
         }
@@ -80,8 +80,12 @@ public final class SpoolForwarder: Sendable {
         self.logger = logger
     }
 
-    /// What the log store tells of its commits (Loki destinations).
-    public var logObserver: any LogCommitObserver { LogSpooler(spool: spool, externalLabels: settings.externalLabels) }
+    /// What the log store tells of its commits: spooled as Loki push requests, or as OTLP export
+    /// requests for OTLP destinations.
+    public var logObserver: any LogCommitObserver {
+        if case .loki = settings.kind { return LogSpooler(spool: spool, externalLabels: settings.externalLabels, encoding: .loki) }
+        return LogSpooler(spool: spool, externalLabels: settings.externalLabels, encoding: .otlp)
+    }
 
     /// What the trace store tells of its commits (OTLP destinations).
     public var traceObserver: any TraceCommitObserver { TraceSpooler(spool: spool) }
@@ -166,7 +170,7 @@ public final class SpoolForwarder: Sendable {
         let body: ByteBuffer
         switch settings.kind {
         case .loki: body = Snappy.compress(batch)
-        case let .otlpHTTP(gzip), let .otlpGRPC(gzip): body = gzip ? Zlib.compress(batch, format: .gzip) : batch
+        case let .otlpHTTP(gzip), let .otlpGRPC(gzip, _): body = gzip ? Zlib.compress(batch, format: .gzip) : batch
         }
         var backoff = settings.minBackoff
         var attempts = 0
@@ -228,7 +232,7 @@ public final class SpoolForwarder: Sendable {
         switch settings.kind {
         case let .loki(tenant):
             if let tenant { headers.append(("X-Scope-OrgID", tenant)) }
-        case let .otlpHTTP(gzip), let .otlpGRPC(gzip):
+        case let .otlpHTTP(gzip), let .otlpGRPC(gzip, _):
             if gzip { headers.append(("Content-Encoding", "gzip")) }
         }
         return try await ForwardingHTTP.post(body, to: settings.url, headers: headers, extraHeaders: settings.headers,

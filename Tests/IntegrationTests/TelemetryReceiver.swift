@@ -25,6 +25,8 @@ final class TelemetryReceiver {
     struct Received {
         /// Log lines, as pushed.
         var lines: [String] = []
+        /// OTLP log records: the line, its resource's attributes and its own.
+        var logRecords: [(line: String, resource: [String: String], attributes: [String: String])] = []
         /// Samples as `<push label>@<timestamp>`.
         var samples: [String] = []
         /// Spans as `<trace id>/<span id>`.
@@ -38,7 +40,11 @@ final class TelemetryReceiver {
         for line in ((try? String(contentsOfFile: records, encoding: .utf8)) ?? "").split(separator: "\n") {
             guard let record = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
             switch record["kind"] as? String {
-            case "log": result.lines.append(record["line"] as? String ?? "")
+            case "log":
+                result.lines.append(record["line"] as? String ?? "")
+                if let resource = record["labels"] as? [String: String] {
+                    result.logRecords.append((record["line"] as? String ?? "", resource, record["attributes"] as? [String: String] ?? [:]))
+                }
             case "sample":
                 let labels = record["labels"] as? [String: String] ?? [:]
                 result.samples.append("\(labels["push"] ?? "?")@\(record["t"] as? Int ?? 0)")

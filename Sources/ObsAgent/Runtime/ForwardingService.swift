@@ -171,9 +171,12 @@ final class SpoolForwarders: LogCommitObserver, TraceCommitObserver {
                 running[name] = nil
             }
             for (name, destination) in wanted where running[name] == nil {
-                var settings = SpoolForwardSettings(name: name, url: destination.url,
-                                                    kind: signal == .logs ? .loki(tenant: destination.tenantID)
-                                                        : destination.grpc ? .otlpGRPC(gzip: destination.gzip) : .otlpHTTP(gzip: destination.gzip))
+                let kind: SpoolForwardSettings.Wire = switch destination.wire {
+                case .loki: .loki(tenant: destination.tenantID)
+                case .otlpHTTP: .otlpHTTP(gzip: destination.gzip)
+                case .otlpGRPC: .otlpGRPC(gzip: destination.gzip, path: signal == .logs ? OTLPPaths.logs : OTLPPaths.traces)
+                }
+                var settings = SpoolForwardSettings(name: name, url: destination.url, kind: kind)
                 settings.headers = destination.headers
                 settings.externalLabels = destination.externalLabels.pairs.map { Label($0.name, $0.value) }
                 settings.batchWait = destination.batchWait.milliseconds

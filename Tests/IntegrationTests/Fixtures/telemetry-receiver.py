@@ -2,9 +2,9 @@
 """A minimal destination for forwarded telemetry, decoding each protocol on its own from the
 published schemas (no code shared with the agent): Prometheus remote write at /api/v1/write
 (prompb WriteRequest, snappy) and Loki push at /loki/api/v1/push (logproto PushRequest, snappy),
-read field by field; OTLP traces with the OpenTelemetry project's generated classes
-(opentelemetry-proto), over HTTP at /v1/traces (gzip or plain) or, with --grpc, as a grpcio
-TraceService server (plain HTTP/2, or TLS with --tls CERT KEY). Every sample, log line and span
+read field by field; OTLP traces and logs with the OpenTelemetry project's generated classes
+(opentelemetry-proto), over HTTP at /v1/traces and /v1/logs (gzip or plain) or, with --grpc, as a
+grpcio TraceService and LogsService server (plain HTTP/2, or TLS with --tls CERT KEY). Every sample, log line and span
 received is appended to RECORD_FILE as one JSON object per line. It listens on PORT, or on a
 free port when none is given, and writes the port to PORT_FILE once it listens.
 
@@ -27,6 +27,7 @@ from concurrent import futures
 
 import grpc
 from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
@@ -161,6 +162,17 @@ def otlp_traces(request):
                 yield {"kind": "span", "trace": span.trace_id.hex(), "span": span.span_id.hex(), "name": span.name}
 
 
+def otlp_logs(request):
+    """The log records of an ExportLogsServiceRequest, with their resource's attributes."""
+    for resource_logs in request.resource_logs:
+        resource = {kv.key: kv.value.string_value for kv in resource_logs.resource.attributes}
+        for scope_logs in resource_logs.scope_logs:
+            for record in scope_logs.log_records:
+                yield {"kind": "log", "labels": resource, "t": record.time_unix_nano, "line": record.body.string_value,
+                       "attributes": {kv.key: kv.value.string_value for kv in record.attributes},
+                       "scope": scope_logs.scope.name}
+
+
 LOCK = threading.Lock()
 RECORD_FILE = None
 
@@ -175,10 +187,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 records = list(remote_write(unsnappy(body)))
             elif self.path == "/loki/api/v1/push":
                 records = list(loki_push(unsnappy(body), self.headers.get("X-Scope-OrgID")))
-            elif self.path == "/v1/traces":
+            elif self.path in ("/v1/traces", "/v1/logs"):
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
-                records = list(otlp_traces(trace_service_pb2.ExportTraceServiceRequest.FromString(body)))
+                if self.path == "/v1/traces":
+                    records = list(otlp_traces(trace_service_pb2.ExportTraceServiceRequest.FromString(body)))
+                else:
+                    records = list(otlp_logs(logs_service_pb2.ExportLogsServiceRequest.FromString(body)))
             else:
                 self.answer(404, b"not found\n")
                 return
@@ -186,7 +201,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.answer(400, ("cannot decode: %s\n" % error).encode())
             return
         record(records)
-        if self.path == "/v1/traces":
+        if self.path.startswith("/v1/"):
             self.answer(200, b"", "application/x-protobuf")
         else:
             self.answer(204, b"")
@@ -225,9 +240,16 @@ class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
         return trace_service_pb2.ExportTraceServiceResponse()
 
 
+class LogsService(logs_service_pb2_grpc.LogsServiceServicer):
+    def Export(self, request, context):
+        record(list(otlp_logs(request)))
+        return logs_service_pb2.ExportLogsServiceResponse()
+
+
 def serve_grpc(port, tls, unavailable):
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(unavailable), server)
+    logs_service_pb2_grpc.add_LogsServiceServicer_to_server(LogsService(), server)
     address = "127.0.0.1:%d" % port
     if tls:
         with open(tls[0], "rb") as cert, open(tls[1], "rb") as key:
