@@ -140,7 +140,7 @@ let package = Package(
             name: "ObsAgent",
             dependencies: [
                 "ObsCore", "CShims", "ObsYAML", "MetricsTSDB", "LogIngest", "TraceCollector", "QueryEngine", "Alerting", "Alertmanager", "Scrape",
-                "AgentConfiguration", "OutboundHTTP", "Forwarding",
+                "AgentConfiguration", "OutboundHTTP", "Forwarding", "ObsctlCommands",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -158,8 +158,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .executableTarget(
-            name: "obsctl",
+        .target(
+            name: "ObsctlCommands",
             dependencies: [
                 "ObsCore", "Alerting", "Alertmanager", "AgentConfiguration",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -168,6 +168,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .executableTarget(name: "obsctl", dependencies: ["ObsctlCommands"], swiftSettings: strict),
 
         // Micro-benchmarks run in release mode (exposition parser throughput).
         .executableTarget(name: "obs-bench", dependencies: ["Scrape", "MetricsTSDB", "ObsCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log")], swiftSettings: strict),

@@ -9,7 +9,8 @@ bin=${1:-$(swift build --show-bin-path)}
 packages=$(awk '/^# runtime-packages:/ {on=1} on && /apt-get install/ {grab=1} grab {print} grab && !/\\$/ {exit}' deploy/Containerfile \
   | tr ' \\' '\n\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' | grep -vE '^(apt-get|install|rm|update)$' | sort -u)
 missing=0
-for binary in obs-agent obsctl; do
+# The image ships obs-agent alone (obsctl is a link to it).
+for binary in obs-agent; do
   while read -r library path; do
     case "$library" in linux-vdso.so.*|ld-linux-*|libswift*|libFoundation*|lib_Foundation*|libdispatch.so|libBlocksRuntime.so) continue ;; esac
     owner=$(dpkg -S "$path" 2>/dev/null | head -1 | cut -d: -f1 || true)

@@ -25,7 +25,6 @@ import Musl
 #endif
 
 /// The `obs-agent` daemon. Flags follow Prometheus's names so existing manifests carry over.
-@main
 struct ObsAgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "obs-agent",

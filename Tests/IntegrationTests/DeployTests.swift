@@ -116,4 +116,20 @@ import Testing
         agent.signal(SIGTERM)
         #expect(try await agent.waitForExit() == 0)
     }
+
+    /// The image ships one binary: `obs-agent` called through a link named `obsctl` is the client.
+    @Test func theDaemonBinaryIsObsctlByThatName() async throws {
+        let directory = AgentProcess.temporaryDirectory()
+        try FileManager.default.createSymbolicLink(atPath: directory + "/obsctl", withDestinationPath: AgentProcess.binary("obs-agent"))
+        let agent = try AgentProcess(arguments: [], directory: directory)
+        try await agent.waitForListening()
+        let status = try await runProcess(directory + "/obsctl", ["--url", agent.baseURL, "status"])
+        #expect(status.status == 0 && status.output.contains("ready"), "\(status.output)")
+        let help = try await runProcess(directory + "/obsctl", ["--help"])
+        #expect(help.output.contains("Query and inspect a running obs-agent"), "\(help.output)")
+        let daemon = try await runProcess(AgentProcess.binary("obs-agent"), ["--help"])
+        #expect(daemon.output.contains("in one process"), "\(daemon.output)")
+        agent.signal(SIGTERM)
+        #expect(try await agent.waitForExit() == 0)
+    }
 }

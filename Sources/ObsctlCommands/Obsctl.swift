@@ -3,10 +3,10 @@ import Foundation
 import NIOCore
 import NIOSSL
 
-/// `obsctl`: a command-line client for a running obs-agent, over its HTTP API.
-@main
-struct Obsctl: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+/// `obsctl`: a command-line client for a running obs-agent, over its HTTP API. A library, so the
+/// daemon's binary can be `obsctl` too when called by that name (the image ships one binary).
+public struct Obsctl: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "obsctl",
         abstract: "Query and inspect a running obs-agent.",
         version: "0.1.0",
@@ -14,6 +14,8 @@ struct Obsctl: AsyncParsableCommand {
                       RulesCommand.self, AlertsCommand.self, SilenceCommand.self, TestCommand.self, CheckCommand.self])
 
     @OptionGroup var options: GlobalOptions
+
+    public init() {}
 }
 
 /// Options every subcommand shares: where the agent is and how to print.
@@ -109,4 +111,10 @@ import Musl
 
 func environment(_ name: String) -> String? {
     getenv(name).map { String(cString: $0) }
+}
+
+/// Runs `command`'s asynchronous entry point. Top-level code in a `main.swift` would pick
+/// ArgumentParser's synchronous `main()`, which refuses asynchronous commands.
+public func runCommand<Command: AsyncParsableCommand>(_ command: Command.Type) async {
+    await command.main()
 }

@@ -1,0 +1,3 @@
+import ObsctlCommands
+
+await runCommand(Obsctl.self)
