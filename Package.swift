@@ -184,7 +184,7 @@ let package = Package(
         ),
 
         .testTarget(name: "CoreTests", dependencies: ["ObsCore"]),
-        .testTarget(name: "ForwardingTests", dependencies: ["Forwarding"]),
+        .testTarget(name: "ForwardingTests", dependencies: ["Forwarding", .product(name: "NIOHPACK", package: "swift-nio-http2")]),
         .testTarget(name: "AlertingTests", dependencies: ["ObsCore", "Alerting", "OutboundHTTP"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AlertmanagerTests", dependencies: ["ObsCore", "ObsYAML", "Alertmanager", "OutboundHTTP"], resources: [.copy("Fixtures")]),
         .testTarget(
