@@ -77,4 +77,24 @@ import Testing
         while garbage.next() {}
         #expect(garbage.failed)
     }
+
+    /// The bit writer against the plainest one possible (a bit at a time): writes of every width
+    /// from 0 to 64, at every alignment, give the same bytes and the same bit count.
+    @Test func bitWriterMatchesABitAtATimeWriter() {
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<200 {
+            var writer = BitWriter()
+            var bits: [Bool] = []
+            for _ in 0..<(round % 40 + 1) {
+                let count = Int.random(in: 0...64, using: &generator)
+                let value = UInt64.random(in: .min ... .max, using: &generator)
+                writer.write(bits: value, count: count)
+                for position in stride(from: count - 1, through: 0, by: -1) { bits.append((value >> UInt64(position)) & 1 == 1) }
+            }
+            var expected = [UInt8](repeating: 0, count: (bits.count + 7) / 8)
+            for (index, bit) in bits.enumerated() where bit { expected[index / 8] |= 0x80 >> UInt8(index % 8) }
+            #expect(writer.bitCount == bits.count)
+            #expect(writer.bytes == expected, "round \(round)")
+        }
+    }
 }
