@@ -9,34 +9,47 @@ import Synchronization
 /// disk blocks, so it works on a full disk, where writing a new file and renaming it over the old
 /// one (how other state files are saved) fails; and the forwarder must keep moving there, since
 /// what it delivers is what frees the space. The slot lies within one disk sector, which disks
-/// write whole. Files written the old way (the bare text) read the same.
+/// write whole; should it still read as no position, readers start from the oldest data they hold
+/// (sending some twice rather than losing any). Files written the old way (the bare text) read
+/// the same.
 final class PositionFile: Sendable {
     static let slot = 64
     let path: String
     private let fd: Mutex<Int32>
 
+    /// What the file holds.
+    enum Saved: Equatable {
+        /// Nothing saved yet (a new queue).
+        case none
+        case position(WALPosition)
+        /// Text that is no position: the reader must start from the oldest data it still has.
+        case unreadable
+    }
+
     /// Opens or creates the file, giving it its full slot now, while the disk has room.
     init(path: String) throws {
         self.path = path
         try FileIO.makeDirectories(FileIO.parent(of: path))
-        let existing = FileIO.fileSize(path) > 0 ? Self.read(path) : nil
+        let created = FileIO.fileSize(path) == 0
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw CoreError.io(operation: "open", path: path, errno: errno) }
         fd = Mutex(descriptor)
-        if FileIO.fileSize(path) < Self.slot {
-            try write(existing ?? WALPosition(segment: 0, offset: 0), allowEmpty: existing == nil)
+        if created {
+            try write(WALPosition(segment: 0, offset: 0), allowEmpty: true)
             try FileIO.syncDirectory(FileIO.parent(of: path))
+        } else if FileIO.fileSize(path) < Self.slot, case let .position(saved) = read() {
+            // Written the old way: padded to its slot now. An unreadable one stays as it is.
+            try write(saved)
         }
     }
 
     deinit { fd.withLock { _ = close($0) } }
 
-    /// The saved position; nil when none was saved yet.
-    func read() -> WALPosition? { Self.read(path) }
-
-    private static func read(_ path: String) -> WALPosition? {
-        guard let bytes = try? FileIO.readFile(path), let text = String(validating: bytes, as: UTF8.self) else { return nil }
-        return WALPosition(text)
+    func read() -> Saved {
+        guard let bytes = try? FileIO.readFile(path) else { return .none }
+        guard let text = String(validating: bytes, as: UTF8.self) else { return .unreadable }
+        if text.allSatisfy({ $0 == " " || $0 == "\n" }) { return .none }
+        return WALPosition(text).map(Saved.position) ?? .unreadable
     }
 
     /// Saves `position` durably. Blocking.

@@ -123,7 +123,17 @@ public final class RemoteWriteQueue: Sendable {
         let positions: PositionFile
         do {
             positions = try await blocking { [positionFile] in try PositionFile(path: positionFile) }
-            let saved = positions.read()
+            let saved: WALPosition?
+            switch positions.read() {
+            case .none:
+                saved = nil
+            case let .position(position):
+                saved = position
+            case .unreadable:
+                saved = try await blocking { [store] in try store.oldestPosition() }
+                logger.warning("Remote write position unreadable; starting from the oldest WAL segment kept",
+                               metadata: ["queue": "\(settings.name)", "file": "\(positionFile)"])
+            }
             follower = try await blocking { [store] in try store.follow(from: saved) }
             if saved == nil { try await persist(follower.position, to: positions) }
         } catch {

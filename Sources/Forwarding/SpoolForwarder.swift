@@ -94,7 +94,8 @@ public final class SpoolForwarder: Sendable {
 
     /// Runs until cancelled.
     public func run() async {
-        var position = positions.read() ?? WALPosition(segment: (try? spool.log.segments().first) ?? 1, offset: 0)
+        let saved: WALPosition? = if case let .position(position) = positions.read() { position } else { nil }
+        var position = saved ?? WALPosition(segment: (try? spool.log.segments().first) ?? 1, offset: 0)
         while !Task.isCancelled {
             do {
                 let start = position

@@ -117,4 +117,8 @@ extension MetricsStore: WALSource {
     public func follow(from position: WALPosition?) throws -> any WALReader {
         try WALFollower(store: self, from: position)
     }
+
+    public func oldestPosition() throws -> WALPosition {
+        WALPosition(segment: try wal.segments().first ?? wal.currentSegment, offset: 0)
+    }
 }

@@ -5,6 +5,8 @@ import Foundation
 public protocol WALSource: Sendable {
     /// A reader from `position`, or from where the store's current run began. Blocking.
     func follow(from position: WALPosition?) throws -> any WALReader
+    /// The start of the oldest segment the WAL still has. Blocking.
+    func oldestPosition() throws -> WALPosition
     /// Keeps segments from `segment` on for `reader`; nil releases them.
     func holdWAL(from segment: Int?, for reader: String)
 }
