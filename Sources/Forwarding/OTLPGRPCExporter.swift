@@ -171,10 +171,7 @@ final class OTLPGRPCExporter: Sendable {
     }
 
     private func connect() async throws -> Connection {
-        connection.withLock { open in
-            open?.channel.close(promise: nil)
-            open = nil
-        }
+        close()
         let context: NIOSSLContext?
         do {
             context = try tlsContext()
@@ -217,16 +214,14 @@ final class OTLPGRPCExporter: Sendable {
             }
             defer { group.cancelAll() }
             guard let first = try await group.next(), let result = first else {
-                connection.withLock { open in
-                    open?.channel.close(promise: nil)
-                    open = nil
-                }
+                close()
                 throw Failure(description: "no answer within \(milliseconds)ms")
             }
             return result
         }
     }
 
+    /// Closes the open connection, if any; the next call opens a new one.
     func close() {
         connection.withLock { open in
             open?.channel.close(promise: nil)

@@ -45,9 +45,12 @@ final class PositionFile: Sendable {
 
     deinit { fd.withLock { _ = close($0) } }
 
+    /// Reads at most two slots' worth: a longer file is no position either.
     func read() -> Saved {
-        guard let bytes = try? FileIO.readFile(path) else { return .none }
-        guard let text = String(validating: bytes, as: UTF8.self) else { return .unreadable }
+        var bytes = [UInt8](repeating: 0, count: 2 * Self.slot)
+        let count = fd.withLock { fd in bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) } }
+        guard count > 0 else { return count == 0 ? .none : .unreadable }
+        guard let text = String(validating: bytes[..<count], as: UTF8.self) else { return .unreadable }
         if text.allSatisfy({ $0 == " " || $0 == "\n" }) { return .none }
         return WALPosition(text).map(Saved.position) ?? .unreadable
     }

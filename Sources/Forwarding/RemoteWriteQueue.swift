@@ -171,14 +171,7 @@ public final class RemoteWriteQueue: Sendable {
         while chunk.samples.count < settings.maxSamplesPerSend && time.now() < deadline {
             try await time.sleep(until: min(deadline, time.now() + 100))
             let room = settings.capacity - chunk.samples.count
-            let more = try await blocking { try follower.read(maxSamples: room) }
-            chunk.samples += more.samples
-            chunk.exemplars += more.exemplars
-            chunk.histograms += more.histograms
-            chunk.unknownSeries += more.unknownSeries
-            chunk.lostSegments += more.lostSegments
-            chunk.damagedBytes += more.damagedBytes
-            chunk.end = more.end
+            chunk.append(try await blocking { try follower.read(maxSamples: room) })
         }
         return chunk
     }

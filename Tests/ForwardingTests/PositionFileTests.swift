@@ -33,7 +33,7 @@ struct PositionFileTests {
         #expect(FileIO.fileSize(path) == PositionFile.slot)
     }
 
-    @Test(arguments: ["7:", "x:1", "-1:5", "\u{FFFD}garbage"])
+    @Test(arguments: ["7:", "x:1", "-1:5", "\u{FFFD}garbage", String(repeating: "9", count: 1 << 20)])
     func textThatIsNoPositionStaysUnreadable(_ text: String) throws {
         let path = directory() + "/queue.position"
         try text.write(toFile: path, atomically: true, encoding: .utf8)

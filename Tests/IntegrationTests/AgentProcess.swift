@@ -33,7 +33,11 @@ final class AgentProcess: @unchecked Sendable {
     }
 
     /// Starts the agent with `arguments` plus a private data dir and an ephemeral loopback port.
+    /// How it was started, so that it can be started again on the same data.
+    private let launch: (arguments: [String], dataDirectory: String?, environment: [String: String])
+
     init(arguments: [String], directory: String? = nil, dataDirectory: String? = nil, environment: [String: String] = [:]) throws {
+        launch = (arguments, dataDirectory, environment)
         self.directory = directory ?? Self.temporaryDirectory()
         logPath = self.directory + "/agent-\(UUID().uuidString.prefix(8)).log"
         FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -53,6 +57,17 @@ final class AgentProcess: @unchecked Sendable {
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Kills the agent with SIGKILL (a crash) and starts it again as it was started, on the same
+    /// data; returns once the new one is ready.
+    func crashAndRestart() async throws -> AgentProcess {
+        signal(SIGKILL)
+        _ = try await waitForExit()
+        let next = try AgentProcess(arguments: launch.arguments, directory: directory, dataDirectory: launch.dataDirectory,
+                                    environment: launch.environment)
+        try await next.waitForListening()
+        return next
+    }
 
     /// For listeners found by other means than `waitForListening` (TLS).
     func setPort(_ port: Int) { self.port = port }

@@ -91,10 +91,7 @@ import Glibc
         try await agent.waitForListening()
         try write(20)
         try await Task.sleep(for: .seconds(1))
-        agent.signal(SIGKILL)
-        _ = try await agent.waitForExit()
-        agent = try AgentProcess(arguments: arguments, directory: directory)
-        try await agent.waitForListening()
+        agent = try await agent.crashAndRestart()
         try write(20)
         receiver = try AgentProcess(arguments: receiverArguments, dataDirectory: directory + "/receiver-data")
         try await receiver.waitForListening()
@@ -168,10 +165,7 @@ import Glibc
             try await Self.lines(agent.baseURL, "{job=\"pods\"}").count == 20
         }
         #expect(stored, "\(agent.log)")
-        agent.signal(SIGKILL)
-        _ = try await agent.waitForExit()
-        agent = try AgentProcess(arguments: arguments, directory: directory)
-        try await agent.waitForListening()
+        agent = try await agent.crashAndRestart()
         try write(20)
         let overHTTP = try await TelemetryReceiver(port: httpPort, in: directory)
         let overGRPC = try await TelemetryReceiver(port: grpcPort, in: directory, options: ["--grpc"])

@@ -70,10 +70,7 @@ import Glibc
         try await agent.waitForListening()
         ids += try await Self.export(agent.baseURL, round: 2)
         try await Task.sleep(for: .milliseconds(500))
-        agent.signal(SIGKILL)
-        _ = try await agent.waitForExit()
-        agent = try AgentProcess(arguments: arguments, directory: directory)
-        try await agent.waitForListening()
+        agent = try await agent.crashAndRestart()
         ids += try await Self.export(agent.baseURL, round: 3)
         receiver = try AgentProcess(arguments: receiverArguments, dataDirectory: directory + "/receiver-data")
         try await receiver.waitForListening()
@@ -143,10 +140,7 @@ import Glibc
         try await agent.waitForListening()
         var ids = try await Self.export(agent.baseURL, round: 0)
         try await Task.sleep(for: .milliseconds(500))
-        agent.signal(SIGKILL)
-        _ = try await agent.waitForExit()
-        agent = try AgentProcess(arguments: arguments, directory: directory)
-        try await agent.waitForListening()
+        agent = try await agent.crashAndRestart()
         ids += try await Self.export(agent.baseURL, round: 1)
         let receiver = try await TelemetryReceiver(port: receiverPort, in: directory, options: [
             "--grpc", "--tls", certificates.path("server.crt"), certificates.path("server.key"), "--unavailable", "2",

@@ -64,5 +64,16 @@ public struct WALChunk: Sendable {
     }
 
     public var isEmpty: Bool { samples.isEmpty && exemplars.isEmpty && histograms.isEmpty }
+
+    /// Adds what a later read found, which ends at its end.
+    public mutating func append(_ later: WALChunk) {
+        samples += later.samples
+        exemplars += later.exemplars
+        histograms += later.histograms
+        unknownSeries += later.unknownSeries
+        lostSegments += later.lostSegments
+        damagedBytes += later.damagedBytes
+        end = later.end
+    }
 }
 
