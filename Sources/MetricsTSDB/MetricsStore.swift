@@ -60,6 +60,8 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
     /// Serialises everything that rewrites blocks or the WAL's history: head cuts, merges, retention,
     /// deletions, snapshots.
     let compactionLock = Mutex(())
+    /// Closed by `close`, after which commits fail.
+    let gate = CommitGate()
     let logger: Logger
 
     /// Opens (or creates) the store in `directory` and replays its WAL. Blocking.
@@ -143,6 +145,12 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
                 flush()
                 applying.wait()
                 for entry in entries { byRef[entry.ref]?.delete(Intervals([(entry.minTime, entry.maxTime)])) }
+            case let .headChunks(entries):
+                // A snapshot's chunks: taken as they are, in order with the samples around them.
+                flush()
+                applying.wait()
+                let restored = Self.restore(entries, table: byRef, head: head)
+                totals.withLock { $0 = ($0.samples + restored.samples, $0.unknown + restored.unknown) }
             }
         }
         flush()
@@ -174,11 +182,11 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
     }
 
     public func appender() -> any MetricsAppender {
-        HeadAppender(head: head, wal: wal, exemplars: exemplars, counters: counters)
+        HeadAppender(head: head, wal: wal, exemplars: exemplars, counters: counters, gate: gate)
     }
 
     public func bufferedAppender() -> any MetricsAppender {
-        HeadAppender(head: head, wal: wal, exemplars: exemplars, counters: counters, syncsWAL: false)
+        HeadAppender(head: head, wal: wal, exemplars: exemplars, counters: counters, gate: gate, syncsWAL: false)
     }
 
     public func querier(minTime: Int64, maxTime: Int64) throws -> any MetricsQuerier {
@@ -250,8 +258,17 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
         exemplars.resize(to: count)
     }
 
-    /// Flushes and closes the WAL. Appends after this fail.
-    public func close() {
+    /// Stops taking commits, snapshots the head (unless `snapshot` is false) and closes the WAL.
+    /// Commits after this fail. Blocking: call it from a thread that may block.
+    public func close(snapshot: Bool = true) {
+        let drained = gate.closeAndDrain(timeout: .seconds(10))
+        if snapshot && drained {
+            do {
+                try writeHeadSnapshot()
+            } catch {
+                logger.error("Head snapshot failed; the next start replays the WAL instead", metadata: ["err": "\(error)"])
+            }
+        }
         wal.shutdown()
     }
 }

@@ -9,6 +9,8 @@ public enum CoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case io(operation: String, path: String, errno: Int32)
     /// Another process holds the data directory's lock.
     case locked(path: String)
+    /// The store (named) was closed; nothing more is accepted.
+    case closed(String)
 
     public var description: String {
         switch self {
@@ -22,6 +24,8 @@ public enum CoreError: Error, Equatable, CustomStringConvertible, Sendable {
             return "\(operation) \(path): \(String(cString: strerror(errno)))"
         case let .locked(path):
             return "data directory \(path) is in use by another process (lock held on \(path)/lock)"
+        case let .closed(store):
+            return "\(store) is closed"
         }
     }
 }

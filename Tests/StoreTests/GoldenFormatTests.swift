@@ -73,10 +73,33 @@ import Glibc
                                                             timestamp: 1_700_000_015_123))]),
     ]
 
-    @Test func walSegmentV3() throws {
+    /// Version 4 added the head-chunks record of snapshots: a closed chunk, an open one with its
+    /// appender state, and an out-of-order sample.
+    static let walRecordsV4: [WALRecord] = {
+        var closed = XORAppender()
+        for (t, v) in samples.prefix(4) { closed.append(timestamp: t, value: v) }
+        var open = XORAppender()
+        for (t, v) in samples.dropFirst(4) { open.append(timestamp: t, value: v) }
+        return walRecordsV3 + [
+            .headChunks([WALSeriesChunks(
+                ref: 7, lastTime: samples.last!.0, lastValueBits: samples.last!.1.bitPattern, sampleCount: samples.count + 1,
+                closed: [WALSeriesChunks.Chunk(minTime: samples[0].0, maxTime: samples[3].0, bytes: closed.bytes)],
+                open: open.resumeState,
+                outOfOrder: [WALSeriesChunks.OutOfOrderSample(timestamp: 1_700_000_050_000, bits: (4.5).bitPattern)])]),
+        ]
+    }()
+
+    @Test func walSegmentV4() throws {
         var segment = WAL.magic
-        for record in Self.walRecordsV3 { segment += WAL.frame(record) }
-        try check(segment, "wal-segment-v3.bin")
+        for record in Self.walRecordsV4 { segment += WAL.frame(record) }
+        try check(segment, "wal-segment-v4.bin")
+        let (records, damage) = try WAL.read(Self.directory + "/wal-segment-v4.bin")
+        #expect(damage == nil)
+        #expect(records == Self.walRecordsV4)
+    }
+
+    /// Version 3 segments (exemplars, no snapshots) written by earlier builds still replay.
+    @Test func walSegmentV3StillReads() throws {
         let (records, damage) = try WAL.read(Self.directory + "/wal-segment-v3.bin")
         #expect(damage == nil)
         #expect(records == Self.walRecordsV3)

@@ -27,20 +27,73 @@ import Glibc
         }
     }
 
-    @Test func truncatedPayloadsThrow() throws {
-        for record in Self.records.prefix(2) {
-            var full = ByteBuffer()
-            record.encodePayload(into: &full)
-            for length in 0..<full.readableBytes {
-                #expect(throws: CoreError.self) {
-                    var cut = full.getSlice(at: 0, length: length)!
-                    _ = try WALRecord.decode(kind: record.kind.rawValue, payload: &cut)
-                }
+    /// Decoding `record`'s payload cut short at any length throws.
+    static func expectEveryCutThrows(_ record: WALRecord) {
+        var full = ByteBuffer()
+        record.encodePayload(into: &full)
+        for length in 0..<full.readableBytes {
+            #expect(throws: CoreError.self) {
+                var cut = full.getSlice(at: 0, length: length)!
+                _ = try WALRecord.decode(kind: record.kind.rawValue, payload: &cut)
             }
         }
+    }
+
+    @Test func truncatedPayloadsThrow() throws {
+        for record in Self.records.prefix(2) { Self.expectEveryCutThrows(record) }
         #expect(throws: CoreError.self) {
             var empty = ByteBuffer()
             _ = try WALRecord.decode(kind: 99, payload: &empty)
+        }
+    }
+
+    /// Checkpoint records are zstd frames (type bit 0x40) where that is smaller, and read back to
+    /// the same records; a zstd bit in a file of a version without it is damage.
+    @Test func checkpointRecordsAreZstdCompressed() throws {
+        let directory = makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let wal = try WAL(directory: directory)
+        _ = try wal.replay { _ in }
+        let samples = WALRecord.samples((0..<2000).map { WALSample(ref: UInt64($0 % 50), timestamp: Int64($0) * 15_000, value: Double($0 % 7)) })
+        try wal.log([Self.records[0], samples])
+        try wal.checkpoint(leading: [GoldenFormatTests.walRecordsV4.last!]) { $0 }
+        let path = wal.path(ofCheckpoint: try #require(try wal.checkpoints().last))
+        let (records, damage) = try WAL.read(path)
+        #expect(damage == nil)
+        #expect(records == [GoldenFormatTests.walRecordsV4.last!, Self.records[0], samples])
+        let bytes = try #require(try FileIO.readFile(path))
+        let snappy = WAL.magic.count + records.reduce(0) { $0 + WAL.frame($1).count }
+        #expect(bytes.count * 3 < snappy * 2, "zstd \(bytes.count) bytes against snappy \(snappy)")
+        // The first record's type byte: head chunks (6) with the zstd bit.
+        #expect(bytes[WAL.magic.count] == 0x46)
+        var older = bytes
+        older[6] = 3
+        try FileIO.writeAtomically(older, to: path)
+        #expect(try WAL.read(path).damage?.reason == "zstd record in a version 3 file")
+        wal.shutdown()
+    }
+
+    /// A snapshot's head-chunks record cut anywhere, or with any byte changed, is refused or decodes
+    /// to something that still restores safely; it never traps or allocates from a bad count.
+    @Test func damagedHeadChunksRecordsAreRefused() throws {
+        let record = GoldenFormatTests.walRecordsV4.last!
+        Self.expectEveryCutThrows(record)
+        var full = ByteBuffer()
+        record.encodePayload(into: &full)
+        let bytes = Array(full.readableBytesView)
+        for index in bytes.indices {
+            for flip: UInt8 in [0x01, 0x80, 0xFF] {
+                var damaged = bytes
+                damaged[index] ^= flip
+                var buffer = ByteBuffer(bytes: damaged)
+                guard case let .headChunks(entries)? = try? WALRecord.decode(kind: record.kind.rawValue, payload: &buffer) else { continue }
+                for entry in entries {
+                    let series = MemSeries(ref: entry.ref, labels: Labels(["__name__": "m"]))
+                    _ = series.restore(entry, minValid: .min, outOfOrderFloor: nil)
+                    _ = series.append(timestamp: entry.lastTime &+ 1, value: 1)
+                    _ = series.encodedChunks(minTime: .min, maxTime: .max)
+                }
+            }
         }
     }
 

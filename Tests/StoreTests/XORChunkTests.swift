@@ -97,4 +97,34 @@ import Testing
             #expect(writer.bytes == expected, "round \(round)")
         }
     }
+
+    /// An appender rebuilt from its resume state at any point goes on to write exactly the bytes
+    /// of one that was never interrupted, for regular, jittered and random series alike.
+    @Test func resumedAppendersWriteTheSameBytes() {
+        var generator = SystemRandomNumberGenerator()
+        let series: [[(Int64, Double)]] = [
+            (0..<120).map { (Int64($0) * 15_000, 1) },
+            (0..<120).map { (Int64($0) * 15_000 + Int64.random(in: 0...40, using: &generator), Double($0 * 3) / 100) },
+            (0..<120).map { (Int64($0) * 1_000, Double.random(in: -1e6...1e6, using: &generator)) },
+        ]
+        for samples in series {
+            var whole = XORAppender()
+            for (t, v) in samples { whole.append(timestamp: t, value: v) }
+            for split in 1..<samples.count {
+                var first = XORAppender()
+                for (t, v) in samples.prefix(split) { first.append(timestamp: t, value: v) }
+                guard var resumed = XORAppender(resuming: first.resumeState) else {
+                    Issue.record("state at \(split) not accepted")
+                    continue
+                }
+                for (t, v) in samples.dropFirst(split) { resumed.append(timestamp: t, value: v) }
+                #expect(resumed.bytes == whole.bytes, "split at \(split)")
+            }
+        }
+        var bad = XORAppender()
+        bad.append(timestamp: 0, value: 1)
+        var state = bad.resumeState
+        state.bitCount += 64
+        #expect(XORAppender(resuming: state) == nil)
+    }
 }

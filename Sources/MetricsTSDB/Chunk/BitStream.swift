@@ -10,6 +10,20 @@ struct BitWriter {
 
     init() {}
 
+    /// Resumes writing after `bitCount` bits of `bytes` (as `bytes` returned them, the last byte
+    /// padded): a head snapshot restores an open chunk this way and appends go on where they stopped.
+    /// Nil when `bytes` is too short for `bitCount`.
+    init?(resuming bytes: some Collection<UInt8>, bitCount: Int) {
+        guard bitCount >= 0, (bitCount + 7) / 8 <= bytes.count else { return nil }
+        let words = bitCount / 64
+        complete = Array(bytes.prefix(words * 8))
+        pending = bitCount % 64
+        var register: UInt64 = 0
+        for byte in bytes.dropFirst(words * 8).prefix((pending + 7) / 8) { register = register << 8 | UInt64(byte) }
+        let padded = (pending + 7) / 8 * 8
+        self.register = pending == 0 ? 0 : register >> UInt64(padded - pending)
+    }
+
     var bitCount: Int { complete.count * 8 + pending }
 
     /// Everything written so far, the last byte padded with zero bits.

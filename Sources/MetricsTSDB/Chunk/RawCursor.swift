@@ -19,6 +19,12 @@ struct RawCursor {
         .corrupt(codec: codec, detail: "\(file) at offset \(offset): \(detail)")
     }
 
+    mutating func u8() throws -> UInt8 {
+        guard offset >= 0, offset < bytes.count else { throw corrupt("truncated u8") }
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+
     mutating func u32() throws -> UInt32 {
         guard offset >= 0, offset + 4 <= bytes.count else { throw corrupt("truncated u32") }
         defer { offset += 4 }

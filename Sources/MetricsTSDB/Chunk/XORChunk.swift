@@ -16,6 +16,44 @@ struct XORAppender {
 
     init() {}
 
+    /// Everything needed to go on appending to a chunk exactly as if it had never left memory: what
+    /// a head snapshot stores for a series' open chunk.
+    struct ResumeState: Equatable, Sendable {
+        var count: Int
+        var minTime: Int64
+        var maxTime: Int64
+        var lastValue: UInt64
+        var lastDelta: Int64
+        var leading: UInt8
+        var trailing: UInt8
+        var bitCount: Int
+        /// The bit stream without the count header, the last byte padded.
+        var bits: [UInt8]
+    }
+
+    var resumeState: ResumeState {
+        ResumeState(count: count, minTime: minTime, maxTime: maxTime, lastValue: lastValue, lastDelta: lastDelta,
+                    leading: UInt8(truncatingIfNeeded: leading), trailing: UInt8(truncatingIfNeeded: trailing),
+                    bitCount: writer.bitCount, bits: writer.bytes)
+    }
+
+    /// Nil when the state could not have come from an appender (a damaged snapshot).
+    init?(resuming state: ResumeState) {
+        let leading = Int(state.leading), trailing = Int(state.trailing)
+        guard (1...Self.maxSamples).contains(state.count), state.minTime <= state.maxTime,
+              leading == 0xFF || (leading <= 31 && trailing <= 63 && leading + trailing < 64),
+              let writer = BitWriter(resuming: state.bits, bitCount: state.bitCount)
+        else { return nil }
+        self.writer = writer
+        count = state.count
+        minTime = state.minTime
+        maxTime = state.maxTime
+        lastValue = state.lastValue
+        lastDelta = state.lastDelta
+        self.leading = leading
+        self.trailing = trailing
+    }
+
     var isFull: Bool { count >= Self.maxSamples }
 
     /// Encoded bytes: a 16-bit big-endian sample count, then the bit stream.

@@ -9,6 +9,7 @@ struct HeadAppender: MetricsAppender {
     let wal: WAL
     let exemplars: ExemplarStorage
     let counters: StoreCounters
+    let gate: CommitGate
     /// Samples in arrival order; `histogram` is a position in `pendingHistograms`, −1 for a float.
     private var pending: [Pending] = []
     private var pendingHistograms: [FloatHistogram] = []
@@ -42,7 +43,8 @@ struct HeadAppender: MetricsAppender {
     /// Whether `commit` waits for the WAL to reach the disk (false for buffered appenders).
     let syncsWAL: Bool
 
-    init(head: Head, wal: WAL, exemplars: ExemplarStorage, counters: StoreCounters, syncsWAL: Bool = true) {
+    init(head: Head, wal: WAL, exemplars: ExemplarStorage, counters: StoreCounters, gate: CommitGate, syncsWAL: Bool = true) {
+        self.gate = gate
         self.head = head
         self.wal = wal
         self.exemplars = exemplars
@@ -176,6 +178,8 @@ struct HeadAppender: MetricsAppender {
 
     mutating func commit() async throws {
         guard !pending.isEmpty || !pendingExemplars.isEmpty else { return }
+        try gate.enter()
+        defer { gate.leave() }
         var batch = pending
         var first = true
         var appended = 0

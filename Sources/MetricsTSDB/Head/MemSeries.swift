@@ -234,6 +234,72 @@ final class MemSeries: Sendable {
         return (builder.finish(), builder.samples)
     }
 
+    /// The series' state for a head snapshot. An open histogram chunk is stored closed: they are
+    /// rare, and the next histogram then starts a new chunk.
+    func snapshot() -> WALSeriesChunks {
+        state.withLock { state in
+            var closed = state.closed.map { WALSeriesChunks.Chunk(minTime: $0.minTime, maxTime: $0.maxTime, bytes: $0.bytes) }
+            if let histograms = state.openHistograms, histograms.count > 0 {
+                closed.append(WALSeriesChunks.Chunk(minTime: histograms.minTime, maxTime: histograms.maxTime, bytes: histograms.bytes))
+            }
+            return WALSeriesChunks(
+                ref: ref, lastTime: state.lastTime, lastValueBits: state.lastValueBits, sampleCount: state.sampleCount,
+                closed: closed, open: state.open.count > 0 ? state.open.resumeState : nil,
+                outOfOrder: state.outOfOrder.map { WALSeriesChunks.OutOfOrderSample(timestamp: $0.timestamp, bits: $0.bits) })
+        }
+    }
+
+    /// Takes the state a snapshot stored, dropping closed chunks that end before `minValid` (as
+    /// truncation would have). A series that already holds samples (a snapshot record that is not
+    /// its first) gets the snapshot's samples appended one by one instead, with the usual checks.
+    /// Returns the oldest and newest sample times taken, nil when none was.
+    func restore(_ snapshot: WALSeriesChunks, minValid: Int64, outOfOrderFloor: Int64?) -> (oldest: Int64, newest: Int64)? {
+        guard let snapshot = snapshot.keeping(from: minValid) else { return nil }
+        return state.withLock { state in
+            guard state.sampleCount == 0, state.lastTime == .min, state.closed.isEmpty else {
+                return Self.appendSamples(of: snapshot, to: &state, outOfOrderFloor: outOfOrderFloor)
+            }
+            state.closed = snapshot.closed.map { ClosedChunk(bytes: $0.bytes, minTime: $0.minTime, maxTime: $0.maxTime) }
+            state.open = snapshot.open.flatMap(XORAppender.init(resuming:)) ?? XORAppender()
+            state.outOfOrder = snapshot.outOfOrder.map { ($0.timestamp, $0.bits) }
+            state.lastTime = snapshot.lastTime
+            state.lastValueBits = snapshot.lastValueBits
+            state.sampleCount = snapshot.sampleCount
+            if snapshot.open == nil, let last = snapshot.closed.last, last.bytes.first == HistogramChunkAppender.tag,
+               last.maxTime == snapshot.lastTime {
+                // Equal histograms re-sent at the newest timestamp are accepted as duplicates.
+                var histograms = HistogramChunkIterator(last.bytes)
+                while histograms.next() { state.lastHistogram = histograms.histogram }
+            }
+            return snapshot.firstTime.map { ($0, snapshot.lastTime) }
+        }
+    }
+
+    private static func appendSamples(of snapshot: WALSeriesChunks, to state: inout State, outOfOrderFloor: Int64?)
+        -> (oldest: Int64, newest: Int64)?
+    {
+        var chunks = snapshot.closed.map(\.bytes)
+        if let open = snapshot.open {
+            chunks.append([UInt8(open.count >> 8), UInt8(open.count & 0xFF)] + open.bits)
+        }
+        var iterator = MergeIterator(
+            ChunkListIterator(chunks: chunks, minTime: .min, maxTime: .max),
+            SampleArrayIterator(snapshot.outOfOrder.map { ($0.timestamp, $0.bits) }))
+        var oldest = Int64.max, newest = Int64.min
+        while iterator.next() {
+            let taken = if let histogram = iterator.histogram {
+                state.appendHistogram(iterator.timestamp, histogram, outOfOrderFloor)
+            } else {
+                state.append(iterator.timestamp, iterator.value, outOfOrderFloor)
+            }
+            if taken {
+                oldest = min(oldest, iterator.timestamp)
+                newest = max(newest, iterator.timestamp)
+            }
+        }
+        return oldest <= newest ? (oldest, newest) : nil
+    }
+
     /// Removes the samples in `deleted`, re-encoding the chunks that held them. The last appended
     /// timestamp is kept, so ordering rules for new samples do not change.
     func delete(_ deleted: Intervals) {

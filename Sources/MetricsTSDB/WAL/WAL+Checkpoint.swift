@@ -25,6 +25,9 @@ extension RecordLog where Record == WALRecord {
             case let .deletions(entries):
                 let kept = entries.filter { $0.maxTime >= minTime && keep($0.ref) }
                 return kept.isEmpty ? nil : .deletions(kept)
+            case let .headChunks(entries):
+                let kept = entries.compactMap { keep($0.ref) ? $0.keeping(from: minTime) : nil }
+                return kept.isEmpty ? nil : .headChunks(kept)
             }
         }
     }

@@ -82,7 +82,8 @@ public final class WALFollower: WALReader, @unchecked Sendable {
                         for entry in batch {
                             if let labels = self.series[entry.ref] { chunk.exemplars.append((labels, entry.exemplar)) }
                         }
-                    case .deletions:
+                    case .deletions, .headChunks:
+                        // Snapshots hold samples already read from the segments they replaced.
                         break
                     }
                     reached = end

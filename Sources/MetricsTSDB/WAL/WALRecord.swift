@@ -4,10 +4,12 @@ import ObsCore
 /// The records the metrics WAL holds. Encoding in `WAL/FORMAT.md`.
 enum WALRecord: Equatable, LogRecord {
     /// Magic, format version, flags. Version 2 added snappy-compressed payloads, version 3 the
-    /// exemplar record; files of versions 1 (never compressed) and 2 are still read.
-    static let logMagic: [UInt8] = Array("OBSWAL".utf8) + [3, 0]
-    static let readableVersions: Set<UInt8> = [1, 2, 3]
+    /// exemplar record, version 4 the head-chunks record of snapshots; files of versions 1 (never
+    /// compressed), 2 and 3 are still read.
+    static let logMagic: [UInt8] = Array("OBSWAL".utf8) + [4, 0]
+    static let readableVersions: Set<UInt8> = [1, 2, 3, 4]
     static let firstCompressedVersion: UInt8 = 2
+    static let firstZstdVersion: UInt8? = 4
     static let compressesPayloads = true
 
     var kindByte: UInt8 { kind.rawValue }
@@ -18,6 +20,9 @@ enum WALRecord: Equatable, LogRecord {
     case deletions([(ref: SeriesRef, minTime: Int64, maxTime: Int64)])
     case histograms([WALHistogram])
     case exemplars([WALExemplar])
+    /// Series' head state as encoded chunks: written by the snapshot taken on close, restored
+    /// without re-encoding a sample.
+    case headChunks([WALSeriesChunks])
 
     static func == (lhs: WALRecord, rhs: WALRecord) -> Bool {
         switch (lhs, rhs) {
@@ -25,6 +30,7 @@ enum WALRecord: Equatable, LogRecord {
         case let (.samples(a), .samples(b)): a == b
         case let (.histograms(a), .histograms(b)): a == b
         case let (.exemplars(a), .exemplars(b)): a == b
+        case let (.headChunks(a), .headChunks(b)): a == b
         case let (.deletions(a), .deletions(b)):
             a.elementsEqual(b) { $0.ref == $1.ref && $0.minTime == $1.minTime && $0.maxTime == $1.maxTime }
         default: false
@@ -37,6 +43,7 @@ enum WALRecord: Equatable, LogRecord {
         case deletions = 3
         case histograms = 4
         case exemplars = 5
+        case headChunks = 6
     }
 
     var kind: Kind {
@@ -46,6 +53,7 @@ enum WALRecord: Equatable, LogRecord {
         case .deletions: .deletions
         case .histograms: .histograms
         case .exemplars: .exemplars
+        case .headChunks: .headChunks
         }
     }
 
@@ -73,6 +81,9 @@ enum WALRecord: Equatable, LogRecord {
                 buffer.writeSignedVarint(entry.minTime)
                 buffer.writeSignedVarint(entry.maxTime)
             }
+        case let .headChunks(entries):
+            buffer.writeVarint(UInt64(entries.count))
+            for entry in entries { entry.encode(into: &buffer) }
         case let .histograms(samples):
             buffer.writeVarint(UInt64(samples.count))
             var encoder = HistogramEncoder()
@@ -187,6 +198,12 @@ enum WALRecord: Equatable, LogRecord {
                 samples.append(WALHistogram(ref: ref, timestamp: timestamp, histogram: try decoder.decode(&cursor)))
             }
             return .histograms(samples)
+        case .headChunks:
+            let count = try cursor.varint()
+            guard count <= remaining(cursor) else { throw cursor.corrupt("head chunks count \(count) too large") }
+            var entries: [WALSeriesChunks] = []
+            for _ in 0..<count { entries.append(try WALSeriesChunks(decoding: &cursor)) }
+            return .headChunks(entries)
         case nil:
             throw cursor.corrupt("unknown record type \(kind)")
         }

@@ -75,7 +75,8 @@ struct StorageService: Service {
         stores.setMetrics(nil)
         try? await NIOThreadPool.singleton.runIfActive { traces.close() }
         try? await NIOThreadPool.singleton.runIfActive { logs.close() }
-        metrics.close()
+        // Writes the head snapshot: blocking work, kept off the cooperative pool.
+        do { try await NIOThreadPool.singleton.runIfActive { metrics.close() } } catch { metrics.close() }
         logger.info("Storage closed", metadata: ["path": "\(directory.path)"])
     }
 }

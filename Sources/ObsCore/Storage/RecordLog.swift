@@ -18,12 +18,18 @@ public protocol LogRecord {
     static var firstCompressedVersion: UInt8 { get }
     /// Whether the writer snappy-compresses payloads (readers accept both either way).
     static var compressesPayloads: Bool { get }
-    /// The kind byte, below 0x80 (the high bit marks a compressed payload).
+    /// The first version whose checkpoints may hold zstd-compressed records; nil for none.
+    static var firstZstdVersion: UInt8? { get }
+    /// The kind byte, below 0x40 (the two high bits mark a compressed payload).
     var kindByte: UInt8 { get }
     /// Appends the payload (without framing) to `buffer`.
     func encodePayload(into buffer: inout ByteBuffer)
     /// Decodes a payload; throws `CoreError` on a malformed one.
     static func decode(kind: UInt8, payload: inout ByteBuffer) throws -> Self
+}
+
+extension LogRecord {
+    public static var firstZstdVersion: UInt8? { nil }
 }
 
 /// A write-ahead log: numbered segment files of checksummed, optionally snappy-compressed records,
@@ -37,6 +43,11 @@ public final class RecordLog<Record: LogRecord>: Sendable {
     public static var magic: [UInt8] { Record.logMagic }
     /// Set in a record's type byte when its payload is snappy-compressed.
     static var compressedFlag: UInt8 { 0x80 }
+    /// Set in a record's type byte when its payload is a zstd frame (checkpoints of logs whose
+    /// format allows it: written once, read on every start, so the better ratio pays).
+    static var zstdFlag: UInt8 { 0x40 }
+    /// Whether this build writes zstd records into checkpoints.
+    static var writesZstd: Bool { Record.firstZstdVersion.map { Record.logMagic[6] >= $0 } ?? false }
     /// Largest decoded payload accepted on replay.
     static var maxPayload: Int { 256 << 20 }
     public static var recordHeaderSize: Int { 9 }
@@ -192,8 +203,13 @@ public final class RecordLog<Record: LogRecord>: Sendable {
                         return (offset, "compressed record in a version \(version) file")
                     }
                     payload = try Snappy.uncompress(payload, maxDecodedSize: maxPayload)
+                } else if kind & zstdFlag != 0 {
+                    guard let first = Record.firstZstdVersion, version >= first else {
+                        return (offset, "zstd record in a version \(version) file")
+                    }
+                    payload = ByteBuffer(bytes: try payload.withUnsafeReadableBytes { try Zstd.decompress($0, maxDecodedSize: maxPayload) })
                 }
-                let record = try Record.decode(kind: kind & ~compressedFlag, payload: &payload)
+                let record = try Record.decode(kind: kind & ~(compressedFlag | zstdFlag), payload: &payload)
                 try apply(record, offset + recordHeaderSize + Int(length))
             } catch let error as CoreError {
                 return (offset, "\(error)")
@@ -228,6 +244,24 @@ public final class RecordLog<Record: LogRecord>: Sendable {
     public static func frame(_ record: Record) -> [UInt8] {
         var framed = ByteBuffer()
         append(record, to: &framed)
+        return Array(framed.readableBytesView)
+    }
+
+    /// A record framed for a checkpoint: zstd-compressed where the format allows it and that is
+    /// smaller, otherwise as `frame` does.
+    static func checkpointFrame(_ record: Record) -> [UInt8] {
+        guard writesZstd else { return frame(record) }
+        var payload = ByteBuffer()
+        record.encodePayload(into: &payload)
+        guard payload.readableBytes >= 64 else { return frame(record) }
+        let compressed = payload.withUnsafeReadableBytes { Zstd.compress($0, level: 3) }
+        guard compressed.count < payload.readableBytes else { return frame(record) }
+        let kind = record.kindByte | zstdFlag
+        var framed = ByteBuffer()
+        framed.writeInteger(kind)
+        framed.writeInteger(UInt32(compressed.count), endianness: .little)
+        framed.writeInteger(compressed.withUnsafeBytes { CRC32C.checksum($0, continuing: CRC32C.checksum([kind])) }, endianness: .little)
+        framed.writeBytes(compressed)
         return Array(framed.readableBytesView)
     }
 
@@ -354,26 +388,32 @@ public final class RecordLog<Record: LogRecord>: Sendable {
     /// so memory stays at one record whatever the size of the log. Blocking.
     /// With `through`, only the segments up to that number go into the checkpoint; later closed
     /// segments stay as they are (a reader still needs them).
-    public func checkpoint(through limit: Int? = nil, _ keep: (Record) throws -> Record?) throws {
+    /// `leading` records go first: a store that snapshots its state passes it there and keeps
+    /// little or nothing of the old records. Segments from `retaining` on stay on disk even when
+    /// the checkpoint covers them (readers still need them); replay skips them, as it skips every
+    /// segment a checkpoint covers.
+    public func checkpoint(through limit: Int? = nil, leading: [Record] = [], retaining retained: Int? = nil,
+                           _ keep: (Record) throws -> Record?) throws {
         let current = currentSegment
         try openSegment(number: current + 1)
         let previous = try checkpoints().last
         let last = min(current, limit ?? current)
         guard last > (previous ?? 0) else { return }
         var sources: [String] = previous.map { [path(ofCheckpoint: $0)] } ?? []
-        let closed = try segments().filter { $0 <= last && $0 > (previous ?? 0) }
-        sources += closed.map(path(ofSegment:))
+        let present = try segments()
+        sources += present.filter { $0 <= last && $0 > (previous ?? 0) }.map(path(ofSegment:))
 
         let checkpoint = try AtomicFileWriter(path: path(ofCheckpoint: last))
         try checkpoint.write(Self.magic)
+        for record in leading { try checkpoint.write(Self.checkpointFrame(record)) }
         for source in sources {
             // Closed segments were replayed (and cut if damaged) before; keep what reads cleanly.
             _ = try Self.read(source) { record in
-                if let kept = try keep(record) { try checkpoint.write(Self.frame(kept)) }
+                if let kept = try keep(record) { try checkpoint.write(Self.checkpointFrame(kept)) }
             }
         }
         try checkpoint.commit()
-        for number in closed { unlink(path(ofSegment: number)) }
+        for number in present where number <= last && number < (retained ?? .max) { unlink(path(ofSegment: number)) }
         if let previous { unlink(path(ofCheckpoint: previous)) }
         try FileIO.syncDirectory(directory)
     }
