@@ -33,8 +33,9 @@ extension MetricsStore {
             var samples = 0
             for entry in series {
                 let state = entry.snapshot()
-                guard state.sampleCount > 0 else { continue }
-                samples += state.sampleCount
+                let held = state.sampleCount
+                guard held > 0 else { continue }
+                samples += held
                 bytes += state.closed.reduce(0) { $0 + $1.bytes.count } + (state.open?.bits.count ?? 0) + 16 * state.outOfOrder.count
                 chunks.append(state)
                 if bytes >= Self.snapshotRecordBytes {
@@ -70,7 +71,7 @@ extension MetricsStore {
             }
             guard let span = series.restore(entry, minValid: minValid, outOfOrderFloor: head.outOfOrderFloor) else { continue }
             head.noteSamples(oldest: span.oldest, newest: span.newest)
-            samples += entry.sampleCount
+            samples += span.count
         }
         return (samples, unknown)
     }

@@ -242,6 +242,12 @@ public final class MetricsStore: MetricsAppendable, MetricsQueryable {
     /// Number of series in memory.
     public var seriesCount: Int { head.seriesCount }
 
+    /// The label set of the head series `ref`, as the head holds it (its strings shared with the
+    /// series), or nil when the head has no such series.
+    public func labels(ofSeries ref: SeriesRef) -> Labels? {
+        head.series(ref: ref)?.labels
+    }
+
     /// The exemplars in `[start, end]` of the series any of the matcher sets selects.
     public func exemplars(_ matcherSets: [[LabelMatcher]], start: Int64, end: Int64) -> [(series: Labels, exemplars: [Exemplar])] {
         exemplars.select(matcherSets, start: start, end: end)

@@ -67,7 +67,11 @@ enum FuzzTargets {
         // Both the snappy framing and the protobuf inside it.
         let decoded = (try? Snappy.uncompress(ByteBuffer(bytes: bytes), maxDecodedSize: 1 << 20)) ?? ByteBuffer(bytes: bytes)
         guard let request = try? RemoteWriteRequest(protobuf: decoded) else { return }
-        for series in request.series { _ = RemoteWriteRequest.validate(series.labels) }
+        for series in request.series {
+            guard let labels = try? series.decodedLabels() else { continue }
+            if let wire = series.wireLabels { _ = WireSeriesCache.wire(wire, equals: Labels(labels)) }
+            _ = RemoteWriteRequest.validate(labels)
+        }
     }
 
     static func otlpProtobuf(_ bytes: UnsafeRawBufferPointer) {

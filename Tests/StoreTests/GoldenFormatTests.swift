@@ -82,7 +82,7 @@ import Glibc
         for (t, v) in samples.dropFirst(4) { open.append(timestamp: t, value: v) }
         return walRecordsV3 + [
             .headChunks([WALSeriesChunks(
-                ref: 7, lastTime: samples.last!.0, lastValueBits: samples.last!.1.bitPattern, sampleCount: samples.count + 1,
+                ref: 7, lastTime: samples.last!.0, lastValueBits: samples.last!.1.bitPattern,
                 closed: [WALSeriesChunks.Chunk(minTime: samples[0].0, maxTime: samples[3].0, bytes: closed.bytes)],
                 open: open.resumeState,
                 outOfOrder: [WALSeriesChunks.OutOfOrderSample(timestamp: 1_700_000_050_000, bits: (4.5).bitPattern)])]),

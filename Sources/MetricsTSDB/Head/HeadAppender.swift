@@ -19,7 +19,7 @@ struct HeadAppender: MetricsAppender {
     /// instead, so a run of samples of one series (how remote write and scrapes arrive) costs no
     /// dictionary or lock traffic after its first sample.
     /// `inOrder` says the newest sample passed the head's in-order check, so anything newer will too.
-    private var batchLast: [SeriesRef: Newest] = [:]
+    private var batchLast = BatchNewest()
     /// Buffered (scrape) appenders skip `batchLast`: a scrape holds each series once, and a series
     /// repeated in one exposition is still caught when the batch is applied (the later sample is
     /// refused there and counted as out of order), in the same order on replay.
@@ -268,7 +268,7 @@ struct HeadAppender: MetricsAppender {
         pending.removeAll(keepingCapacity: true)
         pendingHistograms.removeAll()
         pendingExemplars.removeAll()
-        batchLast.removeAll(keepingCapacity: true)
+        batchLast.removeAll()
         current = nil
     }
 }

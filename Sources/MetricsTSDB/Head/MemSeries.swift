@@ -26,7 +26,6 @@ final class MemSeries: Sendable {
         var lastValueBits: UInt64 = 0
         /// The newest sample's histogram, `nil` when it was a float.
         var lastHistogram: FloatHistogram?
-        var sampleCount = 0
         /// Set when truncation dropped the series from the head; appends must go to a new series.
         var removed = false
         /// Samples accepted out of order (inside the out-of-order window), sorted by time.
@@ -64,7 +63,6 @@ final class MemSeries: Sendable {
             default:
                 return false
             }
-            sampleCount += 1
             return true
         }
 
@@ -85,7 +83,6 @@ final class MemSeries: Sendable {
             openHistograms!.append(timestamp: timestamp, histogram: histogram)
             lastTime = timestamp
             lastHistogram = histogram
-            sampleCount += 1
             return true
         }
 
@@ -243,8 +240,7 @@ final class MemSeries: Sendable {
                 closed.append(WALSeriesChunks.Chunk(minTime: histograms.minTime, maxTime: histograms.maxTime, bytes: histograms.bytes))
             }
             return WALSeriesChunks(
-                ref: ref, lastTime: state.lastTime, lastValueBits: state.lastValueBits, sampleCount: state.sampleCount,
-                closed: closed, open: state.open.count > 0 ? state.open.resumeState : nil,
+                ref: ref, lastTime: state.lastTime, lastValueBits: state.lastValueBits, closed: closed, open: state.open.count > 0 ? state.open.resumeState : nil,
                 outOfOrder: state.outOfOrder.map { WALSeriesChunks.OutOfOrderSample(timestamp: $0.timestamp, bits: $0.bits) })
         }
     }
@@ -252,11 +248,11 @@ final class MemSeries: Sendable {
     /// Takes the state a snapshot stored, dropping closed chunks that end before `minValid` (as
     /// truncation would have). A series that already holds samples (a snapshot record that is not
     /// its first) gets the snapshot's samples appended one by one instead, with the usual checks.
-    /// Returns the oldest and newest sample times taken, nil when none was.
-    func restore(_ snapshot: WALSeriesChunks, minValid: Int64, outOfOrderFloor: Int64?) -> (oldest: Int64, newest: Int64)? {
+    /// Returns how many samples were taken and their oldest and newest times, nil when none was.
+    func restore(_ snapshot: WALSeriesChunks, minValid: Int64, outOfOrderFloor: Int64?) -> (count: Int, oldest: Int64, newest: Int64)? {
         guard let snapshot = snapshot.keeping(from: minValid) else { return nil }
         return state.withLock { state in
-            guard state.sampleCount == 0, state.lastTime == .min, state.closed.isEmpty else {
+            guard state.lastTime == .min, state.closed.isEmpty, state.outOfOrder.isEmpty else {
                 return Self.appendSamples(of: snapshot, to: &state, outOfOrderFloor: outOfOrderFloor)
             }
             state.closed = snapshot.closed.map { ClosedChunk(bytes: $0.bytes, minTime: $0.minTime, maxTime: $0.maxTime) }
@@ -264,19 +260,18 @@ final class MemSeries: Sendable {
             state.outOfOrder = snapshot.outOfOrder.map { ($0.timestamp, $0.bits) }
             state.lastTime = snapshot.lastTime
             state.lastValueBits = snapshot.lastValueBits
-            state.sampleCount = snapshot.sampleCount
             if snapshot.open == nil, let last = snapshot.closed.last, last.bytes.first == HistogramChunkAppender.tag,
                last.maxTime == snapshot.lastTime {
                 // Equal histograms re-sent at the newest timestamp are accepted as duplicates.
                 var histograms = HistogramChunkIterator(last.bytes)
                 while histograms.next() { state.lastHistogram = histograms.histogram }
             }
-            return snapshot.firstTime.map { ($0, snapshot.lastTime) }
+            return snapshot.firstTime.map { (snapshot.sampleCount, $0, snapshot.lastTime) }
         }
     }
 
     private static func appendSamples(of snapshot: WALSeriesChunks, to state: inout State, outOfOrderFloor: Int64?)
-        -> (oldest: Int64, newest: Int64)?
+        -> (count: Int, oldest: Int64, newest: Int64)?
     {
         var chunks = snapshot.closed.map(\.bytes)
         if let open = snapshot.open {
@@ -285,7 +280,7 @@ final class MemSeries: Sendable {
         var iterator = MergeIterator(
             ChunkListIterator(chunks: chunks, minTime: .min, maxTime: .max),
             SampleArrayIterator(snapshot.outOfOrder.map { ($0.timestamp, $0.bits) }))
-        var oldest = Int64.max, newest = Int64.min
+        var oldest = Int64.max, newest = Int64.min, count = 0
         while iterator.next() {
             let taken = if let histogram = iterator.histogram {
                 state.appendHistogram(iterator.timestamp, histogram, outOfOrderFloor)
@@ -293,11 +288,12 @@ final class MemSeries: Sendable {
                 state.append(iterator.timestamp, iterator.value, outOfOrderFloor)
             }
             if taken {
+                count += 1
                 oldest = min(oldest, iterator.timestamp)
                 newest = max(newest, iterator.timestamp)
             }
         }
-        return oldest <= newest ? (oldest, newest) : nil
+        return count > 0 ? (count, oldest, newest) : nil
     }
 
     /// Removes the samples in `deleted`, re-encoding the chunks that held them. The last appended
@@ -314,7 +310,6 @@ final class MemSeries: Sendable {
             state.closed = builder.finish().map { ClosedChunk(bytes: $0.bytes, minTime: $0.minTime, maxTime: $0.maxTime) }
             state.open = XORAppender()
             state.openHistograms = nil
-            state.sampleCount = builder.samples
         }
     }
 

@@ -10,12 +10,17 @@ struct WALSeriesChunks: Equatable, Sendable {
         var maxTime: Int64
         /// The chunk as stored in blocks (XOR or histogram, `Chunk/FORMAT.md`).
         var bytes: [UInt8]
+
+        /// The sample count its header states.
+        var sampleCount: Int {
+            let header = bytes.first == HistogramChunkAppender.tag ? bytes.dropFirst() : bytes[...]
+            return header.count >= 2 ? Int(header[header.startIndex]) << 8 | Int(header[header.startIndex + 1]) : 0
+        }
     }
 
     var ref: SeriesRef
     var lastTime: Int64
     var lastValueBits: UInt64
-    var sampleCount: Int
     var closed: [Chunk]
     var open: XORAppender.ResumeState?
     var outOfOrder: [OutOfOrderSample]
@@ -23,6 +28,11 @@ struct WALSeriesChunks: Equatable, Sendable {
     struct OutOfOrderSample: Equatable, Sendable {
         var timestamp: Int64
         var bits: UInt64
+    }
+
+    /// Samples held, by the chunks' headers.
+    var sampleCount: Int {
+        closed.reduce(0) { $0 + $1.sampleCount } + (open?.count ?? 0) + outOfOrder.count
     }
 
     /// The oldest sample time held, nil when nothing is.
@@ -46,7 +56,6 @@ struct WALSeriesChunks: Equatable, Sendable {
         buffer.writeVarint(ref)
         buffer.writeSignedVarint(lastTime)
         buffer.writeInteger(lastValueBits, endianness: .little)
-        buffer.writeVarint(UInt64(sampleCount))
         buffer.writeVarint(UInt64(closed.count))
         for chunk in closed {
             buffer.writeSignedVarint(chunk.minTime)
@@ -82,9 +91,6 @@ struct WALSeriesChunks: Equatable, Sendable {
         ref = try cursor.varint()
         lastTime = try cursor.signedVarint()
         lastValueBits = try cursor.u64()
-        let samples = try cursor.varint()
-        guard samples <= UInt64(Int.max) else { throw cursor.corrupt("sample count \(samples) too large") }
-        sampleCount = Int(samples)
         let chunkCount = try cursor.varint()
         guard chunkCount <= remaining(cursor) else { throw cursor.corrupt("chunk count \(chunkCount) too large") }
         closed = []
@@ -127,12 +133,11 @@ struct WALSeriesChunks: Equatable, Sendable {
         }
     }
 
-    init(ref: SeriesRef, lastTime: Int64, lastValueBits: UInt64, sampleCount: Int, closed: [Chunk],
+    init(ref: SeriesRef, lastTime: Int64, lastValueBits: UInt64, closed: [Chunk],
          open: XORAppender.ResumeState?, outOfOrder: [OutOfOrderSample]) {
         self.ref = ref
         self.lastTime = lastTime
         self.lastValueBits = lastValueBits
-        self.sampleCount = sampleCount
         self.closed = closed
         self.open = open
         self.outOfOrder = outOfOrder

@@ -11,6 +11,8 @@ struct RemoteWriteRoutes {
     let maxDecodedSize: Int
     let counters: ReceiverCounters
     let logger: Logger
+    /// Known series by their label bytes: most requests decode no label at all.
+    let seriesCache = WireSeriesCache()
 
     func register(on router: Router<some RequestContext>) {
         router.post("/api/v1/write") { request, _ in
@@ -39,13 +41,30 @@ struct RemoteWriteRoutes {
         var stored = 0
         var rejected = 0
         for series in write.series {
-            switch RemoteWriteRequest.validate(series.labels) {
-            case let .failure(problem):
-                rejected += series.samples.count
-                firstProblem = firstProblem ?? problem.description
-            case let .success(labels):
-                var ref: SeriesRef?
-                for sample in series.samples {
+            // A series seen before is recognised by its label bytes; a new one is decoded and checked.
+            let hash = series.wireLabels.map(WireSeriesCache.hash)
+            let known = series.wireLabels.flatMap { wire in hash.flatMap { seriesCache.lookup(wire, hash: $0) } }
+            let labels: Labels
+            if let known {
+                labels = known.labels
+            } else {
+                let decoded: [Label]
+                do {
+                    decoded = try series.decodedLabels()
+                } catch {
+                    return Response.text("\(error)\n", status: .badRequest)
+                }
+                switch RemoteWriteRequest.validate(decoded) {
+                case let .failure(problem):
+                    rejected += series.sampleRange.count + series.histograms.count + series.invalidHistograms.count
+                    firstProblem = firstProblem ?? problem.description
+                    continue
+                case let .success(valid):
+                    labels = valid
+                }
+            }
+            var ref: SeriesRef? = known?.ref
+                for sample in write.samples[series.sampleRange] {
                     do {
                         ref = try appender.append(labels, ref: ref, timestamp: sample.timestamp, value: sample.value)
                         stored += 1
@@ -70,8 +89,10 @@ struct RemoteWriteRoutes {
                 // by the store when it is out of order).
                 if let ref {
                     for exemplar in series.exemplars { try? appender.appendExemplar(ref, exemplar) }
+                    if let hash, ref != known?.ref, let held = store.labels(ofSeries: ref) {
+                        seriesCache.remember(hash: hash, ref: ref, labels: held)
+                    }
                 }
-            }
         }
         do {
             try await appender.commit()
