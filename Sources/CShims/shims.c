@@ -36,8 +36,10 @@ sqlite3_destructor_type obs_sqlite_transient(void) {
 #if defined(__GLIBC__)
 #include <malloc.h>
 int obs_fix_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }
+int obs_release_free_memory(void) { return malloc_trim(0); }
 #else
 int obs_fix_mmap_threshold(int bytes) { (void)bytes; return 0; }
+int obs_release_free_memory(void) { return 0; }
 #endif
 
 extern int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*callback)(const uint8_t *data, size_t size))

@@ -74,6 +74,24 @@ import Glibc
         #expect(try WAL(directory: directory + "/wal").checkpoints().count == 1)
     }
 
+    /// Chunks that lie wholly inside a block's range go into it as they are (120 samples every 10 ms
+    /// fill a 1,200 ms block exactly), with their sample counts from their headers.
+    @Test func alignedChunksGoIntoBlocksAsTheyAre() async throws {
+        let directory = makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let store = try MetricsStore(directory: directory, options: Self.options(range: 1200), metrics: MetricsRegistry(), logger: Self.logger)
+        try await Self.fill(store, to: 6000)
+        let headChunks = try #require(store.head.allSeries().first { $0.labels.metricName == "a" }).chunks(minTime: 0, maxTime: 1199)
+        #expect(try store.compact() == 4)
+        #expect(store.blockList.allSatisfy { $0.meta.stats.numSeries == 3 && $0.meta.stats.numSamples == 360 && $0.meta.stats.numChunks == 3 })
+        let blockA = try #require(try store.blockList[0].querier(minTime: 0, maxTime: 1199).select([try LabelMatcher(.equal, "__name__", "a")]).first)
+        var iterator = blockA.makeIterator()
+        var count = 0
+        while iterator.next() { count += 1 }
+        #expect(count == 120 && headChunks.count == 1)
+        for name in Self.names { #expect(try Self.timestamps(store, name) == Array(stride(from: Int64(0), to: 6000, by: 10))) }
+    }
+
     @Test func crashBetweenBlockAndCheckpointDoesNotDuplicateSamples() async throws {
         let directory = makeTemporaryDirectory()
         defer { removeTree(directory) }

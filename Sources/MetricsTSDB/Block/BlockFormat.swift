@@ -18,6 +18,14 @@ struct EncodedChunk: Sendable {
     var minTime: Int64
     var maxTime: Int64
     var bytes: [UInt8]
+
+    var sampleCount: Int { Self.sampleCount(of: bytes) }
+
+    /// The sample count a chunk's header states, XOR or histogram (`Chunk/FORMAT.md`).
+    static func sampleCount(of bytes: [UInt8]) -> Int {
+        let header = bytes.first == HistogramChunkAppender.tag ? 1 : 0
+        return bytes.count >= header + 2 ? Int(bytes[header]) << 8 | Int(bytes[header + 1]) : 0
+    }
 }
 
 /// Where a chunk lives inside a block's chunks file.

@@ -58,9 +58,9 @@ struct BitWriter {
     }
 
     private mutating func flush(_ word: UInt64) {
-        // A full 120-sample chunk of scraped data is about 150–250 bytes: reserving once avoids
-        // the reallocations of growing from empty.
-        if complete.capacity == 0 { complete.reserveCapacity(256) }
+        // Half of the series a node ships are constant, and their whole chunk fits in 64 bytes; the
+        // others grow by doubling, twice per chunk at most.
+        if complete.capacity == 0 { complete.reserveCapacity(64) }
         withUnsafeBytes(of: word.bigEndian) { complete.append(contentsOf: $0) }
     }
 

@@ -221,8 +221,23 @@ final class MemSeries: Sendable {
         }
     }
 
-    /// The samples in `[minTime, maxTime)` re-encoded into fresh chunks, for writing a block.
+    /// The samples in `[minTime, maxTime)` as chunks, for writing a block: the closed chunks as they
+    /// are when they all lie inside the range and no out-of-order sample does, otherwise re-encoded.
     func encodedChunks(minTime: Int64, maxTime: Int64) -> (chunks: [EncodedChunk], samples: Int) {
+        let whole: [EncodedChunk]? = state.withLock { state in
+            guard state.outOfOrder.isEmpty || state.outOfOrder.allSatisfy({ $0.timestamp < minTime || $0.timestamp >= maxTime })
+            else { return nil }
+            var chunks: [EncodedChunk] = []
+            for chunk in state.closed where chunk.maxTime >= minTime && chunk.minTime < maxTime {
+                guard chunk.minTime >= minTime, chunk.maxTime < maxTime else { return nil }
+                chunks.append(EncodedChunk(minTime: chunk.minTime, maxTime: chunk.maxTime, bytes: chunk.bytes))
+            }
+            if let open = state.openChunk, open.maxTime >= minTime && open.minTime < maxTime { return nil }
+            return chunks
+        }
+        if let whole {
+            return (whole, whole.reduce(0) { $0 + $1.sampleCount })
+        }
         var iterator = MergeIterator(
             ChunkListIterator(chunks: chunks(minTime: minTime, maxTime: maxTime - 1), minTime: minTime, maxTime: maxTime - 1),
             SampleArrayIterator(outOfOrderSamples(minTime: minTime, maxTime: maxTime - 1)))

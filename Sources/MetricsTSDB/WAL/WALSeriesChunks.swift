@@ -11,11 +11,7 @@ struct WALSeriesChunks: Equatable, Sendable {
         /// The chunk as stored in blocks (XOR or histogram, `Chunk/FORMAT.md`).
         var bytes: [UInt8]
 
-        /// The sample count its header states.
-        var sampleCount: Int {
-            let header = bytes.first == HistogramChunkAppender.tag ? bytes.dropFirst() : bytes[...]
-            return header.count >= 2 ? Int(header[header.startIndex]) << 8 | Int(header[header.startIndex + 1]) : 0
-        }
+        var sampleCount: Int { EncodedChunk.sampleCount(of: bytes) }
     }
 
     var ref: SeriesRef

@@ -67,6 +67,7 @@ struct StorageService: Service {
             }
             await maintain("Log store maintenance") { try logs.maintain() }
             await maintain("Trace store maintenance") { try traces.maintain() }
+            await maintain("Releasing freed memory") { FreedMemory.release() }
             _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: logMaintenanceInterval) }
         }
         state.setReady(false)
