@@ -36,9 +36,11 @@ sqlite3_destructor_type obs_sqlite_transient(void) {
 #if defined(__GLIBC__)
 #include <malloc.h>
 int obs_fix_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }
+int obs_set_trim_threshold(int bytes) { return mallopt(M_TRIM_THRESHOLD, bytes); }
 int obs_release_free_memory(void) { return malloc_trim(0); }
 #else
 int obs_fix_mmap_threshold(int bytes) { (void)bytes; return 0; }
+int obs_set_trim_threshold(int bytes) { (void)bytes; return 0; }
 int obs_release_free_memory(void) { return 0; }
 #endif
 

@@ -231,6 +231,11 @@ struct ObsAgentCommand: AsyncParsableCommand {
         // multi-megabyte buffers (WAL records, segments, scrape bodies) come from the heap and stay
         // resident after use. A fixed threshold keeps them mmapped and returned to the system.
         _ = obs_fix_mmap_threshold(256 << 10)
+        // With a fixed mmap threshold glibc also stops adapting its trim threshold, and gave the
+        // heap's top back after every query and remote-write batch, to fault it in again on the
+        // next (a tenth of a range query's time). The storage service's periodic release
+        // (`FreedMemory`) returns what stays free instead.
+        _ = obs_set_trim_threshold(64 << 20)
         let startTime = WallClock.unixSeconds()
         let format = LineLogHandler.Format(rawValue: logFormat)!
         let level = LineLogHandler.level(named: logLevel)!

@@ -23,6 +23,9 @@ uint32_t obs_crc32c(uint32_t crc, const void *data, size_t length);
 /// buffers end up on the heap and stay resident). Returns mallopt's result; no-op elsewhere.
 int obs_fix_mmap_threshold(int bytes);
 
+/// Sets how much free memory glibc keeps at the top of its heap before giving it back on `free`.
+int obs_set_trim_threshold(int bytes);
+
 /// Returns free pages of every malloc arena to the kernel (glibc's malloc_trim(0)); 1 if any were.
 int obs_release_free_memory(void);
 

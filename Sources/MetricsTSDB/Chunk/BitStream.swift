@@ -68,6 +68,8 @@ struct BitWriter {
 }
 
 /// Reads bits most-significant first. Returns `nil` past the end, never traps on short input.
+/// Holds the bytes; the reads themselves happen on `RawBits`, inside `withBits`, so that a loop
+/// decoding a whole chunk pays for reaching the array's storage once rather than per field.
 struct BitReader {
     private let bytes: [UInt8]
     private var position: Int  // in bits
@@ -79,10 +81,37 @@ struct BitReader {
 
     var bitsLeft: Int { bytes.count * 8 - position }
 
+    /// Runs `body` with a reader over the bytes at the current position; the position it ends at
+    /// is kept.
+    @inline(__always)
+    mutating func withBits<R>(_ body: (inout RawBits) -> R) -> R {
+        let start = position
+        var end = start
+        let result = bytes.withUnsafeBytes { raw in
+            var bits = RawBits(raw: raw, position: start)
+            defer { end = bits.position }
+            return body(&bits)
+        }
+        position = end
+        return result
+    }
+
+    mutating func readBit() -> Bool? { withBits { $0.readBit() } }
+    mutating func readOnes(upTo limit: Int) -> Int? { withBits { $0.readOnes(upTo: limit) } }
+    mutating func readBits(_ count: Int) -> UInt64? { withBits { $0.readBits(count) } }
+}
+
+/// Bit reads over raw bytes, valid inside `BitReader.withBits`. Every read is bounds-checked.
+struct RawBits {
+    let raw: UnsafeRawBufferPointer
+    var position: Int  // in bits
+
+    var bitsLeft: Int { raw.count * 8 - position }
+
     @inline(__always)
     mutating func readBit() -> Bool? {
-        guard position < bytes.count * 8 else { return nil }
-        let byte = bytes[position >> 3]
+        guard position < raw.count * 8 else { return nil }
+        let byte = raw[position >> 3]
         let bit = (byte >> (7 - UInt8(position & 7))) & 1
         position += 1
         return bit == 1
@@ -126,18 +155,16 @@ struct BitReader {
     @inline(__always) private func peek(_ count: Int) -> UInt64 {
         let byteIndex = position >> 3
         var window: UInt64
-        if byteIndex + 8 <= bytes.count {
-            window = bytes.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: byteIndex, as: UInt64.self)) }
+        if byteIndex + 8 <= raw.count {
+            window = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: byteIndex, as: UInt64.self))
         } else {
             window = 0
             for i in 0..<8 {
                 window <<= 8
-                if byteIndex + i < bytes.count { window |= UInt64(bytes[byteIndex + i]) }
+                if byteIndex + i < raw.count { window |= UInt64(raw[byteIndex + i]) }
             }
         }
         window <<= UInt64(position & 7)
         return window >> UInt64(64 - count)
     }
-
-    /// A signed varint stored on a byte boundary is not used here; chunk headers use fixed bit fields.
 }

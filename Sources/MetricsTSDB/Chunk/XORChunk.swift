@@ -145,39 +145,72 @@ struct XORAppender {
 /// trapping.
 struct XORIterator {
     private var reader: BitReader
-    private let total: Int
-    private var read = 0
-    private var lastDelta: Int64 = 0
-    private var leading = 0
-    private var trailing = 0
-    private var valueBits: UInt64 = 0
-    private(set) var timestamp: Int64 = 0
-    private(set) var failed = false
+    private var state: State
 
-    var value: Double { Double(bitPattern: valueBits) }
+    /// Where decoding stands; kept apart from the reader so that both can be worked on at once.
+    fileprivate struct State {
+        let total: Int
+        var read = 0
+        var lastDelta: Int64 = 0
+        var leading = 0
+        var trailing = 0
+        var valueBits: UInt64 = 0
+        var timestamp: Int64 = 0
+        var failed = false
+    }
+
+    var timestamp: Int64 { state.timestamp }
+    var value: Double { Double(bitPattern: state.valueBits) }
+    var failed: Bool { state.failed }
 
     init(_ bytes: [UInt8]) {
         if bytes.count >= 2 {
-            total = Int(bytes[0]) << 8 | Int(bytes[1])
+            state = State(total: Int(bytes[0]) << 8 | Int(bytes[1]))
             reader = BitReader(bytes, startingAtByte: 2)
         } else {
-            total = 0
+            state = State(total: 0, failed: !bytes.isEmpty)
             reader = BitReader([])
-            failed = !bytes.isEmpty
         }
     }
 
-    var sampleCount: Int { total }
+    var sampleCount: Int { state.total }
 
     mutating func next() -> Bool {
+        reader.withBits { state.next(&$0) }
+    }
+
+    /// Appends the current sample and the ones after it in this chunk while they are at or before
+    /// `end`, in one pass over the bits. Returns true when it stopped on a sample past `end` (which
+    /// stays current), false when the chunk ran out.
+    mutating func appendRest(upTo end: Int64, timestamps: inout [Int64], values: inout [Double]) -> Bool {
+        reader.withBits { bits in
+            repeat {
+                if state.timestamp > end { return true }
+                timestamps.append(state.timestamp)
+                values.append(Double(bitPattern: state.valueBits))
+            } while state.next(&bits)
+            return false
+        }
+    }
+
+    /// Field values above 2^(bits-1) are negative, matching the encoder's asymmetric ranges
+    /// (-8191...8192 for 14 bits).
+    static func signExtend(_ raw: UInt64, bits: Int) -> Int64 {
+        raw > (1 << UInt64(bits - 1)) ? Int64(raw) - (1 << Int64(bits)) : Int64(raw)
+    }
+}
+
+extension XORIterator.State {
+    @inline(__always)
+    mutating func next(_ reader: inout RawBits) -> Bool {
         guard !failed, read < total else { return false }
         switch read {
         case 0:
-            guard let t = readVarint(), let v = reader.readBits(64) else { return fail() }
+            guard let t = readVarint(&reader), let v = reader.readBits(64) else { return fail() }
             timestamp = Int64(bitPattern: t >> 1) ^ -Int64(bitPattern: t & 1)
             valueBits = v
         case 1:
-            guard let d = readVarint(), readValue() else { return fail() }
+            guard let d = readVarint(&reader), readValue(&reader) else { return fail() }
             lastDelta = Int64(bitPattern: d)
             timestamp &+= lastDelta
         default:
@@ -192,9 +225,9 @@ struct XORIterator {
             }
             if width > 0 {
                 guard let raw = reader.readBits(width) else { return fail() }
-                dod = width == 64 ? Int64(bitPattern: raw) : Self.signExtend(raw, bits: width)
+                dod = width == 64 ? Int64(bitPattern: raw) : XORIterator.signExtend(raw, bits: width)
             }
-            guard readValue() else { return fail() }
+            guard readValue(&reader) else { return fail() }
             lastDelta &+= dod
             timestamp &+= lastDelta
         }
@@ -202,7 +235,8 @@ struct XORIterator {
         return true
     }
 
-    private mutating func readValue() -> Bool {
+    @inline(__always)
+    private mutating func readValue(_ reader: inout RawBits) -> Bool {
         guard let changed = reader.readBit() else { return false }
         if !changed { return true }
         guard let newWindow = reader.readBit() else { return false }
@@ -219,7 +253,7 @@ struct XORIterator {
         return true
     }
 
-    private mutating func readVarint() -> UInt64? {
+    private func readVarint(_ reader: inout RawBits) -> UInt64? {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         for _ in 0..<10 {
@@ -234,11 +268,5 @@ struct XORIterator {
     private mutating func fail() -> Bool {
         failed = true
         return false
-    }
-
-    /// Field values above 2^(bits-1) are negative, matching the encoder's asymmetric ranges
-    /// (-8191...8192 for 14 bits).
-    static func signExtend(_ raw: UInt64, bits: Int) -> Int64 {
-        raw > (1 << UInt64(bits - 1)) ? Int64(raw) - (1 << Int64(bits)) : Int64(raw)
     }
 }

@@ -67,6 +67,13 @@ struct ChunkListIterator: SampleIterator {
     mutating func collect(upTo limit: Int64, timestamps: inout [Int64], values: inout [Double],
                           histograms: inout [FloatHistogram?]?) -> Bool {
         let end = min(limit, maxTime)
+        // Room for every sample the remaining chunks hold, by their headers: one allocation
+        // instead of a doubling series of them.
+        if live {
+            let remaining = chunks[max(index, 0)...].reduce(0) { $0 + EncodedChunk.sampleCount(of: $1) }
+            timestamps.reserveCapacity(timestamps.count + remaining)
+            values.reserveCapacity(values.count + remaining)
+        }
         while live {
             if let chunk = currentHistograms {
                 let t = chunk.timestamp
@@ -76,11 +83,11 @@ struct ChunkListIterator: SampleIterator {
                 timestamps.append(t)
                 values.append(0)
             } else {
-                let t = current.timestamp
-                if t > end { return t <= maxTime }
-                timestamps.append(t)
-                values.append(current.value)
-                histograms?.append(nil)
+                // The rest of this XOR chunk in one pass, without the cross-chunk bookkeeping.
+                let before = timestamps.count
+                let stopped = current.appendRest(upTo: end, timestamps: &timestamps, values: &values)
+                if histograms != nil { histograms!.append(contentsOf: repeatElement(nil, count: timestamps.count - before)) }
+                if stopped { return current.timestamp <= maxTime }
             }
             if !advance() { return false }
         }

@@ -113,6 +113,8 @@ extension SampleIterator {
 }
 
 /// A selected series: its labels and a way to read its samples.
+/// Queries iterate the series of one selection on several threads at once, each series on one:
+/// `makeIterator` and the iterators it returns must not share mutable state between series.
 public protocol StoredSeries {
     var labels: Labels { get }
     func makeIterator() -> any SampleIterator

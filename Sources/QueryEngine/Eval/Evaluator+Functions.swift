@@ -275,14 +275,18 @@ extension Evaluator {
                 }
             }
             var cursor = WindowCursor()
-            for step in 0..<steps {
-                guard cursor.advance(series, input: input, step: step) > 0 else { continue }
-                let end = input.windowEnd(step)
-                var window = Window(timestamps: series.timestamps[cursor.lower..<cursor.upper],
-                                    values: series.values[cursor.lower..<cursor.upper],
-                                    start: end - input.range, end: end, range: input.range, stepTime: time(step))
-                if countsResets { window.mayHaveResets = resetsBefore[cursor.upper - 1] != resetsBefore[cursor.lower] }
-                if let value = kernel(window, step) { out.set(step, value) }
+            series.timestamps.withUnsafeBufferPointer { timestamps in
+                series.values.withUnsafeBufferPointer { values in
+                    for step in 0..<steps {
+                        guard cursor.advance(series, input: input, step: step) > 0 else { continue }
+                        let end = input.windowEnd(step)
+                        var window = Window(timestamps: timestamps[cursor.lower..<cursor.upper],
+                                            values: values[cursor.lower..<cursor.upper],
+                                            start: end - input.range, end: end, range: input.range, stepTime: time(step))
+                        if countsResets { window.mayHaveResets = resetsBefore[cursor.upper - 1] != resetsBefore[cursor.lower] }
+                        if let value = kernel(window, step) { out.set(step, value) }
+                    }
+                }
             }
             if !out.isEmpty { result.append(out) }
         }

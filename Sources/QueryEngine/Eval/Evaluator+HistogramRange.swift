@@ -18,9 +18,9 @@ extension Evaluator {
         let indexes = Array(lower..<upper)
         let floats = indexes.filter { hs[$0] == nil }
         let histograms = indexes.filter { hs[$0] != nil }
-        func floatWindow(_ chosen: [Int]) -> Window {
-            Window(timestamps: ArraySlice(chosen.map { series.timestamps[$0] }), values: ArraySlice(chosen.map { series.values[$0] }),
-                   start: end - input.range, end: end, range: input.range, stepTime: time(step))
+        func floatWindow<R>(_ chosen: [Int], _ body: (Window) -> R) -> R {
+            Window.over(chosen.map { series.timestamps[$0] }, chosen.map { series.values[$0] },
+                        start: end - input.range, end: end, range: input.range, stepTime: time(step), body)
         }
         func mixed() -> RangeOutput? {
             context.annotations.warn("encountered a mix of histograms and floats for metric name \"\(metric)\"", at: location)
@@ -28,7 +28,7 @@ extension Evaluator {
         }
         switch name {
         case "rate", "increase", "delta", "irate", "idelta", "sum_over_time", "avg_over_time":
-            if histograms.isEmpty { return kernel(floatWindow(floats), step).map(RangeOutput.float) }
+            if histograms.isEmpty { return floatWindow(floats) { kernel($0, step) }.map(RangeOutput.float) }
             if name == "irate" || name == "idelta" {
                 guard indexes.count >= 2 else { return nil }
                 guard let last = hs[upper - 1], let previous = hs[upper - 2] else { return mixed() }
@@ -43,11 +43,12 @@ extension Evaluator {
             }
             guard points.count >= 2,
                   var change = histogramChange(points, isCounter: name != "delta", metric: metric, at: location) else { return nil }
-            let w = floatWindow(histograms)
             let first = points[0].count
             let zeroPoint = change.count > 0 && first >= 0 ? first / change.count : nil
-            change.scale(by: RangeFunctions.extrapolationFactor(w, isCounter: name != "delta", isRate: name == "rate",
-                                                                 legacy: context.options.closedWindows, zeroPoint: zeroPoint))
+            change.scale(by: floatWindow(histograms) { w in
+                RangeFunctions.extrapolationFactor(w, isCounter: name != "delta", isRate: name == "rate",
+                                                   legacy: context.options.closedWindows, zeroPoint: zeroPoint)
+            })
             return .histogram(change)
         case "last_over_time":
             guard let i = indexes.last else { return nil }
@@ -56,7 +57,7 @@ extension Evaluator {
             guard let i = indexes.first else { return nil }
             return hs[i].map(RangeOutput.histogram) ?? .float(series.values[i])
         case "count_over_time", "present_over_time", "ts_of_last_over_time", "ts_of_first_over_time":
-            return kernel(floatWindow(indexes), step).map(RangeOutput.float)
+            return floatWindow(indexes) { kernel($0, step) }.map(RangeOutput.float)
         case "changes", "resets":
             guard !indexes.isEmpty else { return nil }
             var count = 0.0
@@ -78,7 +79,7 @@ extension Evaluator {
                 context.annotations.info("ignored histograms in a range containing both floats and histograms for metric name \"\(metric)\"",
                                          at: location)
             }
-            return kernel(floatWindow(floats), step).map(RangeOutput.float)
+            return floatWindow(floats) { kernel($0, step) }.map(RangeOutput.float)
         }
     }
 

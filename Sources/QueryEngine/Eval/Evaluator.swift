@@ -188,16 +188,10 @@ final class Evaluator {
         let found = try selectSeries(selector.matchers, minTime: first - lookback + open, maxTime: last + lookahead)
         var result: [StepSeries] = []
         result.reserveCapacity(found.count)
-        var ts: [Int64] = [], vs: [Double] = []
-        for stored in found {
-            ts.removeAll(keepingCapacity: true)
-            vs.removeAll(keepingCapacity: true)
-            var hs: [FloatHistogram?]? = nil
-            var iterator = stored.makeIterator()
-            if iterator.seek(first - lookback + open) {
-                _ = iterator.collect(upTo: last + lookahead, timestamps: &ts, values: &vs, histograms: &hs)
-            }
-            if ts.isEmpty { continue }
+        try SeriesDecoding.forEach(found, minTime: first - lookback + open, maxTime: last + lookahead) { (index, samples) throws(PromQLError) in
+            let stored = found[index]
+            let ts = samples.timestamps, vs = samples.values, hs = samples.histograms
+            if ts.isEmpty { return }
             var out = StepSeries(labels: stored.labels, steps: steps)
             var count = 0
             var after = 0  // index of the first sample past the step's time
@@ -265,13 +259,9 @@ final class Evaluator {
             let found = try selectSeries(selector.matchers, minTime: minTime, maxTime: maxTime)
             var series: [RangeSeries] = []
             series.reserveCapacity(found.count)
-            for stored in found {
-                var timestamps: [Int64] = [], values: [Double] = []
-                var histograms: [FloatHistogram?]? = nil
-                var iterator = stored.makeIterator()
-                if iterator.seek(minTime) {
-                    _ = iterator.collect(upTo: maxTime, timestamps: &timestamps, values: &values, histograms: &histograms)
-                }
+            try SeriesDecoding.forEach(found, minTime: minTime, maxTime: maxTime) { (index, samples) throws(PromQLError) in
+                var timestamps = samples.timestamps, values = samples.values, histograms = samples.histograms
+                samples = DecodedSamples()
                 // Range selectors leave stale markers out.
                 let stale = { (i: Int) in isStaleMarker(histograms?[i]?.sum ?? values[i]) }
                 if let firstStale = values.indices.first(where: stale) {
@@ -286,9 +276,9 @@ final class Evaluator {
                     values.removeLast(values.count - kept)
                     if let all = histograms { histograms!.removeLast(all.count - kept) }
                 }
-                if timestamps.isEmpty { continue }
+                if timestamps.isEmpty { return }
                 try context.checkLimits(adding: timestamps.count)
-                series.append(RangeSeries(labels: stored.labels, timestamps: timestamps, values: values, histograms: histograms))
+                series.append(RangeSeries(labels: found[index].labels, timestamps: timestamps, values: values, histograms: histograms))
             }
             return RangeInput(series: series, range: range, ends: ends, mode: mode, windowStartOffset: context.windowStartOffset)
         case let .subquery(inner, rangeExpr, stepExpr, modifiers):

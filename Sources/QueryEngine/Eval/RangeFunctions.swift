@@ -1,9 +1,12 @@
 import Foundation
 
 /// The samples of one series inside one step's window, `(start, end]`, with the window bounds.
+/// The columns are views of the series' arrays, valid only for the kernel call they are made for:
+/// a million windows a query made a million pairs of array slices, and their reference counting was
+/// a tenth of the evaluation.
 struct Window {
-    var timestamps: ArraySlice<Int64>
-    var values: ArraySlice<Double>
+    var timestamps: Slice<UnsafeBufferPointer<Int64>>
+    var values: Slice<UnsafeBufferPointer<Double>>
     var start: Int64
     var end: Int64
     var range: Int64
@@ -16,6 +19,16 @@ struct Window {
     var count: Int { values.count }
     var firstIndex: Int { values.startIndex }
     var lastIndex: Int { values.endIndex - 1 }
+
+    /// Runs `body` with the window over `timestamps` and `values` (whole arrays).
+    static func over<R>(_ timestamps: [Int64], _ values: [Double], start: Int64, end: Int64, range: Int64, stepTime: Int64,
+                        _ body: (Window) -> R) -> R {
+        timestamps.withUnsafeBufferPointer { ts in
+            values.withUnsafeBufferPointer { vs in
+                body(Window(timestamps: ts[...], values: vs[...], start: start, end: end, range: range, stepTime: stepTime))
+            }
+        }
+    }
 }
 
 /// Kernels of the functions over range vectors. Each returns nil where Prometheus returns no sample.
@@ -192,7 +205,7 @@ enum RangeFunctions {
     }
 
     /// Population variance by Welford's method with compensated sums.
-    static func variance(_ values: ArraySlice<Double>) -> Double {
+    static func variance(_ values: some Sequence<Double>) -> Double {
         var count = 0.0
         var mean = 0.0, meanC = 0.0
         var aux = 0.0, auxC = 0.0
@@ -222,7 +235,7 @@ enum RangeFunctions {
 
     /// Holt's linear (double exponential) smoothing; nil with fewer than two samples. Factors outside
     /// (0, 1) are rejected by the caller.
-    static func doubleExponentialSmoothing(_ values: ArraySlice<Double>, smoothing sf: Double, trend tf: Double) -> Double? {
+    static func doubleExponentialSmoothing(_ values: Slice<UnsafeBufferPointer<Double>>, smoothing sf: Double, trend tf: Double) -> Double? {
         guard values.count >= 2 else { return nil }
         let first = values.startIndex
         var s0 = 0.0
