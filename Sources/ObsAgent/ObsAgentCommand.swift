@@ -233,8 +233,8 @@ struct ObsAgentCommand: AsyncParsableCommand {
         _ = obs_fix_mmap_threshold(256 << 10)
         // With a fixed mmap threshold glibc also stops adapting its trim threshold, and gave the
         // heap's top back after every query and remote-write batch, to fault it in again on the
-        // next (a tenth of a range query's time). The storage service's periodic release
-        // (`FreedMemory`) returns what stays free instead.
+        // next (a tenth of a range query's time). `FreedMemoryService` returns what stays free
+        // every second instead.
         _ = obs_set_trim_threshold(64 << 20)
         let startTime = WallClock.unixSeconds()
         let format = LineLogHandler.Format(rawValue: logFormat)!
@@ -428,6 +428,7 @@ struct ObsAgentCommand: AsyncParsableCommand {
                     RuleService(manager: rules, notifier: notifier, state: state, baseOptions: ruleOptions,
                                 queueCapacity: notificationQueueCapacity, logger: Logger(label: "rules")),
                     forwarding,
+                    FreedMemoryService(time: time),
                 ] + configWatch + samples,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: Logger(label: "lifecycle")))

@@ -67,7 +67,6 @@ struct StorageService: Service {
             }
             await maintain("Log store maintenance") { try logs.maintain() }
             await maintain("Trace store maintenance") { try traces.maintain() }
-            await maintain("Releasing freed memory") { FreedMemory.release() }
             _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: logMaintenanceInterval) }
         }
         state.setReady(false)
@@ -104,6 +103,25 @@ extension StorageService {
         options.retentionPeriod = settings.retention
         options.retentionBytes = settings.retentionBytes
         return options
+    }
+}
+
+/// Returns the allocator's free pages to the kernel every `interval` milliseconds (`FreedMemory`):
+/// an ingest burst or a large query leaves tens of megabytes free inside the heap, and glibc keeps
+/// up to 64 MiB at its top on purpose (see `ObsAgentCommand.run`), so that back-to-back queries do
+/// not fault the same pages in again.
+struct FreedMemoryService: Service {
+    let time: any TimeSource
+    var interval: Int64 = 1000
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do { try await time.sleep(until: time.now() + interval) } catch { return }
+                // Takes the arenas' locks for a moment: kept off the cooperative pool.
+                try? await NIOThreadPool.singleton.runIfActive { FreedMemory.release() }
+            }
+        }
     }
 }
 
