@@ -127,4 +127,28 @@ import Testing
         state.bitCount += 64
         #expect(XORAppender(resuming: state) == nil)
     }
+
+    /// The one-pass decode gives what sample-by-sample iteration gives, stopping on the first sample
+    /// past its end, from any starting sample.
+    @Test func appendRestMatchesIteration() {
+        var appender = XORAppender()
+        let samples: [(Int64, Double)] = (0..<120).map { (i: Int) -> (Int64, Double) in
+            (Int64(i) * 15_000 + Int64(i % 3), Double(i * 7) / 10)
+        }
+        for (t, v) in samples { appender.append(timestamp: t, value: v) }
+        let bytes = appender.bytes
+        for skip in [0, 1, 2, 60, 119] {
+            for end in [Int64(-1), 0, 14_999, 15_001, 900_000, 1_785_002, .max] {
+                var iterator = XORIterator(bytes)
+                for _ in 0...skip { _ = iterator.next() }
+                var timestamps: [Int64] = [], values: [Double] = []
+                let stopped = iterator.appendRest(upTo: end, timestamps: &timestamps, values: &values)
+                let expected: [(Int64, Double)] = Array(samples.dropFirst(skip).prefix { $0.0 <= end })
+                #expect(timestamps == expected.map { $0.0 }, "skip \(skip) end \(end)")
+                #expect(values == expected.map { $0.1 })
+                #expect(stopped == (skip + expected.count < samples.count))
+                if stopped { #expect(iterator.timestamp == samples[skip + expected.count].0) }
+            }
+        }
+    }
 }

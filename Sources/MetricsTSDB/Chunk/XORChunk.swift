@@ -183,13 +183,25 @@ struct XORIterator {
     /// `end`, in one pass over the bits. Returns true when it stopped on a sample past `end` (which
     /// stays current), false when the chunk ran out.
     mutating func appendRest(upTo end: Int64, timestamps: inout [Int64], values: inout [Double]) -> Bool {
-        reader.withBits { bits in
-            repeat {
-                if state.timestamp > end { return true }
-                timestamps.append(state.timestamp)
-                values.append(Double(bitPattern: state.valueBits))
-            } while state.next(&bits)
-            return false
+        // Decoded onto the stack and appended once per chunk: appending sample by sample paid the
+        // arrays' uniqueness and capacity checks twice per sample.
+        let room = max(1, state.total - state.read + 1)
+        return withUnsafeTemporaryAllocation(of: Int64.self, capacity: room) { times in
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: room) { decoded in
+                var count = 0
+                let stopped = reader.withBits { reader in
+                    repeat {
+                        if state.timestamp > end { return true }
+                        times[count] = state.timestamp
+                        decoded[count] = Double(bitPattern: state.valueBits)
+                        count += 1
+                    } while count < room && state.next(&reader)
+                    return false
+                }
+                timestamps.append(contentsOf: UnsafeBufferPointer(rebasing: times[..<count]))
+                values.append(contentsOf: UnsafeBufferPointer(rebasing: decoded[..<count]))
+                return stopped
+            }
         }
     }
 

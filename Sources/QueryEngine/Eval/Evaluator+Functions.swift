@@ -244,53 +244,69 @@ extension Evaluator {
             }
         }
         let keepsName = name == "last_over_time" || name == "first_over_time"
+        let countsResets = name == "rate" || name == "increase"
+        let location = context.location(startPosition(arguments[matrixIndex]))
+        // Float series: every series on its own, so they are spread over the cores. Histogram
+        // windows may add annotations to the query, which is one thread's: those stay on it.
+        let floats = Parallel.map(input.series.count) { index -> StepSeries? in
+            let series = input.series[index]
+            guard series.histograms == nil else { return nil }
+            return floatRange(series, input: input, kernel: kernel, countsResets: countsResets,
+                              dropName: keepsName ? series.dropName : true)
+        }
         var result: [StepSeries] = []
         result.reserveCapacity(input.series.count)
-        let countsResets = name == "rate" || name == "increase"
-        var resetsBefore: [Int32] = []
-        let location = context.location(startPosition(arguments[matrixIndex]))
-        for series in input.series {
-            var out = StepSeries(labels: series.labels, steps: steps, dropName: keepsName ? series.dropName : true)
-            if series.histograms != nil {
-                var cursor = WindowCursor()
-                for step in 0..<steps {
-                    _ = cursor.advance(series, input: input, step: step)
-                    switch histogramWindow(name, series, lower: cursor.lower, upper: cursor.upper, step: step,
-                                           input: input, kernel: kernel, at: location) {
-                    case let .float(value)?: out.set(step, value)
-                    case let .histogram(h)?: out.set(step, histogram: h)
-                    case nil: break
-                    }
-                }
+        for (index, series) in input.series.enumerated() {
+            if let out = floats[index] {
                 if !out.isEmpty { result.append(out) }
                 continue
             }
-            if countsResets {
-                // Running count of counter resets, so each window knows in O(1) whether it has any.
-                resetsBefore.removeAll(keepingCapacity: true)
-                var count: Int32 = 0
-                for (i, v) in series.values.enumerated() {
-                    if i > 0, v < series.values[i - 1] { count += 1 }
-                    resetsBefore.append(count)
-                }
-            }
+            var out = StepSeries(labels: series.labels, steps: steps, dropName: keepsName ? series.dropName : true)
             var cursor = WindowCursor()
-            series.timestamps.withUnsafeBufferPointer { timestamps in
-                series.values.withUnsafeBufferPointer { values in
-                    for step in 0..<steps {
-                        guard cursor.advance(series, input: input, step: step) > 0 else { continue }
-                        let end = input.windowEnd(step)
-                        var window = Window(timestamps: timestamps[cursor.lower..<cursor.upper],
-                                            values: values[cursor.lower..<cursor.upper],
-                                            start: end - input.range, end: end, range: input.range, stepTime: time(step))
-                        if countsResets { window.mayHaveResets = resetsBefore[cursor.upper - 1] != resetsBefore[cursor.lower] }
-                        if let value = kernel(window, step) { out.set(step, value) }
-                    }
+            for step in 0..<steps {
+                _ = cursor.advance(series, input: input, step: step)
+                switch histogramWindow(name, series, lower: cursor.lower, upper: cursor.upper, step: step,
+                                       input: input, kernel: kernel, at: location) {
+                case let .float(value)?: out.set(step, value)
+                case let .histogram(h)?: out.set(step, histogram: h)
+                case nil: break
                 }
             }
             if !out.isEmpty { result.append(out) }
         }
         return .vector(result)
+    }
+
+    /// One float series' range function at every step. Touches nothing shared, so series may be
+    /// evaluated on several threads at once.
+    private func floatRange(_ series: RangeSeries, input: RangeInput, kernel: RangeFunctions.Kernel, countsResets: Bool,
+                            dropName: Bool) -> StepSeries {
+        var out = StepSeries(labels: series.labels, steps: steps, dropName: dropName)
+        // Running count of counter resets, so each window knows in O(1) whether it has any.
+        var resetsBefore: [Int32] = []
+        if countsResets {
+            resetsBefore.reserveCapacity(series.values.count)
+            var count: Int32 = 0
+            for (i, v) in series.values.enumerated() {
+                if i > 0, v < series.values[i - 1] { count += 1 }
+                resetsBefore.append(count)
+            }
+        }
+        var cursor = WindowCursor()
+        series.timestamps.withUnsafeBufferPointer { timestamps in
+            series.values.withUnsafeBufferPointer { values in
+                for step in 0..<steps {
+                    guard cursor.advance(series, input: input, step: step) > 0 else { continue }
+                    let end = input.windowEnd(step)
+                    var window = Window(timestamps: timestamps[cursor.lower..<cursor.upper],
+                                        values: values[cursor.lower..<cursor.upper],
+                                        start: end - input.range, end: end, range: input.range, stepTime: time(step))
+                    if countsResets { window.mayHaveResets = resetsBefore[cursor.upper - 1] != resetsBefore[cursor.lower] }
+                    if let value = kernel(window, step) { out.set(step, value) }
+                }
+            }
+        }
+        return out
     }
 
     /// `anchored` and `smoothed` windows: the value at the window's start comes from the sample
