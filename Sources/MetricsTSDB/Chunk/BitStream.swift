@@ -79,8 +79,6 @@ struct BitReader {
         position = offset * 8
     }
 
-    var bitsLeft: Int { bytes.count * 8 - position }
-
     /// Runs `body` with a reader over the bytes at the current position; the position it ends at
     /// is kept.
     @inline(__always)
@@ -96,9 +94,6 @@ struct BitReader {
         return result
     }
 
-    mutating func readBit() -> Bool? { withBits { $0.readBit() } }
-    mutating func readOnes(upTo limit: Int) -> Int? { withBits { $0.readOnes(upTo: limit) } }
-    mutating func readBits(_ count: Int) -> UInt64? { withBits { $0.readBits(count) } }
 }
 
 /// Bit reads over raw bytes, valid inside `BitReader.withBits`. Every read is bounds-checked.

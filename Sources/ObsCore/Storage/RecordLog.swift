@@ -247,34 +247,36 @@ public final class RecordLog<Record: LogRecord>: Sendable {
         return Array(framed.readableBytesView)
     }
 
-    /// A record framed for a checkpoint: zstd-compressed where the format allows it and that is
+    /// A record framed for a checkpoint: a zstd frame where the format allows it and that is
     /// smaller, otherwise as `frame` does.
     static func checkpointFrame(_ record: Record) -> [UInt8] {
-        guard writesZstd else { return frame(record) }
-        var payload = ByteBuffer()
-        record.encodePayload(into: &payload)
-        guard payload.readableBytes >= 64 else { return frame(record) }
-        let compressed = payload.withUnsafeReadableBytes { Zstd.compress($0, level: 3) }
-        guard compressed.count < payload.readableBytes else { return frame(record) }
-        let kind = record.kindByte | zstdFlag
         var framed = ByteBuffer()
-        framed.writeInteger(kind)
-        framed.writeInteger(UInt32(compressed.count), endianness: .little)
-        framed.writeInteger(compressed.withUnsafeBytes { CRC32C.checksum($0, continuing: CRC32C.checksum([kind])) }, endianness: .little)
-        framed.writeBytes(compressed)
+        append(record, to: &framed, zstd: writesZstd)
         return Array(framed.readableBytesView)
     }
 
     /// Appends `record` with its header to `buffer`, encoding the payload in place (no copies of it
-    /// unless it is compressed).
-    static func append(_ record: Record, to buffer: inout ByteBuffer) {
+    /// unless it is compressed). Payloads of 64 bytes and more are compressed when that makes them
+    /// smaller: with zstd when `zstd` is set (checkpoints), else with snappy if the log's records are.
+    static func append(_ record: Record, to buffer: inout ByteBuffer, zstd: Bool = false) {
         let headerAt = buffer.writerIndex
         buffer.writeRepeatingByte(0, count: recordHeaderSize)
         let payloadAt = buffer.writerIndex
         record.encodePayload(into: &buffer)
         var kind = record.kindByte
         var length = buffer.writerIndex - payloadAt
-        if Record.compressesPayloads && length >= 64 {
+        if zstd && length >= 64 {
+            let compressed = buffer.withUnsafeReadableBytes { bytes in
+                Zstd.compress(UnsafeRawBufferPointer(rebasing: bytes[(payloadAt - buffer.readerIndex)...]), level: 3)
+            }
+            if compressed.count < length {
+                buffer.moveWriterIndex(to: payloadAt)
+                buffer.writeBytes(compressed)
+                length = compressed.count
+                kind |= zstdFlag
+            }
+        }
+        if kind == record.kindByte && Record.compressesPayloads && length >= 64 {
             let compressed = Snappy.compress(buffer.getSlice(at: payloadAt, length: length)!)
             if compressed.readableBytes < length {
                 buffer.moveWriterIndex(to: payloadAt)

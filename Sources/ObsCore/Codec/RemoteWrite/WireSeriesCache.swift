@@ -121,7 +121,9 @@ public final class WireSeriesCache: Sendable {
         } ?? utf8.elementsEqual(UnsafeRawBufferPointer(rebasing: bytes[range]))
     }
 
-    /// Reads one-byte keys and length-delimited fields; anything else reads as a mismatch.
+    /// Reads one-byte keys and length-delimited fields; anything else reads as a mismatch. Not
+    /// `RemoteWriteRequest.WireCursor`: that one throws and decodes any key, and comparing through
+    /// it cost 8% of ingest CPU; here every label of every sample passes through.
     private struct WireCursor {
         let bytes: UnsafeRawBufferPointer
         var offset = 0
