@@ -133,7 +133,9 @@ public struct RouteSpec: Sendable, Equatable {
         continues = try map.decode("continue", default: false)
         for (name, value) in try map["match"]?.stringMap() ?? [] {
             guard LabelMap.isValidName(name) else { throw value.error("invalid label name \"\(name)\"") }
-            matchers.append(try! LabelMatcher(.equal, name, try value.scalar()))
+            let text = try value.scalar()
+            // An equality matcher with a valid name cannot fail to build.
+            matchers.append(try! LabelMatcher(.equal, name, text))
         }
         for (name, value) in try map["match_re"]?.stringMap() ?? [] {
             guard LabelMap.isValidName(name) else { throw value.error("invalid label name \"\(name)\"") }
@@ -255,7 +257,8 @@ public struct InhibitRule: Sendable, Equatable {
         var result: [LabelMatcher] = []
         for (name, value) in try map["\(prefix)_match"]?.stringMap() ?? [] {
             guard LabelMap.isValidName(name) else { throw value.error("invalid label name \"\(name)\"") }
-            result.append(try! LabelMatcher(.equal, name, try value.scalar()))
+            let text = try value.scalar()
+            result.append(try! LabelMatcher(.equal, name, text))
         }
         for (name, value) in try map["\(prefix)_match_re"]?.stringMap() ?? [] {
             guard LabelMap.isValidName(name) else { throw value.error("invalid label name \"\(name)\"") }

@@ -50,7 +50,7 @@ public final class LogTailer: @unchecked Sendable {
         metrics.addCollector { [weak self] writer in
             guard let self else { return }
             let lags = self.lag.withLock { $0 }
-            writer.header(name: "obs_logs_tail_lag_bytes", help: "Bytes written to a tailed file and not yet read.", type: "gauge")
+            writer.header(name: "obs_logs_tail_lag_bytes", help: "Bytes written to a tailed file and not yet read and stored.", type: "gauge")
             for (path, bytes) in lags.sorted(by: { $0.key < $1.key }) {
                 writer.sample(name: "obs_logs_tail_lag_bytes", labelNames: ["path"], labelValues: [path], value: Double(bytes))
             }
@@ -72,7 +72,8 @@ public final class LogTailer: @unchecked Sendable {
         for (path, position) in store.positions() { saved[path] = position }
         firstRun = saved.isEmpty
         while !Task.isCancelled {
-            let (progressed, positions) = (try? await NIOThreadPool.singleton.runIfActive { self.round() }) ?? (false, [])
+            let pass = try? await NIOThreadPool.singleton.runIfActive { self.round() }
+            let positions = pass?.positions ?? []
             if !positions.isEmpty {
                 do {
                     try await commit(positions, database: database)
@@ -85,7 +86,9 @@ public final class LogTailer: @unchecked Sendable {
                     continue
                 }
             }
-            if !progressed { await idle() }
+            // Published only once the lines read are stored: a lag of 0 means nothing is left to lose.
+            if let lags = pass?.lags { lag.withLock { $0 = lags } }
+            if pass?.progressed != true { await idle() }
         }
     }
 
@@ -136,8 +139,8 @@ public final class LogTailer: @unchecked Sendable {
     }
 
     /// One pass: discovery, rotation checks, reading. Returns whether anything was read and the
-    /// positions that moved (with their entries in `appender`).
-    private func round() -> (Bool, [TailPosition]) {
+    /// positions that moved (with their entries in `appender`), and each path's bytes not yet read.
+    private func round() -> (progressed: Bool, positions: [TailPosition], lags: [String: Int64]) {
         let now = WallClock.milliseconds()
         for index in inputs.indices where now >= nextScan[index] {
             discover(index)
@@ -174,14 +177,12 @@ public final class LogTailer: @unchecked Sendable {
         for (path, file) in heads where file.safeOffset != file.committedOffset || file.needsCommit || headChanged.contains(path) {
             moved[path] = file.position
         }
-        lag.withLock { lags in
-            lags = [:]
-            for file in files.values { lags[file.path] = max(0, file.size - file.readOffset) }
-            for file in draining { lags[file.path, default: 0] += max(0, file.size - file.readOffset) + 1 }
-        }
+        var lags: [String: Int64] = [:]
+        for file in files.values { lags[file.path] = max(0, file.size - file.readOffset) }
+        for file in draining { lags[file.path, default: 0] += max(0, file.size - file.readOffset) + 1 }
         appender = entries
         firstRun = false
-        return (progressed, Array(moved.values))
+        return (progressed, Array(moved.values), lags)
     }
 
     // MARK: Discovery
