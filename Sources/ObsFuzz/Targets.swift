@@ -48,6 +48,7 @@ enum FuzzTargets {
         "log-wal-record": { walRecord($0) { kind, payload in _ = try LogWALRecord.decode(kind: kind, payload: &payload) } },
         "trace-wal-record": { walRecord($0) { kind, payload in _ = try TraceWALRecord.decode(kind: kind, payload: &payload) } },
         "xor-chunk": xorChunk,
+        "float-chunk-roundtrip": floatChunkRoundTrip,
         "histogram-chunk": histogramChunk,
         "log-segment": logSegment,
         "trace-segment": traceSegment,
@@ -153,9 +154,52 @@ enum FuzzTargets {
     }
 
     static func xorChunk(_ bytes: UnsafeRawBufferPointer) {
-        var iterator = XORIterator(Array(bytes))
+        var iterator = FloatChunkIterator(Array(bytes))
         var count = 0
         while iterator.next(), count < 1 << 16 { count += 1 }
+        // The one-pass decode must agree with sample-by-sample iteration.
+        var bulk = FloatChunkIterator(Array(bytes))
+        var timestamps: [Int64] = [], values: [Double] = []
+        if bulk.next() { _ = bulk.appendRest(upTo: .max, timestamps: &timestamps, values: &values) }
+        precondition(timestamps.count == min(count, 1 << 16), "one-pass and iterated decoding disagree")
+    }
+
+    /// Samples made from the bytes, closed into a chunk (decimal where that is exact and shorter):
+    /// every sample must decode bit for bit, whichever encoding was chosen. Four bytes a sample:
+    /// a timestamp step, then a value kind and its payload, so that decimals, constants, repeats,
+    /// NaNs and arbitrary bit patterns all turn up.
+    static func floatChunkRoundTrip(_ bytes: UnsafeRawBufferPointer) {
+        var appender = XORAppender()
+        var samples: [(Int64, UInt64)] = []
+        var time: Int64 = 1_700_000_000_000
+        var previous = 0.0
+        var offset = 0
+        while offset + 4 <= bytes.count, !appender.isFull {
+            let step = Int64(bytes[offset]) * 1000 - 5000
+            let kind = bytes[offset + 1]
+            let payload = Int16(bitPattern: UInt16(bytes[offset + 2]) << 8 | UInt16(bytes[offset + 3]))
+            offset += 4
+            time &+= step == 0 && !samples.isEmpty ? 15_000 : step
+            if let last = samples.last?.0, time <= last { time = last &+ 1 }
+            let value: Double = switch kind % 6 {
+            case 0: previous
+            case 1: Double(payload) / [1, 10, 100, 1000, 1e6, 1e18][Int(kind / 6) % 6]
+            case 2: previous + Double(payload) / 100
+            case 3: Double(bitPattern: UInt64(UInt16(bitPattern: payload)) << 48 | UInt64(kind))
+            case 4: [Double.nan, -0.0, .infinity, 1e300, 9_007_199_254_740_993, 0.1][Int(kind / 6) % 6]
+            default: Double(Int64(payload) << Int64(kind / 6 % 60))
+            }
+            previous = value
+            appender.append(timestamp: time, value: value)
+            samples.append((time, value.bitPattern))
+        }
+        var iterator = FloatChunkIterator(appender.compactBytes)
+        var decoded: [(Int64, UInt64)] = []
+        while iterator.next() { decoded.append((iterator.timestamp, iterator.value.bitPattern)) }
+        precondition(!iterator.failed && decoded.count == samples.count, "a closed chunk lost samples")
+        for (got, want) in zip(decoded, samples) {
+            precondition(got.0 == want.0 && got.1 == want.1, "a closed chunk changed a sample")
+        }
     }
 
     static func histogramChunk(_ bytes: UnsafeRawBufferPointer) {

@@ -43,11 +43,41 @@ import Glibc
         var appender = XORAppender()
         for (t, v) in Self.samples { appender.append(timestamp: t, value: v) }
         try check(appender.bytes, "chunk-xor-v1.bin")
-        var iterator = XORIterator(try FileIO.readFile(Self.directory + "/chunk-xor-v1.bin") ?? [])
+        var iterator = FloatChunkIterator(try FileIO.readFile(Self.directory + "/chunk-xor-v1.bin") ?? [])
         var decoded: [(Int64, UInt64)] = []
         while iterator.next() { decoded.append((iterator.timestamp, iterator.value.bitPattern)) }
         #expect(decoded.map(\.0) == Self.samples.map(\.0))
         #expect(decoded.map(\.1) == Self.samples.map(\.1.bitPattern))
+    }
+
+    /// One file per value coding: a constant, a gauge of deltas with jittered timestamps, a counter
+    /// of delta-of-deltas.
+    @Test func decimalChunkV1() throws {
+        let series: [(String, [(Int64, Double)])] = [
+            ("constant", (0..<30).map { (Self.samples[0].0 + Int64($0) * 15_000, 1.5) }),
+            ("delta", (0..<20).map { (i: Int) -> (Int64, Double) in
+                let quarters = i % 2 == 0 ? 5 + i % 3 : -3 - i % 5
+                return (Self.samples[0].0 + Int64(i) * 15_000 + Int64(i % 4) * 3, Double(quarters) / 4)
+            }),
+            ("dod", (0..<20).map { (i: Int) -> (Int64, Double) in
+                let cents = 12_345_600 + i * i * 50
+                return (Self.samples[0].0 + Int64(i) * 15_000, Double(cents) / 100)
+            }),
+        ]
+        for (name, samples) in series {
+            var appender = XORAppender()
+            for (t, v) in samples { appender.append(timestamp: t, value: v) }
+            let bytes = appender.compactBytes
+            #expect(bytes.first == DecimalChunk.tag, "\(name)")
+            let coding: [String: UInt8] = ["constant": 0, "delta": 1, "dod": 2]
+            #expect(bytes.count > 3 && bytes[3] & 0x03 == coding[name], "\(name)")
+            try check(bytes, "chunk-decimal-v1-\(name).bin")
+            var iterator = FloatChunkIterator(try FileIO.readFile(Self.directory + "/chunk-decimal-v1-\(name).bin") ?? [])
+            var decoded: [(Int64, UInt64)] = []
+            while iterator.next() { decoded.append((iterator.timestamp, iterator.value.bitPattern)) }
+            #expect(decoded.map(\.0) == samples.map(\.0), "\(name)")
+            #expect(decoded.map(\.1) == samples.map(\.1.bitPattern), "\(name)")
+        }
     }
 
     @Test func histogramChunkV1() throws {
@@ -128,34 +158,57 @@ import Glibc
         #expect(try block.select([try LabelMatcher(.equal, "job", "api")]) == [1])
         let (_, metas) = try block.series(0)
         #expect(metas.count == 1)
-        var iterator = XORIterator(try block.chunk(at: metas[0].offset))
+        var iterator = FloatChunkIterator(try block.chunk(at: metas[0].offset))
         var count = 0
         while iterator.next() { count += 1 }
         #expect(count == 7)
     }
 
-    @Test func blockV2() throws {
-        let scratch = makeTemporaryDirectory()
-        defer { removeTree(scratch) }
-        let writer = try BlockWriter(parent: scratch, minTime: 1_700_000_000_000, maxTime: 1_700_007_200_000, level: 1,
-                                 sources: [], id: "01GOLDENBLOCKV1000000000000")
-        var first = XORAppender()
-        for (t, v) in Self.samples { first.append(timestamp: t, value: v) }
-        try writer.add(Labels(["__name__": "a", "job": "x"]),
-                   chunks: [EncodedChunk(minTime: first.minTime, maxTime: first.maxTime, bytes: first.bytes)], sampleCount: 7)
-        try writer.add(Self.labels, chunks: [EncodedChunk(minTime: first.minTime, maxTime: first.maxTime, bytes: first.bytes)],
-                   sampleCount: 7)
-        let meta = try writer.finish()
-        let written = scratch + "/" + meta.ulid
-        for file in [BlockFormat.indexFile, BlockFormat.chunksFile, BlockFormat.metaFile] {
-            try check(try FileIO.readFile(written + "/" + file) ?? [], "block-v2/" + file)
-        }
+    /// Blocks with index version 2 and chunks file version 1 (no decimal chunks) still read.
+    @Test func blockV2StillReads() throws {
         let block = try Block(directory: Self.directory + "/block-v2")
         #expect(block.indexVersion == 2)
         #expect(block.meta.ulid == "01GOLDENBLOCKV1000000000000")
         #expect(block.seriesCount == 2)
         #expect(try block.series(1).labels == Self.labels)
         #expect(try block.select([try LabelMatcher(.equal, "job", "api")]) == [1])
+        let (_, metas) = try block.series(1)
+        var iterator = FloatChunkIterator(try block.chunk(at: metas[0].offset))
+        var decoded: [UInt64] = []
+        while iterator.next() { decoded.append(iterator.value.bitPattern) }
+        #expect(decoded == Self.samples.map(\.1.bitPattern))
+    }
+
+    /// Index version 2 with chunks file version 2: an XOR chunk and a decimal one.
+    @Test func blockChunksV2() throws {
+        let scratch = makeTemporaryDirectory()
+        defer { removeTree(scratch) }
+        let writer = try BlockWriter(parent: scratch, minTime: 1_700_000_000_000, maxTime: 1_700_007_200_000, level: 1,
+                                 sources: [], id: "01GOLDENBLOCKV3000000000000")
+        var first = XORAppender()
+        for (t, v) in Self.samples { first.append(timestamp: t, value: v) }
+        var decimal = XORAppender()
+        for i in 0..<30 { decimal.append(timestamp: 1_700_000_000_000 + Int64(i) * 15_000, value: Double(i * i) / 4) }
+        let decimalBytes = decimal.compactBytes
+        #expect(decimalBytes.first == DecimalChunk.tag)
+        try writer.add(Labels(["__name__": "a", "job": "x"]),
+                       chunks: [EncodedChunk(minTime: decimal.minTime, maxTime: decimal.maxTime, bytes: decimalBytes)], sampleCount: 30)
+        try writer.add(Self.labels, chunks: [EncodedChunk(minTime: first.minTime, maxTime: first.maxTime, bytes: first.bytes)],
+                       sampleCount: 7)
+        let meta = try writer.finish()
+        let written = scratch + "/" + meta.ulid
+        for file in [BlockFormat.indexFile, BlockFormat.chunksFile, BlockFormat.metaFile] {
+            try check(try FileIO.readFile(written + "/" + file) ?? [], "block-chunks-v2/" + file)
+        }
+        let block = try Block(directory: Self.directory + "/block-chunks-v2")
+        #expect(block.indexVersion == 2)
+        #expect(block.seriesCount == 2)
+        #expect(try block.select([try LabelMatcher(.equal, "job", "api")]) == [1])
+        let (_, metas) = try block.series(0)
+        var iterator = FloatChunkIterator(try block.chunk(at: metas[0].offset))
+        var decoded: [Double] = []
+        while iterator.next() { decoded.append(iterator.value) }
+        #expect(decoded == (0..<30).map { Double($0 * $0) / 4 })
     }
 
     @Test func tombstonesV1() throws {

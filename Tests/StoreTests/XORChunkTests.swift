@@ -7,7 +7,7 @@ import Testing
     static func roundTrip(_ samples: [(Int64, Double)]) -> [(Int64, UInt64)] {
         var appender = XORAppender()
         for (t, v) in samples { appender.append(timestamp: t, value: v) }
-        var iterator = XORIterator(appender.bytes)
+        var iterator = FloatChunkIterator(appender.bytes)
         var out: [(Int64, UInt64)] = []
         while iterator.next() { out.append((iterator.timestamp, iterator.value.bitPattern)) }
         #expect(!iterator.failed)
@@ -67,13 +67,13 @@ import Testing
         for i in 0..<50 { appender.append(timestamp: Int64(i) * 1000 + Int64(i % 3), value: Double(i) * 1.5) }
         let bytes = appender.bytes
         for cut in [1, 2, 3, 10, bytes.count / 2, bytes.count - 1] {
-            var iterator = XORIterator(Array(bytes.prefix(cut)))
+            var iterator = FloatChunkIterator(Array(bytes.prefix(cut)))
             var count = 0
             while iterator.next() { count += 1 }
             #expect(count < 50)
             #expect(iterator.failed)
         }
-        var garbage = XORIterator([0xFF, 0xFF] + Array(repeating: 0xFF, count: 40))
+        var garbage = FloatChunkIterator([0xFF, 0xFF] + Array(repeating: 0xFF, count: 40))
         while garbage.next() {}
         #expect(garbage.failed)
     }
@@ -139,7 +139,7 @@ import Testing
         let bytes = appender.bytes
         for skip in [0, 1, 2, 60, 119] {
             for end in [Int64(-1), 0, 14_999, 15_001, 900_000, 1_785_002, .max] {
-                var iterator = XORIterator(bytes)
+                var iterator = FloatChunkIterator(bytes)
                 for _ in 0...skip { _ = iterator.next() }
                 var timestamps: [Int64] = [], values: [Double] = []
                 let stopped = iterator.appendRest(upTo: end, timestamps: &timestamps, values: &values)

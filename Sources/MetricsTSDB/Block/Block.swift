@@ -39,7 +39,8 @@ final class Block: @unchecked Sendable {
         else { throw CoreError.corrupt(codec: "block", detail: "\(file): bad header") }
         indexVersion = bytes[6]
         guard chunks.bytes.count >= BlockFormat.chunksMagic.count,
-              Array(chunks.bytes.prefix(BlockFormat.chunksMagic.count)) == BlockFormat.chunksMagic
+              Array(chunks.bytes.prefix(6)) == Array(BlockFormat.chunksMagic.prefix(6)),
+              BlockFormat.readableChunksVersions.contains(chunks.bytes[6]), chunks.bytes[7] == 0
         else { throw CoreError.corrupt(codec: "block", detail: "\(chunks.path): bad header") }
         var checksum = RawCursor(bytes, file: file, at: bytes.count - 4)
         let stored = try checksum.u32()

@@ -65,7 +65,7 @@ enum BlockCompactor {
                     samples += builder.samples
                 } else {
                     for (meta, bytes) in zip(metas, chunks) {
-                        samples += bytes.count >= 2 ? Int(bytes[0]) << 8 | Int(bytes[1]) : 0
+                        samples += EncodedChunk.sampleCount(of: bytes)
                         encoded.append(EncodedChunk(minTime: meta.minTime, maxTime: meta.maxTime, bytes: bytes))
                     }
                 }

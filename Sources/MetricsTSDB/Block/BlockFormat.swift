@@ -1,6 +1,9 @@
 /// Constants of the block files; layouts in `Block/FORMAT.md`.
 enum BlockFormat {
-    static let chunksMagic: [UInt8] = Array("OBSCHK".utf8) + [1, 0]
+    /// Version 2 may hold decimal chunks; version 1 (XOR and histogram chunks only) is still read.
+    /// A build that knows only version 1 refuses the newer file instead of misreading its chunks.
+    static let chunksMagic: [UInt8] = Array("OBSCHK".utf8) + [2, 0]
+    static let readableChunksVersions: Set<UInt8> = [1, 2]
     /// Version 2 stores postings and chunk references as varint deltas; version 1 is still read.
     static let indexMagic: [UInt8] = Array("OBSIDX".utf8) + [2, 0]
     static let readableIndexVersions: Set<UInt8> = [1, 2]
@@ -21,9 +24,9 @@ struct EncodedChunk: Sendable {
 
     var sampleCount: Int { Self.sampleCount(of: bytes) }
 
-    /// The sample count a chunk's header states, XOR or histogram (`Chunk/FORMAT.md`).
+    /// The sample count a chunk's header states, whatever its kind (`Chunk/FORMAT.md`).
     static func sampleCount(of bytes: [UInt8]) -> Int {
-        let header = bytes.first == HistogramChunkAppender.tag ? 1 : 0
+        let header = bytes.first == HistogramChunkAppender.tag || bytes.first == DecimalChunk.tag ? 1 : 0
         return bytes.count >= header + 2 ? Int(bytes[header]) << 8 | Int(bytes[header + 1]) : 0
     }
 }

@@ -163,3 +163,141 @@ struct RawBits {
         return window >> UInt64(64 - count)
     }
 }
+
+// MARK: Fields shared by the float chunk encodings (`Chunk/FORMAT.md`)
+
+/// A prefix code for signed fields of a few widths: `n` ones and a zero announce the `n`-th width's
+/// payload; `limit` ones (no zero) announce 64 bits. Widths are packed a byte each, so a reader
+/// looks one up with a shift instead of a branch per prefix (prefixes vary from sample to sample,
+/// and a mispredicted branch cost as much as the rest of a sample).
+struct PrefixCode {
+    let limit: Int
+    let widths: UInt64
+
+    /// Timestamp delta-of-deltas: `0`, `10` + 14 bits, `110` + 17, `1110` + 20, `1111` + 64.
+    static var timestamp: PrefixCode { PrefixCode(limit: 4, widths: 0x14_11_0E_00) }
+    /// Mantissa differences of decimal chunks: `0`, then 5, 9, 13, 20, 32 and 64 bits.
+    static var varbit: PrefixCode { PrefixCode(limit: 6, widths: 0x20_14_0D_09_05_00) }
+
+    @inline(__always)
+    func width(_ ones: Int) -> Int {
+        ones == limit ? 64 : Int(truncatingIfNeeded: widths >> UInt64(ones * 8)) & 0xFF
+    }
+
+    /// Bits `value` takes in this code.
+    func size(_ value: Int64) -> Int {
+        let ones = self.ones(for: value)
+        return min(ones + 1, limit) + width(ones)
+    }
+
+    /// The shortest prefix whose payload holds `value` as readers sign-extend it:
+    /// −(2^(w−1) − 1) … 2^(w−1) for a width w below 64.
+    func ones(for value: Int64) -> Int {
+        for ones in 0..<limit {
+            let width = width(ones)
+            if width == 0 ? value == 0 : (value > -(Int64(1) << Int64(width - 1)) && value <= Int64(1) << Int64(width - 1)) {
+                return ones
+            }
+        }
+        return limit
+    }
+}
+
+extension BitWriter {
+    mutating func writeVarint(_ value: UInt64) {
+        var v = value
+        while v >= 0x80 {
+            write(byte: UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        write(byte: UInt8(v))
+    }
+
+    mutating func writeSignedVarint(_ value: Int64) {
+        writeVarint(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
+    }
+
+    /// `value` with the shortest prefix of `code` that holds it.
+    mutating func write(_ value: Int64, _ code: PrefixCode) {
+        let ones = code.ones(for: value)
+        let run = (UInt64(1) << UInt64(ones)) - 1
+        if ones == code.limit {
+            write(bits: run, count: ones)
+        } else {
+            write(bits: run << 1, count: ones + 1)
+        }
+        write(bits: UInt64(bitPattern: value), count: code.width(ones))
+    }
+}
+
+extension RawBits {
+    @inline(__always)
+    mutating func readVarint() -> UInt64? {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        for _ in 0..<10 {
+            guard let byte = readBits(8) else { return nil }
+            result |= (byte & 0x7F) << shift
+            if byte < 0x80 { return result }
+            shift += 7
+        }
+        return nil
+    }
+
+    @inline(__always)
+    mutating func readSignedVarint() -> Int64? {
+        guard let raw = readVarint() else { return nil }
+        return Int64(bitPattern: raw >> 1) ^ -Int64(bitPattern: raw & 1)
+    }
+
+    /// A field of `code`, every read bounds-checked.
+    @inline(__always)
+    mutating func read(_ code: PrefixCode) -> Int64? {
+        guard let ones = readOnes(upTo: code.limit) else { return nil }
+        let width = code.width(ones)
+        if width == 0 { return 0 }
+        guard let raw = readBits(width) else { return nil }
+        return width == 64 ? Int64(bitPattern: raw) : Self.signExtend(raw, bits: width)
+    }
+
+    /// Field values above 2^(bits−1) are negative, matching the writers' asymmetric ranges
+    /// (−8191…8192 for 14 bits).
+    @inline(__always)
+    static func signExtend(_ raw: UInt64, bits: Int) -> Int64 {
+        raw > (1 << UInt64(bits - 1)) ? Int64(raw) - (1 << Int64(bits)) : Int64(raw)
+    }
+
+    /// Bits a prefixed field takes at most: a 6-bit prefix and 64 bits.
+    static let longestPrefixedField = 70
+    /// Bits `readUnchecked` needs left at its start: the field, and the 8 bytes its last load
+    /// reads from up to 38 bits in. Reading two fields in a row needs this plus the first's 70.
+    static let uncheckedFieldRoom = 134
+
+    /// The next 57 or more bits, left-aligned, in one load; needs 8 bytes left at the position.
+    @inline(__always)
+    private func window() -> UInt64 {
+        UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: position >> 3, as: UInt64.self)) << UInt64(position & 7)
+    }
+
+    /// `read(code)` from one load and without bounds checks, for loops that made sure of
+    /// `uncheckedFieldRoom` bits left.
+    @inline(__always)
+    mutating func readUnchecked(_ code: PrefixCode) -> Int64 {
+        let bits = window()
+        let ones = min((~bits).leadingZeroBitCount, code.limit)
+        if ones == code.limit {
+            // The longest prefix has no closing zero and a full 64-bit payload.
+            position += ones
+            let high = window() >> 32
+            position += 32
+            let low = window() >> 32
+            position += 32
+            return Int64(bitPattern: high << 32 | low)
+        }
+        let width = code.width(ones)
+        let payload = width == 0 ? 0 : (bits << UInt64(ones + 1)) >> UInt64(64 - width)
+        position += ones + 1 + width
+        let half = (UInt64(1) << UInt64(width)) >> 1
+        return payload > half ? Int64(bitPattern: payload) &- Int64(bitPattern: half << 1) : Int64(bitPattern: payload)
+    }
+}

@@ -1,5 +1,5 @@
-/// Re-encodes a stream of samples into full chunks (block writing, deletions, merges): XOR chunks
-/// for floats, histogram chunks for histograms, a new chunk wherever the kind changes.
+/// Re-encodes a stream of samples into full chunks (block writing, deletions, merges): XOR or
+/// decimal chunks for floats, histogram chunks for histograms, a new chunk wherever the kind changes.
 /// Value type, one owner.
 import ObsCore
 
@@ -44,7 +44,7 @@ struct ChunkBuilder {
             histograms = nil
         }
         guard appender.count > 0 else { return }
-        chunks.append(EncodedChunk(minTime: appender.minTime, maxTime: appender.maxTime, bytes: appender.bytes))
+        chunks.append(EncodedChunk(minTime: appender.minTime, maxTime: appender.maxTime, bytes: appender.compactBytes))
         appender = XORAppender()
     }
 }

@@ -93,7 +93,7 @@ final class MemSeries: Sendable {
                 openHistograms = nil
             }
             if open.count > 0 {
-                closed.append(ClosedChunk(bytes: open.bytes, minTime: open.minTime, maxTime: open.maxTime))
+                closed.append(ClosedChunk(bytes: open.compactBytes, minTime: open.minTime, maxTime: open.maxTime))
                 open = XORAppender()
             }
         }

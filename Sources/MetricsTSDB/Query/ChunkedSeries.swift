@@ -18,14 +18,14 @@ struct ChunkedSeries: StoredSeries {
     }
 }
 
-/// Iterates consecutive chunks of one series, restricted to `[minTime, maxTime]`. Float (XOR) and
-/// histogram chunks may alternate; the first byte of a chunk tells them apart.
+/// Iterates consecutive chunks of one series, restricted to `[minTime, maxTime]`. Float (XOR or
+/// decimal) and histogram chunks may alternate; the first byte of a chunk tells them apart.
 struct ChunkListIterator: SampleIterator {
     private let chunks: [[UInt8]]
     private let minTime: Int64
     private let maxTime: Int64
     private var index = -1
-    private var current = XORIterator([])
+    private var current = FloatChunkIterator([])
     private var currentHistograms: HistogramChunkIterator?
     /// True while standing on a sample.
     private var live = false
@@ -83,7 +83,7 @@ struct ChunkListIterator: SampleIterator {
                 timestamps.append(t)
                 values.append(0)
             } else {
-                // The rest of this XOR chunk in one pass, without the cross-chunk bookkeeping.
+                // The rest of this float chunk in one pass, without the cross-chunk bookkeeping.
                 let before = timestamps.count
                 let stopped = current.appendRest(upTo: end, timestamps: &timestamps, values: &values)
                 if histograms != nil { histograms!.append(contentsOf: repeatElement(nil, count: timestamps.count - before)) }
@@ -114,7 +114,7 @@ struct ChunkListIterator: SampleIterator {
                 currentHistograms = HistogramChunkIterator(chunks[index])
             } else {
                 currentHistograms = nil
-                current = XORIterator(chunks[index])
+                current = FloatChunkIterator(chunks[index])
             }
         }
     }

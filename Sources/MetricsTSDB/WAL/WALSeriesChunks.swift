@@ -8,7 +8,7 @@ struct WALSeriesChunks: Equatable, Sendable {
     struct Chunk: Equatable, Sendable {
         var minTime: Int64
         var maxTime: Int64
-        /// The chunk as stored in blocks (XOR or histogram, `Chunk/FORMAT.md`).
+        /// The chunk as stored in blocks (XOR, decimal or histogram, `Chunk/FORMAT.md`).
         var bytes: [UInt8]
 
         var sampleCount: Int { EncodedChunk.sampleCount(of: bytes) }
