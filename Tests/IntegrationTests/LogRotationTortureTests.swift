@@ -14,7 +14,8 @@ import Glibc
 /// the folder is killed with SIGKILL at random moments and restarted on the same data. At the end
 /// every line must be in the log store exactly once.
 ///
-/// A rotation happens once the running daemon has read the file to its end (kills land anywhere,
+/// A rotation happens once the running daemon has read the file to its end and stored what it read
+/// (its lag gauge is published only after the store commit; kills land anywhere,
 /// including between a rotation and the tailer noticing it). A file rotated twice, or copied and
 /// truncated, before the tailer first read it leaves lines nothing points to, which is outside
 /// what positions can recover.
@@ -51,7 +52,9 @@ import Glibc
             close(fd)
         }
 
-        /// Returns once a running daemon has read everything written (no tail lag, no file left to drain).
+        /// Returns once a running daemon has read and stored everything written (no tail lag, no file
+        /// left to drain). Copytruncate loses whatever was read but not yet stored when the copy is
+        /// taken and the daemon is then killed, so "read" alone is not enough to rotate.
         func waitCaughtUp() async {
             // The gauge is refreshed by each tailer pass (every 100 ms when idle): two zero readings
             // a pass apart, after a pass since the last write, mean the file was read to its end.
