@@ -11,6 +11,8 @@ public enum CoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case locked(path: String)
     /// The store (named) was closed; nothing more is accepted.
     case closed(String)
+    /// A file of a format version newer than this build reads: left as it is, never repaired.
+    case newerFormat(path: String, version: UInt8, newestReadable: UInt8)
 
     public var description: String {
         switch self {
@@ -26,6 +28,9 @@ public enum CoreError: Error, Equatable, CustomStringConvertible, Sendable {
             return "data directory \(path) is in use by another process (lock held on \(path)/lock)"
         case let .closed(store):
             return "\(store) is closed"
+        case let .newerFormat(path, version, newest):
+            return "\(path) is format version \(version), newer than this build reads (up to \(newest)); "
+                + "it was written by a newer obs-agent, so it is left untouched: run that version or a later one"
         }
     }
 }

@@ -119,10 +119,34 @@ import Glibc
         ]
     }()
 
-    @Test func walSegmentV4() throws {
+    /// Version 5 lets a snapshot's closed chunks be decimal chunks.
+    static let walRecordsV5: [WALRecord] = {
+        var closed = XORAppender()
+        for i in 0..<30 { closed.append(timestamp: samples[0].0 + Int64(i) * 15_000, value: Double(1000 + i * 3) / 10) }
+        var open = XORAppender()
+        for (t, v) in samples.dropFirst(4) { open.append(timestamp: t + 30 * 15_000, value: v) }
+        return walRecordsV3 + [
+            .headChunks([WALSeriesChunks(
+                ref: 7, lastTime: samples.last!.0 + 30 * 15_000, lastValueBits: samples.last!.1.bitPattern,
+                closed: [WALSeriesChunks.Chunk(minTime: closed.minTime, maxTime: closed.maxTime, bytes: closed.compactBytes)],
+                open: open.resumeState,
+                outOfOrder: [])]),
+        ]
+    }()
+
+    @Test func walSegmentV5() throws {
+        guard case let .headChunks(series) = Self.walRecordsV5.last! else { return }
+        #expect(series[0].closed[0].bytes.first == DecimalChunk.tag)
         var segment = WAL.magic
-        for record in Self.walRecordsV4 { segment += WAL.frame(record) }
-        try check(segment, "wal-segment-v4.bin")
+        for record in Self.walRecordsV5 { segment += WAL.frame(record) }
+        try check(segment, "wal-segment-v5.bin")
+        let (records, damage) = try WAL.read(Self.directory + "/wal-segment-v5.bin")
+        #expect(damage == nil)
+        #expect(records == Self.walRecordsV5)
+    }
+
+    /// Version 4 segments (snapshots of XOR and histogram chunks only) written by earlier builds still replay.
+    @Test func walSegmentV4StillReads() throws {
         let (records, damage) = try WAL.read(Self.directory + "/wal-segment-v4.bin")
         #expect(damage == nil)
         #expect(records == Self.walRecordsV4)

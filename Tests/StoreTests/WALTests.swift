@@ -115,6 +115,31 @@ import Glibc
         #expect(try again.segments().count == 2)  // the old one and a fresh one for writing
     }
 
+    /// A segment from a newer build is not damage: replay refuses, names the file, and leaves it
+    /// and every later segment as they were.
+    @Test func newerFormatIsRefusedAndLeftUntouched() throws {
+        let directory = makeTemporaryDirectory()
+        defer { removeTree(directory) }
+        let wal = try WAL(directory: directory)
+        _ = try wal.replay { _ in }
+        try wal.log(Array(Self.records.prefix(2)))
+        wal.shutdown()
+        let reader = try WAL(directory: directory)
+        let segments = try reader.segments()
+        let path = reader.path(ofSegment: segments[0])
+        var bytes = try FileIO.readFile(path)!
+        bytes[6] = WALRecord.readableVersions.max()! + 1
+        try FileIO.writeAtomically(bytes, to: path)
+        #expect {
+            _ = try WAL(directory: directory).replay { _ in }
+        } throws: { error in
+            guard case let CoreError.newerFormat(named, version, _) = error else { return false }
+            return named == path && version == bytes[6]
+        }
+        #expect(try FileIO.readFile(path) == bytes)
+        #expect(try WAL(directory: directory).segments() == segments)
+    }
+
     @Test func segmentsRollOver() throws {
         let directory = makeTemporaryDirectory()
         defer { removeTree(directory) }

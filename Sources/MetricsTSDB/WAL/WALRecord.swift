@@ -4,10 +4,10 @@ import ObsCore
 /// The records the metrics WAL holds. Encoding in `WAL/FORMAT.md`.
 enum WALRecord: Equatable, LogRecord {
     /// Magic, format version, flags. Version 2 added snappy-compressed payloads, version 3 the
-    /// exemplar record, version 4 the head-chunks record of snapshots; files of versions 1 (never
-    /// compressed), 2 and 3 are still read.
-    static let logMagic: [UInt8] = Array("OBSWAL".utf8) + [4, 0]
-    static let readableVersions: Set<UInt8> = [1, 2, 3, 4]
+    /// exemplar record, version 4 the head-chunks record of snapshots, version 5 decimal chunks
+    /// among a snapshot's closed chunks; files of versions 1 (never compressed) to 4 are still read.
+    static let logMagic: [UInt8] = Array("OBSWAL".utf8) + [5, 0]
+    static let readableVersions: Set<UInt8> = [1, 2, 3, 4, 5]
     static let firstCompressedVersion: UInt8 = 2
     static let firstZstdVersion: UInt8? = 4
     static let compressesPayloads = true
