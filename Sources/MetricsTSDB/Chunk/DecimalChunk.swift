@@ -187,21 +187,14 @@ extension FloatChunkState {
             guard !failed, read < total, stored < times.count else { break }
             // Far from the end, fields are read without a bounds check each.
             let roomy = reader.bitsLeft >= RawBits.longestPrefixedField + RawBits.uncheckedFieldRoom
-            if !regular && read >= 2 {
-                guard let dod = roomy ? reader.readUnchecked(.timestamp) : reader.read(.timestamp) else { failed = true; break }
-                step &+= dod
+            guard Self.advanceDecimal(&reader, sample: read, regular: regular, coding: coding, unchecked: roomy,
+                                      time: &time, step: &step, mantissa: &mantissa, change: &change) else {
+                failed = true
+                break
             }
             if coding != .constant {
-                guard let difference = roomy ? reader.readUnchecked(.varbit) : reader.read(.varbit) else { failed = true; break }
-                if coding == .delta {
-                    mantissa &+= difference
-                } else {
-                    change = read == 1 ? difference : change &+ difference
-                    mantissa &+= change
-                }
                 bits = integral ? Double(mantissa).bitPattern : DecimalChunk.value(mantissa, divisor: divisor).bitPattern
             }
-            time &+= step
             read += 1
         }
         timestamp = time
@@ -236,23 +229,36 @@ extension FloatChunkState {
                 valueBits = DecimalChunk.value(mantissa, divisor: divisor).bitPattern
             }
         } else {
-            if !regular && read >= 2 {
-                guard let dod = reader.read(.timestamp) else { return fail() }
-                lastDelta &+= dod
-            }
-            timestamp &+= lastDelta
-            if coding != .constant {
-                guard let difference = reader.read(.varbit) else { return fail() }
-                if coding == .delta {
-                    mantissa &+= difference
-                } else {
-                    mantissaDelta = read == 1 ? difference : mantissaDelta &+ difference
-                    mantissa &+= mantissaDelta
-                }
-                valueBits = DecimalChunk.value(mantissa, divisor: divisor).bitPattern
-            }
+            guard Self.advanceDecimal(&reader, sample: read, regular: regular, coding: coding, unchecked: false,
+                                      time: &timestamp, step: &lastDelta, mantissa: &mantissa, change: &mantissaDelta)
+            else { return fail() }
+            if coding != .constant { valueBits = DecimalChunk.value(mantissa, divisor: divisor).bitPattern }
         }
         read += 1
+        return true
+    }
+
+    /// Reads sample `sample`'s fields (it is not the first) and moves the running time, step,
+    /// mantissa and mantissa change on to it; false when the fields run out. One definition for
+    /// `nextDecimal` and the bulk loop, which passes locals rather than its own fields.
+    @inline(__always)
+    static func advanceDecimal(_ reader: inout RawBits, sample: Int, regular: Bool, coding: DecimalChunk.ValueCoding,
+                               unchecked: Bool, time: inout Int64, step: inout Int64, mantissa: inout Int64,
+                               change: inout Int64) -> Bool {
+        if !regular && sample >= 2 {
+            guard let dod = unchecked ? reader.readUnchecked(.timestamp) : reader.read(.timestamp) else { return false }
+            step &+= dod
+        }
+        if coding != .constant {
+            guard let difference = unchecked ? reader.readUnchecked(.varbit) : reader.read(.varbit) else { return false }
+            if coding == .delta {
+                mantissa &+= difference
+            } else {
+                change = sample == 1 ? difference : change &+ difference
+                mantissa &+= change
+            }
+        }
+        time &+= step
         return true
     }
 }

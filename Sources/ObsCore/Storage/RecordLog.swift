@@ -184,12 +184,12 @@ public final class RecordLog<Record: LogRecord>: Sendable {
         guard let header = try readExactly(magic.count, at: 0),
               Array(header.readableBytesView.prefix(6)) == Array(magic[0..<6])
         else { return (0, "bad file header") }
-        // A newer build's file is not damage: reading on would truncate or remove it.
-        if let newest = Record.readableVersions.max(), header.getInteger(at: 6, as: UInt8.self)! > newest {
-            throw CoreError.newerFormat(path: path, version: header.getInteger(at: 6, as: UInt8.self)!, newestReadable: newest)
-        }
-        guard Record.readableVersions.contains(header.getInteger(at: 6, as: UInt8.self)!) else { return (0, "bad file header") }
         let version = header.getInteger(at: 6, as: UInt8.self)!
+        // A newer build's file is not damage: reading on would truncate or remove it.
+        if let newest = Record.readableVersions.max(), version > newest {
+            throw CoreError.newerFormat(path: path, version: version, newestReadable: newest)
+        }
+        guard Record.readableVersions.contains(version) else { return (0, "bad file header") }
         var offset = max(start, magic.count)
         while offset < size {
             guard var frame = try readExactly(recordHeaderSize, at: offset),
