@@ -114,7 +114,8 @@ import Glibc
         ]
         let body = "[" + alerts.map { Self.alertJSON($0, startsAt: start) }.joined(separator: ",") + "]"
         // t=0: silence Net before its alert arrives (so before its group can flush, however slowly
-        // the two servers answer on a loaded machine); expire it at t=7.
+        // the two servers answer on a loaded machine); expire it half a group interval after the
+        // groups' second flush time.
         let format = ISO8601DateFormatter()
         let silence = """
             {"matchers":[{"name":"instance","value":"i5","isRegex":false,"isEqual":true}],"startsAt":"\(format.string(from: Date()))",
@@ -140,17 +141,32 @@ import Glibc
         }
         #expect(states[0] == states[1], "alert states differ: Alertmanager \(states[0]) agent \(states[1])")
         #expect(states[1]["Net/i5"] == "suppressed/1/0" && states[1]["Mem/i9"] == "suppressed/0/1")
-        try await at(7)
+        // Every group came from the one post above, so each server flushes them all at its first
+        // flush time plus whole group intervals. The later steps land half an interval between
+        // flushes, on both servers: at fixed times, a step landing on a flush went into it on one
+        // server and the next on the other when the machine was loaded.
+        var phase = begin + 2
+        while true {
+            let firsts = ["/am/", "/agent/"].map { hook.notifications(under: $0).first?.time }
+            if let am = firsts[0], let agentFirst = firsts[1] {
+                phase = max(am, agentFirst) - begin
+                break
+            }
+            guard Date().timeIntervalSince1970 - begin < 15 else { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await at(phase + Self.groupInterval + Self.groupInterval / 2)
         for (target, id) in zip(targets, ids) {
             let reply = try await http(.DELETE, target + "/api/v2/silence/\(id)")
             #expect(reply.status == 200, "\(reply.body)")
         }
-        // t=7.5: Disk i2 resolves.
-        try await at(7.5)
+        // One interval later: Disk i2 resolves.
+        try await at(phase + 2 * Self.groupInterval + Self.groupInterval / 2)
         let resolved = Self.alertJSON(disk[1], startsAt: start, endsAt: Date())
         for reply in try await both("/api/v2/alerts", "[" + resolved + "]") { #expect(reply.status == 200) }
-        // Long enough for the repeat interval (13 s) to come round once.
-        try await at(24)
+        // Long enough for the repeat interval (13 s) to come round once for CPU (flushed first at
+        // `phase`, again at the first flush 13 s on), and not for the groups notified later.
+        try await at(phase + 4 * Self.groupInterval + 2)
 
         let peerEvents = hook.notifications(under: "/am/")
         let agentEvents = hook.notifications(under: "/agent/")
