@@ -18,7 +18,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
@@ -46,10 +45,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Strict YAML decoding with file/line/key errors, shared by every config and rule file.
+        // A YAML reader and writer of our own, and strict decoding with file/line/key errors, shared by
+        // every config and rule file.
         .target(
             name: "ObsYAML",
-            dependencies: ["ObsCore", .product(name: "Yams", package: "Yams")],
+            dependencies: ["ObsCore"],
             swiftSettings: strict
         ),
         .target(

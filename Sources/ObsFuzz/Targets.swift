@@ -144,6 +144,10 @@ enum FuzzTargets {
     static func yaml(_ bytes: UnsafeRawBufferPointer) {
         guard let value = try? YAMLValue.parse(text(bytes), file: "fuzz.yml") else { return }
         _ = try? LabelMap(yaml: value)
+        // The writer's output must read back as the same tree.
+        let written = value.serialized(maskingKeys: [])
+        let reread = try? YAMLValue.parse(written, file: "written.yml")
+        precondition(reread.map { "\($0.node)" } == "\(value.node)", "written YAML reads back differently:\n\(written)")
     }
 
     /// The first byte is the record kind, the rest its payload.

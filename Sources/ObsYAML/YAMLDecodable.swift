@@ -1,5 +1,5 @@
 import ObsCore
-import Yams
+
 
 /// A type that reads itself from a YAML node, throwing a located `ConfigError` on bad input.
 public protocol YAMLDecodable {

@@ -1,5 +1,4 @@
 import ObsCore
-import Yams
 
 /// A node of a parsed YAML document together with where it came from: the file, its position and
 /// the key path that led to it. Decoding helpers throw `ConfigError`s that carry all three.
@@ -7,11 +6,11 @@ import Yams
 /// Strictness is the point: mappings are read through `mapping(allowedKeys:)`, which rejects keys the
 /// caller does not know, and scalars must have the type the caller asks for.
 public struct YAMLValue {
-    public let node: Node
+    public let node: YAMLNode
     public let file: String
     public let path: String
 
-    init(node: Node, file: String, path: String) {
+    init(node: YAMLNode, file: String, path: String) {
         self.node = node
         self.file = file
         self.path = path
@@ -19,18 +18,13 @@ public struct YAMLValue {
 
     /// Parses `text` (the contents of `file`). An empty document yields `nil`.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> YAMLValue? {
-        do {
-            guard let root = try Yams.compose(yaml: text) else { return nil }
-            return YAMLValue(node: root, file: file, path: "")
-        } catch let error as YamlError {
-            throw Self.syntaxError(error, file: file)
-        } catch {
-            throw ConfigError(file: file, line: nil, column: nil, key: "", message: "\(error)")
-        }
+        var reader = YAMLReader(text, file: file)
+        guard let root = try reader.document() else { return nil }
+        return YAMLValue(node: root, file: file, path: "")
     }
 
-    public var line: Int? { node.mark?.line }
-    public var column: Int? { node.mark?.column }
+    public var line: Int? { node.line }
+    public var column: Int? { node.column }
 
     /// An error located at this node.
     public func error(_ message: String) -> ConfigError {
@@ -38,20 +32,17 @@ public struct YAMLValue {
     }
 
     /// True for an explicit `null`, `~` or an empty value, which Prometheus treats as "not set".
-    public var isNull: Bool {
-        guard case let .scalar(scalar) = node else { return false }
-        return scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
-    }
+    public var isNull: Bool { node.isNull }
 
     /// The node as a mapping of any keys, for files whose schema belongs to another tool (a
     /// kubeconfig): unknown keys are ignored rather than refused.
     public func looseMapping() throws(ConfigError) -> [String: YAMLValue] {
         if isNull { return [:] }
-        guard case let .mapping(mapping) = node else { throw error("expected a mapping, got \(kind)") }
+        guard case let .mapping(pairs) = node.content else { throw error("expected a mapping, got \(kind)") }
         var entries: [String: YAMLValue] = [:]
-        for (keyNode, valueNode) in mapping {
-            guard case let .scalar(key) = keyNode else { continue }
-            entries[key.string] = YAMLValue(node: valueNode, file: file, path: childPath(key.string))
+        for pair in pairs {
+            guard let key = pair.key.scalarText else { continue }
+            entries[key] = YAMLValue(node: pair.value, file: file, path: childPath(key))
         }
         return entries
     }
@@ -60,17 +51,17 @@ public struct YAMLValue {
     /// keys are skipped instead (promtool's `--ignore-unknown-fields`).
     public func mapping(allowedKeys: [String], ignoringUnknown: Bool = false) throws(ConfigError) -> YAMLMapping {
         if isNull { return YAMLMapping(entries: [:], order: [], owner: self) }
-        guard case let .mapping(mapping) = node else {
+        guard case let .mapping(pairs) = node.content else {
             throw error("expected a mapping, got \(kind)")
         }
         var entries: [String: YAMLValue] = [:]
         var order: [String] = []
-        for (keyNode, valueNode) in mapping {
-            guard case let .scalar(keyScalar) = keyNode else {
+        for pair in pairs {
+            let keyNode = pair.key
+            guard let key = keyNode.scalarText else {
                 throw YAMLValue(node: keyNode, file: file, path: path).error("mapping keys must be strings")
             }
-            let key = keyScalar.string
-            let child = YAMLValue(node: valueNode, file: file, path: childPath(key))
+            let child = YAMLValue(node: pair.value, file: file, path: childPath(key))
             guard allowedKeys.contains(key) else {
                 if ignoringUnknown { continue }
                 let keyValue = YAMLValue(node: keyNode, file: file, path: childPath(key))
@@ -93,16 +84,16 @@ public struct YAMLValue {
     /// Like `stringMap()`, also returning each key's own node, for errors about the key itself.
     public func keyedEntries() throws(ConfigError) -> [(key: String, keyNode: YAMLValue, value: YAMLValue)] {
         if isNull { return [] }
-        guard case let .mapping(mapping) = node else {
+        guard case let .mapping(pairs) = node.content else {
             throw error("expected a mapping, got \(kind)")
         }
         var seen: Set<String> = []
         var result: [(key: String, keyNode: YAMLValue, value: YAMLValue)] = []
-        for (keyNode, valueNode) in mapping {
-            guard case let .scalar(keyScalar) = keyNode else {
+        for pair in pairs {
+            let keyNode = pair.key, valueNode = pair.value
+            guard let key = keyNode.scalarText else {
                 throw YAMLValue(node: keyNode, file: file, path: path).error("mapping keys must be strings")
             }
-            let key = keyScalar.string
             guard seen.insert(key).inserted else {
                 throw YAMLValue(node: keyNode, file: file, path: childPath(key)).error("key \"\(key)\" appears more than once")
             }
@@ -115,7 +106,7 @@ public struct YAMLValue {
     /// The node as a sequence; an empty value is an empty sequence.
     public func sequence() throws(ConfigError) -> [YAMLValue] {
         if isNull { return [] }
-        guard case let .sequence(sequence) = node else {
+        guard case let .sequence(sequence) = node.content else {
             throw error("expected a list, got \(kind)")
         }
         return sequence.enumerated().map { index, element in
@@ -126,10 +117,10 @@ public struct YAMLValue {
     /// The text of a scalar node. Anything written as a scalar counts (numbers included), as YAML
     /// strings need no quotes.
     public func scalar() throws(ConfigError) -> String {
-        guard case let .scalar(scalar) = node else {
+        guard let text = node.scalarText else {
             throw error("expected a single value, got \(kind)")
         }
-        return scalar.string
+        return text
     }
 
     /// Decodes with `T`'s rules.
@@ -138,30 +129,15 @@ public struct YAMLValue {
     }
 
     var kind: String {
-        switch node {
+        switch node.content {
         case .mapping: "a mapping"
         case .sequence: "a list"
-        case .scalar(let scalar): "the value \"\(scalar.string)\""
-        case .alias: "an alias"
+        case .scalar(let text, _): "the value \"\(text)\""
         }
     }
 
     func childPath(_ key: String) -> String {
         path.isEmpty ? key : "\(path).\(key)"
-    }
-
-    static func syntaxError(_ error: YamlError, file: String) -> ConfigError {
-        switch error {
-        case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
-            return ConfigError(file: file, line: mark.line, column: mark.column, key: "", message: "invalid YAML: \(problem)")
-        case let .duplicatedKeysInMapping(duplicates, context):
-            return ConfigError(file: file, line: context.mark.line, column: context.mark.column, key: "",
-                               message: "duplicate keys in mapping: \(duplicates.joined(separator: ", "))")
-        case let .reader(problem, _, _, _):
-            return ConfigError(file: file, line: nil, column: nil, key: "", message: "invalid YAML: \(problem)")
-        default:
-            return ConfigError(file: file, line: nil, column: nil, key: "", message: "invalid YAML: \(error)")
-        }
     }
 }
 
@@ -211,23 +187,27 @@ extension YAMLValue {
     /// The node written back as YAML, with the values of `secretKeys` (at any depth) replaced by
     /// `<secret>`, as Prometheus and Alertmanager show configurations.
     public func serialized(maskingKeys secretKeys: Set<String>) -> String {
-        func mask(_ node: Node) -> Node {
-            switch node {
-            case .mapping(var mapping):
-                for (key, value) in mapping {
-                    if case let .scalar(name) = key, secretKeys.contains(name.string), case .scalar = value {
-                        mapping[key] = Node("<secret>")
+        func mask(_ node: YAMLNode) -> YAMLNode {
+            var node = node
+            switch node.content {
+            case .mapping(let pairs):
+                node.content = .mapping(pairs.map { pair in
+                    var pair = pair
+                    if let name = pair.key.scalarText, secretKeys.contains(name), case .scalar = pair.value.content {
+                        pair.value.content = .scalar("<secret>", .plain)
+                        pair.value.tag = nil
                     } else {
-                        mapping[key] = mask(value)
+                        pair.value = mask(pair.value)
                     }
-                }
-                return .mapping(mapping)
-            case .sequence(let sequence):
-                return .sequence(Node.Sequence(sequence.map(mask), sequence.tag, sequence.style, sequence.mark))
-            default:
-                return node
+                    return pair
+                })
+            case .sequence(let items):
+                node.content = .sequence(items.map(mask))
+            case .scalar:
+                break
             }
+            return node
         }
-        return (try? Yams.serialize(node: mask(node))) ?? ""
+        return YAMLWriter.write(mask(node))
     }
 }

@@ -71,21 +71,6 @@ public enum SpanID {
     public static func hex(_ id: UInt64) -> String { HexDigits.hex(id) }
 }
 
-enum HexDigits {
-    static func value(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
-
-    static func hex(_ value: UInt64) -> String {
-        let text = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - text.count) + text
-    }
-}
 
 /// An OTLP attribute value.
 public indirect enum AttributeValue: Sendable, Equatable {
