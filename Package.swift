@@ -21,7 +21,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
     ],
@@ -90,7 +90,7 @@ let package = Package(
         // Prometheus's HTTP client configuration (auth, TLS, redirects), shared by every outgoing client.
         .target(
             name: "OutboundHTTP",
-            dependencies: ["ObsYAML", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            dependencies: ["ObsCore", "ObsYAML", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "NIOSSL", package: "swift-nio-ssl")],
             swiftSettings: strict
         ),

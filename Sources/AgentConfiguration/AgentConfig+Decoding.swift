@@ -1,5 +1,4 @@
 import Alertmanager
-import Foundation
 import ObsCore
 import OutboundHTTP
 import Scrape
@@ -28,13 +27,13 @@ extension AgentConfig {
         }
         if let rules = top["rule_files"] {
             config.ruleFiles = try rules.decode([String].self)
-            config.rules = try LoadedRules.load(config.ruleFiles, relativeTo: (file as NSString).deletingLastPathComponent, node: rules)
+            config.rules = try LoadedRules.load(config.ruleFiles, relativeTo: FileIO.directoryPart(of: file), node: rules)
         }
         if let alerting = top["alerting"] {
             config.alerting = try AlertingConfig(yaml: alerting)
         }
         if let alertmanager = top["alertmanager"] {
-            config.alertmanager = try AlertmanagerSection.load(alertmanager, relativeTo: (file as NSString).deletingLastPathComponent)
+            config.alertmanager = try AlertmanagerSection.load(alertmanager, relativeTo: FileIO.directoryPart(of: file))
         }
         var queueNames = Set<String>()
         for entry in try top["remote_write"]?.sequence() ?? [] {
@@ -307,7 +306,7 @@ extension KubernetesSDConfig {
                                           environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> String {
         var out = text
         for (open, close) in [("$(", ")"), ("${", "}")] {
-            while let start = out.range(of: open), let end = out.range(of: close, range: start.upperBound..<out.endIndex) {
+            while let start = out.firstRange(of: open), let end = out[start.upperBound...].firstRange(of: close) {
                 let name = String(out[start.upperBound..<end.lowerBound])
                 guard let value = environment[name], !value.isEmpty else {
                     throw node.error("environment variable \(name) in \"\(text)\" is not set or is empty; "
@@ -330,9 +329,9 @@ package enum AlertmanagerSection {
             let path = name.hasPrefix("/") || directory.isEmpty ? name : directory + "/" + name
             let text: String
             do {
-                text = try String(contentsOfFile: path, encoding: .utf8)
+                text = try FileIO.readText(path)
             } catch {
-                throw fileNode.error("cannot read Alertmanager configuration \(path): \(error.localizedDescription)")
+                throw fileNode.error("cannot read Alertmanager configuration \(path): \(error)")
             }
             return try AlertmanagerSettings.parse(text, file: path)
         }

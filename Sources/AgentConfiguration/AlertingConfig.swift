@@ -1,5 +1,4 @@
 import Alerting
-import Foundation
 import ObsCore
 import ObsYAML
 import OutboundHTTP
@@ -109,9 +108,9 @@ package struct LoadedRules: Sendable, Equatable {
             for path in RuleFileGlob.expand(absolute) where loaded.files[path] == nil {
                 let text: String
                 do {
-                    text = try String(contentsOfFile: path, encoding: .utf8)
+                    text = try FileIO.readText(path)
                 } catch {
-                    throw ConfigError(file: path, line: nil, column: nil, key: "", message: "cannot read rule file: \(error.localizedDescription)")
+                    throw ConfigError(file: path, line: nil, column: nil, key: "", message: "cannot read rule file: \(error)")
                 }
                 do {
                     loaded.groups += try RuleFile.parse(text, path: path).groups

@@ -1,4 +1,4 @@
-import Foundation
+import ObsCore
 import ObsYAML
 
 /// Reads the configuration from `--config.file`, or the embedded default when none is given.
@@ -21,15 +21,11 @@ package struct ConfigLoader: Sendable {
         guard let path else {
             return try AgentConfig.parse(DefaultConfig.text(selfTarget: selfTarget, sampleLogs: sampleLogs), file: DefaultConfig.source)
         }
-        let data: Data
+        let text: String
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            text = try FileIO.readText(path)
         } catch {
-            let reason = (error as NSError).localizedFailureReason ?? (error as NSError).localizedDescription
-            throw ConfigError(file: path, line: nil, column: nil, key: "", message: "cannot read file: \(reason)")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError(file: path, line: nil, column: nil, key: "", message: "file is not valid UTF-8")
+            throw ConfigError(file: path, line: nil, column: nil, key: "", message: "cannot read file: \(error)")
         }
         return try AgentConfig.parse(text, file: path)
     }

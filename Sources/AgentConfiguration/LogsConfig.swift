@@ -1,4 +1,3 @@
-import Foundation
 import OutboundHTTP
 import ObsCore
 import ObsYAML

@@ -1,4 +1,3 @@
-import Foundation
 import ObsCore
 import ObsYAML
 import OutboundHTTP

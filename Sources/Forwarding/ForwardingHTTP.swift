@@ -1,5 +1,5 @@
+import ObsCore
 import AsyncHTTPClient
-import Foundation
 import NIOCore
 import NIOPosix
 import OutboundHTTP
@@ -19,7 +19,7 @@ enum ForwardingHTTP {
         request.body = .bytes(body)
         let response = try await clients.client(for: settings, url: url).execute(request, timeout: .milliseconds(timeout))
         let text = (try? await response.body.collect(upTo: 4096)).map { String(buffer: $0) } ?? ""
-        return (Int(response.status.code), text.trimmingCharacters(in: .whitespacesAndNewlines))
+        return (Int(response.status.code), text.trimmingWhitespace())
     }
 
     static func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {

@@ -1,4 +1,3 @@
-import Foundation
 import Logging
 import NIOCore
 import ObsCore

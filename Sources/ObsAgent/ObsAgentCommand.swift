@@ -2,7 +2,6 @@ import AgentConfiguration
 import Alerting
 import Alertmanager
 import ArgumentParser
-import Foundation
 import CShims
 import Hummingbird
 import HummingbirdCore

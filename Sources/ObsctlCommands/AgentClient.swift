@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import Foundation
+import ObsCore
 import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -63,10 +63,10 @@ struct AgentClient {
     /// message (a JSON string or `{code, message}`) as an `ObsctlError`.
     func alertmanager(_ method: HTTPMethod = .GET, _ path: String, json body: String? = nil) async throws -> Any? {
         let reply = try await send(method, path, json: body)
-        let decoded = try? JSONSerialization.jsonObject(with: Data(reply.body.readableBytesView), options: [.fragmentsAllowed])
+        let decoded = JSONDocument.parse(reply.body)
         guard (200..<300).contains(reply.status) else {
             let message = decoded as? String ?? (decoded as? [String: Any])?["message"] as? String ?? reply.text
-            throw ObsctlError.api(status: reply.status, type: "alertmanager", message: message.trimmingCharacters(in: .whitespacesAndNewlines))
+            throw ObsctlError.api(status: reply.status, type: "alertmanager", message: message.trimmingWhitespace())
         }
         return decoded
     }
@@ -90,7 +90,7 @@ struct AgentClient {
     /// and infos the agent attached.
     func apiEnvelope(_ path: String) async throws -> (data: Any, body: String, notes: [String]) {
         let reply = try await get(path)
-        let object = try? JSONSerialization.jsonObject(with: Data(reply.body.readableBytesView))
+        let object = JSONDocument.parse(reply.body)
         guard let envelope = object as? [String: Any] else {
             throw ObsctlError.badResponse(url: baseURL + path, status: reply.status, detail: String(reply.text.prefix(200)))
         }
@@ -107,11 +107,7 @@ struct AgentClient {
 
     /// `path?name=value&…` with the values percent-encoded.
     static func path(_ path: String, _ parameters: [(String, String)]) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        let query = parameters.map { name, value in
-            "\(name)=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value)"
-        }
+        let query = parameters.map { name, value in "\(name)=\(URLQuery.escape(value, spaceAsPlus: false))" }
         return path + "?" + query.joined(separator: "&")
     }
 }

@@ -1,4 +1,3 @@
-import Foundation
 import ObsCore
 
 /// A plain-text line chart of range-query results: one symbol per series, a y axis with the value

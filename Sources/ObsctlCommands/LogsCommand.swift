@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import ObsCore
 
 /// `obsctl logs '{namespace="shop"} |= "error"' --since 1h`: a LogQL query over the agent's Loki
@@ -62,9 +61,9 @@ struct LogsCommand: AsyncParsableCommand {
         let reply = try await client.get(path)
         // Loki answers errors in plain text.
         guard reply.status == 200 else {
-            throw ObsctlError.api(status: reply.status, type: "query", message: reply.text.trimmingCharacters(in: .whitespacesAndNewlines))
+            throw ObsctlError.api(status: reply.status, type: "query", message: reply.text.trimmingWhitespace())
         }
-        let object = try? JSONSerialization.jsonObject(with: Data(reply.body.readableBytesView))
+        let object = JSONDocument.parse(reply.body)
         guard let data = (object as? [String: Any])?["data"] as? [String: Any], let type = data["resultType"] as? String else {
             throw ObsctlError.badResponse(url: client.baseURL + path, status: reply.status, detail: String(reply.text.prefix(200)))
         }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import ObsCore
 import NIOCore
 import NIOSSL
 
@@ -77,9 +77,9 @@ struct GlobalOptions: ParsableArguments {
     /// A secret file's contents without the trailing newline editors add.
     static func secret(_ path: String) throws -> String {
         do {
-            return try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .newlines)
+            return try FileIO.readText(path).trimming(while: \.isNewline)
         } catch {
-            throw ValidationError("cannot read \(path): \(error.localizedDescription)")
+            throw ValidationError("cannot read \(path): \(error)")
         }
     }
 

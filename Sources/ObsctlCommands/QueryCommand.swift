@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import ObsCore
 
 /// `obsctl query 'expr'` (instant) and `obsctl query range 'expr'`: PromQL against the agent.
@@ -101,7 +100,7 @@ enum QueryTime {
     }
 
     static func seconds(_ ms: Int64) -> String {
-        ms % 1000 == 0 ? String(ms / 1000) : String(format: "%.3f", Double(ms) / 1000)
+        ms % 1000 == 0 ? String(ms / 1000) : CFormat.double("%.3f", Double(ms) / 1000)
     }
 }
 
@@ -146,12 +145,12 @@ enum QueryOutput {
             // Histogram points chart by their observation count and list with their buckets.
             let parsed = series.map { s -> (String, [(t: Double, v: Double, text: String)]) in
                 var points = (s["values"] as? [[Any]] ?? []).compactMap { pair -> (t: Double, v: Double, text: String)? in
-                    guard pair.count == 2, let t = pair[0] as? Double ?? (pair[0] as? NSNumber)?.doubleValue,
+                    guard pair.count == 2, let t = JSONDocument.number(pair[0]),
                           let v = Double(pair[1] as? String ?? "") else { return nil }
                     return (t, v, Render.text(v))
                 }
                 points += (s["histograms"] as? [[Any]] ?? []).compactMap { pair -> (t: Double, v: Double, text: String)? in
-                    guard pair.count == 2, let t = pair[0] as? Double ?? (pair[0] as? NSNumber)?.doubleValue,
+                    guard pair.count == 2, let t = JSONDocument.number(pair[0]),
                           let h = histogramText(pair[1]) else { return nil }
                     return (t, h.count, h.text)
                 }
@@ -174,7 +173,7 @@ enum QueryOutput {
         }
         var text = "count=\(countText) sum=\(h["sum"] as? String ?? "")"
         for bucket in h["buckets"] as? [[Any]] ?? [] where bucket.count == 4 {
-            let rule = (bucket[0] as? NSNumber)?.intValue ?? 0
+            let rule = bucket[0] as? Int ?? 0
             let open = rule == 1 || rule == 3 ? "[" : "("
             let close = rule == 0 || rule == 3 ? "]" : ")"
             text += " \(open)\(bucket[1]),\(bucket[2])\(close):\(bucket[3])"

@@ -1,4 +1,3 @@
-import Foundation
 import ObsCore
 
 /// Output formatting shared by subcommands: aligned tables for people, JSON for scripts.
@@ -9,7 +8,7 @@ enum Render {
         case .table, .chart:
             let width = fields.map(\.0.count).max() ?? 0
             return fields.map { key, value in
-                key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + text(value)
+                key.padded(to: width) + "  " + text(value)
             }.joined(separator: "\n")
         case .json:
             let members = fields.map { key, value in "\(quote(key)):\(json(value))" }
@@ -27,7 +26,7 @@ enum Render {
         }
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { index, cell in
-                index == cells.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+                index == cells.count - 1 ? cell : cell.padded(to: widths[index])
             }.joined(separator: "  ")
         }
         return ([line(header)] + rows.map(line)).joined(separator: "\n")
@@ -59,9 +58,9 @@ extension Render {
         let value = Double(nanoseconds)
         switch nanoseconds {
         case ..<1_000: return "\(nanoseconds)ns"
-        case ..<1_000_000: return String(format: "%.0fµs", value / 1e3)
-        case ..<1_000_000_000: return String(format: "%.1fms", value / 1e6)
-        case ..<60_000_000_000: return String(format: "%.2fs", value / 1e9)
+        case ..<1_000_000: return CFormat.double("%.0fµs", value / 1e3)
+        case ..<1_000_000_000: return CFormat.double("%.1fms", value / 1e6)
+        case ..<60_000_000_000: return CFormat.double("%.2fs", value / 1e9)
         default:
             let seconds = nanoseconds / 1_000_000_000
             return "\(seconds / 60)m\(seconds % 60)s"

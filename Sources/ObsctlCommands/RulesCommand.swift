@@ -1,7 +1,7 @@
 import AgentConfiguration
 import Alerting
 import ArgumentParser
-import Foundation
+import ObsCore
 
 /// `obsctl test rules FILE…`: promtool's rule unit tests, run on the project's own engine.
 struct TestCommand: AsyncParsableCommand {
@@ -30,7 +30,7 @@ struct TestRulesCommand: AsyncParsableCommand {
         let runner = RuleTestRunner(options: options)
         var passed = true
         for file in files {
-            let ok = await runner.test(file: file) { FileHandle.standardOutput.write(Data($0.utf8)) }
+            let ok = await runner.test(file: file) { print($0, terminator: "") }
             passed = passed && ok
         }
         if !passed { throw ExitCode(1) }
@@ -120,18 +120,17 @@ struct RulesCommand: AsyncParsableCommand {
         do {
             let data = try await client.apiData(AgentClient.path("/api/v1/rules", parameters)) as? [String: Any] ?? [:]
             if options.output == .json {
-                let text = try JSONSerialization.data(withJSONObject: data, options: [.prettyPrinted, .sortedKeys])
-                print(String(decoding: text, as: UTF8.self))
+                print(JSONDocument.pretty(data))
                 return
             }
             let groups = data["groups"] as? [[String: Any]] ?? []
             let rows = groups.flatMap { group -> [[String]] in
                 (group["rules"] as? [[String: Any]] ?? []).map { rule in
-                    let seconds = (rule["evaluationTime"] as? NSNumber)?.doubleValue ?? 0
+                    let seconds = JSONDocument.number(rule["evaluationTime"]) ?? 0
                     return [group["name"] as? String ?? "", rule["name"] as? String ?? "",
                             rule["type"] as? String == "alerting" ? "alert" : "record", rule["state"] as? String ?? "-",
                             rule["health"] as? String ?? "", rule["lastEvaluation"] as? String ?? "",
-                            String(format: "%.3fs", seconds), rule["lastError"] as? String ?? ""]
+                            CFormat.double("%.3fs", seconds), rule["lastError"] as? String ?? ""]
                 }
             }
             print(rows.isEmpty ? "(no rules)"

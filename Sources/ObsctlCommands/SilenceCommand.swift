@@ -1,6 +1,5 @@
 import Alertmanager
 import ArgumentParser
-import Foundation
 import ObsCore
 
 /// `obsctl silence`: amtool's silence commands against the embedded Alertmanager.

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import ObsCore
 import NIOCore
 
 /// `obsctl status`: the agent's build and readiness, and each forwarding queue's state.
@@ -45,5 +45,6 @@ struct StatusCommand: AsyncParsableCommand {
 }
 
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data("obsctl: \(message)\n".utf8))
+    let line = Array("obsctl: \(message)\n".utf8)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
 }

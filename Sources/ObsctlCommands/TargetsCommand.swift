@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import ObsCore
 
 /// `obsctl targets`: what the agent scrapes and how the last scrape went.
 struct TargetsCommand: AsyncParsableCommand {
@@ -22,12 +22,11 @@ struct TargetsCommand: AsyncParsableCommand {
     func run() async throws {
         let client = try options.client()
         var path = "/api/v1/targets?state=\(state.rawValue)"
-        if let pool { path += "&scrapePool=" + (pool.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? pool) }
+        if let pool { path += "&scrapePool=" + URLQuery.escape(pool, spaceAsPlus: false) }
         do {
             let data = try await client.apiData(path) as? [String: Any] ?? [:]
             if options.output == .json {
-                let text = try JSONSerialization.data(withJSONObject: data, options: [.prettyPrinted, .sortedKeys])
-                print(String(decoding: text, as: UTF8.self))
+                print(JSONDocument.pretty(data))
                 return
             }
             print(Self.render(data, state: state))
@@ -43,9 +42,9 @@ struct TargetsCommand: AsyncParsableCommand {
             let active = data["activeTargets"] as? [[String: Any]] ?? []
             let rows = active.map { target -> [String] in
                 let labels = target["labels"] as? [String: String] ?? [:]
-                let duration = (target["lastScrapeDuration"] as? NSNumber)?.doubleValue ?? 0
+                let duration = JSONDocument.number(target["lastScrapeDuration"]) ?? 0
                 return [target["scrapePool"] as? String ?? "", labels["instance"] ?? "", target["health"] as? String ?? "",
-                        target["lastScrape"] as? String ?? "", String(format: "%.3fs", duration), target["lastError"] as? String ?? ""]
+                        target["lastScrape"] as? String ?? "", CFormat.double("%.3fs", duration), target["lastError"] as? String ?? ""]
             }
             out.append(rows.isEmpty ? "(no active targets)"
                 : Render.table(header: ["POOL", "INSTANCE", "HEALTH", "LAST SCRAPE", "DURATION", "ERROR"], rows: rows))

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import ObsCore
 
 /// `obsctl traces get <id>` and `obsctl traces search`: the agent's Tempo API from the terminal.
@@ -43,13 +42,13 @@ struct TraceGetCommand: AsyncParsableCommand {
         do {
             let reply = try await client.get("/api/traces/\(id)")
             guard reply.status == 200 else {
-                throw ObsctlError.api(status: reply.status, type: "trace", message: reply.text.trimmingCharacters(in: .whitespacesAndNewlines))
+                throw ObsctlError.api(status: reply.status, type: "trace", message: reply.text.trimmingWhitespace())
             }
             if options.output == .json {
                 print(reply.text)
                 return
             }
-            let object = try? JSONSerialization.jsonObject(with: Data(reply.body.readableBytesView))
+            let object = JSONDocument.parse(reply.body)
             guard let batches = (object as? [String: Any])?["batches"] as? [[String: Any]] else {
                 throw ObsctlError.badResponse(url: client.baseURL, status: reply.status, detail: String(reply.text.prefix(200)))
             }
@@ -94,7 +93,7 @@ struct TraceGetCommand: AsyncParsableCommand {
                 let width = max(1, Int(Double(span.end >= span.start ? span.end - span.start : 0) / total * Double(barWidth)))
                 let bar = String(repeating: " ", count: min(from, barWidth - 1)) + String(repeating: span.error ? "!" : "█", count: min(width, barWidth - min(from, barWidth - 1)))
                 rows.append([String(repeating: "  ", count: depth) + span.service + ": " + span.name,
-                             Render.duration(nanoseconds: span.end >= span.start ? span.end - span.start : 0), "|" + bar.padding(toLength: barWidth, withPad: " ", startingAt: 0) + "|"])
+                             Render.duration(nanoseconds: span.end >= span.start ? span.end - span.start : 0), "|" + bar.padded(to: barWidth) + "|"])
                 if span.id != parent { walk(span.id, depth: depth + 1) }
             }
         }
@@ -149,13 +148,13 @@ struct TraceSearchCommand: AsyncParsableCommand {
             let path = AgentClient.path("/api/search", parameters)
             let reply = try await client.get(path)
             guard reply.status == 200 else {
-                throw ObsctlError.api(status: reply.status, type: "search", message: reply.text.trimmingCharacters(in: .whitespacesAndNewlines))
+                throw ObsctlError.api(status: reply.status, type: "search", message: reply.text.trimmingWhitespace())
             }
             if options.output == .json {
                 print(reply.text)
                 return
             }
-            let object = try? JSONSerialization.jsonObject(with: Data(reply.body.readableBytesView))
+            let object = JSONDocument.parse(reply.body)
             let traces = (object as? [String: Any])?["traces"] as? [[String: Any]] ?? []
             if traces.isEmpty {
                 print("(no traces)")

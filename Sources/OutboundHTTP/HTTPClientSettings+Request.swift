@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import Foundation
+import ObsCore
 import NIOSSL
 
 extension HTTPClientSettings {
@@ -51,9 +51,9 @@ extension HTTPClientSettings {
 
     static func read(_ path: String, _ what: String) throws(Failure) -> String {
         do {
-            return try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            return try FileIO.readText(path).trimmingWhitespace()
         } catch {
-            throw Failure(description: "unable to read \(what) file \(path): \(error.localizedDescription)")
+            throw Failure(description: "unable to read \(what) file \(path): \(error)")
         }
     }
 }

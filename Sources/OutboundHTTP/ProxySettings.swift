@@ -1,4 +1,4 @@
-import Foundation
+import ObsCore
 import ObsYAML
 
 /// `proxy_url`, `no_proxy`, `proxy_from_environment` and `proxy_connect_header` with Prometheus's
@@ -114,7 +114,7 @@ public struct NoProxyList: Sendable, Hashable {
 
     public init(_ text: String) {
         for raw in text.split(separator: ",") {
-            let entry = raw.trimmingCharacters(in: .whitespaces).lowercased()
+            let entry = raw.trimmingSpaces().lowercased()
             if entry.isEmpty { continue }
             if entry == "*" {
                 everything = true

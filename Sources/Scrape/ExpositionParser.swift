@@ -1,4 +1,3 @@
-import Foundation
 import ObsCore
 
 /// What a scrape answered in: Prometheus text 0.0.4 or OpenMetrics 1.0.

@@ -1,4 +1,3 @@
-import Foundation
 import Logging
 import ObsCore
 import ObsYAML
@@ -92,8 +91,7 @@ final class FileDiscovery: Sendable {
         guard path.hasSuffix(".json") || path.hasSuffix(".yml") || path.hasSuffix(".yaml") else {
             throw ConfigError(file: path, line: nil, column: nil, key: "", message: "discovery files must end in .json, .yml or .yaml")
         }
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        guard let root = try YAMLValue.parse(String(decoding: data, as: UTF8.self), file: path) else { return [] }
+        guard let root = try YAMLValue.parse(FileIO.readText(path), file: path) else { return [] }
         var groups: [TargetGroup] = []
         for (index, entry) in try root.sequence().enumerated() {
             let map = try entry.mapping(allowedKeys: ["targets", "labels"])

@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import Foundation
 import Logging
 import NIOCore
 import NIOSSL
@@ -153,7 +152,7 @@ final class KubernetesDiscovery: Sendable {
         if let label = config.selectors[selectorRole]?.label { items.append(("labelSelector", label)) }
         if let field = config.selectors[selectorRole]?.field { items.append(("fieldSelector", field)) }
         guard !items.isEmpty else { return "" }
-        return "?" + items.map { "\($0.0)=\(ScrapeTarget.percentEncoded($0.1))" }.joined(separator: "&")
+        return "?" + items.map { "\($0.0)=\(URLQuery.escape($0.1, spaceAsPlus: false))" }.joined(separator: "&")
     }
 
     private func request(_ url: String, connection: Connection) throws -> HTTPClientRequest {
@@ -173,7 +172,7 @@ final class KubernetesDiscovery: Sendable {
         let response = try await client.execute(try request(connection.server + path + query(resource, []), connection: connection), timeout: .seconds(60))
         guard response.status == .ok else { throw DiscoveryError(description: "list \(path): HTTP \(response.status.code)") }
         let body = try await response.body.collect(upTo: 256 << 20)
-        guard let object = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] else {
+        guard let object = try body.withUnsafeReadableBytes({ try JSONReader.anyDocument($0) }) as? [String: Any] else {
             throw DiscoveryError(description: "list \(path): not a JSON object")
         }
         let items = object["items"] as? [[String: Any]] ?? []
@@ -197,7 +196,7 @@ final class KubernetesDiscovery: Sendable {
                 let line = Array(pending[..<newline])
                 pending.removeSubrange(...newline)
                 guard !line.isEmpty else { continue }
-                guard let event = try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+                guard let event = try line.withUnsafeBytes({ try JSONReader.anyDocument($0) }) as? [String: Any],
                       let type = event["type"] as? String, let item = event["object"] as? [String: Any]
                 else { throw DiscoveryError(description: "watch \(path): malformed event") }
                 switch type {
@@ -255,7 +254,7 @@ final class KubernetesDiscovery: Sendable {
               let port = ProcessInfo.processInfo.environment["KUBERNETES_SERVICE_PORT"] else {
             throw DiscoveryError(description: "not running in a cluster (KUBERNETES_SERVICE_HOST is unset) and no api_server or kubeconfig_file given")
         }
-        let token = try String(contentsOfFile: serviceAccount + "/token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try FileIO.readText(serviceAccount + "/token").trimmingWhitespace()
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .file(serviceAccount + "/ca.crt")
         let address = host.contains(":") ? "[\(host)]" : host
@@ -264,7 +263,7 @@ final class KubernetesDiscovery: Sendable {
 
     /// The current context of a kubeconfig: server, certificate authority, bearer token.
     static func kubeconfig(_ path: String) throws -> Connection {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let text = try FileIO.readText(path)
         guard let root = try YAMLValue.parse(text, file: path) else { throw DiscoveryError(description: "\(path): empty kubeconfig") }
         let top = try root.looseMapping()
         func named(_ list: String, _ name: String) throws -> YAMLValue? {
@@ -293,7 +292,7 @@ final class KubernetesDiscovery: Sendable {
         if let userName = try context["user"]?.scalar(), let user = try named("users", userName)?.looseMapping() {
             token = try user["token"]?.scalar()
             if token == nil, let file = try user["tokenFile"]?.scalar() {
-                token = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                token = try FileIO.readText(file).trimmingWhitespace()
             }
         }
         return Connection(server: server.hasSuffix("/") ? String(server.dropLast()) : server, token: token, tls: tls)

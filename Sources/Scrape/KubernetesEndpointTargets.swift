@@ -1,4 +1,4 @@
-import Foundation
+import ObsCore
 
 /// The `endpoints` and `endpointslice` roles: one target per address and port of an Endpoints
 /// or EndpointSlice object, enriched with its service's labels and, for addresses that point at

@@ -1,4 +1,4 @@
-import Foundation
+import ObsCore
 
 /// A Kubernetes object as the API server's JSON decodes.
 typealias KubernetesObject = [String: Any]
@@ -71,7 +71,7 @@ enum KubernetesTargets {
     }
 
     static func integer(_ value: Any?) -> Int? {
-        (value as? NSNumber)?.intValue
+        (value as? Int) ?? (value as? Double).flatMap { Int(exactly: $0) }
     }
 
     static let podPrefix = "__meta_kubernetes_pod"

@@ -1,4 +1,4 @@
-import Foundation
+import ObsCore
 
 /// MD5 (RFC 1321), only for `hashmod` relabeling, which Prometheus defines on it.
 enum MD5 {

@@ -1,4 +1,3 @@
-import Foundation
 import ObsCore
 
 /// Turns one scrape's body into appended samples for one target, remembering series between

@@ -110,31 +110,11 @@ public struct ScrapeTarget: Sendable, Hashable {
         }
         var url = "\(scheme)://\(address)\(path)"
         if !query.isEmpty {
-            url += "?" + query.map { "\(percentEncoded($0.0))=\(percentEncoded($0.1))" }.joined(separator: "&")
+            url += "?" + query.map { "\(URLQuery.escape($0.0, spaceAsPlus: false))=\(URLQuery.escape($0.1, spaceAsPlus: false))" }.joined(separator: "&")
         }
         // Labels starting with "__" are for relabeling only; `instance` defaults to the address.
         var kept = relabeled.pairs.filter { !$0.name.hasPrefix("__") }
         if relabeled["instance"] == nil { kept.append(Label("instance", address)) }
         return (ScrapeTarget(labels: Labels(kept), discoveredLabels: discovered, url: url), discovered, nil)
-    }
-
-    static func percentEncoded(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
-            }
-        }
-        return out
-    }
-}
-
-extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

@@ -1,6 +1,5 @@
 import AsyncHTTPClient
 import OutboundHTTP
-import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1

@@ -1,4 +1,4 @@
-import Foundation
+import ObsCore
 
 /// Go's predefined template functions: `and`, `or`, `not`, `eq`…`ge`, `len`, `index`, `print`,
 /// `printf`, `println`, `html`, `js`, `urlquery`, `slice`.
@@ -73,9 +73,9 @@ enum Builtins {
             guard let format = args.first else { throw TemplateError("wrong number of args for printf: want at least 1 got 0") }
             return .string(GoPrintf.format(format.text, Array(args.dropFirst())))
         case "html":
-            return .string(sprint(args).replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-                .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&#34;")
-                .replacingOccurrences(of: "'", with: "&#39;"))
+            return .string(sprint(args).replacingAll("&", with: "&amp;").replacingAll("<", with: "&lt;")
+                .replacingAll(">", with: "&gt;").replacingAll("\"", with: "&#34;")
+                .replacingAll("'", with: "&#39;"))
         case "js":
             var out = ""
             for scalar in sprint(args).unicodeScalars {
@@ -92,7 +92,7 @@ enum Builtins {
             }
             return .string(out)
         case "urlquery":
-            return .string(GoStrings.queryEscape(sprint(args)))
+            return .string(URLQuery.escape(sprint(args), spaceAsPlus: true))
         default:
             throw TemplateError("function \"\(name)\" not defined")
         }

@@ -1,4 +1,3 @@
-import Foundation
 import ObsCore
 
 /// Go's `fmt.Sprintf` for the verbs templates use: `%s %v %d %f %F %e %E %g %G %x %X %q %t %%`, with
@@ -100,20 +99,20 @@ public enum GoPrintf {
             let sign = plus && value >= 0 ? "+" : ""
             if (verb == "g" || verb == "G") && precision == nil { return sign + GoFloat.format(value) }
             let c = verb == "F" ? "f" : String(verb)
-            return sign + String(format: "%.\(precision ?? 6)\(c)", value)
+            return sign + CFormat.double("%.\(precision ?? 6)\(c)", value)
         case "x", "X":
             switch arg {
             case let .int(value):
                 let digits = String(value.magnitude, radix: 16, uppercase: verb == "X")
                 return (value < 0 ? "-" : "") + digits
             case let .string(text):
-                return text.utf8.map { String(format: verb == "X" ? "%02X" : "%02x", $0) }.joined()
+                return text.utf8.map { byte in let hex = String(byte, radix: 16, uppercase: verb == "X"); return byte < 16 ? "0" + hex : hex }.joined()
             default: return bad(verb, arg)
             }
         case "q":
             guard case let .string(text) = arg else { return bad(verb, arg) }
-            return "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-                .replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\t", with: "\\t") + "\""
+            return "\"" + text.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"")
+                .replacingAll("\n", with: "\\n").replacingAll("\t", with: "\\t") + "\""
         case "t":
             guard case .bool = arg else { return bad(verb, arg) }
             return arg.text

@@ -1,4 +1,4 @@
-import Foundation
+import ObsCore
 
 /// Go's reference-time layouts (`2006-01-02T15:04:05Z07:00`) for the `date` and `toDate` template
 /// functions. Times are nanoseconds since the epoch; formatting is in UTC.
@@ -55,10 +55,7 @@ public enum GoTime {
     public static func format(layout: String, nanoseconds: Int64) -> String {
         let seconds = Int64((Double(nanoseconds) / 1e9).rounded(.down))
         let fraction = nanoseconds - seconds * 1_000_000_000
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let date = Date(timeIntervalSince1970: TimeInterval(seconds))
-        let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: date)
+        let parts = CivilTime(seconds: seconds)
         func pad(_ value: Int, _ width: Int, _ fill: Character = "0") -> String {
             let text = String(value)
             return String(repeating: fill, count: max(0, width - text.count)) + text
@@ -67,22 +64,22 @@ public enum GoTime {
         for token in tokens(layout) {
             switch token {
             case let .literal(text): out += text
-            case .year4: out += pad(parts.year!, 4)
-            case .year2: out += pad(parts.year! % 100, 2)
-            case .month: out += String(parts.month!)
-            case .monthPadded: out += pad(parts.month!, 2)
-            case .monthShort: out += String(months[parts.month! - 1].prefix(3))
-            case .monthLong: out += months[parts.month! - 1]
-            case .day: out += String(parts.day!)
-            case .dayPadded: out += pad(parts.day!, 2)
-            case .daySpacePadded: out += pad(parts.day!, 2, " ")
-            case .hour24: out += pad(parts.hour!, 2)
-            case .hour12: out += String(parts.hour! % 12 == 0 ? 12 : parts.hour! % 12)
-            case .hour12Padded: out += pad(parts.hour! % 12 == 0 ? 12 : parts.hour! % 12, 2)
-            case .minute: out += String(parts.minute!)
-            case .minutePadded: out += pad(parts.minute!, 2)
-            case .second: out += String(parts.second!)
-            case .secondPadded: out += pad(parts.second!, 2)
+            case .year4: out += pad(Int(parts.year), 4)
+            case .year2: out += pad(Int(parts.year % 100), 2)
+            case .month: out += String(parts.month)
+            case .monthPadded: out += pad(parts.month, 2)
+            case .monthShort: out += String(months[parts.month - 1].prefix(3))
+            case .monthLong: out += months[parts.month - 1]
+            case .day: out += String(parts.day)
+            case .dayPadded: out += pad(parts.day, 2)
+            case .daySpacePadded: out += pad(parts.day, 2, " ")
+            case .hour24: out += pad(parts.hour, 2)
+            case .hour12: out += String(parts.hour % 12 == 0 ? 12 : parts.hour % 12)
+            case .hour12Padded: out += pad(parts.hour % 12 == 0 ? 12 : parts.hour % 12, 2)
+            case .minute: out += String(parts.minute)
+            case .minutePadded: out += pad(parts.minute, 2)
+            case .second: out += String(parts.second)
+            case .secondPadded: out += pad(parts.second, 2)
             case let .fraction(digits, trimZeros):
                 var text = pad(Int(fraction), 9).prefix(digits)
                 if trimZeros {
@@ -90,9 +87,9 @@ public enum GoTime {
                     if text.isEmpty, out.last == "." || out.last == "," { out.removeLast() }
                 }
                 out += text
-            case let .pm(upper): out += parts.hour! >= 12 ? (upper ? "PM" : "pm") : (upper ? "AM" : "am")
-            case .weekdayShort: out += String(weekdays[parts.weekday! - 1].prefix(3))
-            case .weekdayLong: out += weekdays[parts.weekday! - 1]
+            case let .pm(upper): out += parts.hour >= 12 ? (upper ? "PM" : "pm") : (upper ? "AM" : "am")
+            case .weekdayShort: out += String(weekdays[parts.weekday].prefix(3))
+            case .weekdayLong: out += weekdays[parts.weekday]
             case .zoneName: out += "UTC"
             case let .zoneColon(z): out += z ? "Z" : "+00:00"
             case let .zone(z): out += z ? "Z" : "+0000"
@@ -162,14 +159,15 @@ public enum GoTime {
         }
         guard rest.isEmpty else { return nil }
         if let pm { hour = hour % 12 + (pm ? 12 : 0) }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone == "Local" || zone == "UTC" ? TimeZone(identifier: "UTC")! : TimeZone(identifier: zone) ?? TimeZone(identifier: "UTC")!
-        guard let date = calendar.date(from: DateComponents(year: year, month: month, day: day, hour: hour, minute: minute, second: second)) else {
-            return nil
-        }
         // Checked: a year far from now (9999) does not fit in nanoseconds.
-        let seconds = date.timeIntervalSince1970
-        guard seconds.isFinite, abs(seconds) < 9.2e9 else { return nil }
+        guard (1...12).contains(month), (1...CivilTime.daysInMonth(year: Int64(year), month: month)).contains(day),
+              hour < 24, minute < 60, second < 60, abs(year) < 100_000 else { return nil }
+        let rules = zone == "Local" ? ZoneRules.utc : ZoneRules.named(zone) ?? .utc
+        let wall = CivilTime.days(year: Int64(year), month: Int64(month), day: Int64(day)) * 86_400
+            + Int64(hour * 3600 + minute * 60 + second)
+        // The zone's offset at the wall time read as UTC, then at the instant that gives.
+        let seconds = wall - Int64(rules.offset(at: wall - Int64(rules.offset(at: wall))))
+        guard abs(seconds) < 9_200_000_000 else { return nil }
         let (scaled, overflow) = (Int64(seconds) - Int64(offset)).multipliedReportingOverflow(by: 1_000_000_000)
         guard !overflow else { return nil }
         return scaled.addingReportingOverflow(nanos).overflow ? nil : scaled + nanos

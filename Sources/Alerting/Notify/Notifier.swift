@@ -1,4 +1,3 @@
-import Foundation
 import Logging
 import ObsCore
 import OutboundHTTP
@@ -27,7 +26,7 @@ public struct NotifiedAlert: Sendable, Equatable {
     public init(_ alert: Alert, expr: String, externalURL: String) {
         self.init(labels: alert.labels, annotations: alert.annotations, startsAt: alert.firedAt ?? alert.activeAt,
                   endsAt: alert.resolvedAt ?? alert.validUntil ?? alert.activeAt,
-                  generatorURL: externalURL + "/graph?g0.expr=" + GoStrings.queryEscape(expr) + "&g0.tab=1")
+                  generatorURL: externalURL + "/graph?g0.expr=" + URLQuery.escape(expr, spaceAsPlus: true) + "&g0.tab=1")
     }
 }
 

@@ -1,4 +1,3 @@
-import Foundation
 import ObsCore
 import ObsYAML
 import QueryEngine
@@ -68,9 +67,9 @@ public struct RuleFile: Sendable {
     public static func load(_ path: String, ignoreUnknownFields: Bool = false) throws(RuleError) -> RuleFile {
         let text: String
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            text = try FileIO.readText(path)
         } catch {
-            throw RuleError.file(path, "cannot read the rule file: \(error.localizedDescription)")
+            throw RuleError.file(path, "cannot read the rule file: \(error)")
         }
         return try parse(text, path: path, ignoreUnknownFields: ignoreUnknownFields)
     }

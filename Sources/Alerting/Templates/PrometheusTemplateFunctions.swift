@@ -1,4 +1,3 @@
-import Foundation
 import ObsCore
 import QueryEngine
 import Templating
@@ -105,7 +104,7 @@ public struct PrometheusTemplateFunctions: TemplateFunctionTable {
         case "safeHtml": try need(1); return .string(try string(0))
         case "graphLink", "tableLink":
             try need(1)
-            return .string("/graph?g0.expr=" + GoStrings.queryEscape(try string(0)) + "&g0.tab=" + (name == "graphLink" ? "0" : "1"))
+            return .string("/graph?g0.expr=" + URLQuery.escape(try string(0), spaceAsPlus: true) + "&g0.tab=" + (name == "graphLink" ? "0" : "1"))
         case "externalURL": try need(0); return .string(externalURL)
         case "pathPrefix":
             try need(0)
@@ -152,7 +151,7 @@ public struct PrometheusTemplateFunctions: TemplateFunctionTable {
     static func g4(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
-        return String(format: "%.4g", value)
+        return CFormat.double("%.4g", value)
     }
 
     static func humanize(_ value: Double) -> String {

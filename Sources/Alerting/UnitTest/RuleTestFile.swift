@@ -1,4 +1,3 @@
-import Foundation
 import ObsCore
 import ObsYAML
 
@@ -41,9 +40,9 @@ public struct RuleTestFile {
     public static func load(_ path: String) throws(RuleError) -> RuleTestFile {
         let text: String
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            text = try FileIO.readText(path)
         } catch {
-            throw RuleError.file(path, "cannot read the test file: \(error.localizedDescription)")
+            throw RuleError.file(path, "cannot read the test file: \(error)")
         }
         do throws(ConfigError) {
             guard let root = try YAMLValue.parse(text, file: path) else {
@@ -109,8 +108,8 @@ public struct RuleTestFile {
             let text = try node.scalar()
             if let seconds = Double(text), let milliseconds = CheckedTime.scaled(seconds, by: 1000, limit: CheckedTime.maxMilliseconds) {
                 start = milliseconds
-            } else if let date = ISO8601DateFormatter().date(from: text) {
-                start = Int64(date.timeIntervalSince1970 * 1000)
+            } else if let milliseconds = TimeParsing.rfc3339(text) {
+                start = milliseconds
             } else {
                 throw node.error("start_timestamp must be an RFC 3339 time or Unix seconds, got \"\(text)\"")
             }

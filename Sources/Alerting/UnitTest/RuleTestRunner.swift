@@ -1,4 +1,3 @@
-import Foundation
 import ObsCore
 import QueryEngine
 
@@ -42,7 +41,7 @@ public struct RuleTestRunner {
         } catch {
             return [error.description]
         }
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = FileIO.directoryPart(of: path)
         var ruleFiles: [String] = []
         for pattern in file.ruleFiles {
             let absolute = pattern.hasPrefix("/") ? pattern : (directory.isEmpty ? pattern : directory + "/" + pattern)
@@ -199,7 +198,7 @@ public struct RuleTestRunner {
         var expected: [Sample] = []
         for sample in test.expected {
             do {
-                let labels = sample.labels.trimmingCharacters(in: .whitespaces).isEmpty || sample.labels.trimmingCharacters(in: .whitespaces) == "{}"
+                let labels = sample.labels.trimmingSpaces().isEmpty || sample.labels.trimmingSpaces() == "{}"
                     ? Labels.empty : try SeriesNotation.metric(sample.labels)
                 var histogram: FloatHistogram?
                 if let text = sample.histogram {

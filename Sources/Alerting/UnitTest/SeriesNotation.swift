@@ -1,4 +1,3 @@
-import Foundation
 import ObsCore
 
 /// The series notation of PromQL test files and promtool rule unit tests: a metric
@@ -22,7 +21,7 @@ public enum SeriesNotation {
     public static let maxValues = 1_000_000
 
     public static func metric(_ text: String) throws(Invalid) -> Labels {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = text.trimmingWhitespace()
         let brace = trimmed.firstIndex(of: "{") ?? trimmed.endIndex
         let name = String(trimmed[..<brace])
         if !name.isEmpty, !MetricNames.isValid(name) { throw Invalid(description: "invalid metric name \(JSONText.quote(name))") }
@@ -90,7 +89,7 @@ public enum SeriesNotation {
             return
         }
         if head.hasPrefix("{{") {
-            guard let close = head.range(of: "}}") else { throw Invalid(description: "unterminated histogram in \(JSONText.quote(item))") }
+            guard let close = head.firstRange(of: "}}") else { throw Invalid(description: "unterminated histogram in \(JSONText.quote(item))") }
             let start = try histogram(String(head[head.index(head.startIndex, offsetBy: 2)..<close.lowerBound]))
             let rest = head[close.upperBound...]
             var increment: FloatHistogram?

@@ -1,5 +1,4 @@
 import OutboundHTTP
-import Foundation
 import ObsCore
 import ObsYAML
 

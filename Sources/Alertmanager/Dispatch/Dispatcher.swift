@@ -1,5 +1,4 @@
 import OutboundHTTP
-import Foundation
 import Logging
 import ObsCore
 
@@ -259,11 +258,11 @@ extension EmbeddedAlertmanager {
     /// `url`, or the first line of `url_file`, read at each notification.
     func webhookURL(_ webhook: WebhookSpec) -> String? {
         if let url = webhook.url { return url }
-        guard let file = webhook.urlFile, let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+        guard let file = webhook.urlFile, let text = try? FileIO.readText(file) else {
             logger.error("Cannot read webhook url_file", metadata: ["file": "\(webhook.urlFile ?? "")"])
             return nil
         }
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.trimmingWhitespace()
     }
 }
 

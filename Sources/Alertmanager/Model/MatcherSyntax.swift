@@ -63,9 +63,9 @@ public enum MatcherSyntax {
             default: current.append(character)
             }
         }
-        if !current.trimmingCharacters(in: .whitespaces).isEmpty || !parts.isEmpty { parts.append(current) }
+        if !current.trimmingSpaces().isEmpty || !parts.isEmpty { parts.append(current) }
         var result: [LabelMatcher] = []
-        for part in parts where !part.trimmingCharacters(in: .whitespaces).isEmpty {
+        for part in parts where !part.trimmingSpaces().isEmpty {
             result.append(try parse(part))
         }
         return result

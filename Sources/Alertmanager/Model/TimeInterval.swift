@@ -1,4 +1,4 @@
-import Foundation
+import ObsCore
 import ObsYAML
 
 /// One entry of a named `time_intervals` list: the instants it contains are those where every field
@@ -13,6 +13,8 @@ public struct TimeInterval: Sendable, Equatable {
     var months: [ClosedRange<Int>] = []
     var years: [ClosedRange<Int>] = []
     var location: String?
+    /// The rules of `location`, read from the system's zoneinfo when the configuration is loaded.
+    var zone = ZoneRules.utc
 
     public static func == (lhs: TimeInterval, rhs: TimeInterval) -> Bool {
         lhs.times == rhs.times && lhs.weekdays == rhs.weekdays && lhs.months == rhs.months && lhs.years == rhs.years
@@ -22,16 +24,14 @@ public struct TimeInterval: Sendable, Equatable {
 
     /// Whether the instant (Unix nanoseconds) lies in the interval.
     public func contains(_ nanoseconds: Int64) -> Bool {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = location.flatMap { TimeZone(identifier: $0) } ?? TimeZone(identifier: "UTC")!
-        let date = Date(timeIntervalSince1970: Double(nanoseconds) / 1e9)
-        let c = calendar.dateComponents([.year, .month, .day, .weekday, .hour, .minute], from: date)
-        guard let year = c.year, let month = c.month, let day = c.day, let weekday = c.weekday, let hour = c.hour, let minute = c.minute
-        else { return false }
+        let seconds = nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds + 1) / 1_000_000_000 - 1
+        let time = zone.civilTime(at: seconds)
+        let (year, month, day, weekday) = (Int(time.year), time.month, time.day, time.weekday)
+        let (hour, minute) = (time.hour, time.minute)
         if !times.isEmpty && !times.contains(where: { $0.contains(hour * 60 + minute) }) { return false }
-        if !weekdays.isEmpty && !weekdays.contains(where: { $0.contains(weekday - 1) }) { return false }
+        if !weekdays.isEmpty && !weekdays.contains(where: { $0.contains(weekday) }) { return false }
         if !daysOfMonth.isEmpty {
-            let length = calendar.range(of: .day, in: .month, for: date)?.count ?? 31
+            let length = time.daysInMonth
             let matched = daysOfMonth.contains { range in
                 let begin = range.begin < 0 ? length + range.begin + 1 : range.begin
                 let end = range.end < 0 ? length + range.end + 1 : range.end
@@ -74,8 +74,11 @@ public struct TimeInterval: Sendable, Equatable {
             daysOfMonth.append((begin, end))
         }
         if let name: String = try map.decode("location") {
-            guard name == "Local" || TimeZone(identifier: name) != nil else { throw map.error(at: "location", "unknown time zone \(name)") }
-            location = name == "Local" ? TimeZone.current.identifier : name
+            guard let rules = ZoneRules.named(name, environment: ProcessInfo.processInfo.environment) else {
+                throw map.error(at: "location", "unknown time zone \(name)")
+            }
+            location = name
+            zone = rules
         }
     }
 

@@ -1,4 +1,3 @@
-import Foundation
 import ObsCore
 
 /// Silences: create or update, expire, list, and which mute an alert.

@@ -1,4 +1,3 @@
-import Foundation
 import ObsCore
 
 /// Follows the metrics WAL as it is written, the way Prometheus's remote-write queue reads its WAL:

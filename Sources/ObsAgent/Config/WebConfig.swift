@@ -1,4 +1,4 @@
-import Foundation
+import ObsCore
 import ObsYAML
 import OutboundHTTP
 
@@ -41,9 +41,9 @@ struct WebConfig: Sendable, Equatable {
     static func load(path: String) throws(ConfigError) -> WebConfig {
         let text: String
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            text = try FileIO.readText(path)
         } catch {
-            throw ConfigError(file: path, line: nil, column: nil, key: "", message: "cannot read file: \(error.localizedDescription)")
+            throw ConfigError(file: path, line: nil, column: nil, key: "", message: "cannot read file: \(error)")
         }
         return try parse(text, file: path)
     }
@@ -52,7 +52,7 @@ struct WebConfig: Sendable, Equatable {
         var config = WebConfig()
         guard let root = try YAMLValue.parse(text, file: file) else { return config }
         let top = try root.mapping(allowedKeys: ["tls_server_config", "basic_auth_users", "http_server_config"])
-        let directory = (file as NSString).deletingLastPathComponent
+        let directory = FileIO.directoryPart(of: file)
         if let tlsNode = top["tls_server_config"], !tlsNode.isNull {
             config.tls = try TLS(yaml: tlsNode, directory: directory)
         }

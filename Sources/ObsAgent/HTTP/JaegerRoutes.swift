@@ -1,4 +1,3 @@
-import Foundation
 import Hummingbird
 import NIOPosix
 import ObsCore
@@ -18,7 +17,7 @@ struct JaegerRoutes {
         router.get("\(p)/api/services") { request, _ in try await answer(request) { _ in try services() } }
         router.get("\(p)/api/services/:service/operations") { request, context in
             let service = context.parameters.get("service") ?? ""
-            return try await answer(request) { _ in try operations(service.removingPercentEncoding ?? service, typed: false) }
+            return try await answer(request) { _ in try operations(URLQuery.unescape(service, plusAsSpace: false) ?? service, typed: false) }
         }
         router.get("\(p)/api/operations") { request, _ in
             try await answer(request) { parameters in try operations(parameters.first("service") ?? "", typed: true) }
@@ -112,7 +111,7 @@ struct JaegerRoutes {
     static func tags(_ text: String) throws -> [SpanFilter] {
         var pairs: [(String, String)] = []
         if text.hasPrefix("{") {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            guard let object = try? Array(text.utf8).withUnsafeBytes({ try JSONReader.anyDocument($0) }) as? [String: Any] else {
                 throw APIError(.badData, "malformed 'tags' parameter: \(text)")
             }
             pairs = object.map { ($0.key, "\($0.value)") }

@@ -65,7 +65,7 @@ struct LokiIndexRoutes {
             guard let value = Int(text), value > 0 else { throw APIError(.badData, "invalid limit \"\(text)\": want a positive integer") }
             return value
         } ?? Self.defaultVolumeLimit
-        let targets = parameters.first("targetLabels").map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        let targets = parameters.first("targetLabels").map { $0.split(separator: ",").map { $0.trimmingSpaces() } }
             .map { $0.filter { !$0.isEmpty } } ?? []
         var names = targets.isEmpty ? Array(Set(query.matchers.map(\.name))).sorted() : targets
         let byLabels = parameters.first("aggregateBy") == "labels"

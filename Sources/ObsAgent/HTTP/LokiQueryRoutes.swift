@@ -1,4 +1,3 @@
-import Foundation
 import HTTPTypes
 import Hummingbird
 import LogIngest
@@ -34,7 +33,7 @@ struct LokiQueryRoutes {
         do {
             let parameters = try await APIParameters.read(request)
             let categorize = request.headers[values: Self.encodingFlags]
-                .contains { $0.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == "categorize-labels" } }
+                .contains { $0.split(separator: ",").contains { $0.trimmingSpaces() == "categorize-labels" } }
             let engine = LogQLEngine(querier: try stores.logs())
             let body = try await gate.run {
                 try await Self.run { try Self.evaluate(parameters, instant: instant, categorize: categorize, engine: engine) }

@@ -49,7 +49,7 @@ struct TempoRoutes {
     }
 
     func trace(_ request: Request, _ text: String, v2: Bool) async throws -> Response {
-        guard let id = TraceID(hex: text.removingPercentEncoding ?? text) else {
+        guard let id = TraceID(hex: URLQuery.unescape(text, plusAsSpace: false) ?? text) else {
             return Response.text("invalid trace id \"\(text)\": want up to 32 hex digits\n", status: .badRequest)
         }
         let store: TraceStore
@@ -138,7 +138,7 @@ struct TempoRoutes {
     }
 
     func tagValues(_ parameters: APIParameters, tag raw: String, v2: Bool) throws -> String {
-        let tag = raw.removingPercentEncoding ?? raw
+        let tag = URLQuery.unescape(raw, plusAsSpace: false) ?? raw
         let field: SpanField
         switch tag {
         case "name", "span:name": field = .name

@@ -1,5 +1,5 @@
+import ObsCore
 import CShims
-import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -121,7 +121,7 @@ final class WebSecurity: Sendable {
     /// `Basic base64(user:password)`.
     static func basicCredentials(_ header: String?) -> (String, String)? {
         guard let header, header.count > 6, header.prefix(6).lowercased() == "basic " else { return nil }
-        guard let data = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+        guard let data = Data(base64Encoded: String(header.dropFirst(6)).trimmingSpaces()),
               let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":") else { return nil }
         return (String(text[..<colon]), String(text[text.index(after: colon)...]))
     }

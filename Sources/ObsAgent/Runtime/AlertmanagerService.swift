@@ -2,7 +2,6 @@ import OutboundHTTP
 import Alerting
 import Alertmanager
 import AsyncHTTPClient
-import Foundation
 import Logging
 import NIOCore
 import NIOPosix

@@ -1,7 +1,6 @@
 import AgentConfiguration
 import Alerting
 import AsyncHTTPClient
-import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1

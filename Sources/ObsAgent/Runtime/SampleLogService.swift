@@ -1,4 +1,3 @@
-import Foundation
 import Logging
 import NIOPosix
 import ObsCore
@@ -33,7 +32,7 @@ struct SampleLogReplay: Sendable {
             for container in ((try? manager.contentsOfDirectory(atPath: directory + "/" + pod)) ?? []).sorted() {
                 let folder = directory + "/" + pod + "/" + container
                 for name in ((try? manager.contentsOfDirectory(atPath: folder)) ?? []).sorted() where name.hasSuffix(".log") {
-                    guard let text = try? String(contentsOfFile: folder + "/" + name, encoding: .utf8) else { continue }
+                    guard let text = try? FileIO.readText(folder + "/" + name) else { continue }
                     let entries = text.split(separator: "\n").compactMap(parse)
                     if !entries.isEmpty { files.append(File(path: pod + "/" + container + "/" + name, entries: entries)) }
                 }
@@ -127,9 +126,9 @@ struct SampleLogService: Service {
             try FileManager.default.createDirectory(atPath: FileIO.parent(of: path), withIntermediateDirectories: true)
             FileManager.default.createFile(atPath: path, contents: nil)
         }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        defer { try? handle.close() }
-        try handle.seekToEnd()
-        try handle.write(contentsOf: Data(text.utf8))
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CoreError.io(operation: "open", path: path, errno: errno) }
+        defer { close(fd) }
+        try FileIO.writeAll(fd: fd, Array(text.utf8), path: path)
     }
 }

@@ -312,3 +312,39 @@ public struct JSONReader {
         return offset == bytes.count
     }
 }
+
+extension JSONReader {
+    /// The next value as plain Swift values, for documents read loosely (Kubernetes objects): objects
+    /// as `[String: Any]`, arrays as `[Any]`, `String`, `Bool`, numbers as `Int` when integral and in
+    /// range and `Double` otherwise. Nulls are left out of objects and arrays.
+    public mutating func anyValue() throws -> Any? {
+        switch try peek() {
+        case .object:
+            var members: [String: Any] = [:]
+            try object { reader, key in members[key] = try reader.anyValue() }
+            return members
+        case .array:
+            var elements: [Any] = []
+            try array { reader in if let value = try reader.anyValue() { elements.append(value) } }
+            return elements
+        case .string:
+            return try string()
+        case .number:
+            let text = try numberText()
+            return Int(text) ?? Double(text)
+        case .bool:
+            return try bool()
+        case .null:
+            try skip()
+            return nil
+        }
+    }
+
+    /// A whole document as `anyValue()` reads it; nothing may follow the value.
+    public static func anyDocument(_ bytes: UnsafeRawBufferPointer) throws -> Any? {
+        var reader = JSONReader(bytes)
+        let value = try reader.anyValue()
+        guard reader.isAtEnd() else { throw Failure(offset: reader.offset, message: "unexpected data after the value") }
+        return value
+    }
+}

@@ -1,5 +1,3 @@
-import Foundation
-
 /// A Prometheus native histogram with float counts, the form every histogram takes once stored
 /// (integer histograms from remote write are converted on arrival).
 ///
@@ -61,13 +59,13 @@ public struct FloatHistogram: Sendable, Equatable {
             let exponent = Int(index) << Int(-schema)
             if exponent >= 1024 { return .infinity }
             if exponent < -1100 { return 0 }
-            return Foundation.scalbn(1.0, exponent)
+            return Double(sign: .plus, exponent: exponent, significand: 1)
         }
         let perPower = Int32(1) << schema
         let whole = index >> schema  // floor division
         let fraction = index - whole * perPower
         if whole >= 1024 { return .infinity }
-        return Foundation.scalbn(Foundation.exp2(Double(fraction) / Double(perPower)), Int(whole))
+        return Double(sign: .plus, exponent: Int(whole), significand: exp2(Double(fraction) / Double(perPower)))
     }
 
     /// Lower and upper bound of a positive bucket (for negative buckets, negate and swap).

@@ -1,5 +1,3 @@
-import Foundation
-
 /// What forwarding reads from a metrics store: its write-ahead log, followed from a position, with
 /// the segments a reader still needs kept (within the store's limits).
 public protocol WALSource: Sendable {
@@ -37,7 +35,7 @@ public struct WALPosition: Sendable, Equatable, Comparable, CustomStringConverti
 
     /// `segment:offset`, as `description` writes it.
     public init?(_ text: String) {
-        let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ":")
+        let parts = text.trimmingWhitespace().split(separator: ":")
         guard parts.count == 2, let segment = Int(parts[0]), let offset = Int(parts[1]), segment >= 0, offset >= 0 else { return nil }
         self.init(segment: segment, offset: offset)
     }

@@ -31,8 +31,6 @@ public enum FileIO {
         return (fd, Int(info.st_size))
     }
 
-    /// Reads a whole file; `nil` if it does not exist. Sized by `fstat` so a large file is read in one
-    /// pass without regrowing the array; files that report no size (`/proc`) are read in chunks.
     /// The file's size in bytes, 0 when it cannot be read.
     public static func fileSize(_ path: String) -> Int {
         var info = stat()
@@ -46,6 +44,8 @@ public enum FileIO {
         return Int64(info.st_mtim.tv_sec) * 1000 + Int64(info.st_mtim.tv_nsec) / 1_000_000
     }
 
+    /// Reads a whole file; `nil` if it does not exist. Sized by `fstat` so a large file is read in one
+    /// pass without regrowing the array; files that report no size (`/proc`) are read in chunks.
     public static func readFile(_ path: String) throws -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -69,6 +69,16 @@ public enum FileIO {
         }
         result.removeSubrange(filled...)
         return result
+    }
+
+    /// Reads a whole text file (configuration, rules, tokens). A missing file is an error that names
+    /// it, as Go's reads say it: `open /etc/x.yml: No such file or directory`.
+    public static func readText(_ path: String) throws -> String {
+        guard let bytes = try readFile(path) else { throw CoreError.io(operation: "open", path: path, errno: ENOENT) }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw CoreError.corrupt(codec: path, detail: "not valid UTF-8 text")
+        }
+        return text
     }
 
     /// Creates `path` and any missing parents (mode 0755); succeeds if it already exists.
@@ -162,6 +172,12 @@ public enum FileIO {
             done += n
         }
         return done
+    }
+
+    /// The directory part of a path as written, empty for a bare file name: what relative paths
+    /// inside a file (`rule_files`) are resolved against.
+    public static func directoryPart(of path: String) -> String {
+        path.contains("/") ? parent(of: path) : ""
     }
 
     public static func parent(of path: String) -> String {

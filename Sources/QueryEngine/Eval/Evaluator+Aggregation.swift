@@ -1,4 +1,3 @@
-import Foundation
 import ObsCore
 
 /// Aggregation operators. Groups are formed once from the input series' labels; values are then

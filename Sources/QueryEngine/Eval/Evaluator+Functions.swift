@@ -1,4 +1,3 @@
-import Foundation
 import ObsCore
 
 /// Function calls: range-vector functions over windows, per-sample math, label and date functions.
@@ -141,14 +140,14 @@ extension Evaluator {
 
     static let mathFunctions: [String: @Sendable (Double) -> Double] = [
         "abs": { Swift.abs($0) }, "ceil": { $0.rounded(.up) }, "floor": { $0.rounded(.down) },
-        "exp": { Foundation.exp($0) }, "sqrt": { $0.squareRoot() }, "ln": { Foundation.log($0) },
-        "log2": { Foundation.log2($0) }, "log10": { Foundation.log10($0) },
+        "exp": { exp($0) }, "sqrt": { $0.squareRoot() }, "ln": { log($0) },
+        "log2": { log2($0) }, "log10": { log10($0) },
         "sgn": { $0 > 0 ? 1 : $0 < 0 ? -1 : $0 },
         "deg": { $0 * 180 / Double.pi }, "rad": { $0 * Double.pi / 180 },
-        "acos": { Foundation.acos($0) }, "acosh": { Foundation.acosh($0) }, "asin": { Foundation.asin($0) },
-        "asinh": { Foundation.asinh($0) }, "atan": { Foundation.atan($0) }, "atanh": { Foundation.atanh($0) },
-        "cos": { Foundation.cos($0) }, "cosh": { Foundation.cosh($0) }, "sin": { Foundation.sin($0) },
-        "sinh": { Foundation.sinh($0) }, "tan": { Foundation.tan($0) }, "tanh": { Foundation.tanh($0) },
+        "acos": { acos($0) }, "acosh": { acosh($0) }, "asin": { asin($0) },
+        "asinh": { asinh($0) }, "atan": { atan($0) }, "atanh": { atanh($0) },
+        "cos": { cos($0) }, "cosh": { cosh($0) }, "sin": { sin($0) },
+        "sinh": { sinh($0) }, "tan": { tan($0) }, "tanh": { tanh($0) },
     ]
 
     static func datePart(_ name: String, seconds: Double) -> Double {
@@ -208,8 +207,8 @@ extension Evaluator {
             for step in 0..<steps {
                 let sf = scalars[0][step], tf = scalars[1][step]
                 // Prometheus prints these with Go's %f.
-                if !(sf > 0 && sf < 1) { throw .execution("invalid smoothing factor. Expected: 0 < sf < 1, got: \(String(format: "%f", sf))") }
-                if !(tf > 0 && tf < 1) { throw .execution("invalid trend factor. Expected: 0 < tf < 1, got: \(String(format: "%f", tf))") }
+                if !(sf > 0 && sf < 1) { throw .execution("invalid smoothing factor. Expected: 0 < sf < 1, got: \(CFormat.double("%f", sf))") }
+                if !(tf > 0 && tf < 1) { throw .execution("invalid trend factor. Expected: 0 < tf < 1, got: \(CFormat.double("%f", tf))") }
             }
         }
         if name == "quantile_over_time" {

@@ -1,4 +1,3 @@
-import Foundation
 import ObsCore
 
 /// Settings that shape every query, with Prometheus's defaults.

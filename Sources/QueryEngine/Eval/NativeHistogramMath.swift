@@ -1,4 +1,3 @@
-import Foundation
 import ObsCore
 
 /// Statistics of one native histogram, with Prometheus's interpolation rules: exponential buckets

@@ -1,5 +1,5 @@
+import ObsCore
 import Dispatch
-import Foundation
 
 /// Work over independent series spread across the cores. The evaluator runs a query on one thread;
 /// decoding chunks and evaluating range functions series by series are where its time goes, and

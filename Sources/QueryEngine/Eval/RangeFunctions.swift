@@ -1,4 +1,4 @@
-import Foundation
+import ObsCore
 
 /// The samples of one series inside one step's window, `(start, end]`, with the window bounds.
 /// The columns are views of the series' arrays, valid only for the kernel call they are made for:

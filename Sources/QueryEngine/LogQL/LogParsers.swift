@@ -59,7 +59,7 @@ public struct LogPattern: Sendable {
             switch part {
             case let .literal(text):
                 if let name = pending {
-                    guard let range = rest.range(of: text) else { return nil }
+                    guard let range = rest.firstRange(of: text) else { return nil }
                     if let name { captures.append((name, String(rest[..<range.lowerBound]))) }
                     rest = rest[range.upperBound...]
                     pending = nil

@@ -1,5 +1,4 @@
 import ObsCore
-import Foundation
 import Templating
 
 /// The functions Loki adds to Go's template built-ins for `line_format` and `label_format`:
@@ -55,12 +54,12 @@ struct LokiTemplateFunctions: TemplateFunctionTable {
             // Sprig: replace old new text. Go's strings.Replace: text old new n.
             if name == "Replace" {
                 try need(4)
-                return .string(string(0).replacingOccurrences(of: string(1), with: string(2)))
+                return .string(string(0).replacingAll(string(1), with: string(2)))
             }
             try need(3)
-            return .string(string(2).replacingOccurrences(of: string(0), with: string(1)))
-        case "trim", "TrimSpace": try need(1); return .string(string(0).trimmingCharacters(in: .whitespacesAndNewlines))
-        case "trimAll": try need(2); return .string(string(1).trimmingCharacters(in: CharacterSet(charactersIn: string(0))))
+            return .string(string(2).replacingAll(string(0), with: string(1)))
+        case "trim", "TrimSpace": try need(1); return .string(string(0).trimmingWhitespace())
+        case "trimAll": try need(2); return .string(string(1).trimming { string(0).contains($0) })
         case "trimSuffix", "TrimSuffix":
             try need(2)
             let (suffix, text) = name == "trimSuffix" ? (string(0), string(1)) : (string(1), string(0))
@@ -75,7 +74,7 @@ struct LokiTemplateFunctions: TemplateFunctionTable {
             let lines = text.utf8.count { $0 == 0x0A } + 1
             try Self.fits(name, width, times: lines, plus: text.utf8.count)
             let pad = String(repeating: " ", count: Int(width))
-            let indented = pad + text.replacingOccurrences(of: "\n", with: "\n" + pad)
+            let indented = pad + text.replacingAll("\n", with: "\n" + pad)
             return .string(name == "nindent" ? "\n" + indented : indented)
         case "repeat":
             try need(2)
@@ -97,10 +96,8 @@ struct LokiTemplateFunctions: TemplateFunctionTable {
         case "count": try need(2); return .int(Int64(string(1).components(separatedBy: string(0)).count - 1))
         case "urlencode":
             try need(1)
-            var allowed = CharacterSet.alphanumerics
-            allowed.insert(charactersIn: "-._~")
-            return .string(string(0).addingPercentEncoding(withAllowedCharacters: allowed) ?? string(0))
-        case "urldecode": try need(1); return .string(string(0).removingPercentEncoding ?? string(0))
+            return .string(URLQuery.escape(string(0), spaceAsPlus: true))
+        case "urldecode": try need(1); return .string(URLQuery.unescape(string(0)) ?? string(0))
         case "b64enc": try need(1); return .string(Data(string(0).utf8).base64EncodedString())
         case "b64dec":
             try need(1)

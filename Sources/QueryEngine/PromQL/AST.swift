@@ -1,4 +1,3 @@
-import Foundation
 import ObsCore
 
 /// What a PromQL expression evaluates to.
@@ -171,8 +170,8 @@ public enum BinaryOperator: String, Sendable {
         case .mul: a * b
         case .div: a / b
         case .mod: a.truncatingRemainder(dividingBy: b)
-        case .pow: Foundation.pow(a, b)
-        case .atan2: Foundation.atan2(a, b)
+        case .pow: power(a, b)
+        case .atan2: arcTangent(a, b)
         case .equal: a == b ? 1 : 0
         case .notEqual: a != b ? 1 : 0
         case .greater: a > b ? 1 : 0
@@ -235,3 +234,7 @@ public struct Aggregate: Sendable {
     public var position: Int
     public var parameterPosition: Int
 }
+
+// The C library's functions under names that the operators' cases do not shadow.
+private func power(_ a: Double, _ b: Double) -> Double { pow(a, b) }
+private func arcTangent(_ y: Double, _ x: Double) -> Double { atan2(y, x) }

@@ -136,7 +136,7 @@ struct Lexer {
             while i < bytes.count, isHexDigit(bytes[i]) || bytes[i] == UInt8(ascii: "_") { i += 1 }
             scanner.position = i
             let text = String(decoding: bytes[start..<i], as: UTF8.self)
-            guard let value = UInt64(text.dropFirst(2).replacingOccurrences(of: "_", with: ""), radix: 16) else {
+            guard let value = UInt64(String(text.dropFirst(2)).replacingAll("_", with: ""), radix: 16) else {
                 throw PromQLError.parse(start, "bad number or duration syntax: \"\(text)\"")
             }
             return Token(kind: .number, text: text, position: start, number: Double(value))
@@ -166,7 +166,7 @@ struct Lexer {
             while j < bytes.count, isIdentifierStart(bytes[j]) || isDigit(bytes[j]) { j += 1 }
             throw PromQLError.parse(start, "bad number or duration syntax: \"\(String(decoding: bytes[start..<j], as: UTF8.self))\"")
         }
-        let cleaned = text.contains("_") ? text.replacingOccurrences(of: "_", with: "") : text
+        let cleaned = text.contains("_") ? text.replacingAll("_", with: "") : text
         guard !text.hasSuffix("_"), !text.contains("__"), let value = Double(cleaned) else {
             throw PromQLError.parse(start, "bad number or duration syntax: \"\(text)\"")
         }

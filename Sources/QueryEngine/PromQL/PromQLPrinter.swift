@@ -1,4 +1,3 @@
-import Foundation
 import ObsCore
 
 /// Turns an expression back into PromQL text in Prometheus's canonical form (what
@@ -284,7 +283,7 @@ extension PromQLPrinter {
         case let .subquery(inner, range, step, modifiers) where flat.count > lineLimit:
             return pretty(inner, level: level) + "[\(format(range)):\(step.map(format) ?? "")]" + modifiersText(modifiers)
         case let .negate(inner):
-            let child = pretty(inner, level: level).trimmingCharacters(in: .whitespaces)
+            let child = pretty(inner, level: level).trimmingSpaces()
             return pad + "-" + child
         default:
             return pad + flat

@@ -1,4 +1,3 @@
-import Foundation
 import ObsCore
 
 /// `ExportTraceServiceRequest` in OTLP/JSON: lowerCamelCase field names, trace and span ids as hex,

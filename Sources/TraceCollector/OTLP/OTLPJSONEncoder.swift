@@ -1,4 +1,3 @@
-import Foundation
 import ObsCore
 
 /// Spans as OTLP/JSON (`resourceSpans` objects: hex ids, 64-bit numbers as strings, enums as
