@@ -6,8 +6,9 @@ set -euo pipefail
 # prometheus-node-exporter is a real exporter for the scrape integration test; prometheus (2.42) is
 # the peer the web-configuration test compares TLS and basic-auth answers with (curl and openssl
 # drive it); prometheus-alertmanager (0.25) receives the alerts rules send, and victoria-metrics ships
-# vmalert for the rules benchmark.
-packages=(pkg-config libsnappy-dev zlib1g-dev libzstd-dev libsqlite3-dev libre2-dev libcrypt-dev prometheus-node-exporter
+# vmalert for the rules benchmark. tzdata holds the time zones that Alertmanager time intervals name
+# (read from /usr/share/zoneinfo, as Alertmanager reads them).
+packages=(pkg-config libsnappy-dev zlib1g-dev libzstd-dev libsqlite3-dev libre2-dev libcrypt-dev tzdata prometheus-node-exporter
   prometheus prometheus-alertmanager victoria-metrics curl openssl)
 
 missing=()

@@ -2,7 +2,7 @@
 # Checks deploy/: every manifest in deploy/kubernetes against the Kubernetes schemas, strictly
 # (unknown fields are errors), offline with kubernetes-validate; checkov, which must report no failed
 # check (the few a node agent needs are skipped in the manifests, each with its reason); hadolint on
-# the Containerfile; and that the image's runtime stage installs every library the binaries link.
+# the Containerfile; and that the image copies every library the binary links (scripts/check-image-libraries.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 failed=0

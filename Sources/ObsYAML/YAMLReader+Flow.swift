@@ -131,7 +131,16 @@ extension YAMLReader {
         } else {
             guard properties.tag == nil else { throw fail("a node can have only one tag") }
             let start = pos
-            while let byte = peek(), !isBlank(byte), !(flow && isFlowIndicator(byte)) { advance() }
+            advance()  // the '!'
+            if peek() == UInt8(ascii: "<") {
+                // A verbatim tag, `!<tag:yaml.org,2002:str>`.
+                while let byte = peek(), byte != UInt8(ascii: ">"), byte > 0x20, byte < 0x7F { advance() }
+                guard peek() == UInt8(ascii: ">") else { throw fail("a verbatim tag needs a closing '>'", line: startLine, column: startColumn) }
+                advance()
+            } else {
+                // Tag characters are printable ASCII without the flow indicators.
+                while let byte = peek(), byte > 0x20, byte < 0x7F, !isFlowIndicator(byte) { advance() }
+            }
             properties.tag = String(decoding: bytes[start..<pos], as: UTF8.self)
         }
         guard isBlank(peek()) || (flow && isFlowIndicator(peek())) else {

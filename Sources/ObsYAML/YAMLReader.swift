@@ -3,11 +3,11 @@
 /// files and Alertmanager configurations use. Explicit keys (`? `), collections as keys and `%TAG`
 /// directives are refused with an error rather than guessed at.
 ///
-/// Hostile input is bounded: nesting deeper than `maxDepth` and documents that expand to more than
+/// Hostile input is bounded: nesting deeper than `maxDepth` (64; configurations use a dozen) and documents that expand to more than
 /// `maxExpandedNodes` through aliases are errors, and every loop advances through the bytes.
 /// Positions are 1-based lines and columns counted in characters.
 struct YAMLReader {
-    static let maxDepth = 256
+    static let maxDepth = 64
     static let maxExpandedNodes = 1_000_000
 
     let bytes: [UInt8]
@@ -100,7 +100,8 @@ struct YAMLReader {
             }
         }
 
-        let indent = column - 1
+        // A collection's indentation is where its line's content starts, properties included.
+        let indent = (properties.isEmpty || properties.line != line ? column : properties.column) - 1
         let startLine = line, startColumn = column
         let startCount = nodeCount
         guard let byte = peek() else { throw fail("unexpected end of the document") }
@@ -288,6 +289,9 @@ struct YAMLReader {
         var firstLines: [String: Int] = [:]
 
         mutating func add(_ key: YAMLNode, _ value: YAMLNode, reader: YAMLReader) throws(ConfigError) {
+            // Keys are names; a tag on one (`!!str 1: a`) changes nothing here, so it is not kept.
+            var key = key
+            key.tag = nil
             guard let name = key.scalarText else {
                 throw reader.fail("a mapping key must be a single value, not a list or mapping", line: key.line, column: key.column)
             }

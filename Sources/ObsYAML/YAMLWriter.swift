@@ -42,7 +42,8 @@ enum YAMLWriter {
                 // The item is written two columns in, then its first line's indentation becomes "- ".
                 var nested = ""
                 block(item, indent: indent + 2, into: &nested)
-                out += pad + "- " + nested.dropFirst(indent + 2)
+                // Bytes, not characters: a combining mark at the item's start would join the space before it.
+                out += pad + "- " + String(decoding: nested.utf8.dropFirst(indent + 2), as: UTF8.self)
             }
         }
     }
