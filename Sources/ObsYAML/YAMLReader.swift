@@ -66,7 +66,7 @@ struct YAMLReader {
             guard atDocumentMarker(.hyphen) else { throw fail("unexpected \(describeNext()) after the end of the document") }
             advance(count: 3)
             _ = skipSpaceAndComments()
-            guard atEnd else { throw fail("the file holds more than one YAML document; only one is read, so put everything in one") }
+            guard atEnd else { throw fail("the file holds more than one YAML document; a configuration is one document, so put everything in one") }
         }
         return root.isNull && root.tag == nil && root.scalarText == "" ? nil : root
     }
