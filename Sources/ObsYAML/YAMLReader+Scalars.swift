@@ -11,13 +11,21 @@ extension YAMLReader {
         case .hyphen, .question, .colon:
             let next = peek(1)
             return !(isBlank(next) || (flow && isFlowIndicator(next)))
-        case .comma, .openBracket, .closeBracket, .openBrace, .closeBrace, .hash, .ampersand, .asterisk, .exclamation,
-             .pipe, .greaterThan, .apostrophe, .quote, .percent, UInt8(ascii: "@"), UInt8(ascii: "`"):
-            return false
         case .newline, .space, .tab:
             return false
         default:
-            return true
+            return !Self.startsNoPlainScalar(byte)
+        }
+    }
+
+    /// The indicators no plain scalar may start with (`-`, `?` and `:` only when a blank follows).
+    static func startsNoPlainScalar(_ byte: UInt8) -> Bool {
+        switch byte {
+        case .comma, .openBracket, .closeBracket, .openBrace, .closeBrace, .hash, .ampersand, .asterisk, .exclamation,
+             .pipe, .greaterThan, .apostrophe, .quote, .percent, UInt8(ascii: "@"), UInt8(ascii: "`"):
+            true
+        default:
+            false
         }
     }
 

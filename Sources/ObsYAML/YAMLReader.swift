@@ -169,12 +169,7 @@ struct YAMLReader {
             advance()  // the ':'
             let value = try blockNode(parent: indent, inlineAfterKey: true, indentlessSequence: true)
             try pairs.add(key, value, reader: self)
-            let crossed = skipSpaceAndComments()
-            if atEnd || atAnyDocumentMarker { break }
-            guard crossed || freshLine else { throw fail("unexpected \(describeNext()) after a value") }
-            try checkIndentation()
-            let column = column - 1
-            if column < indent { break }
+            guard let column = try nextEntryColumn(after: "a value", indent: indent) else { break }
             guard column == indent else {
                 throw fail("this line is indented more than the keys above it (column \(indent + 1)); a value that continues must not contain ': '")
             }
@@ -227,12 +222,7 @@ struct YAMLReader {
         while true {
             advance()  // the '-'
             items.append(try blockNode(parent: indent, inlineAfterKey: false, indentlessSequence: false))
-            let crossed = skipSpaceAndComments()
-            if atEnd || atAnyDocumentMarker { break }
-            guard crossed || freshLine else { throw fail("unexpected \(describeNext()) after a list item") }
-            try checkIndentation()
-            let column = column - 1
-            if column < indent { break }
+            guard let column = try nextEntryColumn(after: "a list item", indent: indent) else { break }
             guard column == indent else { throw fail("this line is indented more than the list items above it (column \(indent + 1))") }
             guard atSequenceEntry else {
                 if indentless { break }
@@ -240,6 +230,16 @@ struct YAMLReader {
             }
         }
         return try make(.sequence(items), line: startLine, column: startColumn)
+    }
+
+    /// Moves to the line of a collection's next entry and returns its indentation; `nil` when the
+    /// collection ends there (the document ends, or the line is indented less than `indent`).
+    mutating func nextEntryColumn(after what: String, indent: Int) throws(ConfigError) -> Int? {
+        let crossed = skipSpaceAndComments()
+        if atEnd || atAnyDocumentMarker { return nil }
+        guard crossed || freshLine else { throw fail("unexpected \(describeNext()) after \(what)") }
+        try checkIndentation()
+        return column - 1 < indent ? nil : column - 1
     }
 
     // MARK: Nodes, anchors, merge keys

@@ -63,15 +63,8 @@ enum YAMLWriter {
         let bytes = Array(text.utf8)
         guard let first = bytes.first, let last = bytes.last, first != .space, last != .space, last != .colon else { return false }
         if bytes.starts(with: [.hyphen, .hyphen, .hyphen]) || bytes.starts(with: [.period, .period, .period]) { return false }
-        switch first {
-        case .hyphen, .question, .colon:
-            if bytes.count == 1 || bytes[1] == .space { return false }
-        case .comma, .openBracket, .closeBracket, .openBrace, .closeBrace, .hash, .ampersand, .asterisk, .exclamation,
-             .pipe, .greaterThan, .apostrophe, .quote, .percent, UInt8(ascii: "@"), UInt8(ascii: "`"):
-            return false
-        default:
-            break
-        }
+        if YAMLReader.startsNoPlainScalar(first) { return false }
+        if first == .hyphen || first == .question || first == .colon, bytes.count == 1 || bytes[1] == .space { return false }
         for (index, byte) in bytes.enumerated() {
             if byte < 0x20 || byte == 0x7F { return false }
             if byte == .colon && index + 1 < bytes.count && bytes[index + 1] == .space { return false }

@@ -49,10 +49,3 @@ enum JSONDocument {
         }
     }
 }
-
-extension String {
-    /// Padded with spaces (or cut) to `width` characters, for table columns.
-    func padded(to width: Int) -> String {
-        count >= width ? String(prefix(width)) : self + String(repeating: " ", count: width - count)
-    }
-}

@@ -67,3 +67,10 @@ extension Render {
         }
     }
 }
+
+extension String {
+    /// Padded with spaces (or cut) to `width` characters, for table columns.
+    func padded(to width: Int) -> String {
+        count >= width ? String(prefix(width)) : self + String(repeating: " ", count: width - count)
+    }
+}

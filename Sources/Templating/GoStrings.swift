@@ -1,6 +1,4 @@
-import ObsCore
-
-/// Go's `strings` and `net/url` functions whose rules differ from the standard library's.
+/// Go's `strings` functions whose rules differ from the standard library's.
 public enum GoStrings {
     /// `strings.Title`: the first letter of each word in upper case, the rest left as they are.
     /// Words are separated by white space and ASCII punctuation other than `_`.
