@@ -25,7 +25,7 @@ import Glibc
     }
 
     /// Starts the stand-in API server, which logs each request to `requests.log` in `directory`;
-    /// `environment` as the script describes (`KUBELET_PORT`, `TLS_CERT`, `TLS_KEY`).
+    /// `environment` as the script describes (`KUBELET_PORT`, `TLS_CERT`, `TLS_KEY`, `HOLD_WATCH`).
     static func startAPIServer(in directory: String, environment: [String: String] = [:]) async throws -> (server: Process, port: Int) {
         let portFile = directory + "/apiserver.port"
         let server = Process()
@@ -56,7 +56,8 @@ import Glibc
         let directory = AgentProcess.temporaryDirectory()
         let requests = directory + "/requests.log"
         try "kube-token\n".write(toFile: directory + "/kube-token", atomically: true, encoding: .utf8)
-        let (server, port) = try await Self.startAPIServer(in: directory)
+        let release = directory + "/release-watch"
+        let (server, port) = try await Self.startAPIServer(in: directory, environment: ["HOLD_WATCH": release])
         defer { kill(server.processIdentifier, SIGKILL) }
         let config = directory + "/agent.yml"
         try """
@@ -145,7 +146,8 @@ import Glibc
         let external = state.dropped.first { ($0["discoveredLabels"] as? [String: String])?["__meta_kubernetes_service_name"] == "db" }
         #expect((external?["discoveredLabels"] as? [String: String])?["__meta_kubernetes_service_external_name"] == "db.example.com")
 
-        // The watch adds web-3, then deletes web-1.
+        // The watch adds web-3, then deletes web-1, once the list has been looked at.
+        FileManager.default.createFile(atPath: release, contents: nil)
         for _ in 0..<300 where pods(state.active) != ["web-3"] {
             try await Task.sleep(for: .milliseconds(100))
             state = try await targets(base)

@@ -148,6 +148,13 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.end_headers()
         try:
+            # With HOLD_WATCH set, events wait until that file exists: a test that looks at the list
+            # first must not race the watch on a loaded machine.
+            hold = os.environ.get("HOLD_WATCH")
+            for _ in range(1200):
+                if not hold or os.path.exists(hold):
+                    break
+                time.sleep(0.1)
             for kind, obj in events:
                 time.sleep(1)
                 self.wfile.write((json.dumps({"type": kind, "object": obj}) + "\n").encode())
